@@ -1,0 +1,75 @@
+//! Opening a 4-modality BraTS case (4 x .nii.gz, 240x240x155, plus the label map) end to end: discovery,
+//! gunzip, header checks, conversion to f32, intensity statistics, label checks. Baseline in the same run:
+//! gunzipping the same five files into memory and nothing else. Prints the median of N runs, the ratio to
+//! the baseline, and the process's peak resident memory.
+//!
+//! `cargo bench --bench open_case` (reads ../shared/data).
+
+use cloe::case::{find_case, load_case};
+use cloe::io::ReadOptions;
+use std::io::Read;
+use std::path::Path;
+use std::time::Instant;
+
+const RUNS: usize = 7;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Peak resident set size of this process in MiB (Linux `VmHWM`).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn main() {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/brats2018/Brats18_2013_11_1");
+    let source = find_case(&dir, None).expect("the shared BraTS case (../shared/data)");
+    let files = source.input_files();
+
+    let gunzip: Vec<f64> = (0..RUNS)
+        .map(|_| {
+            let t = Instant::now();
+            for f in &files {
+                let mut buf = Vec::new();
+                flate2::read::MultiGzDecoder::new(std::fs::File::open(f).unwrap())
+                    .read_to_end(&mut buf)
+                    .unwrap();
+                std::hint::black_box(buf);
+            }
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    let rss_after_baseline = peak_rss_mib();
+
+    let open: Vec<f64> = (0..RUNS)
+        .map(|_| {
+            let t = Instant::now();
+            let source = find_case(&dir, None).unwrap();
+            let case = load_case(&source, ReadOptions::default()).unwrap();
+            std::hint::black_box(&case);
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    let (g, o) = (median(gunzip), median(open));
+    println!(
+        "open_case: Brats18_2013_11_1, 4 modalities + label, 240x240x155, {RUNS} runs, {} rayon threads",
+        rayon::current_num_threads()
+    );
+    println!("  baseline gunzip only   median {:.3} s", g);
+    println!(
+        "  cloe open (load_case)  median {:.3} s   ratio to baseline {:.2}",
+        o,
+        o / g
+    );
+    if let (Some(base), Some(peak)) = (rss_after_baseline, peak_rss_mib()) {
+        println!(
+            "  peak RSS after baseline {base:.0} MiB, after open {peak:.0} MiB (f32 case: 5 x 8.9 MB = 45 MB of voxels)"
+        );
+    }
+}

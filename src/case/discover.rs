@@ -1,0 +1,319 @@
+//! Finding cases: the files of one case from a folder or a list of files, or every case of a dataset
+//! folder (one sub-folder per case, a flat folder of several cases, or an MSD dataset). Nothing is read
+//! but names and `dataset.json` here; voxels are loaded by `load`.
+
+use super::msd;
+use super::naming::{Role, Seq, classify};
+use super::profile::Profile;
+use crate::error::{CloeError, Result};
+use crate::io::is_nifti_path;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where the voxels of one modality come from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModalitySource {
+    pub path: PathBuf,
+    /// The channel of a 4-D (MSD) image, if any.
+    pub channel: Option<usize>,
+}
+
+/// The files of one case, before any voxel is read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseSource {
+    /// Case name (the common file prefix, or the MSD image name).
+    pub id: String,
+    pub profile: Profile,
+    /// One entry per profile modality, in profile order; `None` where the file is absent.
+    pub modalities: Vec<Option<ModalitySource>>,
+    pub label: Option<PathBuf>,
+    /// Files seen but not used, each with the reason.
+    pub ignored: Vec<(PathBuf, String)>,
+    /// True when no file said which profile the case is, and the default (brats) was assumed.
+    pub profile_guessed: bool,
+    /// How labels are written, when the dataset says so (MSD); else detected from the values.
+    #[serde(skip)]
+    pub convention: Option<super::profile::LabelConvention>,
+}
+
+impl CaseSource {
+    /// Every input file of the case (never to be written).
+    pub fn input_files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = self
+            .modalities
+            .iter()
+            .flatten()
+            .map(|m| m.path.clone())
+            .collect();
+        files.extend(self.label.clone());
+        files.sort();
+        files.dedup();
+        files
+    }
+
+    /// Modality keys found in files.
+    pub fn present(&self) -> Vec<&'static str> {
+        self.keys(true)
+    }
+
+    /// Modality keys of the profile whose files are absent.
+    pub fn missing(&self) -> Vec<&'static str> {
+        self.keys(false)
+    }
+
+    fn keys(&self, present: bool) -> Vec<&'static str> {
+        self.profile
+            .modalities()
+            .iter()
+            .zip(&self.modalities)
+            .filter(|(_, m)| m.is_some() == present)
+            .map(|(k, _)| *k)
+            .collect()
+    }
+}
+
+/// Finds the single case at `path` (a folder of one case, or one NIfTI file), with an optional
+/// profile to force.
+pub fn find_case(path: &Path, profile: Option<Profile>) -> Result<CaseSource> {
+    let mut cases = find_cases(path, profile)?;
+    match cases.len() {
+        1 => Ok(cases.remove(0)),
+        n => Err(CloeError::no_case(
+            path,
+            format!(
+                "this is a dataset of {n} cases ({}...); open one of them",
+                cases
+                    .iter()
+                    .take(3)
+                    .map(|c| c.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+/// Finds one case from an explicit list of files (e.g. dropped on the window).
+pub fn case_from_files(files: &[PathBuf], profile: Option<Profile>) -> Result<CaseSource> {
+    let origin = files
+        .first()
+        .map(PathBuf::as_path)
+        .unwrap_or(Path::new("."));
+    for f in files {
+        let meta = std::fs::metadata(f).map_err(|e| CloeError::unreadable(f, e))?;
+        if !meta.is_file() {
+            return Err(CloeError::unreadable(
+                f,
+                std::io::Error::other("it is a folder, not a file"),
+            ));
+        }
+    }
+    let mut cases = group(files, profile, origin)?;
+    match cases.len() {
+        1 => Ok(cases.remove(0)),
+        0 => Err(CloeError::no_case(
+            origin,
+            "none of these files is named like a case's image",
+        )),
+        n => Err(CloeError::no_case(
+            origin,
+            format!("these files belong to {n} different cases; pick one case"),
+        )),
+    }
+}
+
+/// Lists the cases at `path`: a case folder, a dataset folder, an MSD dataset or a single file.
+pub fn find_cases(path: &Path, profile: Option<Profile>) -> Result<Vec<CaseSource>> {
+    let meta = std::fs::metadata(path).map_err(|e| CloeError::unreadable(path, e))?;
+    if meta.is_file() {
+        return group(&[path.to_path_buf()], profile, path);
+    }
+    if path.join("dataset.json").is_file() {
+        return msd::find_msd_cases(path, profile);
+    }
+    let (files, dirs) = list_dir(path)?;
+    let mut cases = if files.iter().any(|f| is_nifti_path(f)) {
+        group(&files, profile, path)?
+    } else {
+        Vec::new()
+    };
+    if cases.is_empty() {
+        for dir in dirs {
+            if dir.join("dataset.json").is_file() {
+                cases.extend(msd::find_msd_cases(&dir, profile)?);
+            } else if let Ok((sub, _)) = list_dir(&dir) {
+                cases.extend(group(&sub, profile, &dir).unwrap_or_default());
+            }
+        }
+    }
+    if cases.is_empty() {
+        return Err(CloeError::no_case(
+            path,
+            "no case found: expected NIfTI files named like BraTS (`_flair _t1 _t1ce _t2 _seg`, \
+             `-t1n -t1c -t2w -t2f`), BraTS-Toolkit (`_fla _t1 _t1c _t2`), prostate (`_t2w _adc`), \
+             or an MSD dataset with dataset.json, here or one folder down",
+        ));
+    }
+    cases.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(cases)
+}
+
+fn list_dir(path: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let entries = std::fs::read_dir(path).map_err(|e| CloeError::unreadable(path, e))?;
+    let (mut files, mut dirs) = (Vec::new(), Vec::new());
+    for entry in entries.flatten() {
+        let p = entry.path();
+        if p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
+            continue;
+        }
+        if p.is_dir() {
+            dirs.push(p)
+        } else {
+            files.push(p)
+        }
+    }
+    files.sort();
+    dirs.sort();
+    Ok((files, dirs))
+}
+
+/// Groups named files into cases by their prefix and decides each case's profile.
+fn group(files: &[PathBuf], forced: Option<Profile>, origin: &Path) -> Result<Vec<CaseSource>> {
+    let mut by_prefix: BTreeMap<String, Vec<(PathBuf, Role, String)>> = BTreeMap::new();
+    let mut unnamed = Vec::new();
+    for f in files.iter().filter(|f| is_nifti_path(f)) {
+        match classify(f) {
+            Some(n) => {
+                by_prefix
+                    .entry(n.prefix)
+                    .or_default()
+                    .push((f.clone(), n.role, n.qualifier))
+            }
+            None => unnamed.push((
+                f.clone(),
+                "the name does not say which sequence it is".to_string(),
+            )),
+        }
+    }
+    let mut cases = Vec::new();
+    for (prefix, members) in by_prefix {
+        if !members
+            .iter()
+            .any(|(_, r, _)| matches!(r, Role::Image(_) | Role::Label))
+        {
+            continue;
+        }
+        let decided = forced.or_else(|| decide_profile(&members, origin));
+        let mut case = build(prefix, decided.unwrap_or(Profile::Brats), members, &unnamed);
+        case.profile_guessed = decided.is_none();
+        cases.push(case);
+    }
+    Ok(cases)
+}
+
+fn decide_profile(members: &[(PathBuf, Role, String)], origin: &Path) -> Option<Profile> {
+    let seqs: Vec<Seq> = members
+        .iter()
+        .filter_map(|(_, r, _)| {
+            if let Role::Image(s) = r {
+                Some(*s)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let only = |p: Profile| seqs.iter().any(|s| s.profiles() == [p]);
+    let unused = members.iter().any(|(_, r, _)| matches!(r, Role::Unused(_)));
+    if only(Profile::Prostate) || unused {
+        return Some(Profile::Prostate);
+    }
+    if only(Profile::Brats) {
+        return Some(Profile::Brats);
+    }
+    let hint = members
+        .iter()
+        .map(|(p, _, _)| p.as_path())
+        .chain([origin])
+        .any(|p| {
+            p.to_string_lossy()
+                .to_ascii_lowercase()
+                .contains("prostate")
+        });
+    hint.then_some(Profile::Prostate)
+}
+
+fn build(
+    prefix: String,
+    profile: Profile,
+    members: Vec<(PathBuf, Role, String)>,
+    unnamed: &[(PathBuf, String)],
+) -> CaseSource {
+    let mut modalities: Vec<Vec<(PathBuf, String)>> = vec![Vec::new(); profile.modalities().len()];
+    let mut labels = Vec::new();
+    let mut ignored: Vec<(PathBuf, String)> = unnamed.to_vec();
+    for (path, role, qualifier) in members {
+        match role {
+            Role::Image(seq) => match profile.modality_index(seq.key()) {
+                Some(i) => modalities[i].push((path, qualifier)),
+                None => ignored.push((path, format!("{} is not a {profile} modality", seq.key()))),
+            },
+            Role::Label => labels.push((path, qualifier)),
+            Role::Unused(what) => {
+                ignored.push((path, format!("{what} is not used by the {profile} model")))
+            }
+        }
+    }
+    // Several files for one role (e.g. two T2 series): keep the highest series number (the latest
+    // acquisition), then the last by name; list the rest.
+    let mut pick = |mut candidates: Vec<(PathBuf, String)>, what: &str| {
+        candidates.sort_by_key(|(p, q)| (series_number(q), p.clone()));
+        let chosen = candidates.pop().map(|(p, _)| p);
+        for (p, _) in candidates {
+            let name = chosen
+                .as_ref()
+                .map(|c| c.display().to_string())
+                .unwrap_or_default();
+            ignored.push((
+                p,
+                format!("another {what} file was chosen ({name}); pass files explicitly to choose"),
+            ));
+        }
+        chosen
+    };
+    let modalities = modalities
+        .into_iter()
+        .zip(profile.modalities())
+        .map(|(c, key)| {
+            pick(c, key).map(|path| ModalitySource {
+                path,
+                channel: None,
+            })
+        })
+        .collect();
+    let label = pick(labels, "label");
+    CaseSource {
+        id: prefix,
+        profile,
+        modalities,
+        label,
+        ignored,
+        profile_guessed: false,
+        convention: None,
+    }
+}
+
+/// The number in a `seriesN` qualifier (0 when there is none).
+fn series_number(qualifier: &str) -> u64 {
+    qualifier
+        .split('_')
+        .filter_map(|t| {
+            t.to_ascii_lowercase()
+                .strip_prefix("series")
+                .and_then(|n| n.parse().ok())
+        })
+        .next()
+        .unwrap_or(0)
+}

@@ -1,0 +1,374 @@
+//! Loading a case: reading its files, checking its label map against the profile, and putting every
+//! volume on the reference modality's grid (trilinear for images, nearest for labels).
+
+use super::discover::CaseSource;
+use super::profile::{LabelConvention, Profile};
+use crate::error::{CloeError, Result};
+use crate::io::{NiftiImage, ReadOptions, read_image, read_volume};
+use crate::resample::{Interp, resample, resample_data};
+use crate::stats::IntensityStats;
+use crate::volume::{Grid, Volume, VolumeInfo};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Share of a volume's box that must lie inside the reference grid's box.
+const MIN_OVERLAP: f64 = 0.01;
+
+/// A label map in training classes (0..K), on the case grid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelMap {
+    pub grid: Grid,
+    /// Training class per voxel, x fastest.
+    pub classes: Vec<u8>,
+    /// How the file wrote them, and how a saved map will write them back.
+    pub convention: LabelConvention,
+}
+
+impl LabelMap {
+    /// The map as a volume of on-disk values (for writing).
+    pub fn to_disk_volume(&self) -> Volume {
+        let data = self
+            .classes
+            .iter()
+            .map(|&c| self.convention.disk_of(c) as f32)
+            .collect();
+        Volume::new(self.grid, data, VolumeInfo::derived("uint8"))
+    }
+}
+
+/// Voxels of one on-disk label value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LabelCount {
+    pub value: u8,
+    pub name: String,
+    pub voxels: usize,
+    pub ml: f64,
+}
+
+/// What was read from one file of the case, on the file's own grid.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileReport {
+    /// Modality key, or `label`.
+    pub role: String,
+    pub path: PathBuf,
+    pub channel: Option<usize>,
+    pub dims: [usize; 3],
+    pub spacing: [f64; 3],
+    pub orientation: String,
+    pub datatype: String,
+    pub affine_source: crate::volume::AffineSource,
+    pub nan_voxels: usize,
+    pub inf_voxels: usize,
+    /// True when the volume was resampled onto the reference grid.
+    pub resampled: bool,
+    pub intensity: Option<IntensityStats>,
+    pub labels: Option<Vec<LabelCount>>,
+}
+
+/// A patient case in memory: every modality present on one grid, the optional label map.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub id: String,
+    pub profile: Profile,
+    /// The reference grid (T2 for prostate, the first present modality for BraTS).
+    pub grid: Grid,
+    /// One entry per profile modality; `None` where missing.
+    pub modalities: Vec<Option<Volume>>,
+    pub label: Option<LabelMap>,
+    pub source: CaseSource,
+    /// Per file, what it held before alignment.
+    pub files: Vec<FileReport>,
+    /// What was done to make the case (resampling, files ignored).
+    pub notes: Vec<String>,
+}
+
+impl Case {
+    /// Availability mask over the profile's modalities.
+    pub fn available(&self) -> Vec<bool> {
+        self.modalities.iter().map(Option::is_some).collect()
+    }
+}
+
+/// Reads a case's files and aligns them on the reference grid.
+pub fn load_case(source: &CaseSource, opts: ReadOptions) -> Result<Case> {
+    let profile = source.profile;
+    let mut files = Vec::new();
+    let mut notes: Vec<String> = source
+        .ignored
+        .iter()
+        .map(|(p, why)| format!("ignored {}: {why}", p.display()))
+        .collect();
+    if source.profile_guessed {
+        notes.push(format!(
+            "no file name says which kind of case this is; assumed {} (pass --profile to choose)",
+            source.profile
+        ));
+    }
+
+    // Read every modality (an MSD image once for all its channels).
+    let mut images: HashMap<PathBuf, Vec<Volume>> = HashMap::new();
+    let mut raw: Vec<Option<Volume>> = Vec::new();
+    for (key, m) in profile.modalities().iter().zip(&source.modalities) {
+        let Some(m) = m else {
+            raw.push(None);
+            continue;
+        };
+        let volume = match m.channel {
+            None => read_volume(&m.path, opts)?,
+            Some(c) => {
+                if !images.contains_key(&m.path) {
+                    let image = read_image(&m.path, opts)?;
+                    check_channels(&m.path, &image, source)?;
+                    images.insert(m.path.clone(), image.into_volumes());
+                }
+                images[&m.path][c].clone()
+            }
+        };
+        files.push(report(
+            key,
+            &m.path,
+            m.channel,
+            &volume,
+            Some(IntensityStats::of(&volume.data)),
+            None,
+        ));
+        raw.push(Some(volume));
+    }
+    let label_raw = match &source.label {
+        Some(path) => Some(read_label(path, profile, source.convention, opts)?),
+        None => None,
+    };
+
+    let reference = reference_grid(profile, &raw, label_raw.as_ref().map(|(v, _)| &v.grid))
+        .ok_or_else(|| {
+            CloeError::no_case(
+                Path::new(&source.id),
+                "the case has neither an image nor a label map",
+            )
+        })?;
+    let ref_path = source
+        .modalities
+        .iter()
+        .flatten()
+        .next()
+        .map(|m| m.path.clone())
+        .or_else(|| source.label.clone())
+        .unwrap_or_default();
+
+    let mut modalities = Vec::new();
+    for (i, v) in raw.into_iter().enumerate() {
+        modalities.push(match v {
+            Some(v) if !v.grid.same_as(&reference) => {
+                check_overlap(&v, &reference, &ref_path)?;
+                notes.push(format!(
+                    "resampled {} from {:?} at {} mm onto the reference grid {:?} at {} mm (trilinear)",
+                    profile.modality_display()[i],
+                    v.grid.dims,
+                    fmt_spacing(v.grid.spacing()),
+                    reference.dims,
+                    fmt_spacing(reference.spacing())
+                ));
+                mark_resampled(&mut files, profile.modalities()[i]);
+                Some(resample(&v, &reference, Interp::Linear, 0.0))
+            }
+            other => other,
+        });
+    }
+
+    let label = match label_raw {
+        Some((v, convention)) => {
+            let (label_path, counts) = (
+                source.label.clone().unwrap_or_default(),
+                count_labels(&v, profile, convention),
+            );
+            files.push(report("label", &label_path, None, &v, None, Some(counts)));
+            let mut classes_f: Vec<f32> = v
+                .data
+                .iter()
+                .map(|&d| convention.class_of(d as u8).unwrap_or(0) as f32)
+                .collect();
+            if !v.grid.same_as(&reference) {
+                check_overlap(&v, &reference, &ref_path)?;
+                notes.push(format!(
+                    "resampled the label map from {:?} onto the reference grid (nearest)",
+                    v.grid.dims
+                ));
+                mark_resampled(&mut files, "label");
+                classes_f = resample_data(&classes_f, &v.grid, &reference, Interp::Nearest, 0.0);
+            }
+            Some(LabelMap {
+                grid: reference,
+                classes: classes_f.iter().map(|&c| c as u8).collect(),
+                convention,
+            })
+        }
+        None => None,
+    };
+
+    Ok(Case {
+        id: source.id.clone(),
+        profile,
+        grid: reference,
+        modalities,
+        label,
+        source: source.clone(),
+        files,
+        notes,
+    })
+}
+
+fn fmt_spacing(s: [f64; 3]) -> String {
+    format!("{:.3}x{:.3}x{:.3}", s[0], s[1], s[2])
+}
+
+fn mark_resampled(files: &mut [FileReport], role: &str) {
+    if let Some(f) = files.iter_mut().rev().find(|f| f.role == role) {
+        f.resampled = true;
+    }
+}
+
+/// T2 for prostate (the fine grid); else the first modality present; else the label's grid.
+fn reference_grid(profile: Profile, raw: &[Option<Volume>], label: Option<&Grid>) -> Option<Grid> {
+    let preferred = match profile {
+        Profile::Prostate => profile.modality_index("t2"),
+        Profile::Brats => None,
+    };
+    preferred
+        .and_then(|i| raw[i].as_ref())
+        .or_else(|| raw.iter().flatten().next())
+        .map(|v| v.grid)
+        .or(label.copied())
+}
+
+fn check_channels(path: &Path, image: &NiftiImage, source: &CaseSource) -> Result<()> {
+    let expected = source
+        .modalities
+        .iter()
+        .flatten()
+        .filter(|m| m.path == path)
+        .count();
+    if image.channels.len() != expected {
+        return Err(CloeError::bad_dataset(
+            path,
+            format!(
+                "has {} channels but dataset.json lists {expected} modalities; \
+                 the image and dataset.json must agree",
+                image.channels.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_overlap(v: &Volume, reference: &Grid, ref_path: &Path) -> Result<()> {
+    let (moving, fixed) = (v.grid.world_box(), reference.world_box());
+    let own = moving.overlap_ml(&moving);
+    if moving.overlap_ml(&fixed) < MIN_OVERLAP * own {
+        return Err(CloeError::NoOverlap {
+            moving: v.info.path.clone().unwrap_or_default(),
+            reference: ref_path.to_path_buf(),
+            moving_box: moving.to_string(),
+            reference_box: fixed.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Reads a label map and checks its values against the profile's conventions.
+fn read_label(
+    path: &Path,
+    profile: Profile,
+    known: Option<LabelConvention>,
+    opts: ReadOptions,
+) -> Result<(Volume, LabelConvention)> {
+    let v = read_volume(path, opts)?;
+    let mut present = [false; 256];
+    let mut strangers: Vec<String> = Vec::new();
+    for &x in &v.data {
+        if x.fract() == 0.0 && (0.0..=255.0).contains(&x) {
+            present[x as usize] = true;
+        } else if strangers.len() < 5 && !strangers.contains(&x.to_string()) {
+            strangers.push(x.to_string());
+        }
+    }
+    let values: Vec<u8> = (0..=255u8).filter(|&i| present[i as usize]).collect();
+    let unexpected = |bad: Vec<String>, expected: String| CloeError::UnexpectedLabels {
+        path: path.to_path_buf(),
+        profile: profile.name().into(),
+        values: bad.join(", "),
+        expected,
+    };
+    let expected = || {
+        profile
+            .conventions()
+            .iter()
+            .map(|c| format!("{:?}", c.disk_values()))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    if !strangers.is_empty() {
+        return Err(unexpected(strangers, expected()));
+    }
+    let convention = match known {
+        Some(c) => {
+            let bad: Vec<String> = values
+                .iter()
+                .filter(|&&x| c.class_of(x).is_none())
+                .map(u8::to_string)
+                .collect();
+            if !bad.is_empty() {
+                return Err(unexpected(bad, format!("{:?}", c.disk_values())));
+            }
+            c
+        }
+        None => LabelConvention::detect(profile, &values)
+            .map_err(|bad| unexpected(bad.iter().map(u8::to_string).collect(), expected()))?,
+    };
+    Ok((v, convention))
+}
+
+fn count_labels(v: &Volume, profile: Profile, convention: LabelConvention) -> Vec<LabelCount> {
+    let mut counts = [0usize; 256];
+    for &x in &v.data {
+        counts[x as usize] += 1;
+    }
+    let ml = v.grid.voxel_ml();
+    (0..=255u8)
+        .filter(|&i| counts[i as usize] > 0)
+        .map(|value| LabelCount {
+            value,
+            name: convention
+                .class_of(value)
+                .map(|c| profile.classes()[c as usize].to_string())
+                .unwrap_or_default(),
+            voxels: counts[value as usize],
+            ml: counts[value as usize] as f64 * ml,
+        })
+        .collect()
+}
+
+fn report(
+    role: &str,
+    path: &Path,
+    channel: Option<usize>,
+    v: &Volume,
+    intensity: Option<IntensityStats>,
+    labels: Option<Vec<LabelCount>>,
+) -> FileReport {
+    FileReport {
+        role: role.to_string(),
+        path: path.to_path_buf(),
+        channel,
+        dims: v.grid.dims,
+        spacing: v.grid.spacing(),
+        orientation: v.grid.axcodes(),
+        datatype: v.info.datatype.clone(),
+        affine_source: v.info.affine_source,
+        nan_voxels: v.info.nan_voxels,
+        inf_voxels: v.info.inf_voxels,
+        resampled: false,
+        intensity,
+        labels,
+    }
+}

@@ -1,0 +1,209 @@
+//! Choosing where the network runs: a GPU through wgpu when a hardware adapter exists, otherwise the CPU
+//! through Burn's `flex` backend. Adapters are enumerated first, so no tensor operation ever finds out
+//! that there is no GPU. `--device cpu|gpu|auto` or `CLOE_DEVICE` overrides the choice.
+
+use crate::error::{CloeError, Result};
+use burn::prelude::{Device, DeviceKind};
+use burn::tensor::wgpu::wgpu;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+/// What the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// A hardware GPU if there is one, else the CPU.
+    #[default]
+    Auto,
+    /// The CPU (Burn `flex`, multi-threaded).
+    Cpu,
+    /// A GPU through wgpu; a software adapter (lavapipe) is accepted when it is the only one.
+    Gpu,
+}
+
+impl DeviceChoice {
+    /// Reads `CLOE_DEVICE` (`auto`, `cpu`, `gpu`); `None` when unset.
+    pub fn from_env() -> Result<Option<Self>> {
+        match std::env::var("CLOE_DEVICE") {
+            Ok(v) => Self::parse(&v).map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Parses `auto`, `cpu` or `gpu`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" | "" => Ok(Self::Auto),
+            "cpu" => Ok(Self::Cpu),
+            "gpu" | "wgpu" => Ok(Self::Gpu),
+            other => Err(CloeError::Invalid(format!(
+                "device {other:?} is not one of auto, cpu, gpu (set by --device or CLOE_DEVICE)"
+            ))),
+        }
+    }
+}
+
+/// A wgpu adapter as the system reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AdapterSummary {
+    pub name: String,
+    /// `DiscreteGpu`, `IntegratedGpu`, `VirtualGpu`, `Cpu` (software) or `Other`.
+    pub kind: String,
+    pub backend: String,
+    pub driver: String,
+}
+
+impl AdapterSummary {
+    /// True for a real GPU (not a software rasteriser such as lavapipe).
+    pub fn is_hardware(&self) -> bool {
+        matches!(
+            self.kind.as_str(),
+            "DiscreteGpu" | "IntegratedGpu" | "VirtualGpu"
+        )
+    }
+}
+
+/// The device the network runs on, and how to name it to the user.
+#[derive(Debug, Clone)]
+pub struct ComputeDevice {
+    pub device: Device,
+    /// `true` for wgpu, `false` for the CPU.
+    pub is_gpu: bool,
+    /// E.g. `GPU: NVIDIA H100 (Vulkan)` or `CPU (flex, 16 threads)`.
+    pub label: String,
+}
+
+/// The wgpu adapters of this machine (Vulkan, Metal, DX12), without opening any device.
+pub fn adapters() -> Vec<AdapterSummary> {
+    static CACHE: OnceLock<Vec<AdapterSummary>> = OnceLock::new();
+    CACHE
+        .get_or_init(|| {
+            let backends = wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12;
+            let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+                backends,
+                ..wgpu::InstanceDescriptor::new_without_display_handle()
+            });
+            let list = block_on(instance.enumerate_adapters(backends));
+            list.iter()
+                .map(|a| {
+                    let info = a.get_info();
+                    AdapterSummary {
+                        name: info.name,
+                        kind: format!("{:?}", info.device_type),
+                        backend: format!("{:?}", info.backend),
+                        driver: info.driver,
+                    }
+                })
+                .collect()
+        })
+        .clone()
+}
+
+/// Picks the device for `choice` (or `CLOE_DEVICE` when `choice` is `None`). Each kind of device is
+/// set up once per process and shared.
+pub fn select(choice: Option<DeviceChoice>) -> Result<ComputeDevice> {
+    let choice = match choice {
+        Some(c) => c,
+        None => DeviceChoice::from_env()?.unwrap_or_default(),
+    };
+    static CHOSEN: OnceLock<Mutex<HashMap<DeviceChoice, ComputeDevice>>> = OnceLock::new();
+    let mut chosen = CHOSEN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(d) = chosen.get(&choice) {
+        return Ok(d.clone());
+    }
+    let all = adapters();
+    let hardware = all.iter().find(|a| a.is_hardware());
+    let device = match (choice, hardware) {
+        (DeviceChoice::Cpu, _) | (DeviceChoice::Auto, None) => cpu(),
+        (_, Some(a)) => gpu(a, &all)?,
+        (DeviceChoice::Gpu, None) => match all.iter().find(|a| a.kind == "Cpu") {
+            Some(soft) => gpu(soft, &all)?,
+            None => {
+                return Err(CloeError::Invalid(
+                    "no GPU adapter was found (no Vulkan, Metal or DX12 driver); install the GPU driver, \
+                     or use --device cpu"
+                        .into(),
+                ));
+            }
+        },
+    };
+    chosen.insert(choice, device.clone());
+    Ok(device)
+}
+
+fn cpu() -> ComputeDevice {
+    ComputeDevice {
+        device: Device::flex(),
+        is_gpu: false,
+        label: format!("CPU (flex, {} threads)", rayon::current_num_threads()),
+    }
+}
+
+fn gpu(adapter: &AdapterSummary, all: &[AdapterSummary]) -> Result<ComputeDevice> {
+    let nth = all
+        .iter()
+        .filter(|a| a.kind == adapter.kind)
+        .position(|a| a == adapter)
+        .unwrap_or(0);
+    let kind = match adapter.kind.as_str() {
+        "DiscreteGpu" => DeviceKind::DiscreteGpu(nth),
+        "IntegratedGpu" => DeviceKind::IntegratedGpu(nth),
+        "VirtualGpu" => DeviceKind::VirtualGpu(nth),
+        _ => DeviceKind::Cpu,
+    };
+    let device = Device::wgpu_options()
+        .device_kind(kind)
+        .init()
+        .map_err(|e| {
+            CloeError::Invalid(format!(
+                "the GPU {} could not be opened: {e}; use --device cpu",
+                adapter.name
+            ))
+        })?;
+    let soft = if adapter.is_hardware() {
+        ""
+    } else {
+        ", software: slow"
+    };
+    Ok(ComputeDevice {
+        device,
+        is_gpu: true,
+        label: format!("GPU: {} ({}{soft})", adapter.name, adapter.backend),
+    })
+}
+
+/// Polls a future that completes without waiting (wgpu's native enumeration does).
+fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::yield_now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_parse_and_bad_ones_explain_themselves() {
+        assert_eq!(DeviceChoice::parse("GPU").unwrap(), DeviceChoice::Gpu);
+        assert_eq!(DeviceChoice::parse("cpu").unwrap(), DeviceChoice::Cpu);
+        let e = DeviceChoice::parse("tpu").unwrap_err().to_string();
+        assert!(e.contains("auto, cpu, gpu"), "{e}");
+    }
+
+    #[test]
+    fn cpu_is_always_available() {
+        let d = select(Some(DeviceChoice::Cpu)).unwrap();
+        assert!(!d.is_gpu);
+        assert!(d.label.starts_with("CPU"));
+    }
+}

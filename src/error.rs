@@ -1,0 +1,114 @@
+//! The crate's error type: every failure names the file (where there is one), what is wrong and what to do.
+
+use std::path::{Path, PathBuf};
+
+/// Errors of the CLoE library. Each message is meant to be read by a clinician or a researcher:
+/// it names the file, says what is wrong and, where possible, what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum CloeError {
+    /// The file could not be opened or read at all.
+    #[error("cannot read {path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is readable but is not a NIfTI file we understand.
+    #[error("{path} is not a NIfTI-1 file: {why}")]
+    NotNifti { path: PathBuf, why: String },
+    /// The header parses but describes something impossible or unsupported.
+    #[error("{path} has an invalid header: {why}")]
+    BadHeader { path: PathBuf, why: String },
+    /// The file ends before the voxel data does, or the gzip stream is damaged.
+    #[error("{path} is truncated or damaged: {why}. Copy the file again from its source")]
+    Truncated { path: PathBuf, why: String },
+    /// NaN or infinite voxels in an image.
+    #[error(
+        "{path} has {nan} NaN and {inf} infinite voxels out of {total}; \
+         pass --allow-nonfinite to treat them as 0 (background)"
+    )]
+    NonFinite {
+        path: PathBuf,
+        nan: usize,
+        inf: usize,
+        total: usize,
+    },
+    /// A label map holds values outside the profile's convention.
+    #[error(
+        "{path} is not a {profile} label map: unexpected label values {values} (expected one of {expected})"
+    )]
+    UnexpectedLabels {
+        path: PathBuf,
+        profile: String,
+        values: String,
+        expected: String,
+    },
+    /// Two volumes of one case do not share any part of space.
+    #[error(
+        "{moving} does not overlap {reference} in world space \
+         (bounding boxes {moving_box} and {reference_box} mm): are they from the same patient and session?"
+    )]
+    NoOverlap {
+        moving: PathBuf,
+        reference: PathBuf,
+        moving_box: String,
+        reference_box: String,
+    },
+    /// A folder or file list in which no case could be recognised.
+    #[error("{path}: {why}")]
+    NoCase { path: PathBuf, why: String },
+    /// An MSD-style dataset whose files disagree with its dataset.json.
+    #[error("{path}: {why}")]
+    BadDataset { path: PathBuf, why: String },
+    /// An output cannot be written where the user asked.
+    #[error("cannot write {path}: {why}")]
+    Unwritable { path: PathBuf, why: String },
+    /// The user asked for something that does not fit the data (a modality the profile lacks, say).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The crate's result type.
+pub type Result<T, E = CloeError> = std::result::Result<T, E>;
+
+impl CloeError {
+    /// An [`CloeError::Unreadable`] for `path`.
+    pub fn unreadable(path: &Path, source: std::io::Error) -> Self {
+        Self::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// A [`CloeError::BadHeader`] for `path`.
+    pub fn bad_header(path: &Path, why: impl Into<String>) -> Self {
+        Self::BadHeader {
+            path: path.to_path_buf(),
+            why: why.into(),
+        }
+    }
+
+    /// A [`CloeError::NoCase`] for `path`.
+    pub fn no_case(path: &Path, why: impl Into<String>) -> Self {
+        Self::NoCase {
+            path: path.to_path_buf(),
+            why: why.into(),
+        }
+    }
+
+    /// A [`CloeError::BadDataset`] for `path`.
+    pub fn bad_dataset(path: &Path, why: impl Into<String>) -> Self {
+        Self::BadDataset {
+            path: path.to_path_buf(),
+            why: why.into(),
+        }
+    }
+
+    /// A [`CloeError::Unwritable`] for `path`.
+    pub fn unwritable(path: &Path, why: impl Into<String>) -> Self {
+        Self::Unwritable {
+            path: path.to_path_buf(),
+            why: why.into(),
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Atomic, careful writes: a temporary file in the target folder renamed over the target, after checking
+//! that the folder exists and is writable, that the target is not one of the inputs, and that an existing
+//! file may be replaced.
+
+use crate::error::{CloeError, Result};
+use std::path::{Path, PathBuf};
+
+/// What a write may and may not do.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// Replace an existing file at the target path (never an input; see `protected`).
+    pub overwrite: bool,
+    /// Files that must never be written (the inputs of the case).
+    pub protected: Vec<PathBuf>,
+}
+
+impl WriteOptions {
+    /// Options that refuse to touch any of `inputs`.
+    pub fn protecting(inputs: impl IntoIterator<Item = PathBuf>) -> Self {
+        Self {
+            overwrite: false,
+            protected: inputs.into_iter().collect(),
+        }
+    }
+
+    /// The same options, allowing an existing (non-input) file to be replaced.
+    pub fn overwriting(mut self, yes: bool) -> Self {
+        self.overwrite = yes;
+        self
+    }
+}
+
+/// Checks the target, lets `write` fill a temporary file beside it, then renames it into place.
+/// The temporary file keeps the target's extension (so `.nii.gz` is still compressed) and is removed
+/// when anything fails.
+pub fn atomic_write(
+    target: &Path,
+    opts: &WriteOptions,
+    write: impl FnOnce(&Path) -> std::result::Result<(), String>,
+) -> Result<()> {
+    check_target(target, opts)?;
+    let dir = parent_dir(target);
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), name));
+    let result = write(&tmp)
+        .map_err(|why| CloeError::unwritable(target, why))
+        .and_then(|()| {
+            std::fs::File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .and_then(|()| std::fs::rename(&tmp, target))
+                .map_err(|e| CloeError::unwritable(target, e.to_string()))
+        });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn parent_dir(target: &Path) -> PathBuf {
+    match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn check_target(target: &Path, opts: &WriteOptions) -> Result<()> {
+    let dir = parent_dir(target);
+    let meta = std::fs::metadata(&dir).map_err(|_| {
+        CloeError::unwritable(
+            target,
+            format!(
+                "the folder {} does not exist; create it first",
+                dir.display()
+            ),
+        )
+    })?;
+    if !meta.is_dir() {
+        return Err(CloeError::unwritable(
+            target,
+            format!("{} is not a folder", dir.display()),
+        ));
+    }
+    if meta.permissions().readonly() {
+        return Err(CloeError::unwritable(
+            target,
+            format!(
+                "the folder {} is read-only; choose another folder",
+                dir.display()
+            ),
+        ));
+    }
+    if target.is_dir() {
+        return Err(CloeError::unwritable(
+            target,
+            "it is a folder; give a file name",
+        ));
+    }
+    let canonical_target = dir
+        .canonicalize()
+        .ok()
+        .map(|d| d.join(target.file_name().unwrap_or_default()));
+    for input in &opts.protected {
+        let same = canonical_target.is_some() && input.canonicalize().ok() == canonical_target;
+        if same || input == target {
+            return Err(CloeError::unwritable(
+                target,
+                "it is one of the input files, which are never overwritten; choose another name",
+            ));
+        }
+    }
+    if target.exists() && !opts.overwrite {
+        return Err(CloeError::unwritable(
+            target,
+            "the file exists; choose another name or allow overwriting (--force)",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,322 @@
+//! Reading NIfTI-1 files (`.nii`, `.nii.gz`) into volumes, with the header checked before any voxel is
+//! allocated, `scl_slope`/`scl_inter` applied, and non-finite voxels counted.
+
+use super::header::HeaderGeometry;
+use crate::error::{CloeError, Result};
+use crate::geometry::Affine;
+use crate::volume::{Grid, Volume, VolumeInfo};
+use flate2::read::MultiGzDecoder;
+use nifti::{InMemNiftiObject, IntoNdArray, NiftiError, NiftiHeader, NiftiObject, NiftiType};
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+/// The most voxel bytes a single file may claim (4 GiB: twenty times a 1 mm whole-body CT).
+const MAX_DATA_BYTES: u64 = 4 << 30;
+
+/// How strict reading is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Accept NaN/Inf voxels and set them to 0 (they are counted in [`VolumeInfo`]).
+    pub allow_nonfinite: bool,
+}
+
+/// A NIfTI image as read: one grid and one or more channels (the 4th dimension).
+#[derive(Debug, Clone)]
+pub struct NiftiImage {
+    pub grid: Grid,
+    /// One buffer per channel, x fastest.
+    pub channels: Vec<Vec<f32>>,
+    pub info: VolumeInfo,
+}
+
+impl NiftiImage {
+    /// The image's channels as separate volumes.
+    pub fn into_volumes(self) -> Vec<Volume> {
+        let (grid, info) = (self.grid, self.info);
+        self.channels
+            .into_iter()
+            .map(|c| Volume::new(grid, c, info.clone()))
+            .collect()
+    }
+}
+
+/// Reads a 3-D NIfTI file (a 4-D file with one channel is accepted).
+pub fn read_volume(path: &Path, opts: ReadOptions) -> Result<Volume> {
+    let image = read_image(path, opts)?;
+    if image.channels.len() != 1 {
+        return Err(CloeError::bad_header(
+            path,
+            format!(
+                "expected one 3-D volume but the file holds {} channels (a 4-D image); \
+                 open it as part of an MSD dataset or split it first",
+                image.channels.len()
+            ),
+        ));
+    }
+    Ok(image.into_volumes().remove(0))
+}
+
+/// Reads a NIfTI-1 file of up to four dimensions (x, y, z, channel).
+pub fn read_image(path: &Path, opts: ReadOptions) -> Result<NiftiImage> {
+    let (header, compressed) = read_checked_header(path)?;
+    let dims = header_dims(path, &header)?;
+    check_size(path, &header, &dims, compressed)?;
+    let object = InMemNiftiObject::from_reader(open(path)?.0).map_err(|e| nifti_error(path, e))?;
+    let datatype = datatype_name(object.header().data_type().ok());
+    let array = object
+        .into_volume()
+        .into_ndarray::<f32>()
+        .map_err(|e| nifti_error(path, e))?;
+    // The array is in Fortran order over the raw buffer: x fastest, channels slowest.
+    let (mut raw, _) = array.into_raw_vec_and_offset();
+    let geometry = HeaderGeometry::from_header(&header);
+    let grid = Grid::new([dims[0], dims[1], dims[2]], geometry.affine);
+    check_affine(path, &grid.affine)?;
+
+    let (mut nan, mut inf) = (0usize, 0usize);
+    for v in raw.iter_mut().filter(|v| !v.is_finite()) {
+        if v.is_nan() {
+            nan += 1;
+        } else {
+            inf += 1;
+        }
+        *v = 0.0;
+    }
+    if nan + inf > 0 && !opts.allow_nonfinite {
+        return Err(CloeError::NonFinite {
+            path: path.to_path_buf(),
+            nan,
+            inf,
+            total: raw.len(),
+        });
+    }
+    let per_channel = grid.len();
+    let channels = if dims[3] == 1 {
+        vec![raw]
+    } else {
+        raw.chunks_exact(per_channel).map(<[f32]>::to_vec).collect()
+    };
+    Ok(NiftiImage {
+        grid,
+        channels,
+        info: VolumeInfo {
+            path: Some(path.to_path_buf()),
+            datatype,
+            affine_source: geometry.source,
+            nan_voxels: nan,
+            inf_voxels: inf,
+        },
+    })
+}
+
+/// Opens a file, gunzipping it when it starts with the gzip magic (whatever its name says).
+/// Also says whether it was compressed.
+fn open(path: &Path) -> Result<(Box<dyn Read>, bool)> {
+    use std::io::BufRead;
+    let mut file = BufReader::new(File::open(path).map_err(|e| CloeError::unreadable(path, e))?);
+    let head = file
+        .fill_buf()
+        .map_err(|e| CloeError::unreadable(path, e))?;
+    let gz = head.starts_with(&[0x1f, 0x8b]);
+    Ok(if gz {
+        (Box::new(MultiGzDecoder::new(file)), true)
+    } else {
+        (Box::new(file), false)
+    })
+}
+
+/// Reads the header and checks that it is a single-file NIfTI-1 header.
+fn read_checked_header(path: &Path) -> Result<(NiftiHeader, bool)> {
+    if path.is_dir() {
+        return Err(CloeError::NotNifti {
+            path: path.to_path_buf(),
+            why: "it is a folder, not a file".into(),
+        });
+    }
+    let (reader, compressed) = open(path)?;
+    let header = NiftiHeader::from_reader(reader).map_err(|e| match e {
+        NiftiError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            CloeError::NotNifti {
+                path: path.to_path_buf(),
+                why: "the file is shorter than a NIfTI header (348 bytes)".into(),
+            }
+        }
+        NiftiError::Io(io) => CloeError::unreadable(path, io),
+        other => CloeError::NotNifti {
+            path: path.to_path_buf(),
+            why: format!("its first 348 bytes are not a NIfTI-1 header ({other})"),
+        },
+    })?;
+    match header.sizeof_hdr {
+        348 => {}
+        540 | 0x1c02_0000 => {
+            return Err(CloeError::NotNifti {
+                path: path.to_path_buf(),
+                why: "it is a NIfTI-2 file, which this version does not read; \
+                      save it as NIfTI-1 (e.g. with nibabel or ITK-SNAP)"
+                    .into(),
+            });
+        }
+        other => {
+            return Err(CloeError::NotNifti {
+                path: path.to_path_buf(),
+                why: format!("its first four bytes say the header is {other} bytes long, not 348"),
+            });
+        }
+    }
+    match &header.magic {
+        b"n+1\0" => Ok((header, compressed)),
+        b"ni1\0" => Err(CloeError::NotNifti {
+            path: path.to_path_buf(),
+            why: "it is the header of a .hdr/.img pair; convert the pair to a single .nii".into(),
+        }),
+        m => Err(CloeError::NotNifti {
+            path: path.to_path_buf(),
+            why: format!("its magic is {:?}, not \"n+1\"", String::from_utf8_lossy(m)),
+        }),
+    }
+}
+
+/// The four meaningful dimensions (x, y, z, channels), each checked to be positive and sane.
+fn header_dims(path: &Path, h: &NiftiHeader) -> Result<[usize; 4]> {
+    let rank = h.dim[0] as i16;
+    if !(1..=7).contains(&rank) {
+        return Err(CloeError::bad_header(
+            path,
+            format!("dim[0] (the number of dimensions) is {rank}; it must be 1 to 7"),
+        ));
+    }
+    let mut dims = [1usize; 4];
+    for a in 1..=rank as usize {
+        // The standard stores dims as signed 16-bit: a huge unsigned value is a negative dimension.
+        let d = h.dim[a] as i16;
+        if d < 1 {
+            return Err(CloeError::bad_header(
+                path,
+                format!("dimension {a} is {d}; every dimension must be at least 1"),
+            ));
+        }
+        if a <= 4 {
+            dims[a - 1] = d as usize;
+        } else if d > 1 {
+            return Err(CloeError::bad_header(
+                path,
+                format!("dimension {a} is {d}: images of more than 4 dimensions are not supported"),
+            ));
+        }
+    }
+    for a in 1..=3 {
+        let p = h.pixdim[a];
+        if !p.is_finite() || (p == 0.0 && h.sform_code <= 0) {
+            return Err(CloeError::bad_header(
+                path,
+                format!("pixdim[{a}] (voxel size) is {p}; it must be a positive number"),
+            ));
+        }
+    }
+    Ok(dims)
+}
+
+/// Refuses absurd sizes before allocating, and short uncompressed files before reading.
+fn check_size(path: &Path, h: &NiftiHeader, dims: &[usize; 4], compressed: bool) -> Result<()> {
+    let datatype = h.data_type().map_err(|_| {
+        CloeError::bad_header(
+            path,
+            format!("datatype code {} is not a NIfTI datatype", h.datatype),
+        )
+    })?;
+    let supported = matches!(
+        datatype,
+        NiftiType::Uint8
+            | NiftiType::Int8
+            | NiftiType::Int16
+            | NiftiType::Uint16
+            | NiftiType::Int32
+            | NiftiType::Uint32
+            | NiftiType::Int64
+            | NiftiType::Uint64
+            | NiftiType::Float32
+            | NiftiType::Float64
+    );
+    if !supported {
+        return Err(CloeError::bad_header(
+            path,
+            format!("datatype {datatype:?} is not a scalar image type this program reads"),
+        ));
+    }
+    let voxels: u64 = dims.iter().map(|&d| d as u64).product();
+    let bytes = voxels * datatype.size_of() as u64;
+    if bytes > MAX_DATA_BYTES {
+        return Err(CloeError::bad_header(
+            path,
+            format!(
+                "its dimensions {dims:?} claim {:.1} GiB of voxels; refusing to allocate that \
+                 (the header is probably damaged)",
+                bytes as f64 / (1u64 << 30) as f64
+            ),
+        ));
+    }
+    let file_len = std::fs::metadata(path)
+        .map_err(|e| CloeError::unreadable(path, e))?
+        .len();
+    let needed = h.vox_offset.max(352.0) as u64 + bytes;
+    if !compressed && file_len < needed {
+        return Err(CloeError::Truncated {
+            path: path.to_path_buf(),
+            why: format!("the header promises {needed} bytes but the file has {file_len}"),
+        });
+    }
+    Ok(())
+}
+
+fn check_affine(path: &Path, affine: &Affine) -> Result<()> {
+    if affine.0.iter().flatten().any(|v| !v.is_finite()) || affine.inverse().is_none() {
+        return Err(CloeError::bad_header(
+            path,
+            "its voxel-to-world affine is singular or not finite; fix the sform/qform fields",
+        ));
+    }
+    Ok(())
+}
+
+/// Maps the nifti crate's errors onto ours.
+fn nifti_error(path: &Path, e: NiftiError) -> CloeError {
+    match e {
+        NiftiError::Io(io) => match io.kind() {
+            std::io::ErrorKind::UnexpectedEof => CloeError::Truncated {
+                path: path.to_path_buf(),
+                why: "the file ends early".into(),
+            },
+            std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {
+                CloeError::Truncated {
+                    path: path.to_path_buf(),
+                    why: format!("the gzip stream is damaged ({io})"),
+                }
+            }
+            _ => CloeError::unreadable(path, io),
+        },
+        NiftiError::IncompatibleLength(got, want) => CloeError::Truncated {
+            path: path.to_path_buf(),
+            why: format!("it holds {got} bytes of voxel data where the header promises {want}"),
+        },
+        other => CloeError::bad_header(path, other.to_string()),
+    }
+}
+
+fn datatype_name(t: Option<NiftiType>) -> String {
+    match t {
+        Some(NiftiType::Uint8) => "uint8",
+        Some(NiftiType::Int8) => "int8",
+        Some(NiftiType::Int16) => "int16",
+        Some(NiftiType::Uint16) => "uint16",
+        Some(NiftiType::Int32) => "int32",
+        Some(NiftiType::Uint32) => "uint32",
+        Some(NiftiType::Int64) => "int64",
+        Some(NiftiType::Uint64) => "uint64",
+        Some(NiftiType::Float32) => "float32",
+        Some(NiftiType::Float64) => "float64",
+        _ => "unknown",
+    }
+    .to_string()
+}

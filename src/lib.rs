@@ -1,0 +1,21 @@
+//! CLoE Studio: reading multimodal MRI when some sequences are missing.
+//!
+//! The data path: files ──[`io`]──▶ [`volume::Volume`] ──[`case`]──▶ [`case::Case`] (one grid, profile,
+//! label map) ──[`preprocess`]──▶ [`preprocess::Sample`] (cropped, z-scored, model spacing) ──▶ network.
+//! The CLI ([`cli`]) and the app call the same functions.
+
+pub mod case;
+pub mod cli;
+pub mod device;
+pub mod error;
+pub mod geometry;
+pub mod inspect;
+pub mod io;
+pub mod loss;
+pub mod model;
+pub mod preprocess;
+pub mod resample;
+pub mod stats;
+pub mod volume;
+
+pub use error::{CloeError, Result};

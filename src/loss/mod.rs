@@ -1,0 +1,200 @@
+//! The losses of CLoE (eq. 8–11): L_total = L_seg + α·L_ECL + β·L_contrast, every term also returned on
+//! its own so training can log and plot it.
+
+mod contrast;
+mod seg;
+
+pub use contrast::{ContrastTerms, contrast_terms, ssim};
+pub use seg::{one_hot, soft_dice, weighted_ce};
+
+use crate::model::{CloeNet, Prediction};
+use burn::prelude::*;
+
+/// Every term of L_total, as `[1]` tensors (in the autodiff graph when training).
+#[derive(Debug, Clone)]
+pub struct LossTerms {
+    pub total: Tensor<1>,
+    /// L_seg (eq. 9) of the fused prediction.
+    pub seg: Tensor<1>,
+    /// Σ over available experts of WCE + Dice (first part of eq. 8).
+    pub experts: Tensor<1>,
+    pub mec: Tensor<1>,
+    pub rec: Tensor<1>,
+    /// L_ECL (eq. 8).
+    pub ecl: Tensor<1>,
+    /// L_contrast (eq. 10) and its parts.
+    pub contrast: Tensor<1>,
+    pub content: Tensor<1>,
+    pub style: Tensor<1>,
+    pub reconstruction: Tensor<1>,
+    pub kl: Tensor<1>,
+}
+
+/// The terms as numbers, for logs and plots.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LossValues {
+    pub total: f64,
+    pub seg: f64,
+    pub experts: f64,
+    pub mec: f64,
+    pub rec: f64,
+    pub ecl: f64,
+    pub contrast: f64,
+    pub content: f64,
+    pub style: f64,
+    pub reconstruction: f64,
+    pub kl: f64,
+}
+
+impl LossValues {
+    /// Column names, in the order of [`LossValues::values`].
+    pub const NAMES: [&'static str; 11] = [
+        "total",
+        "seg",
+        "experts",
+        "mec",
+        "rec",
+        "ecl",
+        "contrast",
+        "content",
+        "style",
+        "reconstruction",
+        "kl",
+    ];
+
+    /// The values in the order of [`LossValues::NAMES`].
+    pub fn values(&self) -> [f64; 11] {
+        [
+            self.total,
+            self.seg,
+            self.experts,
+            self.mec,
+            self.rec,
+            self.ecl,
+            self.contrast,
+            self.content,
+            self.style,
+            self.reconstruction,
+            self.kl,
+        ]
+    }
+}
+
+impl LossTerms {
+    /// Reads every term back (one device sync).
+    pub fn values(&self) -> LossValues {
+        let all = Tensor::cat(
+            vec![
+                self.total.clone(),
+                self.seg.clone(),
+                self.experts.clone(),
+                self.mec.clone(),
+                self.rec.clone(),
+                self.ecl.clone(),
+                self.contrast.clone(),
+                self.content.clone(),
+                self.style.clone(),
+                self.reconstruction.clone(),
+                self.kl.clone(),
+            ],
+            0,
+        );
+        let v: Vec<f64> = crate::model::to_vec(all)
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        LossValues {
+            total: v[0],
+            seg: v[1],
+            experts: v[2],
+            mec: v[3],
+            rec: v[4],
+            ecl: v[5],
+            contrast: v[6],
+            content: v[7],
+            style: v[8],
+            reconstruction: v[9],
+            kl: v[10],
+        }
+    }
+}
+
+/// WCE + soft Dice of probabilities against a one-hot target.
+pub fn seg_loss(probs: Tensor<5>, target: Tensor<5>) -> Tensor<1> {
+    weighted_ce(probs.clone(), target.clone()) + soft_dice(probs, target)
+}
+
+/// L_total of a prediction made by `model` from `inputs` (None where missing) against `target`
+/// (one-hot `[B, K, D, H, W]`). The contrastive codes are drawn here (sampled style latents).
+pub fn cloe_loss(
+    model: &CloeNet,
+    pred: &Prediction,
+    inputs: &[Option<Tensor<5>>],
+    target: Tensor<5>,
+) -> LossTerms {
+    let cfg = model.config();
+    let w = cfg.loss;
+    let device = target.device();
+    let zero = || Tensor::<1>::zeros([1], &device);
+    let seg = seg_loss(pred.fusion.probs.clone(), target.clone());
+    let experts = pred
+        .experts
+        .iter()
+        .flatten()
+        .map(|e| seg_loss(e.probs.clone(), target.clone()))
+        .reduce(|a, b| a + b)
+        .unwrap_or_else(zero);
+    let mec = if cfg.ablation.mec {
+        pred.fusion.mec.clone()
+    } else {
+        zero()
+    };
+    let rec = if cfg.ablation.rec {
+        pred.fusion.rec.clone()
+    } else {
+        zero()
+    };
+    let ecl =
+        experts.clone() + (mec.clone() + rec.clone().mul_scalar(w.lambda_rec)).mul_scalar(w.eta);
+    let (contrast, parts) = if w.beta > 0.0 {
+        let available: Vec<(Tensor<5>, &crate::model::Expert)> = inputs
+            .iter()
+            .zip(&pred.experts)
+            .filter_map(|(x, e)| Some((x.clone()?, e.as_ref()?)))
+            .collect();
+        let codes: Vec<_> = available
+            .iter()
+            .map(|(_, e)| model.codes(e, true))
+            .collect();
+        let xs: Vec<Tensor<5>> = available.iter().map(|(x, _)| x.clone()).collect();
+        let t = contrast_terms(&codes, &xs, w.tau);
+        let total = t.content.clone()
+            + t.style.clone()
+            + (t.reconstruction.clone() + t.kl.clone().mul_scalar(w.kl)).mul_scalar(w.gamma);
+        (total, t)
+    } else {
+        (
+            zero(),
+            ContrastTerms {
+                content: zero(),
+                style: zero(),
+                reconstruction: zero(),
+                kl: zero(),
+            },
+        )
+    };
+    let total = seg.clone() + ecl.clone().mul_scalar(w.alpha) + contrast.clone().mul_scalar(w.beta);
+    LossTerms {
+        total,
+        seg,
+        experts,
+        mec,
+        rec,
+        ecl,
+        contrast,
+        content: parts.content,
+        style: parts.style,
+        reconstruction: parts.reconstruction,
+        kl: parts.kl,
+    }
+}

@@ -1,0 +1,61 @@
+//! Segmentation losses on probabilities (eq. 8–9, as RFNet): weighted cross-entropy with class weight
+//! 1 − class share in the patch (probabilities clamped to [0.005, 1]), and soft Dice over all classes.
+
+use burn::prelude::*;
+
+/// Smoothing of the soft Dice ratio (keeps a class absent from both sides at Dice 1).
+const DICE_EPS: f64 = 1e-5;
+
+/// One-hot targets `[B, K, D, H, W]` from training classes stored x fastest per sample (as `Sample`
+/// holds them), so `spatial` = the tensor's `[D, H, W]` = the grid's `[nz, ny, nx]`.
+pub fn one_hot(
+    classes: &[u8],
+    batch: usize,
+    spatial: [usize; 3],
+    k: usize,
+    device: &Device,
+) -> Tensor<5> {
+    let n: usize = spatial.iter().product();
+    assert_eq!(classes.len(), batch * n, "one class per voxel");
+    let mut data = vec![0.0f32; batch * k * n];
+    for b in 0..batch {
+        for (i, &c) in classes[b * n..(b + 1) * n].iter().enumerate() {
+            data[(b * k + (c as usize).min(k - 1)) * n + i] = 1.0;
+        }
+    }
+    Tensor::from_data(
+        TensorData::new(data, [batch, k, spatial[0], spatial[1], spatial[2]]),
+        device,
+    )
+}
+
+/// Per sample and class sums over the spatial dimensions: `[B, K]`.
+fn spatial_sum(x: Tensor<5>) -> Tensor<2> {
+    let [b, k, _, _, _] = x.dims();
+    x.reshape([b as i64, k as i64, -1])
+        .sum_dim(2)
+        .reshape([b, k])
+}
+
+/// Weighted cross-entropy, class weight 1 − (share of the class in the target), averaged over voxels.
+pub fn weighted_ce(probs: Tensor<5>, target: Tensor<5>) -> Tensor<1> {
+    let [b, k, d, h, w] = target.dims();
+    let n = (d * h * w) as f64;
+    let weight: Tensor<5> = spatial_sum(target.clone())
+        .div_scalar(n)
+        .neg()
+        .add_scalar(1.0)
+        .reshape([b, k, 1, 1, 1]);
+    let ce = (target * probs.clamp(0.005, 1.0).log() * weight.detach())
+        .sum_dim(1)
+        .neg();
+    ce.mean()
+}
+
+/// Soft Dice loss: 1 − mean over classes and batch of (2·Σ p·y + ε) / (Σ p + Σ y + ε).
+pub fn soft_dice(probs: Tensor<5>, target: Tensor<5>) -> Tensor<1> {
+    let inter = spatial_sum(probs.clone() * target.clone());
+    let denom = spatial_sum(probs) + spatial_sum(target);
+    let dice = inter.mul_scalar(2.0).add_scalar(DICE_EPS) / denom.add_scalar(DICE_EPS);
+    dice.mean().neg().add_scalar(1.0)
+}

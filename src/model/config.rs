@@ -1,0 +1,157 @@
+//! The network's configuration: every number of the architecture and the losses is a field here, saved
+//! as `config.json` next to the weights.
+
+use crate::case::Profile;
+use serde::{Deserialize, Serialize};
+
+/// Switches of the paper's Table 3 ablation. All on is CLoE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ablation {
+    /// Modality Expert Consistency loss (eq. 3).
+    pub mec: bool,
+    /// Region Expert Consistency loss (eq. 5).
+    pub rec: bool,
+    /// The learned gating MLP; off: w ∝ u + v over the available experts.
+    pub gating: bool,
+    /// Consistency-weighted fusion; off: a plain mean of the available experts' features.
+    pub weighted_fusion: bool,
+}
+
+impl Default for Ablation {
+    fn default() -> Self {
+        Self {
+            mec: true,
+            rec: true,
+            gating: true,
+            weighted_fusion: true,
+        }
+    }
+}
+
+/// Loss weights of eq. 8–11 and the contrastive term's own constants.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LossWeights {
+    /// α: weight of L_ECL in L_total.
+    pub alpha: f64,
+    /// β: weight of L_contrast in L_total.
+    pub beta: f64,
+    /// η: weight of the mutual-consistency part of L_ECL.
+    pub eta: f64,
+    /// λ_rec: weight of REC against MEC.
+    pub lambda_rec: f64,
+    /// τ: temperature of the contrastive log-sigmoid terms.
+    pub tau: f64,
+    /// γ: weight of the reconstruction and KL terms inside L_contrast.
+    pub gamma: f64,
+    /// Weight of the KL term relative to the L1 reconstruction.
+    pub kl: f64,
+}
+
+impl Default for LossWeights {
+    fn default() -> Self {
+        Self {
+            alpha: 1.0,
+            beta: 0.1,
+            eta: 0.1,
+            lambda_rec: 1.0,
+            tau: 1.0,
+            gamma: 1.0,
+            kl: 0.01,
+        }
+    }
+}
+
+/// The CLoE network's shape and training constants.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CloeConfig {
+    /// Which profile the model serves (fixes the modalities and classes).
+    pub profile: Profile,
+    /// Number of modalities M (4 for BraTS, 2 for prostate).
+    pub modalities: usize,
+    /// Number of classes K, background included.
+    pub classes: usize,
+    /// Base channels C: the levels have C·(1, 2, 4, 8).
+    pub channels: usize,
+    /// Slope of the LeakyReLU.
+    pub leaky_slope: f64,
+    /// Hidden width of the gating MLP (2 → hidden → 1).
+    pub gate_hidden: usize,
+    /// Channels of the content code and size of the style code (L_contrast).
+    pub content_channels: usize,
+    pub style_dim: usize,
+    /// ε of the cosine similarity (eq. 2).
+    pub cosine_eps: f64,
+    /// Model spacing in mm (isotropic) and patch size in voxels (cube).
+    pub spacing_mm: f64,
+    pub patch: usize,
+    pub ablation: Ablation,
+    pub loss: LossWeights,
+}
+
+impl CloeConfig {
+    /// The default CPU model of a profile: 2 mm, 64³ patches, C = 8.
+    pub fn for_profile(profile: Profile) -> Self {
+        Self {
+            profile,
+            modalities: profile.modalities().len(),
+            classes: profile.classes().len(),
+            channels: 8,
+            leaky_slope: 0.2,
+            gate_hidden: 16,
+            content_channels: 8,
+            style_dim: 8,
+            cosine_eps: 1e-8,
+            spacing_mm: 2.0,
+            patch: 64,
+            ablation: Ablation::default(),
+            loss: LossWeights::default(),
+        }
+    }
+
+    /// Channels of level `l` (0-based): C·2^l.
+    pub fn level_channels(&self, l: usize) -> usize {
+        self.channels << l
+    }
+
+    /// Checks the numbers make a network; the message says which field is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.modalities != self.profile.modalities().len() {
+            return Err(format!(
+                "modalities is {} but the {} profile has {}",
+                self.modalities,
+                self.profile,
+                self.profile.modalities().len()
+            ));
+        }
+        if self.classes != self.profile.classes().len() {
+            return Err(format!(
+                "classes is {} but the {} profile has {}",
+                self.classes,
+                self.profile,
+                self.profile.classes().len()
+            ));
+        }
+        if self.channels == 0
+            || self.gate_hidden == 0
+            || self.content_channels == 0
+            || self.style_dim == 0
+        {
+            return Err(
+                "channels, gate_hidden, content_channels and style_dim must be positive".into(),
+            );
+        }
+        if self.patch == 0 || !self.patch.is_multiple_of(8) {
+            return Err(format!(
+                "patch is {}; it must be a positive multiple of 8 (three halvings)",
+                self.patch
+            ));
+        }
+        if self.spacing_mm.is_nan() || self.spacing_mm <= 0.0 {
+            return Err(format!(
+                "spacing_mm is {}; it must be positive",
+                self.spacing_mm
+            ));
+        }
+        Ok(())
+    }
+}

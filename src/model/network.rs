@@ -1,0 +1,194 @@
+//! The CLoE network (paper §2, Fig. 1): one encoder per modality, the weight-shared expert decoder, the
+//! region head, consistency-driven gating, multiscale weighted fusion and the fusion decoder. The expert
+//! path (per modality) and the fusion path run separately, so a viewer can cache experts and re-fuse
+//! when a modality is switched on or off without running any encoder again.
+
+use super::blocks::{Decoder, Encoder, Features};
+use super::config::CloeConfig;
+use super::consistency::{Consistency, consistency};
+use super::contrast_head::{Codes, ContrastHead};
+use super::gating::Gate;
+use burn::nn::conv::{Conv3d, Conv3dConfig};
+use burn::prelude::*;
+use burn::tensor::activation::{sigmoid, softmax};
+
+/// The network. Build with [`CloeNet::new`]; its shape comes from a [`CloeConfig`].
+#[derive(Module, Debug)]
+pub struct CloeNet {
+    encoders: Vec<Encoder>,
+    expert_decoder: Decoder,
+    fusion_decoder: Decoder,
+    region_head: Conv3d,
+    gate: Gate,
+    contrast: ContrastHead,
+    #[module(skip)]
+    config: CloeConfig,
+}
+
+/// One modality's expert: its features and its own prediction p(m).
+#[derive(Debug, Clone)]
+pub struct Expert {
+    pub features: Features,
+    /// Class logits and probabilities `[B, K, D, H, W]`.
+    pub logits: Tensor<5>,
+    pub probs: Tensor<5>,
+}
+
+/// The fused result for one availability pattern.
+#[derive(Debug, Clone)]
+pub struct Fusion {
+    /// Fused class logits and probabilities `[B, K, D, H, W]`.
+    pub logits: Tensor<5>,
+    pub probs: Tensor<5>,
+    /// REC region map r `[B, 1, D, H, W]`.
+    pub region: Tensor<5>,
+    /// Scores and fusion weights over all M modalities `[B, M]`, 0 for the missing ones.
+    pub u: Tensor<2>,
+    pub v: Tensor<2>,
+    pub w: Tensor<2>,
+    /// L_MEC and L_REC of the available experts `[1]`.
+    pub mec: Tensor<1>,
+    pub rec: Tensor<1>,
+}
+
+/// Everything one forward gives: the experts (None where missing) and the fusion.
+#[derive(Debug, Clone)]
+pub struct Prediction {
+    pub experts: Vec<Option<Expert>>,
+    pub fusion: Fusion,
+}
+
+impl CloeNet {
+    /// A freshly initialised network on `device`.
+    pub fn new(config: &CloeConfig, device: &Device) -> Self {
+        let (c, slope) = (config.channels, config.leaky_slope);
+        Self {
+            encoders: (0..config.modalities)
+                .map(|_| Encoder::new(c, slope, device))
+                .collect(),
+            expert_decoder: Decoder::new(c, config.classes, slope, device),
+            fusion_decoder: Decoder::new(c, config.classes, slope, device),
+            region_head: Conv3dConfig::new([c, 1], [1, 1, 1]).init(device),
+            gate: Gate::new(config.gate_hidden, device),
+            contrast: ContrastHead::new(
+                config.level_channels(3),
+                config.content_channels,
+                config.style_dim,
+                device,
+            ),
+            config: config.clone(),
+        }
+    }
+
+    /// The configuration the network was built from.
+    pub fn config(&self) -> &CloeConfig {
+        &self.config
+    }
+
+    /// The expert path of modality `m`: encoder Φm and the shared decoder D_sep on `x` `[B, 1, D, H, W]`.
+    pub fn expert(&self, m: usize, x: Tensor<5>) -> Expert {
+        let features = self.encoders[m].forward(x);
+        let logits = self.expert_decoder.forward(&features);
+        let probs = softmax(logits.clone(), 1);
+        Expert {
+            features,
+            logits,
+            probs,
+        }
+    }
+
+    /// The fusion path from the available experts (`experts[m]` is `None` for a missing modality):
+    /// region map, consistency, gating weights, weighted multiscale fusion and D_fuse.
+    /// Panics if no expert is available (callers check the availability mask first).
+    pub fn fuse(&self, experts: &[Option<&Expert>]) -> Fusion {
+        let available: Vec<(usize, &Expert)> = experts
+            .iter()
+            .enumerate()
+            .filter_map(|(m, e)| e.map(|e| (m, e)))
+            .collect();
+        assert!(
+            !available.is_empty(),
+            "fusion needs at least one available modality"
+        );
+        let a = available.len() as f64;
+        let mean_f1 = available
+            .iter()
+            .map(|(_, e)| e.features[0].clone())
+            .reduce(|x, y| x + y)
+            .expect("non-empty")
+            .div_scalar(a);
+        let region = sigmoid(self.region_head.forward(mean_f1));
+        let probs: Vec<Tensor<5>> = available.iter().map(|(_, e)| e.probs.clone()).collect();
+        let Consistency { u, v, mec, rec } = consistency(&probs, &region, self.config.cosine_eps);
+        let w = self
+            .gate
+            .weights(u.clone(), v.clone(), self.config.ablation);
+        let fused: Features = std::array::from_fn(|l| {
+            available
+                .iter()
+                .enumerate()
+                .map(|(j, (_, e))| {
+                    let wj: Tensor<5> =
+                        w.clone().narrow(1, j, 1).reshape([w.dims()[0], 1, 1, 1, 1]);
+                    e.features[l].clone() * wj
+                })
+                .reduce(|x, y| x + y)
+                .expect("non-empty")
+        });
+        let logits = self.fusion_decoder.forward(&fused);
+        let probs = softmax(logits.clone(), 1);
+        let index: Vec<usize> = available.iter().map(|(m, _)| *m).collect();
+        let spread = |t: Tensor<2>| scatter_columns(t, &index, self.config.modalities);
+        Fusion {
+            logits,
+            probs,
+            region,
+            u: spread(u),
+            v: spread(v),
+            w: spread(w),
+            mec,
+            rec,
+        }
+    }
+
+    /// The full forward: experts for the available inputs, then the fusion. `inputs[m]` is `None` for a
+    /// missing modality, which is not encoded at all.
+    pub fn forward(&self, inputs: &[Option<Tensor<5>>]) -> Prediction {
+        let experts: Vec<Option<Expert>> = inputs
+            .iter()
+            .enumerate()
+            .map(|(m, x)| x.as_ref().map(|x| self.expert(m, x.clone())))
+            .collect();
+        let refs: Vec<Option<&Expert>> = experts.iter().map(Option::as_ref).collect();
+        let fusion = self.fuse(&refs);
+        Prediction { experts, fusion }
+    }
+
+    /// `forward` on tensors with an availability mask: tensors of unavailable modalities are ignored.
+    pub fn forward_masked(&self, inputs: &[Tensor<5>], available: &[bool]) -> Prediction {
+        let masked: Vec<Option<Tensor<5>>> = inputs
+            .iter()
+            .zip(available)
+            .map(|(x, &a)| a.then(|| x.clone()))
+            .collect();
+        self.forward(&masked)
+    }
+
+    /// The contrastive codes of an expert (for L_contrast).
+    pub fn codes(&self, expert: &Expert, sample: bool) -> Codes {
+        self.contrast.forward(expert.features[3].clone(), sample)
+    }
+}
+
+/// Puts the columns of `t` `[B, A]` at positions `index` of a `[B, M]` tensor, zeros elsewhere.
+fn scatter_columns(t: Tensor<2>, index: &[usize], m: usize) -> Tensor<2> {
+    let b = t.dims()[0];
+    let device = t.device();
+    let cols: Vec<Tensor<2>> = (0..m)
+        .map(|k| match index.iter().position(|&i| i == k) {
+            Some(j) => t.clone().narrow(1, j, 1),
+            None => Tensor::zeros([b, 1], &device),
+        })
+        .collect();
+    Tensor::cat(cols, 1)
+}

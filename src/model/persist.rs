@@ -1,0 +1,67 @@
+//! Saving and loading a model folder: `config.json` (the [`CloeConfig`]) and `model.bpk` (the weights,
+//! Burn's burnpack format). Loading weights that do not fit the config is an error that says so.
+
+use super::config::CloeConfig;
+use super::network::CloeNet;
+use crate::error::{CloeError, Result};
+use crate::io::{WriteOptions, atomic_write};
+use burn::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// File names inside a model folder.
+pub const CONFIG_FILE: &str = "config.json";
+pub const WEIGHTS_FILE: &str = "model.bpk";
+
+/// Writes `config.json` and the weights into `dir` (created if needed), each atomically.
+pub fn save_model(model: &CloeNet, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| CloeError::unwritable(dir, e.to_string()))?;
+    let config = serde_json::to_string_pretty(model.config())
+        .map_err(|e| CloeError::Invalid(e.to_string()))?;
+    let opts = WriteOptions::default().overwriting(true);
+    atomic_write(&dir.join(CONFIG_FILE), &opts, |tmp| {
+        std::fs::write(tmp, &config).map_err(|e| e.to_string())
+    })?;
+    let weights = dir.join(WEIGHTS_FILE);
+    // Burn writes the burnpack atomically itself (temporary file and rename).
+    model
+        .clone()
+        .save_file(weights.clone())
+        .map_err(|e| CloeError::unwritable(&weights, e.to_string()))
+}
+
+/// Reads `dir/config.json`.
+pub fn load_config(dir: &Path) -> Result<CloeConfig> {
+    let path = dir.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| CloeError::unreadable(&path, e))?;
+    let config: CloeConfig = serde_json::from_str(&text).map_err(|e| {
+        CloeError::Invalid(format!(
+            "{} is not a CLoE model config: {e}",
+            path.display()
+        ))
+    })?;
+    config
+        .validate()
+        .map_err(|why| CloeError::Invalid(format!("{}: {why}", path.display())))?;
+    Ok(config)
+}
+
+/// Loads the model in `dir` onto `device`.
+pub fn load_model(dir: &Path, device: &Device) -> Result<CloeNet> {
+    let config = load_config(dir)?;
+    let weights: PathBuf = dir.join(WEIGHTS_FILE);
+    if !weights.is_file() {
+        return Err(CloeError::Invalid(format!(
+            "{} is missing: the model folder has no weights",
+            weights.display()
+        )));
+    }
+    CloeNet::new(&config, device)
+        .try_load_file(weights.clone())
+        .map_err(|e| {
+            CloeError::Invalid(format!(
+                "the weights in {} do not match {}: {e}",
+                weights.display(),
+                dir.join(CONFIG_FILE).display()
+            ))
+        })
+}

@@ -1,0 +1,108 @@
+//! Preprocessing a case for the network: foreground crop, robust z-score per modality, resampling to
+//! the model's spacing, and the way back to the case's own grid.
+
+mod crop;
+mod normalize;
+
+pub use crop::{BBox, crop, crop_data, foreground_bbox, uncrop, uncrop_data};
+pub use normalize::{CLIP_PERCENTILES, ZScore, robust_zscore};
+
+use crate::case::Case;
+use crate::resample::{Interp, resample_data};
+use crate::volume::Grid;
+
+/// The grid covering the same field of view as `grid` at `spacing` mm (per axis).
+pub fn grid_at_spacing(grid: &Grid, spacing: [f64; 3]) -> Grid {
+    let old = grid.spacing();
+    let dims = std::array::from_fn(|a| {
+        ((grid.dims[a] as f64 * old[a] / spacing[a]).round() as usize).max(1)
+    });
+    Grid::new(dims, grid.affine.with_spacing(spacing))
+}
+
+/// How to prepare a case.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PrepareOptions {
+    /// Isotropic model spacing in mm; `None` keeps the case's spacing.
+    pub spacing: Option<f64>,
+    /// Voxels kept around the foreground box.
+    pub margin: usize,
+}
+
+impl Default for PrepareOptions {
+    fn default() -> Self {
+        Self {
+            spacing: None,
+            margin: 2,
+        }
+    }
+}
+
+/// A case ready for the network: cropped, z-scored, at the model's spacing, with the way back.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// The grid the network sees.
+    pub grid: Grid,
+    /// One z-scored channel per profile modality; `None` where missing.
+    pub channels: Vec<Option<Vec<f32>>>,
+    /// Training classes on `grid`, when the case has a label map.
+    pub label: Option<Vec<u8>>,
+    /// The crop box on the case grid.
+    pub bbox: BBox,
+    /// The case's own grid (where outputs go back to).
+    pub case_grid: Grid,
+    /// The z-score of each modality present.
+    pub zscores: Vec<Option<ZScore>>,
+}
+
+/// Crops `case` to its foreground, z-scores each modality and resamples to the model spacing.
+pub fn prepare(case: &Case, opts: PrepareOptions) -> Sample {
+    let present: Vec<_> = case.modalities.iter().flatten().collect();
+    let bbox = foreground_bbox(&present, opts.margin).unwrap_or(BBox::full(case.grid.dims));
+    let cropped_grid = bbox.grid(&case.grid);
+    let grid = match opts.spacing {
+        Some(s) => grid_at_spacing(&cropped_grid, [s; 3]),
+        None => cropped_grid,
+    };
+    let (mut channels, mut zscores) = (Vec::new(), Vec::new());
+    for m in &case.modalities {
+        let Some(m) = m else {
+            channels.push(None);
+            zscores.push(None);
+            continue;
+        };
+        let mut data = crop_data(&m.data, case.grid.dims, &bbox);
+        zscores.push(robust_zscore(&mut data));
+        channels.push(Some(resample_data(
+            &data,
+            &cropped_grid,
+            &grid,
+            Interp::Linear,
+            0.0,
+        )));
+    }
+    let label = case.label.as_ref().map(|l| {
+        let classes: Vec<f32> = l.classes.iter().map(|&c| c as f32).collect();
+        let cropped = crop_data(&classes, case.grid.dims, &bbox);
+        resample_data(&cropped, &cropped_grid, &grid, Interp::Nearest, 0.0)
+            .into_iter()
+            .map(|c| c as u8)
+            .collect()
+    });
+    Sample {
+        grid,
+        channels,
+        label,
+        bbox,
+        case_grid: case.grid,
+        zscores,
+    }
+}
+
+impl Sample {
+    /// Brings a map on the sample grid (a probability channel, say) back onto the case grid: values
+    /// outside the crop box get `fill`.
+    pub fn to_case_grid(&self, data: &[f32], interp: Interp, fill: f32) -> Vec<f32> {
+        resample_data(data, &self.grid, &self.case_grid, interp, fill)
+    }
+}

@@ -1,0 +1,282 @@
+//! Every bad input named in the foundation issue gets a clear error naming the file and what is wrong,
+//! exit code 2 from the CLI, and no panic.
+
+mod common;
+use cloe::geometry::Affine;
+use common::{cloe, data, write_f32};
+use std::path::Path;
+
+/// Runs `cloe inspect` on `path` and checks exit code 2 and that stderr mentions every `needle`.
+fn refused(args: &[&str], needles: &[&str]) {
+    let (code, _, err) = cloe(args);
+    assert_eq!(code, 2, "exit code for {args:?}; stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "stderr of {args:?} lacks {n:?}: {err}");
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn truncated_gzip_file() {
+    let Some(src) = data("brats2018/Brats18_2013_11_1/Brats18_2013_11_1_seg.nii.gz") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(src).unwrap();
+    let p = dir.path().join("cut_seg.nii.gz");
+    std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+    refused(&["inspect", s(&p)], &["cut_seg.nii.gz", "truncated"]);
+}
+
+#[test]
+fn truncated_uncompressed_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("short_t1.nii");
+    write_f32(&p, [10, 10, 10], Affine::IDENTITY, vec![1.0; 1000]);
+    let bytes = std::fs::read(&p).unwrap();
+    std::fs::write(&p, &bytes[..bytes.len() - 100]).unwrap();
+    refused(
+        &["inspect", s(&p)],
+        &["short_t1.nii", "truncated", "promises"],
+    );
+}
+
+#[test]
+fn a_file_that_is_not_nifti() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("case_flair.nii.gz");
+    std::fs::write(
+        &p,
+        b"this is a text file pretending to be an image, long enough to fill a header?".repeat(10),
+    )
+    .unwrap();
+    refused(
+        &["inspect", s(&p)],
+        &["case_flair.nii.gz", "not a NIfTI-1 file"],
+    );
+    let tiny = dir.path().join("tiny_t1.nii");
+    std::fs::write(&tiny, b"abc").unwrap();
+    refused(
+        &["inspect", s(&tiny)],
+        &["tiny_t1.nii", "shorter than a NIfTI header"],
+    );
+}
+
+/// Writes a valid small file, then patches header bytes (little-endian, uncompressed).
+fn patched(dir: &Path, name: &str, patch: impl Fn(&mut Vec<u8>)) -> std::path::PathBuf {
+    let p = dir.join(name);
+    write_f32(&p, [4, 4, 4], Affine::IDENTITY, vec![1.0; 64]);
+    let mut bytes = std::fs::read(&p).unwrap();
+    patch(&mut bytes);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+#[test]
+fn negative_and_absurd_dimensions_are_refused_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    // dim[] starts at byte 40 (i16 each): dim[0], dim[1], dim[2], dim[3].
+    let neg = patched(dir.path(), "neg_t1.nii", |b| {
+        b[44..46].copy_from_slice(&(-5i16).to_le_bytes())
+    });
+    refused(&["inspect", s(&neg)], &["neg_t1.nii", "dimension 2 is -5"]);
+    let huge = patched(dir.path(), "huge_t1.nii", |b| {
+        for a in 1..=3 {
+            b[40 + 2 * a..42 + 2 * a].copy_from_slice(&30000i16.to_le_bytes());
+        }
+    });
+    refused(
+        &["inspect", s(&huge)],
+        &["huge_t1.nii", "refusing to allocate"],
+    );
+    let rank = patched(dir.path(), "rank_t1.nii", |b| {
+        b[40..42].copy_from_slice(&0i16.to_le_bytes())
+    });
+    refused(&["inspect", s(&rank)], &["rank_t1.nii", "dim[0]"]);
+}
+
+#[test]
+fn nan_and_inf_voxels_are_counted_and_do_not_poison_the_zscore() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("nan_flair.nii.gz");
+    let mut data: Vec<f32> = (1..=64).map(|i| i as f32).collect();
+    data[3] = f32::NAN;
+    data[5] = f32::NAN;
+    data[9] = f32::INFINITY;
+    write_f32(&p, [4, 4, 4], Affine::IDENTITY, data);
+    refused(
+        &["inspect", s(&p)],
+        &[
+            "nan_flair.nii.gz",
+            "2 NaN and 1 infinite voxels out of 64",
+            "--allow-nonfinite",
+        ],
+    );
+    let (code, out, err) = cloe(&["inspect", s(&p), "--allow-nonfinite"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 NaN and 1 Inf voxels set to 0"), "{out}");
+    let mut v = cloe::io::read_volume(
+        &p,
+        cloe::io::ReadOptions {
+            allow_nonfinite: true,
+        },
+    )
+    .unwrap();
+    assert_eq!((v.info.nan_voxels, v.info.inf_voxels), (2, 1));
+    let z = cloe::preprocess::robust_zscore(&mut v.data).unwrap();
+    assert!(z.mean.is_finite() && z.std.is_finite() && v.data.iter().all(|x| x.is_finite()));
+    assert_eq!(z.voxels, 61);
+}
+
+#[test]
+fn modalities_whose_grids_do_not_overlap() {
+    let dir = tempfile::tempdir().unwrap();
+    write_f32(
+        &dir.path().join("p_t2w.nii.gz"),
+        [8, 8, 4],
+        Affine::IDENTITY,
+        vec![1.0; 256],
+    );
+    let far = Affine::from_spacing([2.0; 3], [500.0, 0.0, 0.0]);
+    write_f32(
+        &dir.path().join("p_adc.nii.gz"),
+        [4, 4, 2],
+        far,
+        vec![1.0; 32],
+    );
+    refused(
+        &["inspect", s(dir.path())],
+        &["p_adc.nii.gz", "does not overlap", "p_t2w.nii.gz"],
+    );
+}
+
+#[test]
+fn label_map_with_unexpected_values() {
+    let dir = tempfile::tempdir().unwrap();
+    write_f32(
+        &dir.path().join("c_flair.nii.gz"),
+        [4, 4, 4],
+        Affine::IDENTITY,
+        vec![1.0; 64],
+    );
+    let mut labels = vec![0.0; 64];
+    labels[1] = 4.0;
+    labels[2] = 3.0;
+    labels[3] = 7.0;
+    write_f32(
+        &dir.path().join("c_seg.nii.gz"),
+        [4, 4, 4],
+        Affine::IDENTITY,
+        labels,
+    );
+    refused(
+        &["inspect", s(dir.path())],
+        &[
+            "c_seg.nii.gz",
+            "unexpected label values 3, 7",
+            "[0, 1, 2, 4]",
+        ],
+    );
+    let mut fractional = vec![0.0; 64];
+    fractional[0] = 0.5;
+    write_f32(
+        &dir.path().join("c_seg.nii.gz"),
+        [4, 4, 4],
+        Affine::IDENTITY,
+        fractional,
+    );
+    refused(
+        &["inspect", s(dir.path())],
+        &["c_seg.nii.gz", "unexpected label values 0.5"],
+    );
+}
+
+#[test]
+fn folder_with_no_recognisable_case() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
+    write_f32(
+        &dir.path().join("mystery.nii.gz"),
+        [2, 2, 2],
+        Affine::IDENTITY,
+        vec![1.0; 8],
+    );
+    refused(
+        &["inspect", s(dir.path())],
+        &[s(dir.path()), "no case found"],
+    );
+}
+
+#[test]
+fn unreadable_or_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("gone_t1.nii.gz");
+    refused(
+        &["inspect", s(&missing)],
+        &["gone_t1.nii.gz", "cannot read"],
+    );
+    // A name that says NIfTI but is a folder.
+    let folder = dir.path().join("folder_t1.nii.gz");
+    std::fs::create_dir(&folder).unwrap();
+    refused(&["inspect", s(&folder), s(&missing)], &["cannot read"]);
+}
+
+#[test]
+fn outputs_in_missing_or_read_only_folders_and_never_over_inputs() {
+    use cloe::io::{OutputType, WriteOptions, write_volume};
+    use cloe::volume::{Grid, Volume, VolumeInfo};
+    let dir = tempfile::tempdir().unwrap();
+    let v = Volume::new(
+        Grid::new([2, 2, 2], Affine::IDENTITY),
+        vec![1.0; 8],
+        VolumeInfo::derived("uint8"),
+    );
+    let missing = dir.path().join("no/such/folder/out.nii.gz");
+    let e = write_volume(&missing, &v, OutputType::Labels, &WriteOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("out.nii.gz") && e.contains("does not exist"),
+        "{e}"
+    );
+
+    let ro = dir.path().join("readonly");
+    std::fs::create_dir(&ro).unwrap();
+    let mut perms = std::fs::metadata(&ro).unwrap().permissions();
+    perms.set_readonly(true);
+    std::fs::set_permissions(&ro, perms).unwrap();
+    let e = write_volume(
+        &ro.join("out.nii.gz"),
+        &v,
+        OutputType::Labels,
+        &WriteOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("read-only"), "{e}");
+
+    let input = dir.path().join("case_seg.nii.gz");
+    write_volume(&input, &v, OutputType::Labels, &WriteOptions::default()).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    let protect = WriteOptions::protecting([input.clone()]).overwriting(true);
+    let e = write_volume(&input, &v, OutputType::Labels, &protect)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("input files"), "{e}");
+    let e = write_volume(&input, &v, OutputType::Labels, &WriteOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("exists"), "{e}");
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+    // No temporary file is left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+}

@@ -1,0 +1,59 @@
+//! Shared helpers of the integration tests: where the real data is, the reference numbers computed
+//! independently with nibabel/numpy/scipy (tests/reference/make_reference.py), small synthetic files.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// `../shared/data` beside the repository.
+pub fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
+}
+
+/// A path under the shared data. When it is missing, CI (`CI=true`) fails the test; elsewhere the test
+/// is skipped with a message.
+pub fn data(rel: &str) -> Option<PathBuf> {
+    let p = data_dir().join(rel);
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "shared data file {} is missing (CI=true: this is a failure, not a skip)",
+            p.display()
+        );
+    }
+    eprintln!("skipping: {} is missing", p.display());
+    None
+}
+
+/// The reference JSON.
+pub fn reference() -> serde_json::Value {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/reference.json");
+    serde_json::from_str(&std::fs::read_to_string(p).expect("reference.json")).expect("valid JSON")
+}
+
+/// `|a − b| ≤ tol · max(1, |b|)`.
+pub fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * b.abs().max(1.0)
+}
+
+/// Writes a small float32 NIfTI with the given affine (tests only).
+pub fn write_f32(path: &Path, dims: [usize; 3], affine: cloe::geometry::Affine, data: Vec<f32>) {
+    let grid = cloe::volume::Grid::new(dims, affine);
+    let v = cloe::volume::Volume::new(grid, data, cloe::volume::VolumeInfo::derived("float32"));
+    let opts = cloe::io::WriteOptions::default().overwriting(true);
+    cloe::io::write_volume(path, &v, cloe::io::OutputType::Float32, &opts).unwrap();
+}
+
+/// Runs the `cloe` binary; returns (exit code, stdout, stderr).
+pub fn cloe(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cloe"))
+        .args(args)
+        .output()
+        .expect("run cloe");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

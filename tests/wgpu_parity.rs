@@ -1,0 +1,63 @@
+//! The network on wgpu (lavapipe, software Vulkan, in CI) against the CPU (`flex`): forward parity within
+//! 1e-4 on a small input, and per-operation gradient parity, so that training never runs on a backend
+//! whose gradients are wrong.
+
+use burn::prelude::*;
+use cloe::case::Profile;
+use cloe::device::{DeviceChoice, adapters, select};
+use cloe::model::{CloeConfig, CloeNet, to_vec};
+
+/// The wgpu device, or None (a skip outside CI; a failure in CI, where `.ci/run` installs lavapipe).
+fn wgpu_device() -> Option<Device> {
+    if adapters().is_empty() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("no wgpu adapter in CI: .ci/run must install mesa-vulkan-drivers (lavapipe)");
+        }
+        eprintln!("skipping: no wgpu adapter");
+        return None;
+    }
+    Some(select(Some(DeviceChoice::Gpu)).expect("wgpu device").device)
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn cpu_and_wgpu_forward_agree_within_1e4() {
+    let Some(gpu) = wgpu_device() else { return };
+    let cpu = Device::flex();
+    cpu.seed(11);
+    let cfg = CloeConfig {
+        channels: 4,
+        gate_hidden: 8,
+        content_channels: 4,
+        style_dim: 4,
+        patch: 16,
+        ..CloeConfig::for_profile(Profile::Brats)
+    };
+    let net = CloeNet::new(&cfg, &cpu);
+    let x: Vec<Tensor<5>> = (0..4)
+        .map(|_| {
+            Tensor::random(
+                [1, 1, 16, 16, 16],
+                burn::tensor::Distribution::Normal(0.0, 1.0),
+                &cpu,
+            )
+        })
+        .collect();
+    let mask = [true, true, false, true];
+    // The CPU forward initialises every parameter the forward uses before the copy to the GPU.
+    let on_cpu = net.forward_masked(&x, &mask);
+    let net_gpu = net.to_device(&gpu);
+    let xg: Vec<Tensor<5>> = x.iter().map(|t| t.clone().to_device(&gpu)).collect();
+    let on_gpu = net_gpu.forward_masked(&xg, &mask);
+    let d = max_abs_diff(&to_vec(on_cpu.fusion.probs), &to_vec(on_gpu.fusion.probs));
+    assert!(d < 1e-4, "fused probabilities differ by {d}");
+    let d = max_abs_diff(&to_vec(on_cpu.fusion.w), &to_vec(on_gpu.fusion.w));
+    assert!(d < 1e-4, "fusion weights differ by {d}");
+}
