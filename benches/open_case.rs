@@ -56,6 +56,23 @@ fn main() {
             t.elapsed().as_secs_f64()
         })
         .collect();
+    // Parts: reading one modality (gunzip + parse + f32), and its intensity statistics.
+    let flair = &files[0];
+    let read_one: Vec<f64> = (0..RUNS)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(cloe::io::read_volume(flair, ReadOptions::default()).unwrap());
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    let volume = cloe::io::read_volume(flair, ReadOptions::default()).unwrap();
+    let stats: Vec<f64> = (0..RUNS)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(cloe::stats::IntensityStats::of(&volume.data));
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
     let (g, o) = (median(gunzip), median(open));
     println!(
         "open_case: Brats18_2013_11_1, 4 modalities + label, 240x240x155, {RUNS} runs, {} rayon threads",
@@ -67,6 +84,7 @@ fn main() {
         o,
         o / g
     );
+    println!("  parts: read_volume of one modality {:.3} s, its intensity statistics {:.3} s", median(read_one), median(stats));
     if let (Some(base), Some(peak)) = (rss_after_baseline, peak_rss_mib()) {
         println!(
             "  peak RSS after baseline {base:.0} MiB, after open {peak:.0} MiB (f32 case: 5 x 8.9 MB = 45 MB of voxels)"

@@ -8,6 +8,7 @@ use crate::io::{NiftiImage, ReadOptions, read_image, read_volume};
 use crate::resample::{Interp, resample, resample_data};
 use crate::stats::IntensityStats;
 use crate::volume::{Grid, Volume, VolumeInfo};
+use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -106,39 +107,45 @@ pub fn load_case(source: &CaseSource, opts: ReadOptions) -> Result<Case> {
         ));
     }
 
-    // Read every modality (an MSD image once for all its channels).
-    let mut images: HashMap<PathBuf, Vec<Volume>> = HashMap::new();
+    // Read every distinct file at once (an MSD image once for all its channels), with its statistics.
+    let mut paths: Vec<&PathBuf> = source.modalities.iter().flatten().map(|m| &m.path).collect();
+    paths.dedup();
+    let label_job = source.label.as_ref();
+    let (images, label_raw) = rayon::join(
+        || {
+            paths
+                .par_iter()
+                .map(|&p| {
+                    let image = read_image(p, opts)?;
+                    if source.modalities.iter().flatten().any(|m| &m.path == p && m.channel.is_some()) {
+                        check_channels(p, &image, source)?;
+                    } else if image.channels.len() != 1 {
+                        // Let the single-volume reader word the error.
+                        read_volume(p, opts)?;
+                    }
+                    let volumes: Vec<Option<Volume>> = image.into_volumes().into_iter().map(Some).collect();
+                    let stats: Vec<IntensityStats> =
+                        volumes.iter().flatten().map(|v| IntensityStats::of(&v.data)).collect();
+                    Ok((p.clone(), (volumes, stats)))
+                })
+                .collect::<Result<HashMap<PathBuf, (Vec<Option<Volume>>, Vec<IntensityStats>)>>>()
+        },
+        || label_job.map(|path| read_label(path, profile, source.convention, opts)).transpose(),
+    );
+    let mut images = images?;
+    let label_raw = label_raw?;
     let mut raw: Vec<Option<Volume>> = Vec::new();
     for (key, m) in profile.modalities().iter().zip(&source.modalities) {
         let Some(m) = m else {
             raw.push(None);
             continue;
         };
-        let volume = match m.channel {
-            None => read_volume(&m.path, opts)?,
-            Some(c) => {
-                if !images.contains_key(&m.path) {
-                    let image = read_image(&m.path, opts)?;
-                    check_channels(&m.path, &image, source)?;
-                    images.insert(m.path.clone(), image.into_volumes());
-                }
-                images[&m.path][c].clone()
-            }
-        };
-        files.push(report(
-            key,
-            &m.path,
-            m.channel,
-            &volume,
-            Some(IntensityStats::of(&volume.data)),
-            None,
-        ));
+        let (volumes, stats) = images.get_mut(&m.path).expect("every modality's file was read");
+        let c = m.channel.unwrap_or(0);
+        let volume = volumes[c].take().expect("each channel belongs to one modality");
+        files.push(report(key, &m.path, m.channel, &volume, Some(stats[c].clone()), None));
         raw.push(Some(volume));
     }
-    let label_raw = match &source.label {
-        Some(path) => Some(read_label(path, profile, source.convention, opts)?),
-        None => None,
-    };
 
     let reference = reference_grid(profile, &raw, label_raw.as_ref().map(|(v, _)| &v.grid))
         .ok_or_else(|| {
