@@ -84,7 +84,11 @@ fn main() {
         o,
         o / g
     );
-    println!("  parts: read_volume of one modality {:.3} s, its intensity statistics {:.3} s", median(read_one), median(stats));
+    println!(
+        "  parts: read_volume of one modality {:.3} s, its intensity statistics {:.3} s",
+        median(read_one),
+        median(stats)
+    );
     if let (Some(base), Some(peak)) = (rss_after_baseline, peak_rss_mib()) {
         println!(
             "  peak RSS after baseline {base:.0} MiB, after open {peak:.0} MiB (f32 case: 5 x 8.9 MB = 45 MB of voxels)"

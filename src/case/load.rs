@@ -108,7 +108,12 @@ pub fn load_case(source: &CaseSource, opts: ReadOptions) -> Result<Case> {
     }
 
     // Read every distinct file at once (an MSD image once for all its channels), with its statistics.
-    let mut paths: Vec<&PathBuf> = source.modalities.iter().flatten().map(|m| &m.path).collect();
+    let mut paths: Vec<&PathBuf> = source
+        .modalities
+        .iter()
+        .flatten()
+        .map(|m| &m.path)
+        .collect();
     paths.dedup();
     let label_job = source.label.as_ref();
     let (images, label_raw) = rayon::join(
@@ -117,20 +122,33 @@ pub fn load_case(source: &CaseSource, opts: ReadOptions) -> Result<Case> {
                 .par_iter()
                 .map(|&p| {
                     let image = read_image(p, opts)?;
-                    if source.modalities.iter().flatten().any(|m| &m.path == p && m.channel.is_some()) {
+                    if source
+                        .modalities
+                        .iter()
+                        .flatten()
+                        .any(|m| &m.path == p && m.channel.is_some())
+                    {
                         check_channels(p, &image, source)?;
                     } else if image.channels.len() != 1 {
                         // Let the single-volume reader word the error.
                         read_volume(p, opts)?;
                     }
-                    let volumes: Vec<Option<Volume>> = image.into_volumes().into_iter().map(Some).collect();
-                    let stats: Vec<IntensityStats> =
-                        volumes.iter().flatten().map(|v| IntensityStats::of(&v.data)).collect();
+                    let volumes: Vec<Option<Volume>> =
+                        image.into_volumes().into_iter().map(Some).collect();
+                    let stats: Vec<IntensityStats> = volumes
+                        .iter()
+                        .flatten()
+                        .map(|v| IntensityStats::of(&v.data))
+                        .collect();
                     Ok((p.clone(), (volumes, stats)))
                 })
                 .collect::<Result<HashMap<PathBuf, (Vec<Option<Volume>>, Vec<IntensityStats>)>>>()
         },
-        || label_job.map(|path| read_label(path, profile, source.convention, opts)).transpose(),
+        || {
+            label_job
+                .map(|path| read_label(path, profile, source.convention, opts))
+                .transpose()
+        },
     );
     let mut images = images?;
     let label_raw = label_raw?;
@@ -140,10 +158,21 @@ pub fn load_case(source: &CaseSource, opts: ReadOptions) -> Result<Case> {
             raw.push(None);
             continue;
         };
-        let (volumes, stats) = images.get_mut(&m.path).expect("every modality's file was read");
+        let (volumes, stats) = images
+            .get_mut(&m.path)
+            .expect("every modality's file was read");
         let c = m.channel.unwrap_or(0);
-        let volume = volumes[c].take().expect("each channel belongs to one modality");
-        files.push(report(key, &m.path, m.channel, &volume, Some(stats[c].clone()), None));
+        let volume = volumes[c]
+            .take()
+            .expect("each channel belongs to one modality");
+        files.push(report(
+            key,
+            &m.path,
+            m.channel,
+            &volume,
+            Some(stats[c].clone()),
+            None,
+        ));
         raw.push(Some(volume));
     }
 

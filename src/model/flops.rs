@@ -16,7 +16,11 @@ impl CloeConfig {
             .map(|l| {
                 let v = voxels >> (3 * l);
                 let c = self.level_channels(l);
-                let c_in = if l == 0 { 1 } else { self.level_channels(l - 1) };
+                let c_in = if l == 0 {
+                    1
+                } else {
+                    self.level_channels(l - 1)
+                };
                 conv_flops(3, c_in, c, v) + 2.0 * conv_flops(3, c, c, v)
             })
             .sum()
@@ -44,7 +48,9 @@ impl CloeConfig {
     /// FLOPs of the fusion path alone (what a modality toggle re-runs).
     pub fn fusion_flops(&self, voxels: usize, available: usize) -> f64 {
         let region = conv_flops(1, self.channels, 1, voxels);
-        let fused: f64 = (0..4).map(|l| 2.0 * (available * self.level_channels(l) * (voxels >> (3 * l))) as f64).sum();
+        let fused: f64 = (0..4)
+            .map(|l| 2.0 * (available * self.level_channels(l) * (voxels >> (3 * l))) as f64)
+            .sum();
         region + fused + self.decoder_flops(voxels)
     }
 }
@@ -58,9 +64,15 @@ mod tests {
     fn counts_by_hand() {
         // A 3×3×3 conv 16→16 at 128³: 2 · 27 · 256 · 2 097 152 = 28.99 GFLOP.
         assert_eq!(conv_flops(3, 16, 16, 128 * 128 * 128), 28_991_029_248.0);
-        let c = CloeConfig { channels: 1, ..CloeConfig::for_profile(Profile::Brats) };
+        let c = CloeConfig {
+            channels: 1,
+            ..CloeConfig::for_profile(Profile::Brats)
+        };
         // Level 1 of an encoder with C = 1 on 8 voxels: three 27-MAC convs per voxel (1→1): 2·27·3·8.
         // Level 2 (1 voxel, 1→2 then 2→2 twice): 2·27·(2 + 4 + 4); levels 3–4 have 0 voxels.
-        assert_eq!(c.encoder_flops(8), 2.0 * 27.0 * 3.0 * 8.0 + 2.0 * 27.0 * 10.0);
+        assert_eq!(
+            c.encoder_flops(8),
+            2.0 * 27.0 * 3.0 * 8.0 + 2.0 * 27.0 * 10.0
+        );
     }
 }

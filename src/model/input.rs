@@ -5,7 +5,10 @@ use burn::prelude::*;
 
 /// The voxels of a `[nx, ny, nz]` grid as a `[1, 1, nz, ny, nx]` tensor.
 pub fn volume_tensor(data: &[f32], dims: [usize; 3], device: &Device) -> Tensor<5> {
-    Tensor::from_data(TensorData::new(data.to_vec(), [1, 1, dims[2], dims[1], dims[0]]), device)
+    Tensor::from_data(
+        TensorData::new(data.to_vec(), [1, 1, dims[2], dims[1], dims[0]]),
+        device,
+    )
 }
 
 /// Pads a `[nx, ny, nz]` buffer with `fill` at the high end of each axis to `new_dims`.
