@@ -13,6 +13,7 @@ pub mod geometry;
 pub mod inspect;
 pub mod io;
 pub mod loss;
+pub mod metrics;
 pub mod model;
 pub mod preprocess;
 pub mod resample;

@@ -315,6 +315,47 @@ def resample_to_spacing(relpath, new_spacing=2.0):
 
 
 # --------------------------------------------------------------------------
+# 6. Dice and HD95 (BraTS conventions) between two real masks
+# --------------------------------------------------------------------------
+def surface_metrics_reference(data_root):
+    """Dice and HD95 of the tumour core (TC = labels {1, 4}) against the whole tumour (WT = {1, 2, 4})
+    of Brats18_2013_11_1, and of TC of that case against TC of Brats18_2013_3_1 (a real disagreement).
+    HD95 as medpy/BraTS: surface voxels (mask minus its 6-connected erosion), distances from each
+    surface to the other with scipy's distance_transform_edt(sampling=spacing), the 95th percentile of
+    each direction, the larger of the two."""
+    from scipy.ndimage import binary_erosion, distance_transform_edt, generate_binary_structure
+
+    def load_seg(case):
+        img = nib.load(str(Path(data_root) / f"brats2018/{case}/{case}_seg.nii.gz"))
+        return np.asarray(img.dataobj), img.header.get_zooms()[:3]
+
+    def surface(mask):
+        return mask & ~binary_erosion(mask, generate_binary_structure(3, 1))
+
+    def hd95(a, b, spacing):
+        sa, sb = surface(a), surface(b)
+        da = distance_transform_edt(~sb, sampling=spacing)[sa]
+        db = distance_transform_edt(~sa, sampling=spacing)[sb]
+        return float(max(np.percentile(da, 95), np.percentile(db, 95)))
+
+    def dice(a, b):
+        return float(2 * (a & b).sum() / (a.sum() + b.sum()))
+
+    s1, sp = load_seg("Brats18_2013_11_1")
+    s2, _ = load_seg("Brats18_2013_3_1")
+    tc1, wt1, tc2 = np.isin(s1, [1, 4]), s1 > 0, np.isin(s2, [1, 4])
+    msd = nib.load(str(Path(data_root) / "msd-prostate-label/prostate_00_label.nii"))
+    lab, msp = np.asarray(msd.dataobj), msd.header.get_zooms()[:3]
+    pz, tz = lab == 1, lab == 2
+    return {
+        "pz_vs_tz_msd_prostate": {"spacing": [float(x) for x in msp], "dice": dice(pz, tz), "hd95": hd95(pz, tz, msp)},
+        "spacing": [float(x) for x in sp],
+        "tc_vs_wt_same_case": {"dice": dice(tc1, wt1), "hd95": hd95(tc1, wt1, sp)},
+        "tc_vs_tc_other_case": {"dice": dice(tc1, tc2), "hd95": hd95(tc1, tc2, sp)},
+    }
+
+
+# --------------------------------------------------------------------------
 def main():
     files = nifti_files()
     ref = {
@@ -353,6 +394,7 @@ def main():
             )
         },
     }
+    ref["surface_metrics"] = surface_metrics_reference(DATA_ROOT)
     OUT_PATH.write_text(json.dumps(ref, indent=1, allow_nan=False) + "\n")
 
     # ---- short summary ---------------------------------------------------
@@ -378,6 +420,7 @@ def main():
     print("adc->t2:", rs["shape"], "inside", rs["inside_count"], "constant==inside_only", rs["constant_equals_inside_only"], rs["inside_only"])
     print("adc->t2 tolerant: inside", rs["inside_tol_count"], rs["inside_tol_1e-3"])
     print("2mm:", ref["resample_2mm"]["Brats18_2013_11_1_flair"])
+    print("surface metrics:", ref["surface_metrics"])
 
 
 if __name__ == "__main__":
