@@ -10,6 +10,7 @@ pub mod cli;
 pub mod device;
 pub mod error;
 pub mod geometry;
+pub mod infer;
 pub mod inspect;
 pub mod io;
 pub mod loss;
@@ -17,7 +18,9 @@ pub mod metrics;
 pub mod model;
 pub mod preprocess;
 pub mod resample;
+pub mod segment;
 pub mod stats;
+pub mod train;
 pub mod volume;
 
 pub use error::{CloeError, Result};

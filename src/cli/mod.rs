@@ -1,11 +1,15 @@
 //! The `cloe` command line: clap subcommands that call the library, print results, and turn every
 //! error into a message and exit code 2.
 
+mod model_commands;
+
 use crate::case::Profile;
 use crate::device::{self, DeviceChoice};
 use crate::error::{CloeError, Result};
 use crate::inspect::inspect;
 use crate::io::ReadOptions;
+use crate::model::Ablation;
+use crate::train::TrainOptions;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +43,56 @@ pub enum Command {
         #[arg(long)]
         allow_nonfinite: bool,
     },
+    /// Train CLoE on the labelled cases of a folder (or resume a stopped run).
+    Train(Box<TrainArgs>),
+    /// Segment a case with a trained model; writes the label map on the case's own grid and convention.
+    Segment {
+        /// The case: a folder, or one of its files.
+        case: PathBuf,
+        /// The model folder (config.json + model.bpk).
+        #[arg(long)]
+        model: PathBuf,
+        /// Output label map (.nii.gz), on the input's grid and label convention (BraTS {0,1,2,4}).
+        #[arg(long)]
+        out: PathBuf,
+        /// Use only these modalities, e.g. flair,t1c (the others count as missing even if present).
+        #[arg(long)]
+        modalities: Option<String>,
+        /// Also write the fused class probabilities as a 4-D float32 NIfTI.
+        #[arg(long)]
+        probabilities: Option<PathBuf>,
+        /// Also write each used expert's label map into this folder (expert_<modality>.nii.gz).
+        #[arg(long)]
+        experts: Option<PathBuf>,
+        /// Also write the REC region map r (float32).
+        #[arg(long)]
+        region: Option<PathBuf>,
+        /// Write a JSON report: per modality whether it was used, u, v and w; the device; the seconds.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        #[arg(long, value_enum)]
+        device: Option<DeviceChoice>,
+        /// Replace existing output files (inputs are never replaced).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Evaluate a model on every labelled case and every modality subset: Dice and HD95 per region, in
+    /// the layout of the paper's Table 1.
+    Eval {
+        data_dir: PathBuf,
+        #[arg(long)]
+        model: PathBuf,
+        /// Write the table as Markdown.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write every case, subset and region as CSV.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        #[arg(long, value_enum)]
+        device: Option<DeviceChoice>,
+        #[arg(long)]
+        force: bool,
+    },
     /// List the GPU adapters of this machine and the device the network would run on.
     Devices {
         /// Device to select: auto (a hardware GPU if any, else the CPU), cpu or gpu. Default: CLOE_DEVICE, else auto.
@@ -48,6 +102,107 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Arguments of `cloe train`.
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// Folder of labelled cases (a dataset folder or an MSD dataset).
+    pub data_dir: PathBuf,
+    #[arg(long, value_parser = parse_profile)]
+    pub profile: Profile,
+    /// Model folder to write (config.json, model.bpk, train-log.csv, checkpoint/).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Share of cases held out for validation (ignored with --val-cases).
+    #[arg(long, default_value_t = 0.2)]
+    pub val_fraction: f64,
+    /// Validation cases by name, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub val_cases: Vec<String>,
+    #[arg(long, default_value_t = 1000)]
+    pub iterations: usize,
+    /// Patch side in voxels (multiple of 8).
+    #[arg(long, default_value_t = 64)]
+    pub patch: usize,
+    /// Model spacing in mm.
+    #[arg(long, default_value_t = 2.0)]
+    pub spacing: f64,
+    /// Base channels C (levels have C, 2C, 4C, 8C).
+    #[arg(long, default_value_t = 8)]
+    pub channels: usize,
+    /// Continue from the last checkpoint in --out.
+    #[arg(long)]
+    pub resume: bool,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceChoice,
+    #[arg(long, default_value_t = 2e-4)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 1e-4)]
+    pub weight_decay: f64,
+    /// α: weight of L_ECL.
+    #[arg(long, default_value_t = 1.0)]
+    pub alpha: f64,
+    /// β: weight of L_contrast.
+    #[arg(long, default_value_t = 0.1)]
+    pub beta: f64,
+    /// η: weight of MEC + λ_rec·REC inside L_ECL.
+    #[arg(long, default_value_t = 0.1)]
+    pub eta: f64,
+    /// λ_rec: weight of REC.
+    #[arg(long, default_value_t = 1.0)]
+    pub lambda_rec: f64,
+    /// Validate every N steps.
+    #[arg(long, default_value_t = 100)]
+    pub validate_every: usize,
+    /// Write a checkpoint every N steps.
+    #[arg(long, default_value_t = 50)]
+    pub checkpoint_every: usize,
+    /// Ablation: no Modality Expert Consistency loss.
+    #[arg(long)]
+    pub no_mec: bool,
+    /// Ablation: no Region Expert Consistency loss.
+    #[arg(long)]
+    pub no_rec: bool,
+    /// Ablation: no gating network (w ∝ u + v).
+    #[arg(long)]
+    pub no_gating: bool,
+    /// Ablation: no weighted fusion (plain mean of the experts' features).
+    #[arg(long)]
+    pub no_weighted_fusion: bool,
+}
+
+impl TrainArgs {
+    fn into_options(self) -> TrainOptions {
+        let mut o = TrainOptions::new(self.data_dir, self.out, self.profile);
+        o.val_fraction = self.val_fraction;
+        o.val_cases = self.val_cases;
+        o.iterations = self.iterations;
+        o.resume = self.resume;
+        o.seed = self.seed;
+        o.device = self.device;
+        o.lr = self.lr;
+        o.weight_decay = self.weight_decay;
+        o.validate_every = self.validate_every;
+        o.checkpoint_every = self.checkpoint_every;
+        let c = &mut o.config;
+        c.patch = self.patch;
+        c.spacing_mm = self.spacing;
+        c.channels = self.channels;
+        c.loss.alpha = self.alpha;
+        c.loss.beta = self.beta;
+        c.loss.eta = self.eta;
+        c.loss.lambda_rec = self.lambda_rec;
+        c.ablation = Ablation {
+            mec: !self.no_mec,
+            rec: !self.no_rec,
+            gating: !self.no_gating,
+            weighted_fusion: !self.no_weighted_fusion,
+        };
+        o
+    }
 }
 
 fn parse_profile(s: &str) -> std::result::Result<Profile, String> {
@@ -82,6 +237,45 @@ pub fn run(cli: Cli) -> Result<()> {
                 print!("{}", report.to_text());
             }
         }
+        Command::Train(args) => model_commands::run_train(args.into_options())?,
+        Command::Segment {
+            case,
+            model,
+            out,
+            modalities,
+            probabilities,
+            experts,
+            region,
+            report,
+            device,
+            force,
+        } => model_commands::run_segment(model_commands::SegmentArgs {
+            case,
+            model,
+            out,
+            modalities,
+            probabilities,
+            experts,
+            region,
+            report,
+            device,
+            force,
+        })?,
+        Command::Eval {
+            data_dir,
+            model,
+            out,
+            csv,
+            device,
+            force,
+        } => model_commands::run_eval(
+            &data_dir,
+            &model,
+            out.as_deref(),
+            csv.as_deref(),
+            device,
+            force,
+        )?,
         Command::Devices {
             device: choice,
             json,

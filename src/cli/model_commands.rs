@@ -1,0 +1,287 @@
+//! `cloe train`, `cloe segment` and `cloe eval`: thin wrappers over `train`, `segment` and `metrics`,
+//! with progress bars (indicatif) and files written next to nothing the user gave as input.
+
+use crate::case::{Profile, find_case, find_cases, load_case};
+use crate::device::{DeviceChoice, select};
+use crate::error::{CloeError, Result};
+use crate::infer::{InferOptions, compute_experts, fuse, prepare_for, to_case_grid};
+use crate::io::{ReadOptions, WriteOptions, atomic_write};
+use crate::metrics::{SubsetTable, dice, hd95};
+use crate::model::load_model;
+use crate::segment::{
+    ModalityReport, SegmentReport, parse_modalities, segment_case, write_extras, write_labels,
+};
+use crate::train::{TrainEvent, TrainOptions, train};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+fn bar(len: u64, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template(&format!(
+            "{what} {{bar:30}} {{pos}}/{{len}} {{msg}} [{{elapsed_precise}} < {{eta}}]"
+        ))
+        .expect("valid template"),
+    );
+    pb
+}
+
+/// `cloe train`.
+pub fn run_train(opts: TrainOptions) -> Result<()> {
+    let cancel = AtomicBool::new(false);
+    let pb = bar(opts.iterations as u64, "train");
+    let mut on_event = |e: TrainEvent| match e {
+        TrainEvent::Ready {
+            train,
+            val,
+            device,
+            note,
+            start_step,
+        } => {
+            pb.println(format!("device {device}"));
+            if let Some(n) = note {
+                pb.println(format!("note: {n}"));
+            }
+            pb.println(format!(
+                "training on {} cases, validating on {}: {}",
+                train.len(),
+                val.len(),
+                val.join(", ")
+            ));
+            pb.set_position(start_step as u64);
+        }
+        TrainEvent::Step {
+            step, losses, lr, ..
+        } => {
+            pb.set_position(step as u64);
+            pb.set_message(format!(
+                "loss {:.4} (seg {:.4} ecl {:.4} mec {:.4} rec {:.4} contrast {:.4}) lr {lr:.2e}",
+                losses.total, losses.seg, losses.ecl, losses.mec, losses.rec, losses.contrast
+            ));
+        }
+        TrainEvent::Validated {
+            step,
+            validation,
+            best,
+        } => {
+            let regions: Vec<String> = validation
+                .per_region
+                .iter()
+                .map(|d| format!("{d:.3}"))
+                .collect();
+            pb.println(format!(
+                "step {step}: validation Dice {:.4} ({}){}",
+                validation.score,
+                regions.join(" "),
+                if best { ", best so far" } else { "" }
+            ));
+        }
+        TrainEvent::Checkpoint { .. } => {}
+    };
+    let summary = train(&opts, &mut on_event, &cancel)?;
+    pb.finish();
+    println!(
+        "{} steps in {:.0} s on {}; best validation Dice {}; model in {}",
+        summary.steps,
+        summary.seconds,
+        summary.device,
+        summary
+            .best_score
+            .map(|s| format!("{s:.4}"))
+            .unwrap_or_else(|| "–".into()),
+        opts.out_dir.display()
+    );
+    Ok(())
+}
+
+/// Arguments of `cloe segment`.
+pub struct SegmentArgs {
+    pub case: PathBuf,
+    pub model: PathBuf,
+    pub out: PathBuf,
+    pub modalities: Option<String>,
+    pub probabilities: Option<PathBuf>,
+    pub experts: Option<PathBuf>,
+    pub region: Option<PathBuf>,
+    pub report: Option<PathBuf>,
+    pub device: Option<DeviceChoice>,
+    pub force: bool,
+}
+
+/// `cloe segment`.
+pub fn run_segment(a: SegmentArgs) -> Result<()> {
+    let t = Instant::now();
+    let compute = select(a.device)?;
+    let net = load_model(&a.model, &compute.device)?;
+    let source = find_case(&a.case, Some(net.config().profile))?;
+    let case = load_case(&source, ReadOptions::default())?;
+    let present = case.available();
+    let mask = match &a.modalities {
+        Some(list) => parse_modalities(case.profile, list)?,
+        None => present.clone(),
+    };
+    for (i, (&want, &has)) in mask.iter().zip(&present).enumerate() {
+        if want && !has {
+            return Err(CloeError::Invalid(format!(
+                "{} was asked for but the case has no {} file",
+                case.profile.modalities()[i],
+                case.profile.modality_display()[i]
+            )));
+        }
+    }
+    let opts = WriteOptions::protecting(source.input_files()).overwriting(a.force);
+    let pb = bar(0, "segment");
+    let (maps, _) = segment_case(
+        &net,
+        &case,
+        &compute.device,
+        &mask,
+        &mut |done, total| {
+            pb.set_length(total as u64);
+            pb.set_position(done as u64);
+        },
+        &AtomicBool::new(false),
+    )?;
+    pb.finish_and_clear();
+    let labels = write_labels(&a.out, &case, &maps.classes, &opts)?;
+    write_extras(
+        &case,
+        &maps,
+        a.probabilities.as_deref(),
+        a.experts.as_deref(),
+        a.region.as_deref(),
+        &opts,
+    )?;
+    let report = SegmentReport {
+        case: case.id.clone(),
+        profile: case.profile,
+        device: compute.label.clone(),
+        seconds: t.elapsed().as_secs_f64(),
+        modalities: case
+            .profile
+            .modalities()
+            .iter()
+            .enumerate()
+            .map(|(i, m)| ModalityReport {
+                modality: m.to_string(),
+                present: present[i],
+                used: mask[i],
+                u: maps.u[i],
+                v: maps.v[i],
+                w: maps.w[i],
+            })
+            .collect(),
+        labels,
+    };
+    for m in &report.modalities {
+        if m.used {
+            println!(
+                "{:<6} used   u {:.3}  v {:.3}  w {:.3}",
+                m.modality, m.u, m.v, m.w
+            );
+        } else {
+            println!(
+                "{:<6} {}",
+                m.modality,
+                if m.present { "not used" } else { "missing" }
+            );
+        }
+    }
+    println!(
+        "wrote {} in {:.1} s on {}",
+        a.out.display(),
+        report.seconds,
+        report.device
+    );
+    if let Some(path) = &a.report {
+        let json =
+            serde_json::to_string_pretty(&report).map_err(|e| CloeError::Invalid(e.to_string()))?;
+        atomic_write(path, &opts, |tmp| {
+            std::fs::write(tmp, &json).map_err(|e| e.to_string())
+        })?;
+    }
+    Ok(())
+}
+
+/// `cloe eval`: every labelled case, every availability subset, Dice and HD95 per region.
+pub fn run_eval(
+    data: &Path,
+    model: &Path,
+    out: Option<&Path>,
+    csv: Option<&Path>,
+    device: Option<DeviceChoice>,
+    force: bool,
+) -> Result<()> {
+    let compute = select(device)?;
+    let net = load_model(model, &compute.device)?;
+    let profile: Profile = net.config().profile;
+    let sources: Vec<_> = find_cases(data, Some(profile))?
+        .into_iter()
+        .filter(|s| s.label.is_some())
+        .collect();
+    if sources.is_empty() {
+        return Err(CloeError::no_case(
+            data,
+            "no case with a ground-truth label map to evaluate on",
+        ));
+    }
+    let mut table = SubsetTable::new(profile);
+    let pb = bar((sources.len() * table.subsets.len()) as u64, "eval");
+    let cancel = AtomicBool::new(false);
+    for source in &sources {
+        let case = load_case(source, ReadOptions::default())?;
+        let truth = &case.label.as_ref().expect("filtered on labels").classes;
+        let cache = compute_experts(
+            &net,
+            prepare_for(&net, &case),
+            &compute.device,
+            InferOptions::default(),
+            &mut |_, _| {},
+            &cancel,
+        )?;
+        let present = cache.present();
+        for (si, mask) in table.subsets.clone().iter().enumerate() {
+            pb.inc(1);
+            if mask.iter().zip(&present).any(|(m, p)| *m && !*p) {
+                continue;
+            }
+            let maps = to_case_grid(&cache, &fuse(&net, &cache, mask, false)?);
+            for (r, region) in profile.regions().iter().enumerate() {
+                let inside = |c: &u8| region.classes.contains(c);
+                let pred: Vec<bool> = maps.classes.iter().map(inside).collect();
+                let gt: Vec<bool> = truth.iter().map(inside).collect();
+                table.rows.push((
+                    case.id.clone(),
+                    si,
+                    r,
+                    dice(&pred, &gt),
+                    hd95(&pred, &gt, case.grid.dims, case.grid.spacing()),
+                ));
+            }
+        }
+    }
+    pb.finish_and_clear();
+    let md = format!(
+        "# Evaluation of {} on {} cases ({})\n{}",
+        model.display(),
+        sources.len(),
+        compute.label,
+        table.to_markdown()
+    );
+    println!("{md}");
+    let opts = WriteOptions::default().overwriting(force);
+    if let Some(p) = out {
+        atomic_write(p, &opts, |tmp| {
+            std::fs::write(tmp, &md).map_err(|e| e.to_string())
+        })?;
+    }
+    if let Some(p) = csv {
+        let text = table.to_csv();
+        atomic_write(p, &opts, |tmp| {
+            std::fs::write(tmp, &text).map_err(|e| e.to_string())
+        })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! Inference over a whole case: sliding windows of the model's patch with Gaussian blending, at the
+//! model's spacing, then back to the case's grid. The experts of every window are kept (`ExpertCache`),
+//! so switching a modality on or off re-runs only the fusion path (`fuse`), never an encoder.
+
+mod windows;
+
+pub use windows::{accumulate, extract, gaussian, origins, starts};
+
+use crate::case::Case;
+use crate::error::{CloeError, Result};
+use crate::model::{CloeNet, Expert, pad, to_vec, volume_tensor};
+use crate::preprocess::{BBox, PrepareOptions, Sample, crop_data, prepare};
+use crate::resample::{Interp, resample_data};
+use burn::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// How inference runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InferOptions {
+    /// Window overlap (0.5: windows advance by half the patch).
+    pub overlap: f64,
+}
+
+impl Default for InferOptions {
+    fn default() -> Self {
+        Self { overlap: 0.5 }
+    }
+}
+
+/// A case's experts, window by window, on the model's grid.
+#[derive(Debug, Clone)]
+pub struct ExpertCache {
+    pub sample: Sample,
+    /// The sample grid padded to at least one patch per axis.
+    pub dims: [usize; 3],
+    pub patch: usize,
+    pub windows: Vec<[usize; 3]>,
+    /// `experts[window][modality]`, `None` where the modality is missing from the case.
+    pub experts: Vec<Vec<Option<Expert>>>,
+}
+
+/// Maps on the padded sample grid for one availability mask.
+#[derive(Debug, Clone)]
+pub struct SampleMaps {
+    /// Fused probabilities, one buffer per class.
+    pub probs: Vec<Vec<f32>>,
+    /// REC region map r.
+    pub region: Vec<f32>,
+    /// Each used expert's probabilities (per class); `None` for modalities not used.
+    pub experts: Vec<Option<Vec<Vec<f32>>>>,
+    /// Per modality u, v, w: a mean over windows weighted by each window's predicted foreground.
+    pub u: Vec<f64>,
+    pub v: Vec<f64>,
+    pub w: Vec<f64>,
+}
+
+/// Prepares `case` for `net` (crop, z-score, model spacing).
+pub fn prepare_for(net: &CloeNet, case: &Case) -> Sample {
+    prepare(
+        case,
+        PrepareOptions {
+            spacing: Some(net.config().spacing_mm),
+            margin: 2,
+        },
+    )
+}
+
+/// Runs every available modality's expert over every window. `progress(done, total)` is called after each
+/// window; setting `cancel` stops between windows with an error.
+pub fn compute_experts(
+    net: &CloeNet,
+    sample: Sample,
+    device: &Device,
+    opts: InferOptions,
+    progress: &mut dyn FnMut(usize, usize),
+    cancel: &AtomicBool,
+) -> Result<ExpertCache> {
+    let p = net.config().patch;
+    let dims = sample.grid.dims.map(|d| d.max(p));
+    let padded: Vec<Option<Vec<f32>>> = sample
+        .channels
+        .iter()
+        .map(|c| c.as_ref().map(|c| pad(c, sample.grid.dims, dims, 0.0)))
+        .collect();
+    if padded.iter().all(Option::is_none) {
+        return Err(CloeError::Invalid(
+            "the case has no image to segment".into(),
+        ));
+    }
+    let windows = origins(dims, p, opts.overlap);
+    let mut experts = Vec::with_capacity(windows.len());
+    for (i, origin) in windows.iter().enumerate() {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(CloeError::Invalid("cancelled".into()));
+        }
+        let row = padded
+            .iter()
+            .enumerate()
+            .map(|(m, c)| {
+                c.as_ref().map(|c| {
+                    net.expert(
+                        m,
+                        volume_tensor(&extract(c, dims, *origin, p), [p; 3], device),
+                    )
+                })
+            })
+            .collect();
+        experts.push(row);
+        progress(i + 1, windows.len());
+    }
+    Ok(ExpertCache {
+        sample,
+        dims,
+        patch: p,
+        windows,
+        experts,
+    })
+}
+
+impl ExpertCache {
+    /// Modalities the case has (and so could be switched on).
+    pub fn present(&self) -> Vec<bool> {
+        self.experts
+            .first()
+            .map(|row| row.iter().map(Option::is_some).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// The fusion path for availability `mask` over every window, blended.
+pub fn fuse(
+    net: &CloeNet,
+    cache: &ExpertCache,
+    mask: &[bool],
+    keep_experts: bool,
+) -> Result<SampleMaps> {
+    let present = cache.present();
+    let used: Vec<bool> = mask.iter().zip(&present).map(|(m, p)| *m && *p).collect();
+    if !used.iter().any(|&u| u) {
+        return Err(CloeError::Invalid(
+            "switch on at least one modality that the case has".into(),
+        ));
+    }
+    let (k, m, p) = (net.config().classes, used.len(), cache.patch);
+    let n: usize = cache.dims.iter().product();
+    let g = gaussian(p);
+    let mut probs = vec![vec![0.0f32; n]; k];
+    let mut region = vec![0.0f32; n];
+    let mut norm = vec![0.0f32; n];
+    let mut experts: Vec<Option<Vec<Vec<f32>>>> = used
+        .iter()
+        .map(|&u| (keep_experts && u).then(|| vec![vec![0.0; n]; k]))
+        .collect();
+    let (mut u, mut v, mut w, mut total) = (vec![0.0; m], vec![0.0; m], vec![0.0; m], 0.0);
+    let block = p * p * p;
+    for (origin, row) in cache.windows.iter().zip(&cache.experts) {
+        let refs: Vec<Option<&Expert>> = row
+            .iter()
+            .zip(&used)
+            .map(|(e, &u)| e.as_ref().filter(|_| u))
+            .collect();
+        let fusion = net.fuse(&refs);
+        let fp = to_vec(fusion.probs);
+        for c in 0..k {
+            accumulate(
+                &mut probs[c],
+                cache.dims,
+                *origin,
+                p,
+                &fp[c * block..(c + 1) * block],
+                &g,
+            );
+        }
+        accumulate(
+            &mut region,
+            cache.dims,
+            *origin,
+            p,
+            &to_vec(fusion.region),
+            &g,
+        );
+        accumulate(&mut norm, cache.dims, *origin, p, &vec![1.0; block], &g);
+        for (slot, e) in experts.iter_mut().zip(&refs) {
+            if let (Some(acc), Some(e)) = (slot.as_mut(), e) {
+                let ep = to_vec(e.probs.clone());
+                for c in 0..k {
+                    accumulate(
+                        &mut acc[c],
+                        cache.dims,
+                        *origin,
+                        p,
+                        &ep[c * block..(c + 1) * block],
+                        &g,
+                    );
+                }
+            }
+        }
+        // Case-level scores: windows weighted by how much foreground they predict.
+        let weight = fp[block..].iter().map(|&x| x as f64).sum::<f64>() + 1e-3 * block as f64;
+        for (acc, t) in [(&mut u, fusion.u), (&mut v, fusion.v), (&mut w, fusion.w)] {
+            for (a, x) in acc.iter_mut().zip(to_vec(t)) {
+                *a += weight * x as f64;
+            }
+        }
+        total += weight;
+    }
+    let normalise = |buf: &mut Vec<f32>| {
+        buf.iter_mut()
+            .zip(&norm)
+            .for_each(|(x, n)| *x /= n.max(1e-12))
+    };
+    probs.iter_mut().for_each(normalise);
+    normalise(&mut region);
+    experts.iter_mut().flatten().flatten().for_each(normalise);
+    for s in [&mut u, &mut v, &mut w] {
+        s.iter_mut().for_each(|x| *x /= total);
+    }
+    Ok(SampleMaps {
+        probs,
+        region,
+        experts,
+        u,
+        v,
+        w,
+    })
+}
+
+/// Maps on the case's own grid.
+#[derive(Debug, Clone)]
+pub struct CaseMaps {
+    /// Training class per voxel (argmax of the fused probabilities).
+    pub classes: Vec<u8>,
+    /// Fused probabilities per class.
+    pub probs: Vec<Vec<f32>>,
+    pub region: Vec<f32>,
+    /// Each used expert's own label map.
+    pub experts: Vec<Option<Vec<u8>>>,
+    pub u: Vec<f64>,
+    pub v: Vec<f64>,
+    pub w: Vec<f64>,
+}
+
+/// Brings sample-grid maps back onto the case grid (outside the crop: background).
+pub fn to_case_grid(cache: &ExpertCache, maps: &SampleMaps) -> CaseMaps {
+    let sample = &cache.sample;
+    let unpad = |buf: &[f32]| crop_data(buf, cache.dims, &BBox::full(sample.grid.dims));
+    let back = |buf: &[f32], fill: f32| sample.to_case_grid(&unpad(buf), Interp::Linear, fill);
+    let probs: Vec<Vec<f32>> = maps
+        .probs
+        .iter()
+        .enumerate()
+        .map(|(c, b)| back(b, if c == 0 { 1.0 } else { 0.0 }))
+        .collect();
+    let experts = maps
+        .experts
+        .iter()
+        .map(|e| {
+            e.as_ref().map(|e| {
+                argmax(
+                    &e.iter()
+                        .enumerate()
+                        .map(|(c, b)| back(b, if c == 0 { 1.0 } else { 0.0 }))
+                        .collect::<Vec<_>>(),
+                )
+            })
+        })
+        .collect();
+    CaseMaps {
+        classes: argmax(&probs),
+        region: back(&maps.region, 0.0),
+        probs,
+        experts,
+        u: maps.u.clone(),
+        v: maps.v.clone(),
+        w: maps.w.clone(),
+    }
+}
+
+/// Per voxel, the class of the largest probability.
+pub fn argmax(probs: &[Vec<f32>]) -> Vec<u8> {
+    (0..probs[0].len())
+        .map(|i| {
+            let mut best = 0;
+            for c in 1..probs.len() {
+                if probs[c][i] > probs[best][i] {
+                    best = c;
+                }
+            }
+            best as u8
+        })
+        .collect()
+}
+
+/// Resamples a class map from the sample grid to the case grid with nearest neighbours.
+pub fn classes_to_case_grid(sample: &Sample, classes: &[u8]) -> Vec<u8> {
+    let f: Vec<f32> = classes.iter().map(|&c| c as f32).collect();
+    resample_data(&f, &sample.grid, &sample.case_grid, Interp::Nearest, 0.0)
+        .into_iter()
+        .map(|c| c as u8)
+        .collect()
+}

@@ -1,0 +1,402 @@
+//! The one training loop, used by `cloe train` and the app's training tab: cases split into training and
+//! validation, one patch and one modality subset per step, Adam with weight decay and poly decay,
+//! validation every N steps with the best model kept, checkpoints, exact resume, progress events, cancel.
+
+mod checkpoint;
+mod sampler;
+mod validate;
+
+pub use checkpoint::LoopState;
+pub use sampler::{Patch, SamplerCase, draw_patch, draw_subset, step_rng};
+pub use validate::{Validation, validate};
+
+use crate::backend_check::check_conv_weight_gradient;
+use crate::case::{Profile, find_cases, load_case};
+use crate::device::{ComputeDevice, DeviceChoice, select};
+use crate::error::{CloeError, Result};
+use crate::io::{ReadOptions, WriteOptions, atomic_write};
+use crate::loss::{LossValues, cloe_loss, one_hot};
+use crate::model::{CloeConfig, CloeNet, save_model, volume_tensor};
+use crate::preprocess::{PrepareOptions, prepare};
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Everything a training run needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainOptions {
+    pub data_dir: PathBuf,
+    pub out_dir: PathBuf,
+    /// Validation cases by name; when empty, `val_fraction` of the cases (at least one) are held out.
+    pub val_cases: Vec<String>,
+    pub val_fraction: f64,
+    pub iterations: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub poly_power: f64,
+    pub seed: u64,
+    pub validate_every: usize,
+    pub checkpoint_every: usize,
+    /// Share of patches centred on tumour.
+    pub tumour_fraction: f64,
+    pub resume: bool,
+    pub device: DeviceChoice,
+    /// The network and loss configuration (profile, patch, spacing, channels, weights, ablations).
+    pub config: CloeConfig,
+}
+
+impl TrainOptions {
+    /// The paper's defaults for a profile.
+    pub fn new(data_dir: PathBuf, out_dir: PathBuf, profile: Profile) -> Self {
+        Self {
+            data_dir,
+            out_dir,
+            val_cases: Vec::new(),
+            val_fraction: 0.2,
+            iterations: 1000,
+            lr: 2e-4,
+            weight_decay: 1e-4,
+            poly_power: 0.9,
+            seed: 0,
+            validate_every: 100,
+            checkpoint_every: 50,
+            tumour_fraction: 1.0 / 3.0,
+            resume: false,
+            device: DeviceChoice::Auto,
+            config: CloeConfig::for_profile(profile),
+        }
+    }
+
+    /// Learning rate after `step` steps (poly decay).
+    pub fn lr_at(&self, step: usize) -> f64 {
+        self.lr
+            * (1.0 - step as f64 / self.iterations.max(1) as f64)
+                .max(0.0)
+                .powf(self.poly_power)
+    }
+}
+
+/// What the loop reports as it goes.
+#[derive(Debug, Clone)]
+pub enum TrainEvent {
+    /// Cases loaded; the device chosen (with why, when it is not the one asked for).
+    Ready {
+        train: Vec<String>,
+        val: Vec<String>,
+        device: String,
+        note: Option<String>,
+        start_step: usize,
+    },
+    /// One step done.
+    Step {
+        step: usize,
+        total: usize,
+        lr: f64,
+        losses: LossValues,
+        mask: Vec<bool>,
+        seconds: f64,
+        eta_seconds: f64,
+    },
+    Validated {
+        step: usize,
+        validation: Validation,
+        best: bool,
+    },
+    Checkpoint {
+        step: usize,
+    },
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainSummary {
+    pub steps: usize,
+    pub cancelled: bool,
+    pub best_score: Option<f64>,
+    pub seconds: f64,
+    pub device: String,
+}
+
+/// Picks the training device: a GPU only when its gradients pass the self-check.
+fn training_device(choice: DeviceChoice) -> Result<(ComputeDevice, Option<String>)> {
+    let chosen = select(Some(choice))?;
+    if !chosen.is_gpu {
+        return Ok((chosen, None));
+    }
+    let check = check_conv_weight_gradient(&chosen.device);
+    if check.passed() {
+        return Ok((chosen, None));
+    }
+    let why = format!(
+        "{} computes wrong convolution weight gradients ({:.0} % off in the self-check)",
+        chosen.label,
+        100.0 * check.relative_error
+    );
+    if choice == DeviceChoice::Gpu {
+        return Err(CloeError::Invalid(format!(
+            "{why}; training there is refused. Use --device cpu"
+        )));
+    }
+    Ok((
+        select(Some(DeviceChoice::Cpu))?,
+        Some(format!("{why}; training on the CPU instead")),
+    ))
+}
+
+/// Loads and prepares the labelled cases of `opts.data_dir`, split into training and validation.
+fn load_cases(
+    opts: &TrainOptions,
+) -> Result<(Vec<SamplerCase>, Vec<String>, Vec<SamplerCase>, Vec<String>)> {
+    let cfg = &opts.config;
+    let sources: Vec<_> = find_cases(&opts.data_dir, Some(cfg.profile))?
+        .into_iter()
+        .filter(|c| c.label.is_some())
+        .collect();
+    if sources.is_empty() {
+        return Err(CloeError::no_case(
+            &opts.data_dir,
+            "no case with a label map to train on",
+        ));
+    }
+    let ids: Vec<String> = sources.iter().map(|s| s.id.clone()).collect();
+    for v in &opts.val_cases {
+        if !ids.contains(v) {
+            return Err(CloeError::Invalid(format!(
+                "validation case {v} is not among the labelled cases: {}",
+                ids.join(", ")
+            )));
+        }
+    }
+    let val: Vec<String> = if !opts.val_cases.is_empty() {
+        opts.val_cases.clone()
+    } else if opts.val_fraction > 0.0 && ids.len() > 1 {
+        let n = ((ids.len() as f64 * opts.val_fraction).round() as usize).clamp(1, ids.len() - 1);
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        let mut rng = step_rng(opts.seed, usize::MAX);
+        use rand::seq::SliceRandom;
+        order.shuffle(&mut rng);
+        let mut v: Vec<String> = order[..n].iter().map(|&i| ids[i].clone()).collect();
+        v.sort();
+        v
+    } else {
+        Vec::new()
+    };
+    let prepared: Vec<(String, SamplerCase)> = sources
+        .par_iter()
+        .map(|s| {
+            let case = load_case(s, ReadOptions::default())?;
+            let sample = prepare(
+                &case,
+                PrepareOptions {
+                    spacing: Some(cfg.spacing_mm),
+                    margin: 2,
+                },
+            );
+            Ok((s.id.clone(), SamplerCase::new(sample)))
+        })
+        .collect::<Result<_>>()?;
+    let (mut train, mut train_ids, mut valid, mut val_ids) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (id, c) in prepared {
+        if val.contains(&id) {
+            val_ids.push(id);
+            valid.push(c);
+        } else {
+            train_ids.push(id);
+            train.push(c);
+        }
+    }
+    if train.is_empty() {
+        return Err(CloeError::Invalid(
+            "every labelled case is a validation case: nothing is left to train on".into(),
+        ));
+    }
+    Ok((train, train_ids, valid, val_ids))
+}
+
+/// Runs (or resumes) training. `on_event` sees every event; setting `cancel` stops after the current
+/// step with a checkpoint.
+pub fn train(
+    opts: &TrainOptions,
+    on_event: &mut dyn FnMut(TrainEvent),
+    cancel: &AtomicBool,
+) -> Result<TrainSummary> {
+    let cfg = opts.config.clone();
+    cfg.validate().map_err(CloeError::Invalid)?;
+    if opts.iterations == 0 {
+        return Err(CloeError::Invalid("--iterations must be at least 1".into()));
+    }
+    let (compute, note) = training_device(opts.device)?;
+    let (train_cases, train_ids, val_cases, val_ids) = load_cases(opts)?;
+    let device = compute.device.clone();
+    let ad = device.clone().autodiff();
+    ad.seed(opts.seed);
+    let mut model = CloeNet::new(&cfg, &ad);
+    let mut optim = AdamConfig::new()
+        .with_weight_decay(Some(WeightDecayConfig::new(opts.weight_decay as f32)))
+        .init();
+    let mut state = LoopState {
+        step: 0,
+        best_score: None,
+        best_step: None,
+        seed: opts.seed,
+        train_cases: train_ids.clone(),
+        val_cases: val_ids.clone(),
+    };
+    std::fs::create_dir_all(&opts.out_dir)
+        .map_err(|e| CloeError::unwritable(&opts.out_dir, e.to_string()))?;
+    let log_path = opts.out_dir.join("train-log.csv");
+    let mut log = String::new();
+    if opts.resume {
+        let (m, o, s) = checkpoint::load(&opts.out_dir, model, optim)?;
+        (model, optim, state) = (m, o, s);
+        if state.train_cases != train_ids || state.val_cases != val_ids {
+            return Err(CloeError::Invalid(
+                "cannot resume: the cases or their split differ from the checkpoint's".into(),
+            ));
+        }
+        // Keep the log up to the checkpoint.
+        let old = std::fs::read_to_string(&log_path).unwrap_or_default();
+        for line in old.lines() {
+            let step = line.split(',').next().and_then(|s| s.parse::<usize>().ok());
+            if step.is_none_or(|s| s <= state.step) {
+                let _ = writeln!(log, "{line}");
+            }
+        }
+    }
+    if log.is_empty() {
+        let _ = writeln!(
+            log,
+            "step,lr,seconds,subset,{},val_score",
+            LossValues::NAMES.join(",")
+        );
+    }
+    save_config(opts)?;
+    on_event(TrainEvent::Ready {
+        train: train_ids,
+        val: val_ids,
+        device: compute.label.clone(),
+        note,
+        start_step: state.step,
+    });
+
+    let (p, k) = (cfg.patch, cfg.classes);
+    let started = Instant::now();
+    let first_step = state.step;
+    let mut cancelled = false;
+    while state.step < opts.iterations {
+        if cancel.load(Ordering::Relaxed) {
+            cancelled = true;
+            break;
+        }
+        let t = Instant::now();
+        let step = state.step;
+        let mut rng = step_rng(opts.seed, step);
+        let patch = draw_patch(&train_cases, p, opts.tumour_fraction, &mut rng);
+        ad.seed(opts.seed.wrapping_add(step as u64));
+        let inputs: Vec<Option<Tensor<5>>> = patch
+            .channels
+            .iter()
+            .map(|c| c.as_ref().map(|c| volume_tensor(c, [p; 3], &ad)))
+            .collect();
+        let target = one_hot(&patch.classes, 1, [p; 3], k, &ad);
+        let pred = model.forward(&inputs);
+        let terms = cloe_loss(&model, &pred, &inputs, target);
+        let losses = terms.values();
+        if !losses.total.is_finite() {
+            return Err(CloeError::Invalid(format!(
+                "the loss became {} at step {step}; lower --lr",
+                losses.total
+            )));
+        }
+        let grads = GradientsParams::from_grads(terms.total.backward(), &model);
+        let lr = opts.lr_at(step);
+        model = optim.step(lr, model, grads);
+        state.step += 1;
+        let seconds = t.elapsed().as_secs_f64();
+        let done = state.step - first_step;
+        let eta =
+            started.elapsed().as_secs_f64() / done as f64 * (opts.iterations - state.step) as f64;
+        let subset: String = patch
+            .mask
+            .iter()
+            .map(|&b| if b { '1' } else { '0' })
+            .collect();
+        let mut row = format!("{},{lr:.6e},{seconds:.3},{subset}", state.step);
+        for v in losses.values() {
+            let _ = write!(row, ",{v:.6}");
+        }
+        on_event(TrainEvent::Step {
+            step: state.step,
+            total: opts.iterations,
+            lr,
+            losses,
+            mask: patch.mask,
+            seconds,
+            eta_seconds: eta,
+        });
+
+        let last = state.step == opts.iterations;
+        let mut val_score = String::new();
+        if !val_cases.is_empty() && (state.step % opts.validate_every.max(1) == 0 || last) {
+            let validation = validate(&model.valid(), &val_cases, &device);
+            let best = state.best_score.is_none_or(|b| validation.score > b);
+            if best {
+                state.best_score = Some(validation.score);
+                state.best_step = Some(state.step);
+                save_model(&model.valid(), &opts.out_dir)?;
+            }
+            val_score = format!("{:.6}", validation.score);
+            on_event(TrainEvent::Validated {
+                step: state.step,
+                validation,
+                best,
+            });
+        } else if val_cases.is_empty() && (state.step % opts.checkpoint_every.max(1) == 0 || last) {
+            save_model(&model.valid(), &opts.out_dir)?;
+        }
+        let _ = writeln!(log, "{row},{val_score}");
+        if state.step % opts.checkpoint_every.max(1) == 0 || last {
+            checkpoint::save(&opts.out_dir, &model, &optim, &state)?;
+            write_log(&log_path, &log)?;
+            on_event(TrainEvent::Checkpoint { step: state.step });
+        }
+    }
+    if cancelled && state.step > first_step {
+        checkpoint::save(&opts.out_dir, &model, &optim, &state)?;
+        on_event(TrainEvent::Checkpoint { step: state.step });
+    }
+    write_log(&log_path, &log)?;
+    if !opts.out_dir.join(crate::model::WEIGHTS_FILE).exists() {
+        save_model(&model.valid(), &opts.out_dir)?;
+    }
+    Ok(TrainSummary {
+        steps: state.step,
+        cancelled,
+        best_score: state.best_score,
+        seconds: started.elapsed().as_secs_f64(),
+        device: compute.label,
+    })
+}
+
+fn write_log(path: &std::path::Path, log: &str) -> Result<()> {
+    atomic_write(path, &WriteOptions::default().overwriting(true), |tmp| {
+        std::fs::write(tmp, log).map_err(|e| e.to_string())
+    })
+}
+
+/// Writes the run's options beside the model (`train-options.json`) for the record.
+fn save_config(opts: &TrainOptions) -> Result<()> {
+    let json = serde_json::to_string_pretty(opts).map_err(|e| CloeError::Invalid(e.to_string()))?;
+    atomic_write(
+        &opts.out_dir.join("train-options.json"),
+        &WriteOptions::default().overwriting(true),
+        |tmp| std::fs::write(tmp, &json).map_err(|e| e.to_string()),
+    )
+}

@@ -1,0 +1,124 @@
+//! Validation during training: on each validation case, the p³ window around the tumour's centre, the
+//! experts once and the fusion for every availability subset; the score is the mean Dice over cases,
+//! subsets and regions (WT/TC/ET for BraTS). `cloe eval` does the full sliding-window evaluation.
+
+use super::sampler::SamplerCase;
+use crate::metrics::{dice, subsets};
+use crate::model::{CloeNet, Expert, to_vec, volume_tensor};
+use burn::prelude::*;
+
+/// Mean Dice per region over cases and subsets, and their mean.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Validation {
+    pub per_region: Vec<f64>,
+    pub score: f64,
+}
+
+/// The p³ window origin around the centre of a case's foreground (or the volume's centre).
+fn window(case: &SamplerCase, p: usize) -> [isize; 3] {
+    let dims = case.sample.grid.dims;
+    let centre: [usize; 3] = if case.foreground.is_empty() {
+        dims.map(|d| d / 2)
+    } else {
+        let n = case.foreground.len();
+        let mut sum = [0usize; 3];
+        for &i in &case.foreground {
+            let q = [i % dims[0], i / dims[0] % dims[1], i / (dims[0] * dims[1])];
+            (0..3).for_each(|a| sum[a] += q[a]);
+        }
+        sum.map(|s| s / n)
+    };
+    std::array::from_fn(|a| {
+        let o = centre[a] as isize - (p / 2) as isize;
+        if dims[a] >= p {
+            o.clamp(0, (dims[a] - p) as isize)
+        } else {
+            -(((p - dims[a]) / 2) as isize)
+        }
+    })
+}
+
+fn crop(data: &dyn Fn(usize) -> f32, dims: [usize; 3], origin: [isize; 3], p: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(p * p * p);
+    for z in 0..p as isize {
+        for y in 0..p as isize {
+            for x in 0..p as isize {
+                let s = [origin[0] + x, origin[1] + y, origin[2] + z];
+                let inside = (0..3).all(|a| s[a] >= 0 && (s[a] as usize) < dims[a]);
+                out.push(if inside {
+                    data(s[0] as usize + dims[0] * (s[1] as usize + dims[1] * s[2] as usize))
+                } else {
+                    0.0
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Validates `net` (inference mode) on `cases` on `device`.
+pub fn validate(net: &CloeNet, cases: &[SamplerCase], device: &Device) -> Validation {
+    let cfg = net.config();
+    let (p, profile) = (cfg.patch, cfg.profile);
+    let regions = profile.regions();
+    let mut sums = vec![0.0; regions.len()];
+    let mut count = 0usize;
+    for case in cases {
+        let dims = case.sample.grid.dims;
+        let origin = window(case, p);
+        let Some(label) = &case.sample.label else {
+            continue;
+        };
+        let truth: Vec<u8> = crop(&|i| label[i] as f32, dims, origin, p)
+            .into_iter()
+            .map(|c| c as u8)
+            .collect();
+        let experts: Vec<Option<Expert>> = case
+            .sample
+            .channels
+            .iter()
+            .enumerate()
+            .map(|(m, c)| {
+                c.as_ref().map(|c| {
+                    net.expert(
+                        m,
+                        volume_tensor(&crop(&|i| c[i], dims, origin, p), [p; 3], device),
+                    )
+                })
+            })
+            .collect();
+        let present: Vec<bool> = experts.iter().map(Option::is_some).collect();
+        for mask in subsets(profile)
+            .into_iter()
+            .filter(|m| m.iter().zip(&present).all(|(m, p)| !m || *p))
+        {
+            let refs: Vec<Option<&Expert>> = experts
+                .iter()
+                .zip(&mask)
+                .map(|(e, &on)| e.as_ref().filter(|_| on))
+                .collect();
+            let probs = to_vec(net.fuse(&refs).probs);
+            let k = cfg.classes;
+            let n = p * p * p;
+            let pred: Vec<u8> = (0..n)
+                .map(|i| {
+                    (0..k)
+                        .max_by(|&a, &b| probs[a * n + i].total_cmp(&probs[b * n + i]))
+                        .unwrap_or(0) as u8
+                })
+                .collect();
+            for (r, region) in regions.iter().enumerate() {
+                let inside = |c: &u8| region.classes.contains(c);
+                let (a, b): (Vec<bool>, Vec<bool>) = (
+                    pred.iter().map(inside).collect(),
+                    truth.iter().map(inside).collect(),
+                );
+                sums[r] += dice(&a, &b);
+            }
+            count += 1;
+        }
+    }
+    let per_region: Vec<f64> = sums.iter().map(|s| s / count.max(1) as f64).collect();
+    let score = per_region.iter().sum::<f64>() / per_region.len().max(1) as f64;
+    Validation { per_region, score }
+}
