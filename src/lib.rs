@@ -5,6 +5,7 @@
 //! The CLI ([`cli`]) and the app call the same functions.
 
 pub mod backend_check;
+pub mod bench;
 pub mod case;
 pub mod cli;
 pub mod device;

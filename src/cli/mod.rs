@@ -101,6 +101,29 @@ pub enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Also check the selected device's convolution weight gradients against a direct computation
+        /// (what training does before it trusts a GPU).
+        #[arg(long)]
+        check_gradients: bool,
+    },
+    /// Benchmark the network on a BraTS case: conv kernel, forward, re-fusion, training step.
+    Bench {
+        /// A BraTS case folder.
+        case: PathBuf,
+        #[arg(long, value_enum)]
+        device: Option<DeviceChoice>,
+        /// Base channels C of the benchmarked model.
+        #[arg(long, default_value_t = 8)]
+        channels: usize,
+        /// Patch side of the training step.
+        #[arg(long, default_value_t = 64)]
+        patch: usize,
+        /// Model spacing in mm.
+        #[arg(long, default_value_t = 2.0)]
+        spacing: f64,
+        /// Timed runs per figure (after one warm-up).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
 }
 
@@ -134,6 +157,9 @@ pub struct TrainArgs {
     /// Continue from the last checkpoint in --out.
     #[arg(long)]
     pub resume: bool,
+    /// Stop after this many seconds (checkpoint written; continue later with --resume).
+    #[arg(long)]
+    pub time_limit: Option<f64>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[arg(long, value_enum, default_value = "auto")]
@@ -181,6 +207,7 @@ impl TrainArgs {
         o.val_cases = self.val_cases;
         o.iterations = self.iterations;
         o.resume = self.resume;
+        o.time_limit_seconds = self.time_limit;
         o.seed = self.seed;
         o.device = self.device;
         o.lr = self.lr;
@@ -276,9 +303,30 @@ pub fn run(cli: Cli) -> Result<()> {
             device,
             force,
         )?,
+        Command::Bench {
+            case,
+            device: choice,
+            channels,
+            patch,
+            spacing,
+            runs,
+        } => {
+            let compute = device::select(choice)?;
+            let cfg = crate::model::CloeConfig {
+                channels,
+                patch,
+                spacing_mm: spacing,
+                ..crate::model::CloeConfig::for_profile(Profile::Brats)
+            };
+            println!(
+                "{}",
+                crate::bench::network_bench(&case, &compute, &cfg, runs.max(1))?
+            );
+        }
         Command::Devices {
             device: choice,
             json,
+            check_gradients,
         } => {
             let adapters = device::adapters();
             let chosen = device::select(choice)?;
@@ -296,6 +344,19 @@ pub fn run(cli: Cli) -> Result<()> {
                     );
                 }
                 println!("selected {}", chosen.label);
+            }
+            if check_gradients {
+                let check = crate::backend_check::check_conv_weight_gradient(&chosen.device);
+                println!(
+                    "gradient check on {}: conv3d weight gradient at 32^3 off by {:.2e} (relative): {}",
+                    chosen.label,
+                    check.relative_error,
+                    if check.passed() {
+                        "passed, training allowed"
+                    } else {
+                        "FAILED, training refused"
+                    }
+                );
             }
         }
     }

@@ -46,6 +46,8 @@ pub struct TrainOptions {
     /// Share of patches centred on tumour.
     pub tumour_fraction: f64,
     pub resume: bool,
+    /// Stop (with a checkpoint and the model saved) after this many seconds of training.
+    pub time_limit_seconds: Option<f64>,
     pub device: DeviceChoice,
     /// The network and loss configuration (profile, patch, spacing, channels, weights, ablations).
     pub config: CloeConfig,
@@ -68,6 +70,7 @@ impl TrainOptions {
             checkpoint_every: 50,
             tumour_fraction: 1.0 / 3.0,
             resume: false,
+            time_limit_seconds: None,
             device: DeviceChoice::Auto,
             config: CloeConfig::for_profile(profile),
         }
@@ -291,7 +294,10 @@ pub fn train(
     let first_step = state.step;
     let mut cancelled = false;
     while state.step < opts.iterations {
-        if cancel.load(Ordering::Relaxed) {
+        let out_of_time = opts
+            .time_limit_seconds
+            .is_some_and(|l| started.elapsed().as_secs_f64() >= l);
+        if cancel.load(Ordering::Relaxed) || out_of_time {
             cancelled = true;
             break;
         }
@@ -371,6 +377,23 @@ pub fn train(
     if cancelled && state.step > first_step {
         checkpoint::save(&opts.out_dir, &model, &optim, &state)?;
         on_event(TrainEvent::Checkpoint { step: state.step });
+        if val_cases.is_empty() {
+            save_model(&model.valid(), &opts.out_dir)?;
+        } else if state.step % opts.validate_every.max(1) != 0 {
+            // Validate where the run stopped, so a better last model is not lost.
+            let validation = validate(&model.valid(), &val_cases, &device);
+            let best = state.best_score.is_none_or(|b| validation.score > b);
+            if best {
+                state.best_score = Some(validation.score);
+                state.best_step = Some(state.step);
+                save_model(&model.valid(), &opts.out_dir)?;
+            }
+            on_event(TrainEvent::Validated {
+                step: state.step,
+                validation,
+                best,
+            });
+        }
     }
     write_log(&log_path, &log)?;
     if !opts.out_dir.join(crate::model::WEIGHTS_FILE).exists() {

@@ -1,0 +1,200 @@
+//! Benchmarks of the network that `cloe bench` and `cargo bench --bench network` share: one 3×3×3 conv
+//! 16→16 at 128³ (kernel reference), a forward of the model on a whole cropped case, the re-fusion a
+//! modality toggle runs, and one training step. GFLOP/s from the counted convolution FLOPs.
+
+use crate::case::{find_case, load_case};
+use crate::device::ComputeDevice;
+use crate::error::Result;
+use crate::io::ReadOptions;
+use crate::loss::{cloe_loss, one_hot};
+use crate::model::{CloeConfig, CloeNet, conv_flops, pad, round_up, to_vec, volume_tensor};
+use crate::preprocess::{PrepareOptions, prepare};
+use burn::nn::PaddingConfig3d;
+use burn::nn::conv::Conv3dConfig;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use serde::Serialize;
+use std::path::Path;
+use std::time::Instant;
+
+/// The figures of one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkBench {
+    pub device: String,
+    pub conv_seconds: f64,
+    pub conv_gflops: f64,
+    pub case_dims: [usize; 3],
+    pub forward_seconds: f64,
+    pub forward_gflops: f64,
+    pub forward_gflop: f64,
+    pub refuse_seconds: f64,
+    pub step_seconds: f64,
+    pub step_gflops: f64,
+    pub peak_rss_mib: f64,
+}
+
+impl std::fmt::Display for NetworkBench {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [x, y, z] = self.case_dims;
+        writeln!(f, "network benchmarks on {}", self.device)?;
+        writeln!(
+            f,
+            "  conv3d 16->16 3x3x3 at 128^3        median {:.3} s  {:.1} GFLOP/s",
+            self.conv_seconds, self.conv_gflops
+        )?;
+        writeln!(
+            f,
+            "  forward, 4 modalities, {x}x{y}x{z}       median {:.3} s  {:.1} GFLOP/s ({:.1} GFLOP)",
+            self.forward_seconds, self.forward_gflops, self.forward_gflop
+        )?;
+        writeln!(
+            f,
+            "  re-fusion after a toggle (3 of 4)    median {:.3} s  ({:.0} % of a forward)",
+            self.refuse_seconds,
+            100.0 * self.refuse_seconds / self.forward_seconds
+        )?;
+        writeln!(
+            f,
+            "  training step, 4 modalities          median {:.3} s  {:.1} GFLOP/s  {:.0} steps/hour",
+            self.step_seconds,
+            self.step_gflops,
+            3600.0 / self.step_seconds
+        )?;
+        write!(f, "  peak RSS {:.0} MiB", self.peak_rss_mib)
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Times `f` `runs` times after one warm-up; `f` must read a result back so device work is finished.
+fn time(runs: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .collect(),
+    )
+}
+
+/// Peak resident memory of this process in MiB (Linux; NaN elsewhere).
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// Runs the benchmarks with `cfg` on the BraTS case in `case_dir`, `runs` timed runs each.
+pub fn network_bench(
+    case_dir: &Path,
+    compute: &ComputeDevice,
+    cfg: &CloeConfig,
+    runs: usize,
+) -> Result<NetworkBench> {
+    let device = compute.device.clone();
+    let conv = Conv3dConfig::new([16, 16], [3, 3, 3])
+        .with_padding(PaddingConfig3d::Explicit(1, 1, 1))
+        .init(&device);
+    let x = Tensor::<5>::random(
+        [1, 16, 128, 128, 128],
+        burn::tensor::Distribution::Normal(0.0, 1.0),
+        &device,
+    );
+    let conv_seconds = time(runs, || {
+        let _ = to_vec(conv.forward(x.clone()).narrow(4, 0, 1).sum());
+    });
+    drop(x);
+
+    let case = load_case(
+        &find_case(case_dir, Some(cfg.profile))?,
+        ReadOptions::default(),
+    )?;
+    let sample = prepare(
+        &case,
+        PrepareOptions {
+            spacing: Some(cfg.spacing_mm),
+            margin: 2,
+        },
+    );
+    let dims = round_up(sample.grid.dims, 8);
+    let inputs: Vec<Option<Tensor<5>>> = sample
+        .channels
+        .iter()
+        .map(|c| {
+            c.as_ref()
+                .map(|c| volume_tensor(&pad(c, sample.grid.dims, dims, 0.0), dims, &device))
+        })
+        .collect();
+    let net = CloeNet::new(cfg, &device);
+    let forward_seconds = time(runs, || {
+        let _ = to_vec(net.forward(&inputs).fusion.w);
+    });
+    let voxels: usize = dims.iter().product();
+    let forward_gflop = cfg.forward_flops(voxels, 4) / 1e9;
+    let experts: Vec<_> = inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(m, x)| Some(net.expert(m, x.clone()?)))
+        .collect();
+    let refuse_seconds = time(runs, || {
+        let refs = [
+            Some(&experts[0]),
+            None,
+            Some(&experts[2]),
+            Some(&experts[3]),
+        ];
+        let _ = to_vec(net.fuse(&refs).w);
+    });
+    drop(experts);
+
+    let ad = device.autodiff();
+    let mut model = CloeNet::new(cfg, &ad);
+    let mut optim = AdamConfig::new().init();
+    let p = cfg.patch;
+    let pd = p.min(dims[2]);
+    let patch: Vec<Option<Tensor<5>>> = inputs
+        .iter()
+        .map(|x| {
+            x.as_ref().map(|x| {
+                x.clone()
+                    .narrow(2, 0, pd)
+                    .narrow(3, 0, p.min(dims[1]))
+                    .narrow(4, 0, p.min(dims[0]))
+                    .to_device(&ad)
+            })
+        })
+        .collect();
+    let (ph, pw) = (p.min(dims[1]), p.min(dims[0]));
+    let target = one_hot(&vec![0u8; pd * ph * pw], 1, [pd, ph, pw], cfg.classes, &ad);
+    let step_seconds = time(runs, || {
+        let pred = model.forward(&patch);
+        let terms = cloe_loss(&model, &pred, &patch, target.clone());
+        let grads = GradientsParams::from_grads(terms.total.backward(), &model);
+        model = optim.step(2e-4, model.clone(), grads);
+        let _ = to_vec(terms.total);
+    });
+    Ok(NetworkBench {
+        device: compute.label.clone(),
+        conv_seconds,
+        conv_gflops: conv_flops(3, 16, 16, 128 * 128 * 128) / conv_seconds / 1e9,
+        case_dims: dims,
+        forward_seconds,
+        forward_gflops: forward_gflop / forward_seconds,
+        forward_gflop,
+        refuse_seconds,
+        step_seconds,
+        step_gflops: 3.0 * cfg.forward_flops(pd * ph * pw, 4) / step_seconds / 1e9,
+        peak_rss_mib: peak_rss_mib(),
+    })
+}
