@@ -5,21 +5,12 @@
 
 use burn::nn::conv::Conv3dConfig;
 use burn::nn::{InstanceNormConfig, PaddingConfig3d};
+mod common;
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, softmax};
-use cloe::device::{DeviceChoice, adapters, select};
+use cloe::device::adapters;
 use cloe::model::{to_vec, upsample2x};
-
-fn wgpu_device() -> Option<Device> {
-    if adapters().is_empty() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("no wgpu adapter in CI: .ci/run must install mesa-vulkan-drivers (lavapipe)");
-        }
-        eprintln!("skipping: no wgpu adapter");
-        return None;
-    }
-    Some(select(Some(DeviceChoice::Gpu)).expect("wgpu device").device)
-}
+use common::wgpu_device;
 
 fn data(n: usize, seed: u32) -> Vec<f32> {
     (0..n)
@@ -63,7 +54,8 @@ fn per_operation_gradients_match_the_cpu() {
     let Some(gpu) = wgpu_device() else { return };
     let cpu = Device::flex();
     let shape = [1, 4, 8, 8, 8];
-    let ops: Vec<(&str, Box<dyn Fn(Tensor<5>) -> Tensor<5>>)> = vec![
+    type Op = Box<dyn Fn(Tensor<5>) -> Tensor<5>>;
+    let ops: Vec<(&str, Op)> = vec![
         ("leaky_relu", Box::new(|x| leaky_relu(x, 0.2))),
         ("softmax", Box::new(|x| softmax(x, 1))),
         ("upsample2x", Box::new(upsample2x)),

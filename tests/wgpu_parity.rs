@@ -2,22 +2,13 @@
 //! 1e-4 on a small input, and per-operation gradient parity, so that training never runs on a backend
 //! whose gradients are wrong.
 
+mod common;
 use burn::prelude::*;
 use cloe::case::Profile;
-use cloe::device::{DeviceChoice, adapters, select};
 use cloe::model::{CloeConfig, CloeNet, to_vec};
+use common::wgpu_device;
 
 /// The wgpu device, or None (a skip outside CI; a failure in CI, where `.ci/run` installs lavapipe).
-fn wgpu_device() -> Option<Device> {
-    if adapters().is_empty() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("no wgpu adapter in CI: .ci/run must install mesa-vulkan-drivers (lavapipe)");
-        }
-        eprintln!("skipping: no wgpu adapter");
-        return None;
-    }
-    Some(select(Some(DeviceChoice::Gpu)).expect("wgpu device").device)
-}
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());

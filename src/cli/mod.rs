@@ -46,36 +46,7 @@ pub enum Command {
     /// Train CLoE on the labelled cases of a folder (or resume a stopped run).
     Train(Box<TrainArgs>),
     /// Segment a case with a trained model; writes the label map on the case's own grid and convention.
-    Segment {
-        /// The case: a folder, or one of its files.
-        case: PathBuf,
-        /// The model folder (config.json + model.bpk).
-        #[arg(long)]
-        model: PathBuf,
-        /// Output label map (.nii.gz), on the input's grid and label convention (BraTS {0,1,2,4}).
-        #[arg(long)]
-        out: PathBuf,
-        /// Use only these modalities, e.g. flair,t1c (the others count as missing even if present).
-        #[arg(long)]
-        modalities: Option<String>,
-        /// Also write the fused class probabilities as a 4-D float32 NIfTI.
-        #[arg(long)]
-        probabilities: Option<PathBuf>,
-        /// Also write each used expert's label map into this folder (expert_<modality>.nii.gz).
-        #[arg(long)]
-        experts: Option<PathBuf>,
-        /// Also write the REC region map r (float32).
-        #[arg(long)]
-        region: Option<PathBuf>,
-        /// Write a JSON report: per modality whether it was used, u, v and w; the device; the seconds.
-        #[arg(long)]
-        report: Option<PathBuf>,
-        #[arg(long, value_enum)]
-        device: Option<DeviceChoice>,
-        /// Replace existing output files (inputs are never replaced).
-        #[arg(long)]
-        force: bool,
-    },
+    Segment(Box<model_commands::SegmentArgs>),
     /// Evaluate a model on every labelled case and every modality subset: Dice and HD95 per region, in
     /// the layout of the paper's Table 1.
     Eval {
@@ -265,29 +236,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Train(args) => model_commands::run_train(args.into_options())?,
-        Command::Segment {
-            case,
-            model,
-            out,
-            modalities,
-            probabilities,
-            experts,
-            region,
-            report,
-            device,
-            force,
-        } => model_commands::run_segment(model_commands::SegmentArgs {
-            case,
-            model,
-            out,
-            modalities,
-            probabilities,
-            experts,
-            region,
-            report,
-            device,
-            force,
-        })?,
+        Command::Segment(args) => model_commands::run_segment(*args)?,
         Command::Eval {
             data_dir,
             model,

@@ -97,16 +97,35 @@ pub fn run_train(opts: TrainOptions) -> Result<()> {
 }
 
 /// Arguments of `cloe segment`.
+#[derive(Debug, clap::Args)]
 pub struct SegmentArgs {
+    /// The case: a folder, or one of its files.
     pub case: PathBuf,
+    /// The model folder (config.json + model.bpk).
+    #[arg(long)]
     pub model: PathBuf,
+    /// Output label map (.nii.gz), on the input's grid and label convention (BraTS {0,1,2,4}).
+    #[arg(long)]
     pub out: PathBuf,
+    /// Use only these modalities, e.g. flair,t1c (the others count as missing even if present).
+    #[arg(long)]
     pub modalities: Option<String>,
+    /// Also write the fused class probabilities as a 4-D float32 NIfTI.
+    #[arg(long)]
     pub probabilities: Option<PathBuf>,
+    /// Also write each used expert's label map into this folder (expert_<modality>.nii.gz).
+    #[arg(long)]
     pub experts: Option<PathBuf>,
+    /// Also write the REC region map r (float32).
+    #[arg(long)]
     pub region: Option<PathBuf>,
+    /// Write a JSON report: per modality whether it was used, u, v and w; the device; the seconds.
+    #[arg(long)]
     pub report: Option<PathBuf>,
+    #[arg(long, value_enum)]
     pub device: Option<DeviceChoice>,
+    /// Replace existing output files (inputs are never replaced).
+    #[arg(long)]
     pub force: bool,
 }
 

@@ -64,7 +64,7 @@ pub fn squared_distance_to(sites: &[bool], dims: [usize; 3], spacing: [f64; 3]) 
         let (mut line, mut out) = (vec![0.0; n], vec![0.0; n]);
         for start in 0..d.len() {
             // `start` begins a line when its coordinate along `axis` is 0.
-            if (start / stride) % n != 0 {
+            if !(start / stride).is_multiple_of(n) {
                 continue;
             }
             for i in 0..n {
@@ -139,7 +139,7 @@ mod tests {
         let sites: Vec<bool> = (0..140).map(|i| (i * 37 + 11) % 23 == 0).collect();
         let spacing = [0.6, 0.9, 4.0];
         let d = squared_distance_to(&sites, dims, spacing);
-        for i in 0..140 {
+        for (i, &di) in d.iter().enumerate() {
             let (x, y, z) = (i % 7, i / 7 % 5, i / 35);
             let best = (0..140)
                 .filter(|&j| sites[j])
@@ -151,7 +151,7 @@ mod tests {
                     dx * dx + dy * dy + dz * dz
                 })
                 .fold(f64::INFINITY, f64::min);
-            assert!((d[i] - best).abs() < 1e-9, "voxel {i}: {} vs {best}", d[i]);
+            assert!((di - best).abs() < 1e-9, "voxel {i}: {di} vs {best}");
         }
     }
 

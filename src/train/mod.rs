@@ -152,10 +152,11 @@ fn training_device(choice: DeviceChoice) -> Result<(ComputeDevice, Option<String
     ))
 }
 
+/// Prepared cases and their names.
+type NamedCases = (Vec<SamplerCase>, Vec<String>);
+
 /// Loads and prepares the labelled cases of `opts.data_dir`, split into training and validation.
-fn load_cases(
-    opts: &TrainOptions,
-) -> Result<(Vec<SamplerCase>, Vec<String>, Vec<SamplerCase>, Vec<String>)> {
+fn load_cases(opts: &TrainOptions) -> Result<(NamedCases, NamedCases)> {
     let cfg = &opts.config;
     let sources: Vec<_> = find_cases(&opts.data_dir, Some(cfg.profile))?
         .into_iter()
@@ -220,7 +221,7 @@ fn load_cases(
             "every labelled case is a validation case: nothing is left to train on".into(),
         ));
     }
-    Ok((train, train_ids, valid, val_ids))
+    Ok(((train, train_ids), (valid, val_ids)))
 }
 
 /// Runs (or resumes) training. `on_event` sees every event; setting `cancel` stops after the current
@@ -236,7 +237,7 @@ pub fn train(
         return Err(CloeError::Invalid("--iterations must be at least 1".into()));
     }
     let (compute, note) = training_device(opts.device)?;
-    let (train_cases, train_ids, val_cases, val_ids) = load_cases(opts)?;
+    let ((train_cases, train_ids), (val_cases, val_ids)) = load_cases(opts)?;
     let device = compute.device.clone();
     let ad = device.clone().autodiff();
     ad.seed(opts.seed);
@@ -350,50 +351,32 @@ pub fn train(
 
         let last = state.step == opts.iterations;
         let mut val_score = String::new();
-        if !val_cases.is_empty() && (state.step % opts.validate_every.max(1) == 0 || last) {
-            let validation = validate(&model.valid(), &val_cases, &device);
-            let best = state.best_score.is_none_or(|b| validation.score > b);
-            if best {
-                state.best_score = Some(validation.score);
-                state.best_step = Some(state.step);
-                save_model(&model.valid(), &opts.out_dir)?;
-            }
-            val_score = format!("{:.6}", validation.score);
-            on_event(TrainEvent::Validated {
-                step: state.step,
-                validation,
-                best,
-            });
-        } else if val_cases.is_empty() && (state.step % opts.checkpoint_every.max(1) == 0 || last) {
+        if !val_cases.is_empty() && (state.step.is_multiple_of(opts.validate_every.max(1)) || last)
+        {
+            let score =
+                validate_keep_best(&model, &val_cases, &device, &mut state, opts, on_event)?;
+            val_score = format!("{score:.6}");
+        } else if val_cases.is_empty()
+            && (state.step.is_multiple_of(opts.checkpoint_every.max(1)) || last)
+        {
             save_model(&model.valid(), &opts.out_dir)?;
         }
         let _ = writeln!(log, "{row},{val_score}");
-        if state.step % opts.checkpoint_every.max(1) == 0 || last {
+        if state.step.is_multiple_of(opts.checkpoint_every.max(1)) || last {
             checkpoint::save(&opts.out_dir, &model, &optim, &state)?;
             write_log(&log_path, &log)?;
             on_event(TrainEvent::Checkpoint { step: state.step });
         }
     }
     if cancelled && state.step > first_step {
-        checkpoint::save(&opts.out_dir, &model, &optim, &state)?;
-        on_event(TrainEvent::Checkpoint { step: state.step });
         if val_cases.is_empty() {
             save_model(&model.valid(), &opts.out_dir)?;
-        } else if state.step % opts.validate_every.max(1) != 0 {
+        } else if !state.step.is_multiple_of(opts.validate_every.max(1)) {
             // Validate where the run stopped, so a better last model is not lost.
-            let validation = validate(&model.valid(), &val_cases, &device);
-            let best = state.best_score.is_none_or(|b| validation.score > b);
-            if best {
-                state.best_score = Some(validation.score);
-                state.best_step = Some(state.step);
-                save_model(&model.valid(), &opts.out_dir)?;
-            }
-            on_event(TrainEvent::Validated {
-                step: state.step,
-                validation,
-                best,
-            });
+            validate_keep_best(&model, &val_cases, &device, &mut state, opts, on_event)?;
         }
+        checkpoint::save(&opts.out_dir, &model, &optim, &state)?;
+        on_event(TrainEvent::Checkpoint { step: state.step });
     }
     write_log(&log_path, &log)?;
     if !opts.out_dir.join(crate::model::WEIGHTS_FILE).exists() {
@@ -406,6 +389,31 @@ pub fn train(
         seconds: started.elapsed().as_secs_f64(),
         device: compute.label,
     })
+}
+
+/// Validates, keeps the model when it is the best so far, reports; returns the score.
+fn validate_keep_best(
+    model: &CloeNet,
+    val_cases: &[SamplerCase],
+    device: &Device,
+    state: &mut LoopState,
+    opts: &TrainOptions,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<f64> {
+    let validation = validate(&model.valid(), val_cases, device);
+    let best = state.best_score.is_none_or(|b| validation.score > b);
+    if best {
+        state.best_score = Some(validation.score);
+        state.best_step = Some(state.step);
+        save_model(&model.valid(), &opts.out_dir)?;
+    }
+    let score = validation.score;
+    on_event(TrainEvent::Validated {
+        step: state.step,
+        validation,
+        best,
+    });
+    Ok(score)
 }
 
 fn write_log(path: &std::path::Path, log: &str) -> Result<()> {

@@ -57,3 +57,19 @@ pub fn cloe(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The wgpu device, or None: a skip outside CI, a failure in CI (where `.ci/run` installs lavapipe).
+pub fn wgpu_device() -> Option<burn::prelude::Device> {
+    if cloe::device::adapters().is_empty() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("no wgpu adapter in CI: .ci/run must install mesa-vulkan-drivers (lavapipe)");
+        }
+        eprintln!("skipping: no wgpu adapter");
+        return None;
+    }
+    Some(
+        cloe::device::select(Some(cloe::device::DeviceChoice::Gpu))
+            .expect("wgpu device")
+            .device,
+    )
+}
