@@ -18,6 +18,7 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod preprocess;
+pub mod render;
 pub mod resample;
 pub mod segment;
 pub mod stats;

@@ -1,0 +1,188 @@
+//! Slices for display, computed on the CPU (the viewer's fallback path and its tests): the three
+//! orthogonal planes in the patient's orientation, read from the affine, with radiological convention
+//! (patient right on the screen's left; anterior up in axial, superior up in coronal and sagittal), window
+//! and level to grey, and label overlays blended with per-label colours.
+
+use crate::volume::Grid;
+
+/// The three planes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Plane {
+    Axial,
+    Coronal,
+    Sagittal,
+}
+
+impl Plane {
+    pub const ALL: [Plane; 3] = [Plane::Axial, Plane::Coronal, Plane::Sagittal];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Plane::Axial => "Axial",
+            Plane::Coronal => "Coronal",
+            Plane::Sagittal => "Sagittal",
+        }
+    }
+
+    /// Orientation letters at the (left, right, top, bottom) edges.
+    pub fn edge_letters(self) -> [char; 4] {
+        match self {
+            Plane::Axial => ['R', 'L', 'A', 'P'],
+            Plane::Coronal => ['R', 'L', 'S', 'I'],
+            Plane::Sagittal => ['A', 'P', 'S', 'I'],
+        }
+    }
+
+    /// World axes (0 = x R/L, 1 = y A/P, 2 = z S/I) of (screen columns, screen rows, slice normal), and
+    /// whether columns and rows run against the world axis (towards −x, −y or −z).
+    fn world_axes(self) -> ([usize; 3], [bool; 2]) {
+        match self {
+            // Radiological convention: the patient's right is on the screen's left, so moving right on
+            // screen goes towards the patient's left (−x, NIfTI's +x being right); moving down goes
+            // posterior (−y) or inferior (−z); sagittal columns go from anterior to posterior (−y).
+            Plane::Axial => ([0, 1, 2], [true, true]),
+            Plane::Coronal => ([0, 2, 1], [true, true]),
+            Plane::Sagittal => ([1, 2, 0], [true, true]),
+        }
+    }
+}
+
+/// How one plane maps onto the voxel axes of a grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SliceMap {
+    /// Voxel axes of (screen columns, screen rows, slice normal).
+    pub axes: [usize; 3],
+    /// True when screen columns / rows run towards lower voxel indices.
+    pub flip: [bool; 2],
+}
+
+impl SliceMap {
+    /// The mapping of `plane` for `grid`, from the voxel axis nearest each world axis.
+    pub fn new(grid: &Grid, plane: Plane) -> Self {
+        let m = &grid.affine.0;
+        // For each world axis: the voxel axis that runs along it most, and the sign.
+        let along = |world: usize| -> (usize, f64) {
+            (0..3)
+                .map(|v| (v, m[world][v]))
+                .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+                .expect("three axes")
+        };
+        let (w, toward_negative) = plane.world_axes();
+        let (c_axis, c_sign) = along(w[0]);
+        let (r_axis, r_sign) = along(w[1]);
+        let (n_axis, _) = along(w[2]);
+        // Screen goes towards −world when `toward_negative`; the voxel index rises towards +world when sign > 0.
+        let flip = [toward_negative[0] == (c_sign > 0.0), toward_negative[1] == (r_sign > 0.0)];
+        Self { axes: [c_axis, r_axis, n_axis], flip }
+    }
+
+    /// (width, height) of the slice in pixels.
+    pub fn size(&self, dims: [usize; 3]) -> (usize, usize) {
+        (dims[self.axes[0]], dims[self.axes[1]])
+    }
+
+    /// Voxel index of screen pixel (col, row) on slice `k`.
+    pub fn voxel(&self, dims: [usize; 3], col: usize, row: usize, k: usize) -> [usize; 3] {
+        let (w, h) = self.size(dims);
+        let mut v = [0usize; 3];
+        v[self.axes[0]] = if self.flip[0] { w - 1 - col } else { col };
+        v[self.axes[1]] = if self.flip[1] { h - 1 - row } else { row };
+        v[self.axes[2]] = k;
+        v
+    }
+
+    /// Screen pixel (col, row) and slice of a voxel.
+    pub fn pixel(&self, dims: [usize; 3], v: [usize; 3]) -> (usize, usize, usize) {
+        let (w, h) = self.size(dims);
+        let c = if self.flip[0] { w - 1 - v[self.axes[0]] } else { v[self.axes[0]] };
+        let r = if self.flip[1] { h - 1 - v[self.axes[1]] } else { v[self.axes[1]] };
+        (c, r, v[self.axes[2]])
+    }
+}
+
+/// Values of slice `k` of `data` (x fastest on `dims`), row by row from the top.
+pub fn slice_values<T: Copy>(data: &[T], dims: [usize; 3], map: &SliceMap, k: usize) -> Vec<T> {
+    let (w, h) = map.size(dims);
+    let mut out = Vec::with_capacity(w * h);
+    for row in 0..h {
+        for col in 0..w {
+            let v = map.voxel(dims, col, row, k);
+            out.push(data[v[0] + dims[0] * (v[1] + dims[1] * v[2])]);
+        }
+    }
+    out
+}
+
+/// Window (width) and level (centre) to grey 0–255.
+pub fn window_level(values: &[f32], level: f32, width: f32) -> Vec<u8> {
+    let lo = level - width / 2.0;
+    let scale = 255.0 / width.max(1e-6);
+    values.iter().map(|&v| ((v - lo) * scale).clamp(0.0, 255.0) as u8).collect()
+}
+
+/// RGBA pixels: grey with `labels` (0 = none) blended in `colours[label]` at `opacity` where `visible[label]`.
+pub fn blend(grey: &[u8], labels: Option<&[u8]>, colours: &[[u8; 3]], visible: &[bool], opacity: f32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(grey.len() * 4);
+    for (i, &g) in grey.iter().enumerate() {
+        let mut px = [g as f32, g as f32, g as f32];
+        if let Some(l) = labels.map(|l| l[i] as usize).filter(|&l| l > 0 && l < colours.len() && visible[l]) {
+            for c in 0..3 {
+                px[c] = px[c] * (1.0 - opacity) + colours[l][c] as f32 * opacity;
+            }
+        }
+        out.extend([px[0] as u8, px[1] as u8, px[2] as u8, 255]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::Affine;
+
+    #[test]
+    fn brats_lps_axial_puts_patient_right_left_and_anterior_up() {
+        // BraTS: diag(-1, -1, 1): voxel x grows to the patient's left, y to posterior.
+        let grid = Grid::new([4, 3, 2], Affine::from_spacing([-1.0, -1.0, 1.0], [0.0; 3]));
+        let m = SliceMap::new(&grid, Plane::Axial);
+        assert_eq!(m.axes, [0, 1, 2]);
+        // Screen left = patient right = low voxel x (x grows to the left): no flip; top = anterior = low y.
+        assert_eq!(m.flip, [false, false]);
+        assert_eq!(m.voxel(grid.dims, 0, 0, 1), [0, 0, 1]);
+        // RAS identity: voxel x grows to the right, so screen left (patient right) is the highest x.
+        let ras = Grid::new([4, 3, 2], Affine::IDENTITY);
+        let r = SliceMap::new(&ras, Plane::Axial);
+        assert_eq!(r.flip, [true, true]);
+        assert_eq!(r.voxel(ras.dims, 0, 0, 0), [3, 2, 0]);
+    }
+
+    #[test]
+    fn coronal_and_sagittal_have_superior_up() {
+        let grid = Grid::new([4, 3, 2], Affine::from_spacing([-1.0, -1.0, 1.0], [0.0; 3]));
+        let c = SliceMap::new(&grid, Plane::Coronal);
+        assert_eq!((c.axes, c.size(grid.dims)), ([0, 2, 1], (4, 2)));
+        // Top row is the highest z (superior).
+        assert_eq!(c.voxel(grid.dims, 0, 0, 0)[2], 1);
+        let s = SliceMap::new(&grid, Plane::Sagittal);
+        assert_eq!(s.axes, [1, 2, 0]);
+        // Screen left = anterior = low y for LPS.
+        assert_eq!(s.voxel(grid.dims, 0, 1, 0), [0, 0, 0]);
+        for plane in Plane::ALL {
+            let m = SliceMap::new(&grid, plane);
+            let v = [3, 1, 1];
+            let (col, row, k) = m.pixel(grid.dims, v);
+            assert_eq!(m.voxel(grid.dims, col, row, k), v);
+        }
+    }
+
+    #[test]
+    fn slices_window_and_blend() {
+        let dims = [2, 2, 1];
+        let map = SliceMap { axes: [0, 1, 2], flip: [false, false] };
+        assert_eq!(slice_values(&[1.0, 2.0, 3.0, 4.0], dims, &map, 0), vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(window_level(&[0.0, 50.0, 100.0], 50.0, 100.0), vec![0, 127, 255]);
+        let rgba = blend(&[100, 100], Some(&[0, 1]), &[[0, 0, 0], [255, 0, 0]], &[false, true], 0.5);
+        assert_eq!(&rgba[..4], &[100, 100, 100, 255]);
+        assert_eq!(&rgba[4..], &[177, 50, 50, 255]);
+    }
+}
