@@ -72,8 +72,14 @@ impl SliceMap {
         let (r_axis, r_sign) = along(w[1]);
         let (n_axis, _) = along(w[2]);
         // Screen goes towards −world when `toward_negative`; the voxel index rises towards +world when sign > 0.
-        let flip = [toward_negative[0] == (c_sign > 0.0), toward_negative[1] == (r_sign > 0.0)];
-        Self { axes: [c_axis, r_axis, n_axis], flip }
+        let flip = [
+            toward_negative[0] == (c_sign > 0.0),
+            toward_negative[1] == (r_sign > 0.0),
+        ];
+        Self {
+            axes: [c_axis, r_axis, n_axis],
+            flip,
+        }
     }
 
     /// (width, height) of the slice in pixels.
@@ -94,8 +100,16 @@ impl SliceMap {
     /// Screen pixel (col, row) and slice of a voxel.
     pub fn pixel(&self, dims: [usize; 3], v: [usize; 3]) -> (usize, usize, usize) {
         let (w, h) = self.size(dims);
-        let c = if self.flip[0] { w - 1 - v[self.axes[0]] } else { v[self.axes[0]] };
-        let r = if self.flip[1] { h - 1 - v[self.axes[1]] } else { v[self.axes[1]] };
+        let c = if self.flip[0] {
+            w - 1 - v[self.axes[0]]
+        } else {
+            v[self.axes[0]]
+        };
+        let r = if self.flip[1] {
+            h - 1 - v[self.axes[1]]
+        } else {
+            v[self.axes[1]]
+        };
         (c, r, v[self.axes[2]])
     }
 }
@@ -117,15 +131,27 @@ pub fn slice_values<T: Copy>(data: &[T], dims: [usize; 3], map: &SliceMap, k: us
 pub fn window_level(values: &[f32], level: f32, width: f32) -> Vec<u8> {
     let lo = level - width / 2.0;
     let scale = 255.0 / width.max(1e-6);
-    values.iter().map(|&v| ((v - lo) * scale).clamp(0.0, 255.0) as u8).collect()
+    values
+        .iter()
+        .map(|&v| ((v - lo) * scale).clamp(0.0, 255.0) as u8)
+        .collect()
 }
 
 /// RGBA pixels: grey with `labels` (0 = none) blended in `colours[label]` at `opacity` where `visible[label]`.
-pub fn blend(grey: &[u8], labels: Option<&[u8]>, colours: &[[u8; 3]], visible: &[bool], opacity: f32) -> Vec<u8> {
+pub fn blend(
+    grey: &[u8],
+    labels: Option<&[u8]>,
+    colours: &[[u8; 3]],
+    visible: &[bool],
+    opacity: f32,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(grey.len() * 4);
     for (i, &g) in grey.iter().enumerate() {
         let mut px = [g as f32, g as f32, g as f32];
-        if let Some(l) = labels.map(|l| l[i] as usize).filter(|&l| l > 0 && l < colours.len() && visible[l]) {
+        if let Some(l) = labels
+            .map(|l| l[i] as usize)
+            .filter(|&l| l > 0 && l < colours.len() && visible[l])
+        {
             for c in 0..3 {
                 px[c] = px[c] * (1.0 - opacity) + colours[l][c] as f32 * opacity;
             }
@@ -178,10 +204,25 @@ mod tests {
     #[test]
     fn slices_window_and_blend() {
         let dims = [2, 2, 1];
-        let map = SliceMap { axes: [0, 1, 2], flip: [false, false] };
-        assert_eq!(slice_values(&[1.0, 2.0, 3.0, 4.0], dims, &map, 0), vec![1.0, 2.0, 3.0, 4.0]);
-        assert_eq!(window_level(&[0.0, 50.0, 100.0], 50.0, 100.0), vec![0, 127, 255]);
-        let rgba = blend(&[100, 100], Some(&[0, 1]), &[[0, 0, 0], [255, 0, 0]], &[false, true], 0.5);
+        let map = SliceMap {
+            axes: [0, 1, 2],
+            flip: [false, false],
+        };
+        assert_eq!(
+            slice_values(&[1.0, 2.0, 3.0, 4.0], dims, &map, 0),
+            vec![1.0, 2.0, 3.0, 4.0]
+        );
+        assert_eq!(
+            window_level(&[0.0, 50.0, 100.0], 50.0, 100.0),
+            vec![0, 127, 255]
+        );
+        let rgba = blend(
+            &[100, 100],
+            Some(&[0, 1]),
+            &[[0, 0, 0], [255, 0, 0]],
+            &[false, true],
+            0.5,
+        );
         assert_eq!(&rgba[..4], &[100, 100, 100, 255]);
         assert_eq!(&rgba[4..], &[177, 50, 50, 255]);
     }

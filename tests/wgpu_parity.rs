@@ -8,7 +8,6 @@ use cloe::case::Profile;
 use cloe::model::{CloeConfig, CloeNet, to_vec};
 use common::wgpu_device;
 
-
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter()

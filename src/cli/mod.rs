@@ -16,15 +16,24 @@ use std::process::ExitCode;
 
 /// CLoE Studio: read multimodal MRI with missing sequences.
 #[derive(Debug, Parser)]
-#[command(name = "cloe", version, about, long_about = None, arg_required_else_help = true)]
+#[command(name = "cloe", version, about, long_about = None)]
 pub struct Cli {
+    /// Without a subcommand, the viewer opens.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the viewer on a case (three linked planes, window/level, label overlays).
+    View {
+        /// A case folder or one of its files.
+        path: PathBuf,
+        /// A label map to overlay (e.g. the output of `cloe segment`) instead of the ground truth.
+        #[arg(long)]
+        labels: Option<PathBuf>,
+    },
     /// Describe a case or a dataset: profile, modalities found and missing, per file shape, spacing,
     /// orientation, datatype and intensity percentiles, label values with voxel counts and volumes in ml,
     /// and any resampling done to put the modalities on one grid.
@@ -221,7 +230,11 @@ pub fn main() -> ExitCode {
 
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> Result<()> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return crate::app::run(None, None);
+    };
+    match command {
+        Command::View { path, labels } => crate::app::run(Some(path), labels)?,
         Command::Inspect {
             paths,
             json,

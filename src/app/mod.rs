@@ -1,0 +1,281 @@
+//! The desktop viewer (eframe). It holds view state only: the loaded case, the cursor, the shown
+//! modality, window/level, the overlay and its display options. Loading runs on a worker thread
+//! (poll-promise) and the UI stays responsive; every computation comes from the library.
+
+mod panels;
+mod views;
+
+use crate::case::{Case, find_case, load_case};
+use crate::error::{CloeError, Result};
+use crate::io::{ReadOptions, read_volume};
+use crate::render::Plane;
+use crate::resample::{Interp, resample};
+use eframe::egui;
+use egui::{TextureHandle, Vec2};
+use poll_promise::Promise;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Key of a rendered slice: plane, slice, modality, window/level, opacity, visibility, overlay version.
+type SliceKey = (Plane, usize, usize, u32, u32, u32, Vec<bool>, u64);
+
+/// A case on screen.
+pub struct CaseView {
+    pub case: Case,
+    /// Voxel under the crosshair.
+    pub cursor: [usize; 3],
+    /// Index of the modality shown.
+    pub shown: usize,
+    pub level: f32,
+    pub width: f32,
+    /// Training classes on the case grid (ground truth or a segmentation from a file).
+    pub overlay: Option<Vec<u8>>,
+    pub overlay_name: String,
+    pub overlay_version: u64,
+    pub opacity: f32,
+    pub visible: Vec<bool>,
+    pub colours: Vec<[u8; 3]>,
+    pub zoom: f32,
+    pub pan: Vec2,
+    textures: HashMap<Plane, (SliceKey, TextureHandle)>,
+}
+
+impl CaseView {
+    /// A view of `case`, cursor in the middle, window/level from the shown modality's percentiles.
+    pub fn new(case: Case) -> Self {
+        let shown = case
+            .modalities
+            .iter()
+            .position(Option::is_some)
+            .unwrap_or(0);
+        let overlay = case.label.as_ref().map(|l| l.classes.clone());
+        let classes = case.profile.classes().len();
+        let mut view = Self {
+            cursor: case.grid.dims.map(|d| d / 2),
+            shown,
+            level: 0.0,
+            width: 1.0,
+            overlay_name: if overlay.is_some() {
+                "ground truth".into()
+            } else {
+                String::new()
+            },
+            overlay,
+            overlay_version: 0,
+            opacity: 0.5,
+            visible: vec![true; classes],
+            colours: views::class_colours(case.profile),
+            zoom: 1.0,
+            pan: Vec2::ZERO,
+            textures: HashMap::new(),
+            case,
+        };
+        view.auto_window();
+        view
+    }
+
+    /// Window/level from the 0.5–99.5 percentiles of the shown modality's non-zero voxels.
+    pub fn auto_window(&mut self) {
+        let key = self.case.profile.modalities()[self.shown];
+        if let Some(s) = self
+            .case
+            .files
+            .iter()
+            .find(|f| f.role == key)
+            .and_then(|f| f.intensity.as_ref())
+        {
+            self.level = ((s.p0_5 + s.p99_5) / 2.0) as f32;
+            self.width = ((s.p99_5 - s.p0_5) as f32).max(1e-3);
+        }
+    }
+
+    /// Shows a label map from a file (on any grid overlapping the case) as the overlay.
+    pub fn load_overlay(&mut self, path: &Path) -> Result<()> {
+        let v = read_volume(path, ReadOptions::default())?;
+        let conv = self
+            .case
+            .label
+            .as_ref()
+            .map(|l| l.convention)
+            .unwrap_or(self.case.profile.default_convention());
+        let v = if v.grid.same_as(&self.case.grid) {
+            v
+        } else {
+            resample(&v, &self.case.grid, Interp::Nearest, 0.0)
+        };
+        let classes = v
+            .data
+            .iter()
+            .map(|&d| {
+                conv.class_of(d as u8)
+                    .ok_or_else(|| CloeError::UnexpectedLabels {
+                        path: path.to_path_buf(),
+                        profile: self.case.profile.to_string(),
+                        values: d.to_string(),
+                        expected: format!("{:?}", conv.disk_values()),
+                    })
+            })
+            .collect::<Result<Vec<u8>>>()?;
+        self.overlay = Some(classes);
+        self.overlay_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.overlay_version += 1;
+        Ok(())
+    }
+}
+
+/// The application.
+pub struct ViewerApp {
+    pub view: Option<CaseView>,
+    loading: Option<(PathBuf, Promise<Result<Case>>)>,
+    pub path_field: String,
+    pub overlay_field: String,
+    pub error: Option<String>,
+    pub maximised: Option<Plane>,
+    /// A label map to show once the case is loaded.
+    pending_overlay: Option<PathBuf>,
+}
+
+impl ViewerApp {
+    /// An app that starts loading `path` (if any) at once.
+    pub fn new(path: Option<PathBuf>) -> Self {
+        let mut app = Self {
+            view: None,
+            loading: None,
+            path_field: String::new(),
+            overlay_field: String::new(),
+            error: None,
+            maximised: None,
+            pending_overlay: None,
+        };
+        if let Some(p) = path {
+            app.open(p);
+        }
+        app
+    }
+
+    /// Starts loading a case on a worker thread.
+    pub fn open(&mut self, path: PathBuf) {
+        self.path_field = path.display().to_string();
+        self.error = None;
+        let p = path.clone();
+        self.loading = Some((
+            path,
+            Promise::spawn_thread("load-case", move || {
+                load_case(&find_case(&p, None)?, ReadOptions::default())
+            }),
+        ));
+    }
+
+    /// True while a case is being read.
+    pub fn is_loading(&self) -> bool {
+        self.loading.is_some()
+    }
+
+    fn poll(&mut self) {
+        if let Some((path, promise)) = self.loading.take() {
+            match promise.try_take() {
+                Ok(Ok(case)) => {
+                    let mut view = CaseView::new(case);
+                    if let Some(p) = self.pending_overlay.take()
+                        && let Err(e) = view.load_overlay(&p)
+                    {
+                        self.error = Some(e.to_string());
+                    }
+                    self.view = Some(view);
+                }
+                Ok(Err(e)) => self.error = Some(format!("{}: {e}", path.display())),
+                Err(promise) => self.loading = Some((path, promise)),
+            }
+        }
+    }
+
+    /// The whole UI (also what the tests drive).
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        self.poll();
+        if self.loading.is_some() {
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(50));
+        }
+        egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
+        egui::Panel::left("controls")
+            .resizable(true)
+            .default_size(260.0)
+            .show(ui, |ui| self.side_panel(ui));
+        egui::CentralPanel::default().show(ui, |ui| self.views(ui));
+    }
+
+    fn views(&mut self, ui: &mut egui::Ui) {
+        if self.view.is_none() {
+            ui.centered_and_justified(|ui| {
+                if self.loading.is_some() {
+                    ui.spinner();
+                } else {
+                    ui.label("Open a case: type its folder above, or drop a folder or files on the window.");
+                }
+            });
+            return;
+        }
+        let avail = ui.available_size();
+        if let Some(plane) = self.maximised {
+            self.plane_view(ui, plane, avail);
+            return;
+        }
+        let cell = Vec2::new((avail.x - 8.0) / 2.0, (avail.y - 8.0) / 2.0);
+        ui.horizontal(|ui| {
+            self.plane_view(ui, Plane::Axial, cell);
+            self.plane_view(ui, Plane::Coronal, cell);
+        });
+        ui.horizontal(|ui| {
+            self.plane_view(ui, Plane::Sagittal, cell);
+            ui.allocate_ui(cell, |ui| ui.vertical(|ui| self.readout(ui)));
+        });
+    }
+}
+
+impl eframe::App for ViewerApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let dropped: Vec<PathBuf> = ui.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        if let Some(first) = dropped.first() {
+            let target = if dropped.len() > 1 {
+                first
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| first.clone())
+            } else {
+                first.clone()
+            };
+            self.open(target);
+        }
+        self.show(ui);
+    }
+}
+
+/// Opens the viewer window on `path` with an optional overlay file (blocks until it is closed).
+pub fn run(path: Option<PathBuf>, overlay: Option<PathBuf>) -> Result<()> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_inner_size([1280.0, 860.0])
+            .with_title("CLoE Studio"),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "CLoE Studio",
+        options,
+        Box::new(move |_cc| {
+            let mut app = ViewerApp::new(path);
+            app.pending_overlay = overlay;
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(|e| CloeError::Invalid(format!("the window could not be opened: {e}")))
+}

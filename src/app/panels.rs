@@ -1,0 +1,151 @@
+//! The viewer's panels: the path bar, the modality list (present / missing), window and level with
+//! presets, the overlay's opacity and per-label visibility, and the voxel readout.
+
+use super::ViewerApp;
+use eframe::egui;
+use std::path::PathBuf;
+
+impl ViewerApp {
+    pub(super) fn top_bar(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label("Case");
+            let field = ui.add(
+                egui::TextEdit::singleline(&mut self.path_field)
+                    .desired_width(420.0)
+                    .hint_text("folder or file of a case"),
+            );
+            let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if ui.button("Open").clicked() || enter {
+                let p = PathBuf::from(self.path_field.trim());
+                self.open(p);
+            }
+            if ui.button("Browse…").clicked() {
+                // A native dialog when a portal or dialog is available; otherwise the path field serves.
+                if let Some(p) = rfd::FileDialog::new().pick_folder() {
+                    self.open(p);
+                }
+            }
+            if self.is_loading() {
+                ui.spinner();
+                ui.label("reading…");
+            }
+            if let Some(e) = &self.error {
+                ui.colored_label(egui::Color32::from_rgb(230, 90, 80), e);
+            }
+        });
+    }
+
+    pub(super) fn side_panel(&mut self, ui: &mut egui::Ui) {
+        let Some(view) = self.view.as_mut() else {
+            ui.label("No case open.");
+            return;
+        };
+        let profile = view.case.profile;
+        ui.heading(&view.case.id);
+        ui.label(format!("profile {profile}"));
+        ui.separator();
+        ui.label("Modality shown");
+        let mut changed = false;
+        for (i, name) in profile.modality_display().iter().enumerate() {
+            let present = view.case.modalities[i].is_some();
+            ui.add_enabled_ui(present, |ui| {
+                let text = if present {
+                    name.to_string()
+                } else {
+                    format!("{name} (missing)")
+                };
+                changed |= ui.radio_value(&mut view.shown, i, text).changed();
+            });
+        }
+        if changed {
+            view.auto_window();
+        }
+        ui.separator();
+        ui.label("Window / level (right-drag in a view)");
+        ui.add(
+            egui::Slider::new(&mut view.level, -2000.0..=40000.0)
+                .text("level")
+                .logarithmic(false),
+        );
+        ui.add(
+            egui::Slider::new(&mut view.width, 1.0..=40000.0)
+                .text("width")
+                .logarithmic(true),
+        );
+        ui.horizontal(|ui| {
+            if ui.button("Auto").clicked() {
+                view.auto_window();
+            }
+            if ui.button("Narrow").clicked() {
+                view.width *= 0.5;
+            }
+            if ui.button("Wide").clicked() {
+                view.width *= 2.0;
+            }
+        });
+        ui.separator();
+        ui.label(format!(
+            "Overlay: {}",
+            if view.overlay.is_some() {
+                view.overlay_name.as_str()
+            } else {
+                "none"
+            }
+        ));
+        ui.add(egui::Slider::new(&mut view.opacity, 0.0..=1.0).text("opacity"));
+        for (c, name) in profile.classes().iter().enumerate().skip(1) {
+            let [r, g, b] = view.colours[c];
+            ui.checkbox(
+                &mut view.visible[c],
+                egui::RichText::new(*name).color(egui::Color32::from_rgb(r, g, b)),
+            );
+        }
+        ui.horizontal(|ui| {
+            ui.add(
+                egui::TextEdit::singleline(&mut self.overlay_field)
+                    .desired_width(150.0)
+                    .hint_text("label map file"),
+            );
+            if ui.button("Load").clicked() {
+                let p = PathBuf::from(self.overlay_field.trim());
+                if let Err(e) = view.load_overlay(&p) {
+                    self.error = Some(e.to_string());
+                }
+            }
+        });
+        ui.separator();
+        ui.label("Zoom");
+        ui.add(egui::Slider::new(&mut view.zoom, 0.5..=8.0).logarithmic(true));
+        if ui.button("Reset view").clicked() {
+            view.zoom = 1.0;
+            view.pan = egui::Vec2::ZERO;
+        }
+    }
+
+    pub(super) fn readout(&mut self, ui: &mut egui::Ui) {
+        let Some(view) = self.view.as_ref() else {
+            return;
+        };
+        let case = &view.case;
+        let [x, y, z] = view.cursor;
+        let mm = case.grid.affine.apply([x as f64, y as f64, z as f64]);
+        ui.label(format!("voxel ({x}, {y}, {z})"));
+        ui.label(format!(
+            "world ({:.1}, {:.1}, {:.1}) mm",
+            mm[0], mm[1], mm[2]
+        ));
+        let i = case.grid.index(x, y, z);
+        for (name, m) in case.profile.modality_display().iter().zip(&case.modalities) {
+            match m {
+                Some(v) => ui.label(format!("{name}: {}", v.data[i])),
+                None => ui.label(format!("{name}: missing")),
+            };
+        }
+        if let Some(o) = &view.overlay {
+            ui.label(format!("label: {}", case.profile.classes()[o[i] as usize]));
+        }
+        for n in &case.notes {
+            ui.small(n);
+        }
+    }
+}

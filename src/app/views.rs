@@ -1,0 +1,188 @@
+//! One slice view: the plane's image (CPU-rendered through `render`, uploaded as a texture), scaled by
+//! the voxel spacing, with the linked crosshair and orientation letters; clicks move the cursor, the
+//! mouse wheel and the arrow keys step through slices.
+
+use super::ViewerApp;
+use crate::render::{Plane, SliceMap, blend, slice_values, window_level};
+use eframe::egui;
+use egui::{Color32, Pos2, Rect, Sense, Stroke, TextureOptions, Vec2};
+
+/// Colours of the training classes (background first): BraTS NCR/NET, edema, ET; prostate PZ, TZ.
+pub fn class_colours(profile: crate::case::Profile) -> Vec<[u8; 3]> {
+    match profile {
+        crate::case::Profile::Brats => {
+            vec![[0, 0, 0], [241, 196, 15], [46, 204, 113], [231, 76, 60]]
+        }
+        crate::case::Profile::Prostate => vec![[0, 0, 0], [52, 152, 219], [230, 126, 34]],
+    }
+}
+
+impl ViewerApp {
+    /// Draws `plane` into `rect` and handles its input.
+    pub(super) fn plane_view(&mut self, ui: &mut egui::Ui, plane: Plane, size: Vec2) {
+        let Some(view) = self.view.as_mut() else {
+            return;
+        };
+        let grid = view.case.grid;
+        let dims = grid.dims;
+        let map = SliceMap::new(&grid, plane);
+        let (w, h) = map.size(dims);
+        let (_, _, k) = map.pixel(dims, view.cursor);
+        let Some(volume) = view.case.modalities[view.shown].as_ref() else {
+            return;
+        };
+        let key = (
+            plane,
+            k,
+            view.shown,
+            view.level.to_bits(),
+            view.width.to_bits(),
+            view.opacity.to_bits(),
+            view.visible.clone(),
+            view.overlay_version,
+        );
+        if view.textures.get(&plane).is_none_or(|(old, _)| *old != key) {
+            let grey = window_level(
+                &slice_values(&volume.data, dims, &map, k),
+                view.level,
+                view.width,
+            );
+            let labels = view
+                .overlay
+                .as_ref()
+                .map(|o| slice_values(o, dims, &map, k));
+            let rgba = blend(
+                &grey,
+                labels.as_deref(),
+                &view.colours,
+                &view.visible,
+                view.opacity,
+            );
+            let image = egui::ColorImage::from_rgba_unmultiplied([w, h], &rgba);
+            let options = TextureOptions::NEAREST;
+            let texture = ui
+                .ctx()
+                .load_texture(format!("slice-{}", plane.name()), image, options);
+            view.textures.insert(plane, (key, texture));
+        }
+        // Keep the physical aspect: pixel sizes are the voxel spacings of the two screen axes.
+        let spacing = grid.spacing();
+        let phys = Vec2::new(
+            (w as f64 * spacing[map.axes[0]]) as f32,
+            (h as f64 * spacing[map.axes[1]]) as f32,
+        );
+        let scale = (size.x / phys.x).min(size.y / phys.y).max(0.01) * view.zoom;
+        let (response, painter) = ui.allocate_painter(size, Sense::click_and_drag());
+        let area = response.rect;
+        let image_size = phys * scale;
+        let image_rect = Rect::from_center_size(area.center() + view.pan, image_size);
+        painter.rect_filled(area, 0.0, Color32::BLACK);
+        let texture = &view.textures[&plane].1;
+        painter.with_clip_rect(area).image(
+            texture.id(),
+            image_rect,
+            Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+            Color32::WHITE,
+        );
+
+        // Crosshair at the cursor.
+        let (col, row, _) = map.pixel(dims, view.cursor);
+        let px = image_rect.min.x + (col as f32 + 0.5) / w as f32 * image_rect.width();
+        let py = image_rect.min.y + (row as f32 + 0.5) / h as f32 * image_rect.height();
+        let stroke = Stroke::new(1.0, Color32::from_rgba_unmultiplied(80, 160, 255, 160));
+        let clip = painter.with_clip_rect(area);
+        clip.line_segment(
+            [Pos2::new(area.left(), py), Pos2::new(area.right(), py)],
+            stroke,
+        );
+        clip.line_segment(
+            [Pos2::new(px, area.top()), Pos2::new(px, area.bottom())],
+            stroke,
+        );
+        let [l, r, t, b] = plane.edge_letters();
+        let font = egui::FontId::proportional(14.0);
+        let letter = Color32::from_rgb(230, 200, 60);
+        clip.text(
+            Pos2::new(area.left() + 4.0, area.center().y),
+            egui::Align2::LEFT_CENTER,
+            l,
+            font.clone(),
+            letter,
+        );
+        clip.text(
+            Pos2::new(area.right() - 4.0, area.center().y),
+            egui::Align2::RIGHT_CENTER,
+            r,
+            font.clone(),
+            letter,
+        );
+        clip.text(
+            Pos2::new(area.center().x, area.top() + 2.0),
+            egui::Align2::CENTER_TOP,
+            t,
+            font.clone(),
+            letter,
+        );
+        clip.text(
+            Pos2::new(area.center().x, area.bottom() - 2.0),
+            egui::Align2::CENTER_BOTTOM,
+            b,
+            font.clone(),
+            letter,
+        );
+        clip.text(
+            area.left_top() + Vec2::new(4.0, 2.0),
+            egui::Align2::LEFT_TOP,
+            format!("{} {}/{}", plane.name(), k + 1, dims[map.axes[2]]),
+            font,
+            Color32::LIGHT_GRAY,
+        );
+
+        // Input: click or drag moves the cursor; the wheel and arrow keys step slices; right-drag
+        // sets window/level; a double click maximises the view or restores the grid.
+        if let Some(pos) = response
+            .interact_pointer_pos()
+            .filter(|_| response.dragged_by(egui::PointerButton::Primary) || response.clicked())
+        {
+            let c = ((pos.x - image_rect.min.x) / image_rect.width() * w as f32).floor();
+            let r = ((pos.y - image_rect.min.y) / image_rect.height() * h as f32).floor();
+            if c >= 0.0 && r >= 0.0 && (c as usize) < w && (r as usize) < h {
+                view.cursor = map.voxel(dims, c as usize, r as usize, k);
+            }
+        }
+        if response.dragged_by(egui::PointerButton::Secondary) {
+            let d = response.drag_delta();
+            view.width = (view.width * (1.0 + d.x * 0.005)).max(1e-3);
+            view.level -= d.y * view.width * 0.002;
+        }
+        if response.double_clicked() {
+            self.maximised = if self.maximised == Some(plane) {
+                None
+            } else {
+                Some(plane)
+            };
+        }
+        if response.hovered() {
+            let (scroll, up, down) = ui.input(|i| {
+                (
+                    i.smooth_scroll_delta.y,
+                    i.key_pressed(egui::Key::ArrowUp),
+                    i.key_pressed(egui::Key::ArrowDown),
+                )
+            });
+            let step = if up || scroll > 0.5 {
+                1
+            } else if down || scroll < -0.5 {
+                -1
+            } else {
+                0
+            };
+            if step != 0 {
+                let axis = map.axes[2];
+                let n = dims[axis] as isize;
+                let view = self.view.as_mut().expect("checked above");
+                view.cursor[axis] = (view.cursor[axis] as isize + step).clamp(0, n - 1) as usize;
+            }
+        }
+    }
+}
