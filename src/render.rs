@@ -161,6 +161,23 @@ pub fn blend(
     out
 }
 
+/// RGBA pixels: grey with a heat map (0 → transparent, `max` → full) in a black-red-yellow ramp.
+pub fn blend_heat(grey: &[u8], heat: &[f32], max: f32, opacity: f32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(grey.len() * 4);
+    for (&g, &h) in grey.iter().zip(heat) {
+        let t = (h / max.max(1e-12)).clamp(0.0, 1.0);
+        let colour = [
+            255.0 * (2.0 * t).min(1.0),
+            255.0 * (2.0 * t - 1.0).max(0.0),
+            0.0,
+        ];
+        let a = opacity * t;
+        let px: [f32; 3] = std::array::from_fn(|c| g as f32 * (1.0 - a) + colour[c] * a);
+        out.extend([px[0] as u8, px[1] as u8, px[2] as u8, 255]);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,5 +242,8 @@ mod tests {
         );
         assert_eq!(&rgba[..4], &[100, 100, 100, 255]);
         assert_eq!(&rgba[4..], &[177, 50, 50, 255]);
+        // Heat 0 leaves grey; heat at max is full red-yellow at the given opacity.
+        let h = blend_heat(&[100, 100], &[0.0, 1.0], 1.0, 1.0);
+        assert_eq!(h, vec![100, 100, 100, 255, 255, 255, 0, 255]);
     }
 }

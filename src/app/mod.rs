@@ -2,8 +2,11 @@
 //! modality, window/level, the overlay and its display options. Loading runs on a worker thread
 //! (poll-promise) and the UI stays responsive; every computation comes from the library.
 
+mod model_panel;
 mod panels;
 mod views;
+
+pub use model_panel::{ModelState, OverlaySource};
 
 use crate::case::{Case, find_case, load_case};
 use crate::error::{CloeError, Result};
@@ -32,6 +35,8 @@ pub struct CaseView {
     pub overlay: Option<Vec<u8>>,
     pub overlay_name: String,
     pub overlay_version: u64,
+    /// A heat map shown instead of the labels (REC region map, disagreement) and its maximum.
+    pub heat: Option<(Vec<f32>, f32)>,
     pub opacity: f32,
     pub visible: Vec<bool>,
     pub colours: Vec<[u8; 3]>,
@@ -62,6 +67,7 @@ impl CaseView {
             },
             overlay,
             overlay_version: 0,
+            heat: None,
             opacity: 0.5,
             visible: vec![true; classes],
             colours: views::class_colours(case.profile),
@@ -117,6 +123,7 @@ impl CaseView {
             })
             .collect::<Result<Vec<u8>>>()?;
         self.overlay = Some(classes);
+        self.heat = None;
         self.overlay_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -136,6 +143,10 @@ pub struct ViewerApp {
     pub maximised: Option<Plane>,
     /// A label map to show once the case is loaded.
     pending_overlay: Option<PathBuf>,
+    pub model: Option<ModelState>,
+    pub model_field: String,
+    /// A model folder to load and run once the case is loaded.
+    pending_model: Option<PathBuf>,
 }
 
 impl ViewerApp {
@@ -149,6 +160,9 @@ impl ViewerApp {
             error: None,
             maximised: None,
             pending_overlay: None,
+            model: None,
+            model_field: String::new(),
+            pending_model: None,
         };
         if let Some(p) = path {
             app.open(p);
@@ -184,6 +198,15 @@ impl ViewerApp {
                     {
                         self.error = Some(e.to_string());
                     }
+                    if let Some(dir) = self.pending_model.take() {
+                        self.model_field = dir.display().to_string();
+                        match ModelState::load(&dir)
+                            .and_then(|mut m| m.start(&view.case).map(|()| m))
+                        {
+                            Ok(m) => self.model = Some(m),
+                            Err(e) => self.error = Some(e.to_string()),
+                        }
+                    }
                     self.view = Some(view);
                 }
                 Ok(Err(e)) => self.error = Some(format!("{}: {e}", path.display())),
@@ -204,6 +227,10 @@ impl ViewerApp {
             .resizable(true)
             .default_size(260.0)
             .show(ui, |ui| self.side_panel(ui));
+        egui::Panel::right("model")
+            .resizable(true)
+            .default_size(280.0)
+            .show(ui, |ui| self.model_panel(ui));
         egui::CentralPanel::default().show(ui, |ui| self.views(ui));
     }
 
@@ -260,8 +287,9 @@ impl eframe::App for ViewerApp {
     }
 }
 
-/// Opens the viewer window on `path` with an optional overlay file (blocks until it is closed).
-pub fn run(path: Option<PathBuf>, overlay: Option<PathBuf>) -> Result<()> {
+/// Opens the viewer window on `path` with an optional overlay file and model folder (blocks until it is
+/// closed).
+pub fn run(path: Option<PathBuf>, overlay: Option<PathBuf>, model: Option<PathBuf>) -> Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_inner_size([1280.0, 860.0])
@@ -274,6 +302,7 @@ pub fn run(path: Option<PathBuf>, overlay: Option<PathBuf>) -> Result<()> {
         Box::new(move |_cc| {
             let mut app = ViewerApp::new(path);
             app.pending_overlay = overlay;
+            app.pending_model = model;
             Ok(Box::new(app))
         }),
     )

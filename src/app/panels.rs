@@ -106,7 +106,7 @@ impl ViewerApp {
                     .desired_width(150.0)
                     .hint_text("label map file"),
             );
-            if ui.button("Load").clicked() {
+            if ui.button("Load labels").clicked() {
                 let p = PathBuf::from(self.overlay_field.trim());
                 if let Err(e) = view.load_overlay(&p) {
                     self.error = Some(e.to_string());

@@ -3,7 +3,7 @@
 //! mouse wheel and the arrow keys step through slices.
 
 use super::ViewerApp;
-use crate::render::{Plane, SliceMap, blend, slice_values, window_level};
+use crate::render::{Plane, SliceMap, blend, blend_heat, slice_values, window_level};
 use eframe::egui;
 use egui::{Color32, Pos2, Rect, Sense, Stroke, TextureOptions, Vec2};
 
@@ -47,17 +47,27 @@ impl ViewerApp {
                 view.level,
                 view.width,
             );
-            let labels = view
-                .overlay
-                .as_ref()
-                .map(|o| slice_values(o, dims, &map, k));
-            let rgba = blend(
-                &grey,
-                labels.as_deref(),
-                &view.colours,
-                &view.visible,
-                view.opacity,
-            );
+            let rgba = match &view.heat {
+                Some((heat, max)) => blend_heat(
+                    &grey,
+                    &slice_values(heat, dims, &map, k),
+                    *max,
+                    view.opacity,
+                ),
+                None => {
+                    let labels = view
+                        .overlay
+                        .as_ref()
+                        .map(|o| slice_values(o, dims, &map, k));
+                    blend(
+                        &grey,
+                        labels.as_deref(),
+                        &view.colours,
+                        &view.visible,
+                        view.opacity,
+                    )
+                }
+            };
             let image = egui::ColorImage::from_rgba_unmultiplied([w, h], &rgba);
             let options = TextureOptions::NEAREST;
             let texture = ui

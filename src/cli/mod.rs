@@ -33,6 +33,9 @@ pub enum Command {
         /// A label map to overlay (e.g. the output of `cloe segment`) instead of the ground truth.
         #[arg(long)]
         labels: Option<PathBuf>,
+        /// A model folder: CLoE runs on the case as soon as it is open.
+        #[arg(long)]
+        model: Option<PathBuf>,
     },
     /// Describe a case or a dataset: profile, modalities found and missing, per file shape, spacing,
     /// orientation, datatype and intensity percentiles, label values with voxel counts and volumes in ml,
@@ -231,10 +234,14 @@ pub fn main() -> ExitCode {
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
-        return crate::app::run(None, None);
+        return crate::app::run(None, None, None);
     };
     match command {
-        Command::View { path, labels } => crate::app::run(Some(path), labels)?,
+        Command::View {
+            path,
+            labels,
+            model,
+        } => crate::app::run(Some(path), labels, model)?,
         Command::Inspect {
             paths,
             json,

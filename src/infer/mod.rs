@@ -235,9 +235,49 @@ pub struct CaseMaps {
     pub region: Vec<f32>,
     /// Each used expert's own label map.
     pub experts: Vec<Option<Vec<u8>>>,
+    /// Expert disagreement per voxel: the variance across the used experts' class probabilities,
+    /// averaged over classes (0 with fewer than two experts or when expert maps were not kept).
+    pub disagreement: Vec<f32>,
     pub u: Vec<f64>,
     pub v: Vec<f64>,
     pub w: Vec<f64>,
+}
+
+impl CaseMaps {
+    /// Mean disagreement over the voxels the fused prediction calls foreground (None without any).
+    pub fn mean_disagreement_in_tumour(&self) -> Option<f64> {
+        let (sum, n) = self
+            .classes
+            .iter()
+            .zip(&self.disagreement)
+            .filter(|(c, _)| **c > 0)
+            .fold((0.0f64, 0usize), |(s, n), (_, d)| (s + *d as f64, n + 1));
+        (n > 0).then(|| sum / n as f64)
+    }
+}
+
+/// Variance across experts of each class probability, averaged over classes, per voxel.
+pub fn disagreement(experts: &[&Vec<Vec<f32>>]) -> Vec<f32> {
+    let Some(first) = experts.first() else {
+        return Vec::new();
+    };
+    let (k, n, e) = (first.len(), first[0].len(), experts.len() as f32);
+    let mut out = vec![0.0f32; n];
+    if experts.len() < 2 {
+        return out;
+    }
+    for c in 0..k {
+        for (i, o) in out.iter_mut().enumerate() {
+            let mean = experts.iter().map(|x| x[c][i]).sum::<f32>() / e;
+            let var = experts
+                .iter()
+                .map(|x| (x[c][i] - mean).powi(2))
+                .sum::<f32>()
+                / e;
+            *o += var / k as f32;
+        }
+    }
+    out
 }
 
 /// Brings sample-grid maps back onto the case grid (outside the crop: background).
@@ -265,9 +305,17 @@ pub fn to_case_grid(cache: &ExpertCache, maps: &SampleMaps) -> CaseMaps {
             })
         })
         .collect();
+    let kept: Vec<&Vec<Vec<f32>>> = maps.experts.iter().flatten().collect();
+    let spread = disagreement(&kept);
+    let disagreement = if spread.is_empty() {
+        vec![0.0; sample.case_grid.len()]
+    } else {
+        back(&spread, 0.0)
+    };
     CaseMaps {
         classes: argmax(&probs),
         region: back(&maps.region, 0.0),
+        disagreement,
         probs,
         experts,
         u: maps.u.clone(),
@@ -298,4 +346,19 @@ pub fn classes_to_case_grid(sample: &Sample, classes: &[u8]) -> Vec<u8> {
         .into_iter()
         .map(|c| c as u8)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disagreement_by_hand() {
+        // Two experts, two classes, two voxels: they agree on voxel 0 and split on voxel 1.
+        let a = vec![vec![1.0, 1.0], vec![0.0, 0.0]];
+        let b = vec![vec![1.0, 0.0], vec![0.0, 1.0]];
+        // Voxel 1: each class has values {1, 0}: variance 0.25; averaged over 2 classes: 0.25.
+        assert_eq!(disagreement(&[&a, &b]), vec![0.0, 0.25]);
+        assert_eq!(disagreement(&[&a]), vec![0.0, 0.0]);
+    }
 }

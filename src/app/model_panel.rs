@@ -1,0 +1,370 @@
+//! The model in the viewer: a model folder is loaded, its experts run over the case on a worker thread
+//! (with progress and cancel), and each modality toggle re-runs only the fusion path on the cached
+//! experts, also off the UI thread. The panel shows the device, the toggles, the gating weights as a bar
+//! chart with u and v, and chooses the overlay: fused CLoE labels, one expert, the disagreement map or
+//! the REC region map.
+
+use super::{CaseView, ViewerApp};
+use crate::case::Case;
+use crate::device::{ComputeDevice, select};
+use crate::error::{CloeError, Result};
+use crate::infer::{
+    CaseMaps, ExpertCache, InferOptions, compute_experts, fuse, prepare_for, to_case_grid,
+};
+use crate::model::{CloeNet, load_model};
+use eframe::egui;
+use egui_plot::{Bar, BarChart, Plot};
+use poll_promise::Promise;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// What the overlay shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverlaySource {
+    /// The case's label map (or a file).
+    Labels,
+    /// CLoE's fused segmentation.
+    Fused,
+    /// One expert's own segmentation.
+    Expert(usize),
+    /// Where the experts disagree.
+    Disagreement,
+    /// The REC region map r.
+    Region,
+}
+
+type ExpertsResult = Result<(ExpertCache, CaseMaps, f64)>;
+type FuseResult = Result<(CaseMaps, f64)>;
+
+enum Job {
+    Experts(Box<Promise<ExpertsResult>>),
+    Fuse(Box<Promise<FuseResult>>),
+}
+
+/// A loaded model and what it computed for the open case.
+pub struct ModelState {
+    pub dir: PathBuf,
+    pub device: ComputeDevice,
+    net: Arc<Mutex<CloeNet>>,
+    cache: Option<Arc<Mutex<ExpertCache>>>,
+    job: Option<Job>,
+    pub mask: Vec<bool>,
+    pub maps: Option<CaseMaps>,
+    pub source: OverlaySource,
+    /// Seconds of the first inference (experts + fusion) and of the last re-fusion.
+    pub first_seconds: Option<f64>,
+    pub fusion_seconds: Option<f64>,
+    progress: Arc<(AtomicUsize, AtomicUsize)>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl ModelState {
+    /// Loads the model in `dir` on the default device.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let device = select(None)?;
+        let net = load_model(dir, &device.device)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            device,
+            net: Arc::new(Mutex::new(net)),
+            cache: None,
+            job: None,
+            mask: Vec::new(),
+            maps: None,
+            source: OverlaySource::Labels,
+            first_seconds: None,
+            fusion_seconds: None,
+            progress: Arc::new((AtomicUsize::new(0), AtomicUsize::new(0))),
+            cancel: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// True while experts or a fusion are being computed.
+    pub fn busy(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// Starts the experts of every present modality and the fusion of all of them.
+    pub fn start(&mut self, case: &Case) -> Result<()> {
+        let net = self
+            .net
+            .lock()
+            .map_err(|_| CloeError::Invalid("the model is unusable after a crash".into()))?;
+        if net.config().profile != case.profile {
+            return Err(CloeError::Invalid(format!(
+                "the model is for {} cases, the case is {}",
+                net.config().profile,
+                case.profile
+            )));
+        }
+        let sample = prepare_for(&net, case);
+        drop(net);
+        self.mask = case.available();
+        self.maps = None;
+        self.cache = None;
+        self.cancel.store(false, Ordering::Relaxed);
+        let (net, device, mask) = (
+            self.net.clone(),
+            self.device.device.clone(),
+            self.mask.clone(),
+        );
+        let (progress, cancel) = (self.progress.clone(), self.cancel.clone());
+        self.job = Some(Job::Experts(Box::new(Promise::spawn_thread(
+            "cloe-experts",
+            move || {
+                let t = Instant::now();
+                let net = net
+                    .lock()
+                    .map_err(|_| CloeError::Invalid("model lock poisoned".into()))?;
+                let mut report = |done: usize, total: usize| {
+                    progress.0.store(done, Ordering::Relaxed);
+                    progress.1.store(total, Ordering::Relaxed);
+                };
+                let cache = compute_experts(
+                    &net,
+                    sample,
+                    &device,
+                    InferOptions::default(),
+                    &mut report,
+                    &cancel,
+                )?;
+                let maps = to_case_grid(&cache, &fuse(&net, &cache, &mask, true)?);
+                Ok((cache, maps, t.elapsed().as_secs_f64()))
+            },
+        ))));
+        Ok(())
+    }
+
+    /// Re-runs the fusion for the current mask on the cached experts.
+    pub fn refuse(&mut self) {
+        let Some(cache) = self.cache.clone() else {
+            return;
+        };
+        let (net, mask) = (self.net.clone(), self.mask.clone());
+        self.job = Some(Job::Fuse(Box::new(Promise::spawn_thread(
+            "cloe-fuse",
+            move || {
+                let t = Instant::now();
+                let net = net
+                    .lock()
+                    .map_err(|_| CloeError::Invalid("model lock poisoned".into()))?;
+                let cache = cache
+                    .lock()
+                    .map_err(|_| CloeError::Invalid("cache lock poisoned".into()))?;
+                let maps = to_case_grid(&cache, &fuse(&net, &cache, &mask, true)?);
+                Ok((maps, t.elapsed().as_secs_f64()))
+            },
+        ))));
+    }
+
+    /// Collects a finished job; returns true when new maps arrived.
+    pub fn poll(&mut self) -> Result<bool> {
+        match self.job.take() {
+            Some(Job::Experts(p)) => match (*p).try_take() {
+                Ok(r) => {
+                    let (cache, maps, secs) = r?;
+                    self.cache = Some(Arc::new(Mutex::new(cache)));
+                    self.maps = Some(maps);
+                    self.first_seconds = Some(secs);
+                    Ok(true)
+                }
+                Err(p) => {
+                    self.job = Some(Job::Experts(Box::new(p)));
+                    Ok(false)
+                }
+            },
+            Some(Job::Fuse(p)) => match (*p).try_take() {
+                Ok(r) => {
+                    let (maps, secs) = r?;
+                    self.maps = Some(maps);
+                    self.fusion_seconds = Some(secs);
+                    Ok(true)
+                }
+                Err(p) => {
+                    self.job = Some(Job::Fuse(Box::new(p)));
+                    Ok(false)
+                }
+            },
+            None => Ok(false),
+        }
+    }
+
+    /// Puts the chosen overlay into the view.
+    pub fn apply_overlay(&self, view: &mut CaseView) {
+        let Some(maps) = &self.maps else { return };
+        view.heat = None;
+        match self.source {
+            OverlaySource::Labels => {
+                view.overlay = view.case.label.as_ref().map(|l| l.classes.clone());
+                view.overlay_name = "ground truth".into();
+            }
+            OverlaySource::Fused => {
+                view.overlay = Some(maps.classes.clone());
+                view.overlay_name = "CLoE".into();
+            }
+            OverlaySource::Expert(m) => {
+                view.overlay = maps.experts.get(m).cloned().flatten();
+                view.overlay_name = format!("expert {}", view.case.profile.modality_display()[m]);
+            }
+            OverlaySource::Disagreement => {
+                let max = maps.disagreement.iter().copied().fold(1e-6f32, f32::max);
+                view.heat = Some((maps.disagreement.clone(), max));
+                view.overlay_name = "disagreement".into();
+            }
+            OverlaySource::Region => {
+                view.heat = Some((maps.region.clone(), 1.0));
+                view.overlay_name = "REC region map".into();
+            }
+        }
+        view.overlay_version += 1;
+    }
+}
+
+impl ViewerApp {
+    /// The model panel (right side).
+    pub(super) fn model_panel(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Model");
+        ui.horizontal(|ui| {
+            ui.add(
+                egui::TextEdit::singleline(&mut self.model_field)
+                    .desired_width(170.0)
+                    .hint_text("model folder"),
+            );
+            if ui.button("Load model").clicked() {
+                match ModelState::load(Path::new(self.model_field.trim())) {
+                    Ok(m) => self.model = Some(m),
+                    Err(e) => self.error = Some(e.to_string()),
+                }
+            }
+        });
+        let (Some(model), Some(view)) = (self.model.as_mut(), self.view.as_mut()) else {
+            ui.label("Load a model and a case to run CLoE.");
+            return;
+        };
+        match model.poll() {
+            Ok(true) => model.apply_overlay(view),
+            Ok(false) => {}
+            Err(e) => self.error = Some(e.to_string()),
+        }
+        ui.label(format!("device: {}", model.device.label));
+        if model.busy() {
+            let (done, total) = (
+                model.progress.0.load(Ordering::Relaxed),
+                model.progress.1.load(Ordering::Relaxed),
+            );
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(if model.maps.is_none() {
+                    format!("experts: window {done}/{total}")
+                } else {
+                    "re-fusing…".into()
+                });
+                if ui.button("Cancel").clicked() {
+                    model.cancel.store(true, Ordering::Relaxed);
+                }
+            });
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(100));
+        } else if model.maps.is_none()
+            && ui.button("Run CLoE").clicked()
+            && let Err(e) = model.start(&view.case)
+        {
+            self.error = Some(e.to_string());
+        }
+        if model.maps.is_none() {
+            return;
+        }
+        let names = view.case.profile.modality_display();
+        ui.separator();
+        ui.label("Modalities used");
+        let mut toggled = false;
+        for (i, name) in names.iter().enumerate() {
+            let present = view.case.modalities[i].is_some();
+            ui.add_enabled_ui(present && !model.busy(), |ui| {
+                let label = if present {
+                    name.to_string()
+                } else {
+                    format!("{name} (missing)")
+                };
+                toggled |= ui.checkbox(&mut model.mask[i], label).changed();
+            });
+        }
+        if toggled {
+            if model.mask.iter().any(|&m| m) {
+                model.refuse();
+            } else {
+                self.error = Some("switch on at least one modality".into());
+            }
+        }
+        let Some(maps) = model.maps.as_ref() else {
+            return;
+        };
+        ui.separator();
+        ui.label("Gating weights w (u, v beside)");
+        let bars: Vec<Bar> = maps
+            .w
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| Bar::new(i as f64, w).name(names[i]).width(0.6))
+            .collect();
+        Plot::new("gating")
+            .height(120.0)
+            .include_y(0.0)
+            .include_y(1.0)
+            .allow_drag(false)
+            .allow_zoom(false)
+            .allow_scroll(false)
+            .x_axis_formatter(move |m, _| {
+                names
+                    .get(m.value.round() as usize)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default()
+            })
+            .show(ui, |plot| plot.bar_chart(BarChart::new("w", bars)));
+        for (i, name) in names.iter().enumerate() {
+            if model.mask.get(i).copied().unwrap_or(false) {
+                ui.monospace(format!(
+                    "{name:<6} w {:.3}  u {:.3}  v {:.3}",
+                    maps.w[i], maps.u[i], maps.v[i]
+                ));
+            }
+        }
+        if let Some(d) = maps.mean_disagreement_in_tumour() {
+            ui.label(format!("mean disagreement in tumour: {d:.4}"));
+        }
+        if let (Some(first), Some(f)) = (model.first_seconds, model.fusion_seconds) {
+            ui.small(format!(
+                "first inference {first:.1} s, last toggle {f:.2} s"
+            ));
+        }
+        ui.separator();
+        ui.label("Overlay");
+        let before = model.source;
+        ui.radio_value(
+            &mut model.source,
+            OverlaySource::Labels,
+            "ground truth / file",
+        );
+        ui.radio_value(&mut model.source, OverlaySource::Fused, "CLoE (fused)");
+        for (i, name) in names.iter().enumerate() {
+            if maps.experts[i].is_some() {
+                ui.radio_value(
+                    &mut model.source,
+                    OverlaySource::Expert(i),
+                    format!("expert {name}"),
+                );
+            }
+        }
+        ui.radio_value(
+            &mut model.source,
+            OverlaySource::Disagreement,
+            "disagreement",
+        );
+        ui.radio_value(&mut model.source, OverlaySource::Region, "REC region map");
+        if model.source != before {
+            model.apply_overlay(view);
+        }
+    }
+}

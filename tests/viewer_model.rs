@@ -1,0 +1,114 @@
+//! The model in the viewer: experts computed once in the background, a modality toggle re-fused from the
+//! cache (the switched-off modality gets weight 0, the others sum to 1), and the overlay switched between
+//! CLoE, one expert, the disagreement map and the REC region map. The model here is a small untrained
+//! network (the mechanism is under test, not its accuracy).
+
+mod common;
+use cloe::app::{OverlaySource, ViewerApp};
+use cloe::case::Profile;
+use cloe::model::{CloeConfig, CloeNet, save_model};
+use common::data;
+use eframe::egui;
+use egui_kittest::Harness;
+
+fn wait(h: &mut Harness<'static, ViewerApp>, done: impl Fn(&ViewerApp) -> bool) {
+    let t = std::time::Instant::now();
+    while !done(h.state()) && t.elapsed().as_secs() < 120 {
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(done(h.state()), "timed out; error: {:?}", h.state().error);
+}
+
+#[test]
+fn toggles_refuse_from_cached_experts_and_overlays_switch() {
+    let Some(dir) = data("brats2018/Brats18_2013_11_1") else {
+        return;
+    };
+    let model_dir = tempfile::tempdir().unwrap();
+    let cfg = CloeConfig {
+        channels: 2,
+        gate_hidden: 4,
+        content_channels: 2,
+        style_dim: 2,
+        patch: 16,
+        spacing_mm: 4.0,
+        ..CloeConfig::for_profile(Profile::Brats)
+    };
+    save_model(
+        &CloeNet::new(&cfg, &burn::prelude::Device::flex()),
+        model_dir.path(),
+    )
+    .unwrap();
+
+    let mut app = ViewerApp::new(Some(dir));
+    app.model_field = model_dir.path().display().to_string();
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut ViewerApp| app.show(ui), app);
+    wait(&mut h, |a| a.view.is_some());
+    use egui_kittest::kittest::Queryable;
+    h.get_by_label("Load model").click();
+    h.step();
+    h.step();
+    assert!(h.state().model.is_some(), "{:?}", h.state().error);
+    h.get_by_label("Run CLoE").click();
+    h.step();
+    wait(&mut h, |a| {
+        a.model
+            .as_ref()
+            .is_some_and(|m| m.maps.is_some() && !m.busy())
+    });
+    let w = h
+        .state()
+        .model
+        .as_ref()
+        .unwrap()
+        .maps
+        .as_ref()
+        .unwrap()
+        .w
+        .clone();
+    assert!(
+        (w.iter().sum::<f64>() - 1.0).abs() < 1e-4 && w.iter().all(|&x| x > 0.0),
+        "{w:?}"
+    );
+
+    // Switch T1c off: only the fusion runs again.
+    {
+        let m = h.state_mut().model.as_mut().unwrap();
+        m.mask[1] = false;
+        m.refuse();
+    }
+    wait(&mut h, |a| {
+        a.model
+            .as_ref()
+            .is_some_and(|m| m.fusion_seconds.is_some() && !m.busy())
+    });
+    let m = h.state().model.as_ref().unwrap();
+    let w = &m.maps.as_ref().unwrap().w;
+    assert_eq!(w[1], 0.0);
+    assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-4, "{w:?}");
+    assert!(
+        m.maps.as_ref().unwrap().experts[1].is_none(),
+        "no expert map for a switched-off modality"
+    );
+    assert!(
+        m.fusion_seconds.unwrap() < m.first_seconds.unwrap(),
+        "a toggle is faster than the first inference"
+    );
+
+    // Overlays.
+    let state = h.state_mut();
+    let (model, view) = (state.model.as_mut().unwrap(), state.view.as_mut().unwrap());
+    model.source = OverlaySource::Disagreement;
+    model.apply_overlay(view);
+    assert!(view.heat.is_some() && view.overlay_name == "disagreement");
+    model.source = OverlaySource::Expert(0);
+    model.apply_overlay(view);
+    assert!(view.heat.is_none() && view.overlay.is_some() && view.overlay_name == "expert FLAIR");
+    model.source = OverlaySource::Fused;
+    model.apply_overlay(view);
+    assert_eq!(view.overlay.as_ref().unwrap().len(), view.case.grid.len());
+    h.step();
+}
