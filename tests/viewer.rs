@@ -104,3 +104,13 @@ fn an_overlay_from_a_file_replaces_the_ground_truth() {
     assert!(e.contains("unexpected label values"), "{e}");
     h.step();
 }
+
+#[test]
+fn the_bundled_case_opens() {
+    let mut h = harness(ViewerApp::new(Some(cloe::app::bundled_case())));
+    wait_loaded(&mut h);
+    let view = h.state().view.as_ref().expect("bundled case");
+    assert_eq!(view.case.id, "TCGA-DU-7294");
+    assert_eq!(view.case.available(), vec![true; 4]);
+    assert!(view.overlay.is_none(), "no ground truth is bundled");
+}

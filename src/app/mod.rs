@@ -287,6 +287,16 @@ impl eframe::App for ViewerApp {
     }
 }
 
+/// The bundled demo case: `assets/TCGA-DU-7294` under the working folder, else under the source tree.
+pub fn bundled_case() -> PathBuf {
+    let rel = Path::new("assets").join("TCGA-DU-7294");
+    if rel.is_dir() {
+        rel
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+    }
+}
+
 /// Opens the viewer window on `path` with an optional overlay file and model folder (blocks until it is
 /// closed).
 pub fn run(path: Option<PathBuf>, overlay: Option<PathBuf>, model: Option<PathBuf>) -> Result<()> {

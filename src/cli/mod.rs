@@ -18,7 +18,7 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "cloe", version, about, long_about = None)]
 pub struct Cli {
-    /// Without a subcommand, the viewer opens.
+    /// Without a subcommand, the viewer opens on the bundled demo case.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -234,7 +234,8 @@ pub fn main() -> ExitCode {
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
-        return crate::app::run(None, None, None);
+        let bundled = crate::app::bundled_case();
+        return crate::app::run(bundled.is_dir().then_some(bundled), None, None);
     };
     match command {
         Command::View {
