@@ -114,3 +114,48 @@ fn the_bundled_case_opens() {
     assert_eq!(view.case.available(), vec![true; 4]);
     assert!(view.overlay.is_none(), "no ground truth is bundled");
 }
+
+#[test]
+fn export_labels_and_a_png_and_remember_the_case() {
+    let Some(dir) = data("brats2018/Brats18_2013_11_1") else {
+        return;
+    };
+    let mut h = harness(ViewerApp::new(Some(dir.clone())));
+    wait_loaded(&mut h);
+    assert_eq!(h.state().recent, vec![dir.clone()]);
+    let out = tempfile::tempdir().unwrap();
+    let labels = out.path().join("labels.nii.gz");
+    h.state().export_labels(&labels).unwrap();
+    let written = cloe::io::read_volume(&labels, Default::default()).unwrap();
+    let original = cloe::io::read_volume(
+        &dir.join("Brats18_2013_11_1_seg.nii.gz"),
+        Default::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        written.data, original.data,
+        "ground truth written back in the {{0,1,2,4}} convention"
+    );
+    assert!(written.grid.same_as(&original.grid));
+    // Never over an input, never over an existing file.
+    let e = h
+        .state()
+        .export_labels(&dir.join("Brats18_2013_11_1_seg.nii.gz"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("input files"), "{e}");
+    assert!(
+        h.state()
+            .export_labels(&labels)
+            .unwrap_err()
+            .to_string()
+            .contains("exists")
+    );
+
+    let png = out.path().join("axial.png");
+    h.state()
+        .export_png(cloe::render::Plane::Axial, &png)
+        .unwrap();
+    let img = image::open(&png).unwrap();
+    assert_eq!((img.width(), img.height()), (240, 240));
+}

@@ -2,6 +2,7 @@
 //! modality, window/level, the overlay and its display options. Loading runs on a worker thread
 //! (poll-promise) and the UI stays responsive; every computation comes from the library.
 
+mod export;
 mod model_panel;
 mod panels;
 mod views;
@@ -147,6 +148,10 @@ pub struct ViewerApp {
     pub model_field: String,
     /// A model folder to load and run once the case is loaded.
     pending_model: Option<PathBuf>,
+    /// Recently opened cases, newest first (kept in eframe's storage).
+    pub recent: Vec<PathBuf>,
+    /// The export file name field.
+    pub export_field: String,
 }
 
 impl ViewerApp {
@@ -163,6 +168,8 @@ impl ViewerApp {
             model: None,
             model_field: String::new(),
             pending_model: None,
+            recent: Vec::new(),
+            export_field: String::new(),
         };
         if let Some(p) = path {
             app.open(p);
@@ -192,6 +199,7 @@ impl ViewerApp {
         if let Some((path, promise)) = self.loading.take() {
             match promise.try_take() {
                 Ok(Ok(case)) => {
+                    self.remember(path.clone());
                     let mut view = CaseView::new(case);
                     if let Some(p) = self.pending_overlay.take()
                         && let Err(e) = view.load_overlay(&p)
@@ -263,6 +271,12 @@ impl ViewerApp {
 }
 
 impl eframe::App for ViewerApp {
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        if let Ok(json) = serde_json::to_string(&self.recent) {
+            storage.set_string(export::RECENT_KEY, json);
+        }
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let dropped: Vec<PathBuf> = ui.input(|i| {
             i.raw
@@ -309,8 +323,13 @@ pub fn run(path: Option<PathBuf>, overlay: Option<PathBuf>, model: Option<PathBu
     eframe::run_native(
         "CLoE Studio",
         options,
-        Box::new(move |_cc| {
+        Box::new(move |cc| {
             let mut app = ViewerApp::new(path);
+            if let Some(recent) = cc.storage.and_then(|s| s.get_string(export::RECENT_KEY)) {
+                let mut list: Vec<PathBuf> = serde_json::from_str(&recent).unwrap_or_default();
+                list.retain(|p| !app.recent.contains(p));
+                app.recent.extend(list);
+            }
             app.pending_overlay = overlay;
             app.pending_model = model;
             Ok(Box::new(app))

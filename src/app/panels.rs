@@ -25,6 +25,20 @@ impl ViewerApp {
                     self.open(p);
                 }
             }
+            ui.menu_button("Recent", |ui| {
+                let mut chosen = None;
+                for p in &self.recent {
+                    if ui.button(p.display().to_string()).clicked() {
+                        chosen = Some(p.clone());
+                    }
+                }
+                if self.recent.is_empty() {
+                    ui.label("none yet");
+                }
+                if let Some(p) = chosen {
+                    self.open(p);
+                }
+            });
             if self.is_loading() {
                 ui.spinner();
                 ui.label("reading…");
@@ -114,7 +128,27 @@ impl ViewerApp {
             }
         });
         ui.separator();
-        ui.label("Zoom");
+        ui.label("Export");
+        ui.add(
+            egui::TextEdit::singleline(&mut self.export_field)
+                .desired_width(230.0)
+                .hint_text("file: .nii.gz labels or .png view"),
+        );
+        ui.horizontal(|ui| {
+            let target = PathBuf::from(self.export_field.trim());
+            if ui.button("Save labels").clicked() {
+                self.error = self.export_labels(&target).err().map(|e| e.to_string());
+            }
+            if ui.button("Save view PNG").clicked() {
+                let plane = self.maximised.unwrap_or(crate::render::Plane::Axial);
+                self.error = self.export_png(plane, &target).err().map(|e| e.to_string());
+            }
+        });
+        let Some(view) = self.view.as_mut() else {
+            return;
+        };
+        ui.separator();
+        ui.label("Zoom (middle-drag pans)");
         ui.add(egui::Slider::new(&mut view.zoom, 0.5..=8.0).logarithmic(true));
         if ui.button("Reset view").clicked() {
             view.zoom = 1.0;

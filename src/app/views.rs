@@ -165,6 +165,9 @@ impl ViewerApp {
             view.width = (view.width * (1.0 + d.x * 0.005)).max(1e-3);
             view.level -= d.y * view.width * 0.002;
         }
+        if response.dragged_by(egui::PointerButton::Middle) {
+            view.pan += response.drag_delta();
+        }
         if response.double_clicked() {
             self.maximised = if self.maximised == Some(plane) {
                 None

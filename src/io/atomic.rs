@@ -68,6 +68,19 @@ fn parent_dir(target: &Path) -> PathBuf {
 
 fn check_target(target: &Path, opts: &WriteOptions) -> Result<()> {
     let dir = parent_dir(target);
+    let canonical_target = dir
+        .canonicalize()
+        .ok()
+        .map(|d| d.join(target.file_name().unwrap_or_default()));
+    for input in &opts.protected {
+        let same = canonical_target.is_some() && input.canonicalize().ok() == canonical_target;
+        if same || input == target {
+            return Err(CloeError::unwritable(
+                target,
+                "it is one of the input files, which are never overwritten; choose another name",
+            ));
+        }
+    }
     let meta = std::fs::metadata(&dir).map_err(|_| {
         CloeError::unwritable(
             target,
@@ -97,19 +110,6 @@ fn check_target(target: &Path, opts: &WriteOptions) -> Result<()> {
             target,
             "it is a folder; give a file name",
         ));
-    }
-    let canonical_target = dir
-        .canonicalize()
-        .ok()
-        .map(|d| d.join(target.file_name().unwrap_or_default()));
-    for input in &opts.protected {
-        let same = canonical_target.is_some() && input.canonicalize().ok() == canonical_target;
-        if same || input == target {
-            return Err(CloeError::unwritable(
-                target,
-                "it is one of the input files, which are never overwritten; choose another name",
-            ));
-        }
     }
     if target.exists() && !opts.overwrite {
         return Err(CloeError::unwritable(
