@@ -1,0 +1,68 @@
+//! The viewer: UI frame time while scrolling through slices with the label overlay on a 240x240x155
+//! case (egui_kittest steps without a window: UI logic plus the CPU slice rendering and texture upload
+//! requests, not the GPU's painting), and the time from a modality toggle to the new fused overlay
+//! compared with the first inference (experts + fusion), with the default CPU model (C = 8, 2 mm,
+//! untrained weights: the timing does not depend on them).
+//!
+//! `cargo bench --bench viewer` (reads ../shared/data).
+
+use cloe::app::{ModelState, ViewerApp};
+use cloe::case::Profile;
+use cloe::model::{CloeConfig, CloeNet, save_model};
+use eframe::egui;
+use egui_kittest::Harness;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/brats2018/Brats18_2013_11_1");
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut ViewerApp| app.show(ui), ViewerApp::new(Some(case)));
+    while h.state().is_loading() {
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.step();
+    // Scroll: one axial slice per frame (the axial texture is re-rendered each frame).
+    let frames: Vec<f64> = (0..60)
+        .map(|i| {
+            h.state_mut().view.as_mut().unwrap().cursor[2] = 40 + i;
+            let t = Instant::now();
+            h.step();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    let frame = median(frames);
+    println!("viewer: Brats18_2013_11_1, 240x240x155, ground-truth overlay, 1400x900 UI");
+    println!("  frame while scrolling axial slices  median {:.1} ms ({:.0} frames/s)", frame * 1e3, 1.0 / frame);
+
+    let dir = tempfile::tempdir().unwrap();
+    save_model(&CloeNet::new(&CloeConfig::for_profile(Profile::Brats), &burn::prelude::Device::flex()), dir.path()).unwrap();
+    let mut model = ModelState::load(dir.path()).unwrap();
+    model.start(&h.state().view.as_ref().unwrap().case).unwrap();
+    while model.maps.is_none() {
+        model.poll().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let first = model.first_seconds.unwrap();
+    let mut toggles = Vec::new();
+    for off in [1usize, 2, 0] {
+        model.mask = vec![true; 4];
+        model.mask[off] = false;
+        model.refuse();
+        while model.busy() {
+            model.poll().unwrap();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        toggles.push(model.fusion_seconds.unwrap());
+    }
+    let toggle = median(toggles);
+    println!("  first inference (4 experts + fusion, {})  {:.1} s", model.device.label, first);
+    println!("  modality toggle to new overlay       median {:.1} s  ({:.0} % of the first inference)", toggle, 100.0 * toggle / first);
+}
