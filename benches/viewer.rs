@@ -20,10 +20,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/brats2018/Brats18_2013_11_1");
+    let case =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/brats2018/Brats18_2013_11_1");
     let mut h = Harness::builder()
         .with_size(egui::Vec2::new(1400.0, 900.0))
-        .build_ui_state(|ui, app: &mut ViewerApp| app.show(ui), ViewerApp::new(Some(case)));
+        .build_ui_state(
+            |ui, app: &mut ViewerApp| app.show(ui),
+            ViewerApp::new(Some(case)),
+        );
     while h.state().is_loading() {
         h.step();
         std::thread::sleep(Duration::from_millis(10));
@@ -40,10 +44,21 @@ fn main() {
         .collect();
     let frame = median(frames);
     println!("viewer: Brats18_2013_11_1, 240x240x155, ground-truth overlay, 1400x900 UI");
-    println!("  frame while scrolling axial slices  median {:.1} ms ({:.0} frames/s)", frame * 1e3, 1.0 / frame);
+    println!(
+        "  frame while scrolling axial slices  median {:.1} ms ({:.0} frames/s)",
+        frame * 1e3,
+        1.0 / frame
+    );
 
     let dir = tempfile::tempdir().unwrap();
-    save_model(&CloeNet::new(&CloeConfig::for_profile(Profile::Brats), &burn::prelude::Device::flex()), dir.path()).unwrap();
+    save_model(
+        &CloeNet::new(
+            &CloeConfig::for_profile(Profile::Brats),
+            &burn::prelude::Device::flex(),
+        ),
+        dir.path(),
+    )
+    .unwrap();
     let mut model = ModelState::load(dir.path()).unwrap();
     model.start(&h.state().view.as_ref().unwrap().case).unwrap();
     while model.maps.is_none() {
@@ -63,6 +78,13 @@ fn main() {
         toggles.push(model.fusion_seconds.unwrap());
     }
     let toggle = median(toggles);
-    println!("  first inference (4 experts + fusion, {})  {:.1} s", model.device.label, first);
-    println!("  modality toggle to new overlay       median {:.1} s  ({:.0} % of the first inference)", toggle, 100.0 * toggle / first);
+    println!(
+        "  first inference (4 experts + fusion, {})  {:.1} s",
+        model.device.label, first
+    );
+    println!(
+        "  modality toggle to new overlay       median {:.1} s  ({:.0} % of the first inference)",
+        toggle,
+        100.0 * toggle / first
+    );
 }

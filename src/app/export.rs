@@ -5,7 +5,7 @@
 use super::ViewerApp;
 use crate::error::{CloeError, Result};
 use crate::io::WriteOptions;
-use crate::render::{Plane, SliceMap, blend, blend_heat, slice_values, window_level};
+use crate::render::{Plane, SliceMap};
 use crate::segment::write_labels;
 use std::path::{Path, PathBuf};
 
@@ -35,39 +35,10 @@ impl ViewerApp {
             .view
             .as_ref()
             .ok_or_else(|| CloeError::Invalid("no case is open".into()))?;
-        let volume = view.case.modalities[view.shown]
-            .as_ref()
+        let rgba = view
+            .plane_rgba(plane)
             .ok_or_else(|| CloeError::Invalid("the shown modality is missing".into()))?;
-        let dims = view.case.grid.dims;
-        let map = SliceMap::new(&view.case.grid, plane);
-        let (_, _, k) = map.pixel(dims, view.cursor);
-        let (w, h) = map.size(dims);
-        let grey = window_level(
-            &slice_values(&volume.data, dims, &map, k),
-            view.level,
-            view.width,
-        );
-        let rgba = match &view.heat {
-            Some((heat, max)) => blend_heat(
-                &grey,
-                &slice_values(heat, dims, &map, k),
-                *max,
-                view.opacity,
-            ),
-            None => {
-                let labels = view
-                    .overlay
-                    .as_ref()
-                    .map(|o| slice_values(o, dims, &map, k));
-                blend(
-                    &grey,
-                    labels.as_deref(),
-                    &view.colours,
-                    &view.visible,
-                    view.opacity,
-                )
-            }
-        };
+        let (w, h) = SliceMap::new(&view.case.grid, plane).size(view.case.grid.dims);
         let image = image::RgbaImage::from_raw(w as u32, h as u32, rgba).expect("w·h·4 bytes");
         let opts = WriteOptions::protecting(view.case.source.input_files());
         crate::io::atomic_write(path, &opts, |tmp| {

@@ -17,6 +17,43 @@ pub fn class_colours(profile: crate::case::Profile) -> Vec<[u8; 3]> {
     }
 }
 
+impl super::CaseView {
+    /// The pixels of `plane` through the cursor as displayed: window/level, then the heat map or the
+    /// visible labels at the chosen opacity (row by row from the top). None when the modality is missing.
+    pub fn plane_rgba(&self, plane: Plane) -> Option<Vec<u8>> {
+        let volume = self.case.modalities[self.shown].as_ref()?;
+        let dims = self.case.grid.dims;
+        let map = SliceMap::new(&self.case.grid, plane);
+        let (_, _, k) = map.pixel(dims, self.cursor);
+        let grey = window_level(
+            &slice_values(&volume.data, dims, &map, k),
+            self.level,
+            self.width,
+        );
+        Some(match &self.heat {
+            Some((heat, max)) => blend_heat(
+                &grey,
+                &slice_values(heat, dims, &map, k),
+                *max,
+                self.opacity,
+            ),
+            None => {
+                let labels = self
+                    .overlay
+                    .as_ref()
+                    .map(|o| slice_values(o, dims, &map, k));
+                blend(
+                    &grey,
+                    labels.as_deref(),
+                    &self.colours,
+                    &self.visible,
+                    self.opacity,
+                )
+            }
+        })
+    }
+}
+
 impl ViewerApp {
     /// Draws `plane` into `rect` and handles its input.
     pub(super) fn plane_view(&mut self, ui: &mut egui::Ui, plane: Plane, size: Vec2) {
@@ -28,9 +65,6 @@ impl ViewerApp {
         let map = SliceMap::new(&grid, plane);
         let (w, h) = map.size(dims);
         let (_, _, k) = map.pixel(dims, view.cursor);
-        let Some(volume) = view.case.modalities[view.shown].as_ref() else {
-            return;
-        };
         let key = (
             plane,
             k,
@@ -42,31 +76,8 @@ impl ViewerApp {
             view.overlay_version,
         );
         if view.textures.get(&plane).is_none_or(|(old, _)| *old != key) {
-            let grey = window_level(
-                &slice_values(&volume.data, dims, &map, k),
-                view.level,
-                view.width,
-            );
-            let rgba = match &view.heat {
-                Some((heat, max)) => blend_heat(
-                    &grey,
-                    &slice_values(heat, dims, &map, k),
-                    *max,
-                    view.opacity,
-                ),
-                None => {
-                    let labels = view
-                        .overlay
-                        .as_ref()
-                        .map(|o| slice_values(o, dims, &map, k));
-                    blend(
-                        &grey,
-                        labels.as_deref(),
-                        &view.colours,
-                        &view.visible,
-                        view.opacity,
-                    )
-                }
+            let Some(rgba) = view.plane_rgba(plane) else {
+                return;
             };
             let image = egui::ColorImage::from_rgba_unmultiplied([w, h], &rgba);
             let options = TextureOptions::NEAREST;
