@@ -99,8 +99,9 @@ impl ModelState {
                 case.profile
             )));
         }
-        let sample = prepare_for(&net, case);
         drop(net);
+        // Preprocessing (crop, z-score, resampling) runs on the worker too; the copy is a memcpy.
+        let case = case.clone();
         self.mask = case.available();
         self.maps = None;
         self.cache = None;
@@ -118,6 +119,7 @@ impl ModelState {
                 let net = net
                     .lock()
                     .map_err(|_| CloeError::Invalid("model lock poisoned".into()))?;
+                let sample = prepare_for(&net, &case);
                 let mut report = |done: usize, total: usize| {
                     progress.0.store(done, Ordering::Relaxed);
                     progress.1.store(total, Ordering::Relaxed);
