@@ -153,6 +153,20 @@ pub fn fuse(
         .collect();
     let (mut u, mut v, mut w, mut total) = (vec![0.0; m], vec![0.0; m], vec![0.0; m], 0.0);
     let block = p * p * p;
+    let ones = vec![1.0f32; block];
+    // Adds the K class blocks of one window (`[K, p, p, p]`, x fastest) into per-class buffers.
+    let add_classes = |acc: &mut [Vec<f32>], origin: [usize; 3], data: &[f32]| {
+        for (c, buf) in acc.iter_mut().enumerate() {
+            accumulate(
+                buf,
+                cache.dims,
+                origin,
+                p,
+                &data[c * block..(c + 1) * block],
+                &g,
+            );
+        }
+    };
     for (origin, row) in cache.windows.iter().zip(&cache.experts) {
         let refs: Vec<Option<&Expert>> = row
             .iter()
@@ -161,16 +175,7 @@ pub fn fuse(
             .collect();
         let fusion = net.fuse(&refs);
         let fp = to_vec(fusion.probs);
-        for c in 0..k {
-            accumulate(
-                &mut probs[c],
-                cache.dims,
-                *origin,
-                p,
-                &fp[c * block..(c + 1) * block],
-                &g,
-            );
-        }
+        add_classes(&mut probs, *origin, &fp);
         accumulate(
             &mut region,
             cache.dims,
@@ -179,20 +184,10 @@ pub fn fuse(
             &to_vec(fusion.region),
             &g,
         );
-        accumulate(&mut norm, cache.dims, *origin, p, &vec![1.0; block], &g);
+        accumulate(&mut norm, cache.dims, *origin, p, &ones, &g);
         for (slot, e) in experts.iter_mut().zip(&refs) {
             if let (Some(acc), Some(e)) = (slot.as_mut(), e) {
-                let ep = to_vec(e.probs.clone());
-                for c in 0..k {
-                    accumulate(
-                        &mut acc[c],
-                        cache.dims,
-                        *origin,
-                        p,
-                        &ep[c * block..(c + 1) * block],
-                        &g,
-                    );
-                }
+                add_classes(acc, *origin, &to_vec(e.probs.clone()));
             }
         }
         // Case-level scores: windows weighted by how much foreground they predict.
