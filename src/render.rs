@@ -161,6 +161,24 @@ pub fn blend(
     out
 }
 
+/// The outline of a label slice (`w` × `h`, row by row): a labelled pixel stays when one of its four
+/// neighbours has another label or lies outside the slice; the inside of each region becomes 0.
+pub fn outline(labels: &[u8], w: usize, h: usize) -> Vec<u8> {
+    let at = |c: isize, r: isize| -> Option<u8> {
+        (c >= 0 && r >= 0 && (c as usize) < w && (r as usize) < h)
+            .then(|| labels[r as usize * w + c as usize])
+    };
+    (0..w * h)
+        .map(|i| {
+            let (c, r, l) = ((i % w) as isize, (i / w) as isize, labels[i]);
+            let edge = [(c - 1, r), (c + 1, r), (c, r - 1), (c, r + 1)]
+                .iter()
+                .any(|&(x, y)| at(x, y) != Some(l));
+            if edge { l } else { 0 }
+        })
+        .collect()
+}
+
 /// RGBA pixels: grey with a heat map (0 → transparent, `max` → full) in a black-red-yellow ramp.
 pub fn blend_heat(grey: &[u8], heat: &[f32], max: f32, opacity: f32) -> Vec<u8> {
     let mut out = Vec::with_capacity(grey.len() * 4);
@@ -245,5 +263,33 @@ mod tests {
         // Heat 0 leaves grey; heat at max is full red-yellow at the given opacity.
         let h = blend_heat(&[100, 100], &[0.0, 1.0], 1.0, 1.0);
         assert_eq!(h, vec![100, 100, 100, 255, 255, 255, 0, 255]);
+    }
+
+    #[test]
+    fn outline_keeps_the_border_of_each_region() {
+        // A 4x4 block of label 1 inside a 6x5 slice, one pixel of label 2 in it.
+        let (w, h) = (6, 5);
+        let mut l = vec![0u8; w * h];
+        for r in 0..4 {
+            for c in 1..5 {
+                l[r * w + c] = 1;
+            }
+        }
+        l[w + 2] = 2;
+        let o = outline(&l, w, h);
+        let rows: Vec<&[u8]> = o.chunks(w).collect();
+        assert_eq!(
+            rows[0],
+            [0, 1, 1, 1, 1, 0],
+            "top row touches the slice edge"
+        );
+        assert_eq!(
+            rows[1],
+            [0, 1, 2, 1, 1, 0],
+            "neighbours of label 2 are edges"
+        );
+        assert_eq!(rows[2], [0, 1, 1, 0, 1, 0], "an inside pixel is cleared");
+        assert_eq!(rows[3], [0, 1, 1, 1, 1, 0]);
+        assert_eq!(rows[4], [0; 6]);
     }
 }

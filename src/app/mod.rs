@@ -3,6 +3,7 @@
 //! (poll-promise) and the UI stays responsive; every computation comes from the library.
 
 mod export;
+pub mod gpu_slices;
 mod model_panel;
 mod panels;
 mod views;
@@ -20,8 +21,12 @@ use poll_promise::Promise;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// Key of a rendered slice: plane, slice, modality, window/level, opacity, visibility, overlay version.
-type SliceKey = (Plane, usize, usize, u32, u32, u32, Vec<bool>, u64);
+/// Key of a CPU-rendered slice: plane, slice, modality, window/level, opacity, visibility, outline,
+/// overlay version.
+type SliceKey = (Plane, usize, usize, u32, u32, u32, Vec<bool>, bool, u64);
+
+/// Serial numbers of case views (what the GPU textures hold is keyed by them).
+static VIEW_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// A case on screen.
 pub struct CaseView {
@@ -39,11 +44,14 @@ pub struct CaseView {
     /// A heat map shown instead of the labels (REC region map, disagreement) and its maximum.
     pub heat: Option<(Vec<f32>, f32)>,
     pub opacity: f32,
+    /// Labels drawn as outlines instead of filled.
+    pub outline: bool,
     pub visible: Vec<bool>,
     pub colours: Vec<[u8; 3]>,
     pub zoom: f32,
     pub pan: Vec2,
     textures: HashMap<Plane, (SliceKey, TextureHandle)>,
+    serial: u64,
 }
 
 impl CaseView {
@@ -70,11 +78,13 @@ impl CaseView {
             overlay_version: 0,
             heat: None,
             opacity: 0.5,
+            outline: false,
             visible: vec![true; classes],
             colours: views::class_colours(case.profile),
             zoom: 1.0,
             pan: Vec2::ZERO,
             textures: HashMap::new(),
+            serial: VIEW_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             case,
         };
         view.auto_window();
@@ -152,6 +162,10 @@ pub struct ViewerApp {
     pub recent: Vec<PathBuf>,
     /// The export file name field.
     pub export_field: String,
+    /// eframe's wgpu state when the app runs on the wgpu renderer (None on glow).
+    pub gpu: Option<eframe::egui_wgpu::RenderState>,
+    /// Slices drawn by the WGSL shader (when `gpu` is there) instead of the CPU path.
+    pub gpu_slicing: bool,
 }
 
 impl ViewerApp {
@@ -170,6 +184,8 @@ impl ViewerApp {
             pending_model: None,
             recent: Vec::new(),
             export_field: String::new(),
+            gpu: None,
+            gpu_slicing: true,
         };
         if let Some(p) = path {
             app.open(p);
@@ -253,6 +269,7 @@ impl ViewerApp {
             });
             return;
         }
+        self.sync_gpu();
         let avail = ui.available_size();
         if let Some(plane) = self.maximised {
             self.plane_view(ui, plane, avail);
@@ -312,12 +329,34 @@ pub fn bundled_case() -> PathBuf {
 }
 
 /// Opens the viewer window on `path` with an optional overlay file and model folder (blocks until it is
-/// closed).
+/// closed). The wgpu renderer (slices drawn by `shaders/slice.wgsl`) is tried first; where it cannot
+/// start, glow with the CPU slice path. `CLOE_RENDERER=glow` picks glow directly.
 pub fn run(path: Option<PathBuf>, overlay: Option<PathBuf>, model: Option<PathBuf>) -> Result<()> {
+    use eframe::Renderer;
+    let first = match std::env::var("CLOE_RENDERER").as_deref() {
+        Ok("glow") => Renderer::Glow,
+        _ => Renderer::Wgpu,
+    };
+    match launch(first, path.clone(), overlay.clone(), model.clone()) {
+        Err(e) if first == Renderer::Wgpu => {
+            log::warn!("the wgpu renderer could not start ({e}); using glow and CPU slices");
+            launch(Renderer::Glow, path, overlay, model)
+        }
+        r => r,
+    }
+}
+
+fn launch(
+    renderer: eframe::Renderer,
+    path: Option<PathBuf>,
+    overlay: Option<PathBuf>,
+    model: Option<PathBuf>,
+) -> Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_inner_size([1280.0, 860.0])
             .with_title("CLoE Studio"),
+        renderer,
         ..Default::default()
     };
     eframe::run_native(
@@ -325,6 +364,7 @@ pub fn run(path: Option<PathBuf>, overlay: Option<PathBuf>, model: Option<PathBu
         options,
         Box::new(move |cc| {
             let mut app = ViewerApp::new(path);
+            app.gpu = cc.wgpu_render_state.clone();
             if let Some(recent) = cc.storage.and_then(|s| s.get_string(export::RECENT_KEY)) {
                 let mut list: Vec<PathBuf> = serde_json::from_str(&recent).unwrap_or_default();
                 list.retain(|p| !app.recent.contains(p));

@@ -106,7 +106,10 @@ impl ViewerApp {
                 "none"
             }
         ));
-        ui.add(egui::Slider::new(&mut view.opacity, 0.0..=1.0).text("opacity"));
+        ui.horizontal(|ui| {
+            ui.add(egui::Slider::new(&mut view.opacity, 0.0..=1.0).text("opacity"));
+            ui.checkbox(&mut view.outline, "outline");
+        });
         for (c, name) in profile.classes().iter().enumerate().skip(1) {
             let [r, g, b] = view.colours[c];
             ui.checkbox(
@@ -149,11 +152,29 @@ impl ViewerApp {
         };
         ui.separator();
         ui.label("Zoom (middle-drag pans)");
-        ui.add(egui::Slider::new(&mut view.zoom, 0.5..=8.0).logarithmic(true));
+        ui.add(
+            egui::Slider::new(&mut view.zoom, 0.5..=8.0)
+                .logarithmic(true)
+                .text("zoom"),
+        );
         if ui.button("Reset view").clicked() {
             view.zoom = 1.0;
             view.pan = egui::Vec2::ZERO;
         }
+        let gpu = self.gpu.is_some();
+        ui.add_enabled_ui(gpu, |ui| {
+            ui.checkbox(&mut self.gpu_slicing, "GPU slicing (WGSL)")
+                .on_hover_text(
+                    "Slices drawn by shaders/slice.wgsl from 3-D textures; off: the CPU path",
+                );
+        });
+        ui.weak(if gpu && self.gpu_slicing {
+            "slices: GPU shader"
+        } else if gpu {
+            "slices: CPU"
+        } else {
+            "slices: CPU (no wgpu renderer)"
+        });
     }
 
     pub(super) fn readout(&mut self, ui: &mut egui::Ui) {

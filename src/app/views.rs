@@ -1,10 +1,12 @@
-//! One slice view: the plane's image (CPU-rendered through `render`, uploaded as a texture), scaled by
-//! the voxel spacing, with the linked crosshair and orientation letters; clicks move the cursor, the
-//! mouse wheel and the arrow keys step through slices.
+//! One slice view: the plane's image (drawn by the WGSL shader of `gpu_slices` on the wgpu renderer,
+//! else rendered on the CPU through `render` and uploaded as a texture), scaled by the voxel spacing,
+//! with the linked crosshair and orientation letters; clicks move the cursor, the mouse wheel and the
+//! arrow keys step through slices.
 
 use super::ViewerApp;
-use crate::render::{Plane, SliceMap, blend, blend_heat, slice_values, window_level};
-use eframe::egui;
+use super::gpu_slices::{GpuSlices, SliceCallback, SliceParams};
+use crate::render::{Plane, SliceMap, blend, blend_heat, outline, slice_values, window_level};
+use eframe::{egui, egui_wgpu};
 use egui::{Color32, Pos2, Rect, Sense, Stroke, TextureOptions, Vec2};
 
 /// Colours of the training classes (background first): BraTS NCR/NET, edema, ET; prostate PZ, TZ.
@@ -38,10 +40,11 @@ impl super::CaseView {
                 self.opacity,
             ),
             None => {
-                let labels = self
-                    .overlay
-                    .as_ref()
-                    .map(|o| slice_values(o, dims, &map, k));
+                let (w, h) = map.size(dims);
+                let labels = self.overlay.as_ref().map(|o| {
+                    let l = slice_values(o, dims, &map, k);
+                    if self.outline { outline(&l, w, h) } else { l }
+                });
                 blend(
                     &grey,
                     labels.as_deref(),
@@ -52,9 +55,79 @@ impl super::CaseView {
             }
         })
     }
+
+    /// What the shader needs to draw `plane` through the cursor exactly as `plane_rgba` does.
+    pub fn slice_params(&self, plane: Plane) -> SliceParams {
+        let dims = self.case.grid.dims;
+        let map = SliceMap::new(&self.case.grid, plane);
+        let mut colours = [[0u8; 3]; 8];
+        for (c, colour) in colours.iter_mut().zip(&self.colours) {
+            *c = *colour;
+        }
+        SliceParams {
+            dims,
+            map,
+            k: map.pixel(dims, self.cursor).2,
+            mode: match (&self.heat, &self.overlay) {
+                (Some(_), _) => 2,
+                (None, Some(_)) => 1,
+                (None, None) => 0,
+            },
+            outline: self.outline,
+            visible: self
+                .visible
+                .iter()
+                .enumerate()
+                .filter(|(l, v)| **v && *l < 8)
+                .fold(0, |m, (l, _)| m | 1 << l),
+            lo: self.level - self.width / 2.0,
+            scale: 255.0 / self.width.max(1e-6),
+            opacity: self.opacity,
+            heat_max: self.heat.as_ref().map_or(1.0, |h| h.1),
+            colours,
+        }
+    }
 }
 
 impl ViewerApp {
+    /// True when the slices are drawn by the shader.
+    pub fn gpu_active(&self) -> bool {
+        self.gpu_slicing && self.gpu.is_some()
+    }
+
+    /// Brings the GPU textures up to date with the view (shown modality, labels, heat map).
+    pub(super) fn sync_gpu(&mut self) {
+        let (Some(rs), Some(view)) = (&self.gpu, &self.view) else {
+            return;
+        };
+        if !self.gpu_slicing {
+            return;
+        }
+        let mut renderer = rs.renderer.write();
+        let res = &mut renderer.callback_resources;
+        if res.get::<GpuSlices>().is_none() {
+            res.insert(GpuSlices::new(&rs.device, &rs.queue, rs.target_format));
+        }
+        let Some(g) = res.get_mut::<GpuSlices>() else {
+            return;
+        };
+        let dims = view.case.grid.dims;
+        let key = (view.serial, view.shown);
+        if g.volume_key != Some(key) {
+            if let Some(v) = &view.case.modalities[view.shown] {
+                g.set_volume(&rs.device, &rs.queue, dims, &v.data);
+            }
+            g.volume_key = Some(key);
+        }
+        let key = (view.serial, view.overlay_version);
+        if g.overlay_key != Some(key) {
+            let heat = view.heat.as_ref().map(|h| h.0.as_slice());
+            let labels = view.overlay.as_deref().filter(|_| heat.is_none());
+            g.set_overlay(&rs.device, &rs.queue, dims, labels, heat);
+            g.overlay_key = Some(key);
+        }
+    }
+
     /// Draws `plane` into `rect` and handles its input.
     pub(super) fn plane_view(&mut self, ui: &mut egui::Ui, plane: Plane, size: Vec2) {
         let Some(view) = self.view.as_mut() else {
@@ -73,9 +146,14 @@ impl ViewerApp {
             view.width.to_bits(),
             view.opacity.to_bits(),
             view.visible.clone(),
+            view.outline,
             view.overlay_version,
         );
-        if view.textures.get(&plane).is_none_or(|(old, _)| *old != key) {
+        let gpu = self.gpu_slicing && self.gpu.is_some();
+        if view.case.modalities[view.shown].is_none() {
+            return;
+        }
+        if !gpu && view.textures.get(&plane).is_none_or(|(old, _)| *old != key) {
             let Some(rgba) = view.plane_rgba(plane) else {
                 return;
             };
@@ -98,13 +176,26 @@ impl ViewerApp {
         let image_size = phys * scale;
         let image_rect = Rect::from_center_size(area.center() + view.pan, image_size);
         painter.rect_filled(area, 0.0, Color32::BLACK);
-        let texture = &view.textures[&plane].1;
-        painter.with_clip_rect(area).image(
-            texture.id(),
-            image_rect,
-            Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
-            Color32::WHITE,
-        );
+        if gpu {
+            let callback = SliceCallback {
+                plane: Plane::ALL.iter().position(|p| *p == plane).unwrap_or(0),
+                params: view.slice_params(plane),
+                image: image_rect,
+            };
+            painter
+                .with_clip_rect(area)
+                .add(egui_wgpu::Callback::new_paint_callback(
+                    image_rect, callback,
+                ));
+        } else {
+            let texture = &view.textures[&plane].1;
+            painter.with_clip_rect(area).image(
+                texture.id(),
+                image_rect,
+                Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+                Color32::WHITE,
+            );
+        }
 
         // Crosshair at the cursor.
         let (col, row, _) = map.pixel(dims, view.cursor);

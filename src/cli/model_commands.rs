@@ -266,7 +266,9 @@ pub fn run_eval(
             if mask.iter().zip(&present).any(|(m, p)| *m && !*p) {
                 continue;
             }
-            let maps = to_case_grid(&cache, &fuse(&net, &cache, mask, false)?);
+            let fused = fuse(&net, &cache, mask, false)?;
+            table.gating.push((case.id.clone(), si, fused.w.clone()));
+            let maps = to_case_grid(&cache, &fused);
             for (r, region) in profile.regions().iter().enumerate() {
                 let inside = |c: &u8| region.classes.contains(c);
                 let pred: Vec<bool> = maps.classes.iter().map(inside).collect();
@@ -283,11 +285,12 @@ pub fn run_eval(
     }
     pb.finish_and_clear();
     let md = format!(
-        "# Evaluation of {} on {} cases ({})\n{}",
+        "# Evaluation of {} on {} cases ({})\n{}{}",
         model.display(),
         sources.len(),
         compute.label,
-        table.to_markdown()
+        table.to_markdown(),
+        table.behaviour_markdown()
     );
     println!("{md}");
     let opts = WriteOptions::default().overwriting(force);

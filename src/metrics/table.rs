@@ -82,6 +82,8 @@ pub struct SubsetTable {
     pub subsets: Vec<Vec<bool>>,
     /// (case, subset index, region index, dice, hd95).
     pub rows: Vec<(String, usize, usize, f64, f64)>,
+    /// (case, subset index, the gating weight w of every modality; 0 for missing ones).
+    pub gating: Vec<(String, usize, Vec<f64>)>,
 }
 
 impl SubsetTable {
@@ -90,6 +92,7 @@ impl SubsetTable {
             profile,
             subsets: subsets(profile),
             rows: Vec::new(),
+            gating: Vec::new(),
         }
     }
 
@@ -121,6 +124,66 @@ impl SubsetTable {
                 v.iter().map(|x| x.1).sum::<f64>() / n,
             )
         })
+    }
+
+    /// Mean over cases of modality `m`'s gating weight in `subset`; `None` without values.
+    pub fn mean_weight(&self, subset: usize, m: usize) -> Option<f64> {
+        let v: Vec<f64> = self
+            .gating
+            .iter()
+            .filter(|g| g.1 == subset)
+            .filter_map(|g| g.2.get(m).copied())
+            .collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    }
+
+    /// Mean Dice of `region` over the subsets with (`true`) or without (`false`) modality `m`.
+    pub fn dice_with(&self, region: usize, m: usize, with: bool) -> Option<f64> {
+        let v: Vec<f64> = (0..self.subsets.len())
+            .filter(|&s| self.subsets[s][m] == with)
+            .filter_map(|s| self.mean(s, region).map(|x| x.0))
+            .collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    }
+
+    /// The gating weights per subset (rows modalities) and, for BraTS, ET Dice with and without T1c.
+    pub fn behaviour_markdown(&self) -> String {
+        let mut s = String::new();
+        let names = self.profile.modality_display();
+        let header: Vec<String> = self
+            .subsets
+            .iter()
+            .map(|m| subset_label(self.profile, m))
+            .collect();
+        let _ = writeln!(
+            s,
+            "\nGating weight w (mean over cases; – where the modality is missing)\n\n| modality | {} |",
+            header.join(" | ")
+        );
+        let _ = writeln!(s, "|---|{}", "---|".repeat(header.len()));
+        for (m, name) in names.iter().enumerate() {
+            let cells: Vec<String> = (0..self.subsets.len())
+                .map(|i| match (self.subsets[i][m], self.mean_weight(i, m)) {
+                    (true, Some(w)) => format!("{w:.3}"),
+                    _ => "–".into(),
+                })
+                .collect();
+            let _ = writeln!(s, "| {name} | {} |", cells.join(" | "));
+        }
+        let t1c = self.profile.modalities().iter().position(|m| *m == "t1c");
+        let et = self.profile.regions().iter().position(|r| r.name == "ET");
+        if let (Some(m), Some(r)) = (t1c, et)
+            && let (Some(with), Some(without)) =
+                (self.dice_with(r, m, true), self.dice_with(r, m, false))
+        {
+            let _ = writeln!(
+                s,
+                "\nET Dice, mean over the subsets with T1c: {:.2} %; without T1c: {:.2} %",
+                with * 100.0,
+                without * 100.0
+            );
+        }
+        s
     }
 
     /// The paper's layout: rows regions, one column per subset, then Avg; Dice in %, then HD95 in mm.
@@ -186,5 +249,26 @@ mod tests {
             .map(|m| subset_label(Profile::Prostate, m))
             .collect();
         assert_eq!(p, ["T2", "ADC", "Full"]);
+    }
+
+    #[test]
+    fn gating_means_and_et_without_t1c() {
+        let mut t = SubsetTable::new(Profile::Brats);
+        // Subset 1 is T1c alone, subset 0 T2 alone; region 2 is ET.
+        t.rows.push(("a".into(), 1, 2, 0.8, 3.0));
+        t.rows.push(("b".into(), 1, 2, 0.6, 5.0));
+        t.rows.push(("a".into(), 0, 2, 0.1, 20.0));
+        t.gating.push(("a".into(), 4, vec![0.0, 0.25, 0.0, 0.75]));
+        t.gating.push(("b".into(), 4, vec![0.0, 0.75, 0.0, 0.25]));
+        assert_eq!(t.mean_weight(4, 1), Some(0.5));
+        assert_eq!(t.mean_weight(3, 1), None);
+        assert!((t.dice_with(2, 1, true).unwrap() - 0.7).abs() < 1e-12);
+        assert!((t.dice_with(2, 1, false).unwrap() - 0.1).abs() < 1e-12);
+        let md = t.behaviour_markdown();
+        assert!(md.contains("| T1c | – | – | – | – | 0.500 |"), "{md}");
+        assert!(
+            md.contains("with T1c: 70.00 %; without T1c: 10.00 %"),
+            "{md}"
+        );
     }
 }

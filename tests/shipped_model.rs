@@ -1,0 +1,146 @@
+//! The shipped model `models/brats` as a user meets it: `cloe segment` on the case bundled in `assets/`,
+//! and `segment` + `eval` on held-out BraTS 2018 cases from `../shared/data` with Dice above a floor.
+//! The floors sit below what `models/brats/eval.md` reports, so they catch a broken model or pipeline,
+//! not run-to-run noise.
+
+mod common;
+use common::{cloe, data};
+use std::path::{Path, PathBuf};
+
+fn model() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models/brats")
+}
+
+fn read(path: &Path) -> cloe::volume::Volume {
+    cloe::io::read_volume(path, Default::default()).unwrap()
+}
+
+fn wt(v: &cloe::volume::Volume) -> Vec<bool> {
+    v.data.iter().map(|&x| x > 0.0).collect()
+}
+
+#[test]
+fn shipped_model_has_its_files() {
+    for f in [
+        "config.json",
+        "model.bpk",
+        "train-log.csv",
+        "eval.md",
+        "README.md",
+    ] {
+        assert!(model().join(f).is_file(), "models/brats/{f} missing");
+    }
+    let log = std::fs::read_to_string(model().join("train-log.csv")).unwrap();
+    assert!(log.lines().count() > 100, "train-log.csv has too few steps");
+}
+
+#[test]
+fn segment_the_bundled_case_with_the_shipped_model() {
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/TCGA-DU-7294");
+    let tmp = tempfile::tempdir().unwrap();
+    let (labels, report) = (tmp.path().join("seg.nii.gz"), tmp.path().join("r.json"));
+    let (code, out, err) = cloe(&[
+        "segment",
+        case.to_str().unwrap(),
+        "--model",
+        model().to_str().unwrap(),
+        "--out",
+        labels.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let seg = read(&labels);
+    let t1 = read(&case.join("TCGA-DU-7294_t1_bet.nii.gz"));
+    assert!(seg.grid.same_as(&t1.grid), "labels on the input's grid");
+    assert!(
+        seg.data.iter().all(|v| [0.0, 1.0, 2.0, 4.0].contains(v)),
+        "BraTS on-disk convention {{0,1,2,4}}"
+    );
+    // This glioma is large and clearly visible: the whole tumour is found, inside the brain, and is
+    // a plausible share of it (a real tumour, not everything and not nothing).
+    let brain = t1.data.iter().filter(|&&v| v > 0.0).count();
+    let tumour = wt(&seg).iter().filter(|&&b| b).count();
+    let share = tumour as f64 / brain as f64;
+    assert!((0.01..0.4).contains(&share), "tumour share {share:.3}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let mods = r["modalities"].as_array().unwrap();
+    assert_eq!(mods.len(), 4);
+    assert!(mods.iter().all(|m| m["used"] == true));
+    let w: f64 = mods.iter().map(|m| m["w"].as_f64().unwrap()).sum();
+    assert!((w - 1.0).abs() < 1e-4, "{r}");
+}
+
+#[test]
+fn segment_a_held_out_case_above_the_dice_floor() {
+    let Some(case) = data("brats2018/Brats18_2013_11_1") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let labels = tmp.path().join("seg.nii.gz");
+    let (code, out, err) = cloe(&[
+        "segment",
+        case.to_str().unwrap(),
+        "--model",
+        model().to_str().unwrap(),
+        "--out",
+        labels.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let seg = read(&labels);
+    let truth = read(&case.join("Brats18_2013_11_1_seg.nii.gz"));
+    assert!(seg.grid.same_as(&truth.grid));
+    let d = cloe::metrics::dice(&wt(&seg), &wt(&truth));
+    assert!(d >= 0.70, "whole-tumour Dice {d:.3} below the floor 0.70");
+}
+
+#[test]
+fn evaluate_a_held_out_case_above_the_dice_floor() {
+    let Some(case) = data("brats2018/Brats18_CBICA_ABM_1") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    std::fs::create_dir(&dir).unwrap();
+    std::os::unix::fs::symlink(&case, dir.join("Brats18_CBICA_ABM_1")).unwrap();
+    let csv = tmp.path().join("eval.csv");
+    let (code, out, err) = cloe(&[
+        "eval",
+        dir.to_str().unwrap(),
+        "--model",
+        model().to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Gating weight w"), "{out}");
+    let rows: Vec<Vec<String>> = std::fs::read_to_string(&csv)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    assert_eq!(rows.len(), 15 * 3, "15 subsets x 3 regions");
+    let dice = |subset: &str, region: &str| -> f64 {
+        rows.iter()
+            .find(|r| r[1] == subset && r[2] == region)
+            .map(|r| r[3].parse().unwrap())
+            .unwrap()
+    };
+    assert!(dice("Full", "WT") >= 0.70, "Full WT {}", dice("Full", "WT"));
+    assert!(dice("F", "WT") >= 0.5, "FLAIR-only WT {}", dice("F", "WT"));
+    // The paper's behaviour: enhancing tumour needs T1c.
+    assert!(
+        dice("T1c", "ET") > dice("~T1c", "ET"),
+        "ET with T1c alone {} vs all but T1c {}",
+        dice("T1c", "ET"),
+        dice("~T1c", "ET")
+    );
+}
