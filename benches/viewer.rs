@@ -4,6 +4,9 @@
 //! compared with the first inference (experts + fusion), with the default CPU model (C = 8, 2 mm,
 //! untrained weights: the timing does not depend on them).
 //!
+//! Then the same scrolling with egui_kittest's wgpu renderer painting every frame (lavapipe here, the
+//! machine's GPU where there is one): the WGSL slice shader against the CPU slice path.
+//!
 //! `cargo bench --bench viewer` (reads ../shared/data).
 
 use cloe::app::{ModelState, ViewerApp};
@@ -26,7 +29,7 @@ fn main() {
         .with_size(egui::Vec2::new(1400.0, 900.0))
         .build_ui_state(
             |ui, app: &mut ViewerApp| app.show(ui),
-            ViewerApp::new(Some(case)),
+            ViewerApp::new(Some(case.clone())),
         );
     while h.state().is_loading() {
         h.step();
@@ -49,6 +52,8 @@ fn main() {
         frame * 1e3,
         1.0 / frame
     );
+
+    painted_frames(&case);
 
     let dir = tempfile::tempdir().unwrap();
     save_model(
@@ -86,5 +91,46 @@ fn main() {
         "  modality toggle to new overlay       median {:.1} s  ({:.0} % of the first inference)",
         toggle,
         100.0 * toggle / first
+    );
+}
+
+/// Scrolling with every frame painted by the wgpu renderer: shader slicing vs CPU slicing.
+fn painted_frames(case: &Path) {
+    let dir = case.to_path_buf();
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .wgpu()
+        .build_eframe(move |cc| {
+            let mut app = ViewerApp::new(Some(dir.clone()));
+            app.gpu = cc.wgpu_render_state.clone();
+            app
+        });
+    while h.state().is_loading() {
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.run_steps(2);
+    let _ = h.render();
+    let mut result = Vec::new();
+    for gpu in [true, false] {
+        h.state_mut().gpu_slicing = gpu;
+        h.step();
+        let _ = h.render();
+        let frames: Vec<f64> = (0..30)
+            .map(|i| {
+                h.state_mut().view.as_mut().unwrap().cursor[2] = 40 + i;
+                let t = Instant::now();
+                h.step();
+                let _ = h.render().expect("render");
+                t.elapsed().as_secs_f64()
+            })
+            .collect();
+        result.push(median(frames));
+    }
+    println!(
+        "  painted frame while scrolling (wgpu renderer): shader slicing {:.1} ms, CPU slicing {:.1} ms ({:.2}x)",
+        result[0] * 1e3,
+        result[1] * 1e3,
+        result[1] / result[0]
     );
 }

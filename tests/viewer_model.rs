@@ -13,11 +13,49 @@ use egui_kittest::Harness;
 
 fn wait(h: &mut Harness<'static, ViewerApp>, done: impl Fn(&ViewerApp) -> bool) {
     let t = std::time::Instant::now();
-    while !done(h.state()) && t.elapsed().as_secs() < 120 {
+    while !done(h.state()) && t.elapsed().as_secs() < 300 {
         h.step();
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(done(h.state()), "timed out; error: {:?}", h.state().error);
+}
+
+/// The first inference has finished.
+fn experts_done(a: &ViewerApp) -> bool {
+    a.model
+        .as_ref()
+        .is_some_and(|m| m.maps.is_some() && !m.busy())
+}
+
+/// A re-fusion after a toggle has finished.
+fn refused(a: &ViewerApp) -> bool {
+    a.model
+        .as_ref()
+        .is_some_and(|m| m.fusion_seconds.is_some() && !m.busy())
+}
+
+/// The current gating weights.
+fn weights(h: &Harness<'static, ViewerApp>) -> Vec<f64> {
+    h.state()
+        .model
+        .as_ref()
+        .unwrap()
+        .maps
+        .as_ref()
+        .unwrap()
+        .w
+        .clone()
+}
+
+/// Switches modality `m` off and waits for the re-fusion; returns the new gating weights.
+fn switch_off(h: &mut Harness<'static, ViewerApp>, m: usize) -> Vec<f64> {
+    {
+        let model = h.state_mut().model.as_mut().unwrap();
+        model.mask[m] = false;
+        model.refuse();
+    }
+    wait(h, refused);
+    weights(&h)
 }
 
 #[test]
@@ -54,39 +92,16 @@ fn toggles_refuse_from_cached_experts_and_overlays_switch() {
     assert!(h.state().model.is_some(), "{:?}", h.state().error);
     h.get_by_label("Run CLoE").click();
     h.step();
-    wait(&mut h, |a| {
-        a.model
-            .as_ref()
-            .is_some_and(|m| m.maps.is_some() && !m.busy())
-    });
-    let w = h
-        .state()
-        .model
-        .as_ref()
-        .unwrap()
-        .maps
-        .as_ref()
-        .unwrap()
-        .w
-        .clone();
+    wait(&mut h, experts_done);
+    let w = weights(&h);
     assert!(
         (w.iter().sum::<f64>() - 1.0).abs() < 1e-4 && w.iter().all(|&x| x > 0.0),
         "{w:?}"
     );
 
     // Switch T1c off: only the fusion runs again.
-    {
-        let m = h.state_mut().model.as_mut().unwrap();
-        m.mask[1] = false;
-        m.refuse();
-    }
-    wait(&mut h, |a| {
-        a.model
-            .as_ref()
-            .is_some_and(|m| m.fusion_seconds.is_some() && !m.busy())
-    });
+    let w = switch_off(&mut h, 1);
     let m = h.state().model.as_ref().unwrap();
-    let w = &m.maps.as_ref().unwrap().w;
     assert_eq!(w[1], 0.0);
     assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-4, "{w:?}");
     assert!(
@@ -111,4 +126,37 @@ fn toggles_refuse_from_cached_experts_and_overlays_switch() {
     model.apply_overlay(view);
     assert_eq!(view.overlay.as_ref().unwrap().len(), view.case.grid.len());
     h.step();
+}
+
+#[test]
+fn the_bundled_case_opens_with_the_shipped_model() {
+    // What `cloe` without arguments does: the bundled case, then the shipped model run on it.
+    let mut app = ViewerApp::new(Some(cloe::app::bundled_case()));
+    app.load_model_after_open(cloe::app::bundled_model());
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut ViewerApp| app.show(ui), app);
+    wait(&mut h, experts_done);
+    let state = h.state();
+    let view = state.view.as_ref().unwrap();
+    let tumour = view
+        .overlay
+        .as_ref()
+        .expect("the fused segmentation is shown")
+        .iter()
+        .filter(|&&c| c > 0)
+        .count();
+    assert!(
+        tumour > 1000,
+        "the shipped model finds the glioma ({tumour} voxels)"
+    );
+    let full = weights(&h);
+    // FLAIR off: the gating weights move to the other three.
+    let w = switch_off(&mut h, 0);
+    assert_eq!(w[0], 0.0);
+    assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-4, "{w:?}");
+    assert!(
+        (1..4).any(|i| (w[i] - full[i]).abs() > 1e-3),
+        "the gating weights change: {full:?} -> {w:?}"
+    );
 }

@@ -206,6 +206,11 @@ impl ViewerApp {
         ));
     }
 
+    /// Loads the model folder `dir` and runs it once the case being opened has loaded.
+    pub fn load_model_after_open(&mut self, dir: PathBuf) {
+        self.pending_model = Some(dir);
+    }
+
     /// True while a case is being read.
     pub fn is_loading(&self) -> bool {
         self.loading.is_some()
@@ -318,14 +323,23 @@ impl eframe::App for ViewerApp {
     }
 }
 
-/// The bundled demo case: `assets/TCGA-DU-7294` under the working folder, else under the source tree.
-pub fn bundled_case() -> PathBuf {
-    let rel = Path::new("assets").join("TCGA-DU-7294");
-    if rel.is_dir() {
-        rel
+/// `rel` under the working folder, else under the source tree.
+fn bundled(rel: &Path) -> PathBuf {
+    if rel.exists() {
+        rel.to_path_buf()
     } else {
         Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
     }
+}
+
+/// The bundled demo case: `assets/TCGA-DU-7294` under the working folder, else under the source tree.
+pub fn bundled_case() -> PathBuf {
+    bundled(&Path::new("assets").join("TCGA-DU-7294"))
+}
+
+/// The shipped BraTS model: `models/brats` under the working folder, else under the source tree.
+pub fn bundled_model() -> PathBuf {
+    bundled(&Path::new("models").join("brats"))
 }
 
 /// Opens the viewer window on `path` with an optional overlay file and model folder (blocks until it is

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "cloe", version, about, long_about = None)]
 pub struct Cli {
-    /// Without a subcommand, the viewer opens on the bundled demo case.
+    /// Without a subcommand, the viewer opens on the bundled demo case with the shipped model.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -234,8 +234,13 @@ pub fn main() -> ExitCode {
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
-        let bundled = crate::app::bundled_case();
-        return crate::app::run(bundled.is_dir().then_some(bundled), None, None);
+        let case = crate::app::bundled_case();
+        let model = crate::app::bundled_model();
+        return crate::app::run(
+            case.is_dir().then_some(case),
+            None,
+            model.join("config.json").is_file().then_some(model),
+        );
     };
     match command {
         Command::View {
