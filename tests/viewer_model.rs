@@ -55,7 +55,7 @@ fn switch_off(h: &mut Harness<'static, ViewerApp>, m: usize) -> Vec<f64> {
         model.refuse();
     }
     wait(h, refused);
-    weights(&h)
+    weights(h)
 }
 
 #[test]
