@@ -170,6 +170,10 @@ impl ModelState {
                     self.cache = Some(Arc::new(Mutex::new(cache)));
                     self.maps = Some(maps);
                     self.first_seconds = Some(secs);
+                    // The user ran CLoE: show its segmentation (they can switch back to the labels).
+                    if matches!(self.source, OverlaySource::Labels) {
+                        self.source = OverlaySource::Fused;
+                    }
                     Ok(true)
                 }
                 Err(p) => {
