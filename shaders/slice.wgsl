@@ -17,8 +17,10 @@ struct Slice {
     window: vec4<f32>,
     // 1 when the framebuffer is sRGB (the hardware then encodes, so the shader decodes first).
     framebuffer: vec4<u32>,
-    // Label colours 0..255 (index = label).
+    // Legend item colours 0..255 (index = item; items are training classes or nested regions).
     colours: array<vec4<f32>, 8>,
+    // Bit i of members[l / 4][l % 4]: label value l belongs to item i.
+    members: array<vec4<u32>, 2>,
 };
 
 @group(0) @binding(0) var<uniform> s: Slice;
@@ -47,12 +49,35 @@ fn voxel(col: i32, row: i32) -> vec3<i32> {
     return v;
 }
 
-fn label_at(col: i32, row: i32) -> u32 {
+// Whether the label at (col, row) belongs to item i (never outside the slice).
+fn member_at(col: i32, row: i32, i: u32) -> bool {
     let wh = size();
     if col < 0 || row < 0 || col >= wh.x || row >= wh.y {
-        return 0xffffffffu;
+        return false;
     }
-    return textureLoad(labels, voxel(col, row), 0).r;
+    return member(textureLoad(labels, voxel(col, row), 0).r, i);
+}
+
+fn member(l: u32, i: u32) -> bool {
+    if l >= 8u {
+        return false;
+    }
+    return ((s.members[l / 4u][l % 4u] >> i) & 1u) == 1u;
+}
+
+// The legend item drawn at (col, row): the highest visible item holding the label, in outline mode
+// only where one of the four neighbours lies outside it; 0 for none.
+fn item_at(col: i32, row: i32, l: u32) -> u32 {
+    for (var i = 7u; i >= 1u; i--) {
+        if ((s.flags.w >> i) & 1u) == 0u || !member(l, i) {
+            continue;
+        }
+        if s.flags.z == 0u || !member_at(col - 1, row, i) || !member_at(col + 1, row, i)
+            || !member_at(col, row - 1, i) || !member_at(col, row + 1, i) {
+            return i;
+        }
+    }
+    return 0u;
 }
 
 fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
@@ -76,14 +101,9 @@ fn fs_main(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
     var px = vec3<f32>(grey);
     let opacity = s.window.z;
     if s.dims.w == 1u {
-        let l = textureLoad(labels, v, 0).r;
-        var shown = l > 0u && l < 8u && ((s.flags.w >> l) & 1u) == 1u;
-        if shown && s.flags.z == 1u {
-            shown = label_at(col - 1, row) != l || label_at(col + 1, row) != l
-                || label_at(col, row - 1) != l || label_at(col, row + 1) != l;
-        }
-        if shown {
-            px = trunc(px * (1.0 - opacity) + s.colours[l].rgb * opacity);
+        let item = item_at(col, row, textureLoad(labels, v, 0).r);
+        if item > 0u {
+            px = trunc(px * (1.0 - opacity) + s.colours[item].rgb * opacity);
         }
     } else if s.dims.w == 2u {
         let t = clamp(textureLoad(heat, v, 0).r / max(s.window.w, 1e-12), 0.0, 1.0);

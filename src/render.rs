@@ -137,46 +137,108 @@ pub fn window_level(values: &[f32], level: f32, width: f32) -> Vec<u8> {
         .collect()
 }
 
-/// RGBA pixels: grey with `labels` (0 = none) blended in `colours[label]` at `opacity` where `visible[label]`.
-pub fn blend(
-    grey: &[u8],
-    labels: Option<&[u8]>,
-    colours: &[[u8; 3]],
-    visible: &[bool],
-    opacity: f32,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(grey.len() * 4);
-    for (i, &g) in grey.iter().enumerate() {
-        let mut px = [g as f32, g as f32, g as f32];
-        if let Some(l) = labels
-            .map(|l| l[i] as usize)
-            .filter(|&l| l > 0 && l < colours.len() && visible[l])
-        {
-            for c in 0..3 {
-                px[c] = px[c] * (1.0 - opacity) + colours[l][c] as f32 * opacity;
-            }
-        }
-        out.extend([px[0] as u8, px[1] as u8, px[2] as u8, 255]);
-    }
-    out
+/// How a label map is drawn: the display items (training classes, or nested regions such as WT ⊃ TC ⊃ ET)
+/// each label value belongs to, their colours, which are visible, filled or outline. Items are numbered
+/// from 1 (0 is "none"); where a voxel belongs to several visible items, the highest (innermost) is drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelStyle {
+    /// Bit `i` of `members[l]`: label value `l` belongs to item `i`.
+    pub members: Vec<u32>,
+    /// Colour of item `i` (index 0 unused).
+    pub colours: Vec<[u8; 3]>,
+    pub visible: Vec<bool>,
+    pub outline: bool,
 }
 
-/// The outline of a label slice (`w` × `h`, row by row): a labelled pixel stays when one of its four
-/// neighbours has another label or lies outside the slice; the inside of each region becomes 0.
-pub fn outline(labels: &[u8], w: usize, h: usize) -> Vec<u8> {
+impl LabelStyle {
+    /// Items are the training classes 1..n themselves.
+    pub fn classes(colours: &[[u8; 3]], visible: &[bool], outline: bool) -> Self {
+        Self {
+            members: (0..colours.len()).map(|l| 1u32 << l & !1).collect(),
+            colours: colours.to_vec(),
+            visible: visible.to_vec(),
+            outline,
+        }
+    }
+
+    /// Items are the profile's regions (item `i + 1` = region `i`), made of training classes.
+    pub fn regions(
+        regions: &[crate::case::Region],
+        classes: usize,
+        visible: &[bool],
+        outline: bool,
+    ) -> Self {
+        let members = (0..classes)
+            .map(|l| {
+                regions
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.classes.contains(&(l as u8)))
+                    .fold(0u32, |m, (i, _)| m | 1 << (i + 1))
+            })
+            .collect();
+        let mut colours = vec![[0, 0, 0]];
+        colours.extend(regions.iter().map(|r| r.colour));
+        Self {
+            members,
+            colours,
+            visible: visible.to_vec(),
+            outline,
+        }
+    }
+
+    fn member(&self, label: Option<u8>, item: usize) -> bool {
+        label
+            .and_then(|l| self.members.get(l as usize))
+            .is_some_and(|m| m >> item & 1 == 1)
+    }
+}
+
+/// The item drawn at each pixel of a label slice (`w` × `h`, row by row; 0 = none). In outline mode an
+/// item is drawn only on its border: where a 4-neighbour lies outside it or outside the slice.
+pub fn item_map(labels: &[u8], w: usize, h: usize, style: &LabelStyle) -> Vec<u8> {
     let at = |c: isize, r: isize| -> Option<u8> {
         (c >= 0 && r >= 0 && (c as usize) < w && (r as usize) < h)
             .then(|| labels[r as usize * w + c as usize])
     };
     (0..w * h)
         .map(|i| {
-            let (c, r, l) = ((i % w) as isize, (i / w) as isize, labels[i]);
-            let edge = [(c - 1, r), (c + 1, r), (c, r - 1), (c, r + 1)]
-                .iter()
-                .any(|&(x, y)| at(x, y) != Some(l));
-            if edge { l } else { 0 }
+            let (c, r) = ((i % w) as isize, (i / w) as isize);
+            (1..style.colours.len())
+                .rev()
+                .find(|&item| {
+                    style.visible.get(item) == Some(&true)
+                        && style.member(Some(labels[i]), item)
+                        && (!style.outline
+                            || [(c - 1, r), (c + 1, r), (c, r - 1), (c, r + 1)]
+                                .iter()
+                                .any(|&(x, y)| !style.member(at(x, y), item)))
+                })
+                .unwrap_or(0) as u8
         })
         .collect()
+}
+
+/// RGBA pixels: grey with the label slice `labels` (`w` × `h`) drawn in `style` at `opacity`.
+pub fn blend(
+    grey: &[u8],
+    labels: Option<&[u8]>,
+    (w, h): (usize, usize),
+    style: &LabelStyle,
+    opacity: f32,
+) -> Vec<u8> {
+    let items = labels.map(|l| item_map(l, w, h, style));
+    let mut out = Vec::with_capacity(grey.len() * 4);
+    for (i, &g) in grey.iter().enumerate() {
+        let mut px = [g as f32, g as f32, g as f32];
+        if let Some(item) = items.as_ref().map(|m| m[i] as usize).filter(|&m| m > 0) {
+            for (p, colour) in px.iter_mut().zip(style.colours[item]) {
+                *p = *p * (1.0 - opacity) + colour as f32 * opacity;
+            }
+        }
+        out.extend([px[0] as u8, px[1] as u8, px[2] as u8, 255]);
+    }
+    out
 }
 
 /// RGBA pixels: grey with a heat map (0 → transparent, `max` → full) in a black-red-yellow ramp.
@@ -251,13 +313,8 @@ mod tests {
             window_level(&[0.0, 50.0, 100.0], 50.0, 100.0),
             vec![0, 127, 255]
         );
-        let rgba = blend(
-            &[100, 100],
-            Some(&[0, 1]),
-            &[[0, 0, 0], [255, 0, 0]],
-            &[false, true],
-            0.5,
-        );
+        let style = LabelStyle::classes(&[[0, 0, 0], [255, 0, 0]], &[false, true], false);
+        let rgba = blend(&[100, 100], Some(&[0, 1]), (2, 1), &style, 0.5);
         assert_eq!(&rgba[..4], &[100, 100, 100, 255]);
         assert_eq!(&rgba[4..], &[177, 50, 50, 255]);
         // Heat 0 leaves grey; heat at max is full red-yellow at the given opacity.
@@ -265,9 +322,8 @@ mod tests {
         assert_eq!(h, vec![100, 100, 100, 255, 255, 255, 0, 255]);
     }
 
-    #[test]
-    fn outline_keeps_the_border_of_each_region() {
-        // A 4x4 block of label 1 inside a 6x5 slice, one pixel of label 2 in it.
+    /// A 4x4 block of class 1 inside a 6x5 slice with one pixel of class 3 in it.
+    fn block() -> (Vec<u8>, usize, usize) {
         let (w, h) = (6, 5);
         let mut l = vec![0u8; w * h];
         for r in 0..4 {
@@ -275,8 +331,15 @@ mod tests {
                 l[r * w + c] = 1;
             }
         }
-        l[w + 2] = 2;
-        let o = outline(&l, w, h);
+        l[w + 2] = 3;
+        (l, w, h)
+    }
+
+    #[test]
+    fn outline_keeps_the_border_of_each_class() {
+        let (l, w, h) = block();
+        let style = LabelStyle::classes(&[[0; 3]; 4], &[false, true, true, true], true);
+        let o = item_map(&l, w, h, &style);
         let rows: Vec<&[u8]> = o.chunks(w).collect();
         assert_eq!(
             rows[0],
@@ -285,11 +348,33 @@ mod tests {
         );
         assert_eq!(
             rows[1],
-            [0, 1, 2, 1, 1, 0],
-            "neighbours of label 2 are edges"
+            [0, 1, 3, 1, 1, 0],
+            "neighbours of class 3 are edges"
         );
         assert_eq!(rows[2], [0, 1, 1, 0, 1, 0], "an inside pixel is cleared");
         assert_eq!(rows[3], [0, 1, 1, 1, 1, 0]);
         assert_eq!(rows[4], [0; 6]);
+    }
+
+    #[test]
+    fn nested_regions_draw_the_innermost_visible_one() {
+        let (l, w, h) = block();
+        let regions = crate::case::Profile::Brats.regions();
+        // WT = {1, 2, 3}, TC = {1, 3}, ET = {3}: items 1, 2, 3.
+        let style = LabelStyle::regions(regions, 4, &[false, true, true, true], false);
+        assert_eq!(style.members, vec![0, 0b0110, 0b0010, 0b1110]);
+        let filled = item_map(&l, w, h, &style);
+        assert_eq!(
+            &filled[w..2 * w],
+            [0, 2, 3, 2, 2, 0],
+            "class 1 is TC, class 3 is ET"
+        );
+        // ET hidden: its voxel shows the tumour core around it.
+        let no_et = LabelStyle::regions(regions, 4, &[false, true, true, false], false);
+        assert_eq!(item_map(&l, w, h, &no_et)[w + 2], 2);
+        // Outline of the nested regions: the ET pixel is ET's border; its neighbours are inside TC.
+        let outline = LabelStyle::regions(regions, 4, &[false, true, true, true], true);
+        let o = item_map(&l, w, h, &outline);
+        assert_eq!(&o[w..2 * w], [0, 2, 3, 0, 2, 0]);
     }
 }

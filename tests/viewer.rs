@@ -61,16 +61,23 @@ fn open_a_case_switch_modality_step_slices_and_toggle_labels() {
     h.step();
     assert_eq!(h.state().view.as_ref().unwrap().cursor[2], 78);
 
-    // Hide the edema label, then show it again.
-    h.get_by_label("edema").click();
+    // The overlay shows the nested regions WT, TC, ET: hide the tumour core, then show it again.
+    h.get_by_label("TC").click();
     h.step();
     assert_eq!(
         h.state().view.as_ref().unwrap().visible,
         vec![true, true, false, true]
     );
-    h.get_by_label("edema").click();
+    h.get_by_label("TC").click();
     h.step();
     assert!(h.state().view.as_ref().unwrap().visible[2]);
+    // Switch to the training classes: the legend names them.
+    h.get_by_label("classes").click();
+    h.step();
+    assert!(!h.state().view.as_ref().unwrap().by_region);
+    h.get_by_label("edema").click();
+    h.step();
+    assert!(!h.state().view.as_ref().unwrap().visible[2]);
 }
 
 #[test]

@@ -1,7 +1,7 @@
-//! The WGSL slice renderer on lavapipe (software Vulkan, installed by `.ci/run`): it draws the same pixels
-//! as the CPU path for every plane, filled and outlined labels, hidden labels and the heat map; the app's
-//! three views look the same with either path; and a snapshot of the three views (tests/snapshots) catches
-//! any change in what the user sees.
+//! The WGSL slice renderer on lavapipe (software Vulkan, installed by `.ci/run`): it draws the same
+//! pixels as the CPU path for every plane, regions and classes, filled and outlined, hidden labels and
+//! the heat map; the app's three views look the same with either path; and a snapshot of the three views
+//! (tests/snapshots) catches any change in what the user sees.
 
 mod common;
 use cloe::app::gpu_slices::GpuSlices;
@@ -59,7 +59,8 @@ fn the_shader_draws_what_the_cpu_path_draws() {
     let dims = view.case.grid.dims;
     gpu.set_volume(&rs.device, &rs.queue, dims, &flair);
     gpu.set_overlay(&rs.device, &rs.queue, dims, view.overlay.as_deref(), None);
-    for outline in [false, true] {
+    for (by_region, outline) in [(true, false), (true, true), (false, false), (false, true)] {
+        view.set_by_region(by_region);
         view.outline = outline;
         view.visible[2] = !outline;
         for plane in Plane::ALL {
@@ -68,7 +69,7 @@ fn the_shader_draws_what_the_cpu_path_draws() {
             let (n, m) = compare(&cpu, &shader);
             assert!(
                 m <= 1 && n * 1000 <= cpu.len(),
-                "{plane:?} outline={outline}: {n} channels differ, by up to {m}"
+                "{plane:?} regions={by_region} outline={outline}: {n} channels differ, by up to {m}"
             );
         }
     }

@@ -1,7 +1,7 @@
 //! The viewer's GPU slice renderer: the shown modality, the label map and the heat map live on the GPU as
 //! 3-D textures, and `shaders/slice.wgsl` slices them, applies window/level, the colour table (filled or
 //! outline) or the heat ramp and blends, inside an egui-wgpu paint callback. Scrolling, window/level
-//! and overlay options then change a 224-byte uniform, not a texture. It draws the same pixels as the
+//! and overlay options then change a 256-byte uniform, not a texture. It draws the same pixels as the
 //! CPU path of `render` (used on the glow renderer and for PNG export); `render_offscreen` lets the
 //! tests compare the two.
 
@@ -20,21 +20,23 @@ pub struct SliceParams {
     /// 0 no overlay, 1 labels, 2 heat map.
     pub mode: u32,
     pub outline: bool,
-    /// Bit `l` set when label `l` is visible.
+    /// Bit `i` set when legend item `i` is visible.
     pub visible: u32,
     /// Window: lowest value and 255 / width (as `render::window_level`).
     pub lo: f32,
     pub scale: f32,
     pub opacity: f32,
     pub heat_max: f32,
-    /// Label colours (index = label), up to 8.
+    /// Legend item colours (index = item, 0 unused), up to 8.
     pub colours: [[u8; 3]; 8],
+    /// Bit `i` of `members[l]`: label value `l` belongs to item `i` (`render::LabelStyle`).
+    pub members: [u32; 8],
 }
 
 impl SliceParams {
     /// The uniform block of `shaders/slice.wgsl` for an image at `rect` (framebuffer pixels).
     fn bytes(&self, rect: [f32; 4], srgb: bool) -> Vec<u8> {
-        let mut b = Vec::with_capacity(224);
+        let mut b = Vec::with_capacity(UNIFORM_SIZE as usize);
         let mut u = |v: u32| b.extend(v.to_le_bytes());
         let [a, r, n] = self.map.axes.map(|a| a as u32);
         for v in [self.dims[0], self.dims[1], self.dims[2]] {
@@ -61,6 +63,9 @@ impl SliceParams {
                 b.extend(v.to_le_bytes());
             }
         }
+        for m in self.members {
+            b.extend(m.to_le_bytes());
+        }
         b
     }
 }
@@ -81,7 +86,7 @@ pub struct GpuSlices {
     pub overlay_key: Option<(u64, u64)>,
 }
 
-const UNIFORM_SIZE: u64 = 224;
+const UNIFORM_SIZE: u64 = 256;
 const PLANES: usize = 3;
 
 fn texture(

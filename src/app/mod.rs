@@ -22,8 +22,19 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Key of a CPU-rendered slice: plane, slice, modality, window/level, opacity, visibility, outline,
-/// overlay version.
-type SliceKey = (Plane, usize, usize, u32, u32, u32, Vec<bool>, bool, u64);
+/// regions or classes, overlay version.
+type SliceKey = (
+    Plane,
+    usize,
+    usize,
+    u32,
+    u32,
+    u32,
+    Vec<bool>,
+    bool,
+    bool,
+    u64,
+);
 
 /// Serial numbers of case views (what the GPU textures hold is keyed by them).
 static VIEW_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -46,8 +57,10 @@ pub struct CaseView {
     pub opacity: f32,
     /// Labels drawn as outlines instead of filled.
     pub outline: bool,
+    /// Labels shown as the profile's nested regions (WT ⊃ TC ⊃ ET; PZ, TZ) rather than training classes.
+    pub by_region: bool,
+    /// Visibility of each legend item (index 0 unused), for the current `by_region` choice.
     pub visible: Vec<bool>,
-    pub colours: Vec<[u8; 3]>,
     pub zoom: f32,
     pub pan: Vec2,
     textures: HashMap<Plane, (SliceKey, TextureHandle)>,
@@ -63,7 +76,6 @@ impl CaseView {
             .position(Option::is_some)
             .unwrap_or(0);
         let overlay = case.label.as_ref().map(|l| l.classes.clone());
-        let classes = case.profile.classes().len();
         let mut view = Self {
             cursor: case.grid.dims.map(|d| d / 2),
             shown,
@@ -79,8 +91,8 @@ impl CaseView {
             heat: None,
             opacity: 0.5,
             outline: false,
-            visible: vec![true; classes],
-            colours: views::class_colours(case.profile),
+            by_region: true,
+            visible: vec![true; case.profile.regions().len() + 1],
             zoom: 1.0,
             pan: Vec2::ZERO,
             textures: HashMap::new(),

@@ -110,11 +110,20 @@ impl ViewerApp {
             ui.add(egui::Slider::new(&mut view.opacity, 0.0..=1.0).text("opacity"));
             ui.checkbox(&mut view.outline, "outline");
         });
-        for (c, name) in profile.classes().iter().enumerate().skip(1) {
-            let [r, g, b] = view.colours[c];
+        ui.horizontal(|ui| {
+            let mut by_region = view.by_region;
+            ui.selectable_value(&mut by_region, true, "regions")
+                .on_hover_text("nested regions, innermost drawn on top");
+            ui.selectable_value(&mut by_region, false, "classes")
+                .on_hover_text("the training classes");
+            if by_region != view.by_region {
+                view.set_by_region(by_region);
+            }
+        });
+        for (i, (name, [r, g, b])) in view.legend().into_iter().enumerate() {
             ui.checkbox(
-                &mut view.visible[c],
-                egui::RichText::new(*name).color(egui::Color32::from_rgb(r, g, b)),
+                &mut view.visible[i + 1],
+                egui::RichText::new(name).color(egui::Color32::from_rgb(r, g, b)),
             );
         }
         ui.horizontal(|ui| {
@@ -197,7 +206,20 @@ impl ViewerApp {
             };
         }
         if let Some(o) = &view.overlay {
-            ui.label(format!("label: {}", case.profile.classes()[o[i] as usize]));
+            let class = o[i];
+            let regions: Vec<&str> = case
+                .profile
+                .regions()
+                .iter()
+                .filter(|r| r.classes.contains(&class))
+                .map(|r| r.name)
+                .collect();
+            let name = case.profile.classes()[class as usize];
+            ui.label(if regions.is_empty() {
+                format!("label: {name}")
+            } else {
+                format!("label: {name} (in {})", regions.join(", "))
+            });
         }
         for n in &case.notes {
             ui.small(n);

@@ -5,7 +5,7 @@
 
 use super::ViewerApp;
 use super::gpu_slices::{GpuSlices, SliceCallback, SliceParams};
-use crate::render::{Plane, SliceMap, blend, blend_heat, outline, slice_values, window_level};
+use crate::render::{LabelStyle, Plane, SliceMap, blend, blend_heat, slice_values, window_level};
 use eframe::{egui, egui_wgpu};
 use egui::{Color32, Pos2, Rect, Sense, Stroke, TextureOptions, Vec2};
 
@@ -20,6 +20,42 @@ pub fn class_colours(profile: crate::case::Profile) -> Vec<[u8; 3]> {
 }
 
 impl super::CaseView {
+    /// The legend: name and colour of each item (regions or training classes), item 1 first.
+    pub fn legend(&self) -> Vec<(&'static str, [u8; 3])> {
+        let profile = self.case.profile;
+        if self.by_region {
+            profile
+                .regions()
+                .iter()
+                .map(|r| (r.name, r.colour))
+                .collect()
+        } else {
+            let colours = class_colours(profile);
+            profile.classes()[1..]
+                .iter()
+                .zip(&colours[1..])
+                .map(|(n, c)| (*n, *c))
+                .collect()
+        }
+    }
+
+    /// Shows regions or training classes, every item visible.
+    pub fn set_by_region(&mut self, by_region: bool) {
+        self.by_region = by_region;
+        self.visible = vec![true; self.legend().len() + 1];
+    }
+
+    /// How the label overlay is drawn now.
+    pub fn label_style(&self) -> LabelStyle {
+        let profile = self.case.profile;
+        if self.by_region {
+            let classes = profile.classes().len();
+            LabelStyle::regions(profile.regions(), classes, &self.visible, self.outline)
+        } else {
+            LabelStyle::classes(&class_colours(profile), &self.visible, self.outline)
+        }
+    }
+
     /// The pixels of `plane` through the cursor as displayed: window/level, then the heat map or the
     /// visible labels at the chosen opacity (row by row from the top). None when the modality is missing.
     pub fn plane_rgba(&self, plane: Plane) -> Option<Vec<u8>> {
@@ -40,16 +76,15 @@ impl super::CaseView {
                 self.opacity,
             ),
             None => {
-                let (w, h) = map.size(dims);
-                let labels = self.overlay.as_ref().map(|o| {
-                    let l = slice_values(o, dims, &map, k);
-                    if self.outline { outline(&l, w, h) } else { l }
-                });
+                let labels = self
+                    .overlay
+                    .as_ref()
+                    .map(|o| slice_values(o, dims, &map, k));
                 blend(
                     &grey,
                     labels.as_deref(),
-                    &self.colours,
-                    &self.visible,
+                    map.size(dims),
+                    &self.label_style(),
                     self.opacity,
                 )
             }
@@ -60,9 +95,14 @@ impl super::CaseView {
     pub fn slice_params(&self, plane: Plane) -> SliceParams {
         let dims = self.case.grid.dims;
         let map = SliceMap::new(&self.case.grid, plane);
+        let style = self.label_style();
         let mut colours = [[0u8; 3]; 8];
-        for (c, colour) in colours.iter_mut().zip(&self.colours) {
+        for (c, colour) in colours.iter_mut().zip(&style.colours) {
             *c = *colour;
+        }
+        let mut members = [0u32; 8];
+        for (m, member) in members.iter_mut().zip(&style.members) {
+            *m = *member;
         }
         SliceParams {
             dims,
@@ -74,6 +114,7 @@ impl super::CaseView {
                 (None, None) => 0,
             },
             outline: self.outline,
+            members,
             visible: self
                 .visible
                 .iter()
@@ -147,6 +188,7 @@ impl ViewerApp {
             view.opacity.to_bits(),
             view.visible.clone(),
             view.outline,
+            view.by_region,
             view.overlay_version,
         );
         let gpu = self.gpu_slicing && self.gpu.is_some();
