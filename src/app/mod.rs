@@ -391,6 +391,10 @@ fn launch(
         Box::new(move |cc| {
             let mut app = ViewerApp::new(path);
             app.gpu = cc.wgpu_render_state.clone();
+            // On a software rasterizer (lavapipe) the CPU path paints faster (benches/README.md).
+            app.gpu_slicing = app.gpu.as_ref().is_some_and(|rs| {
+                rs.adapter.get_info().device_type != eframe::wgpu::DeviceType::Cpu
+            });
             if let Some(recent) = cc.storage.and_then(|s| s.get_string(export::RECENT_KEY)) {
                 let mut list: Vec<PathBuf> = serde_json::from_str(&recent).unwrap_or_default();
                 list.retain(|p| !app.recent.contains(p));

@@ -144,6 +144,12 @@ impl ViewerApp {
         if !self.gpu_slicing {
             return;
         }
+        let limit = rs.device.limits().max_texture_dimension_3d as usize;
+        if view.case.grid.dims.iter().any(|&d| d > limit) {
+            // Too large for a 3-D texture on this adapter: the CPU path draws it.
+            self.gpu_slicing = false;
+            return;
+        }
         let mut renderer = rs.renderer.write();
         let res = &mut renderer.callback_resources;
         if res.get::<GpuSlices>().is_none() {
