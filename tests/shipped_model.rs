@@ -19,6 +19,26 @@ fn wt(v: &cloe::volume::Volume) -> Vec<bool> {
     v.data.iter().map(|&x| x > 0.0).collect()
 }
 
+/// `cloe segment CASE` with the shipped model on the CPU into `dir`; the label map and the report.
+fn segment(case: &Path, dir: &Path) -> (cloe::volume::Volume, serde_json::Value) {
+    let (labels, report) = (dir.join("seg.nii.gz"), dir.join("report.json"));
+    let (code, out, err) = cloe(&[
+        "segment",
+        case.to_str().unwrap(),
+        "--model",
+        model().to_str().unwrap(),
+        "--out",
+        labels.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let report = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    (read(&labels), report)
+}
+
 #[test]
 fn shipped_model_has_its_files() {
     for f in [
@@ -38,35 +58,18 @@ fn shipped_model_has_its_files() {
 fn segment_the_bundled_case_with_the_shipped_model() {
     let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/TCGA-DU-7294");
     let tmp = tempfile::tempdir().unwrap();
-    let (labels, report) = (tmp.path().join("seg.nii.gz"), tmp.path().join("r.json"));
-    let (code, out, err) = cloe(&[
-        "segment",
-        case.to_str().unwrap(),
-        "--model",
-        model().to_str().unwrap(),
-        "--out",
-        labels.to_str().unwrap(),
-        "--report",
-        report.to_str().unwrap(),
-        "--device",
-        "cpu",
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
-    let seg = read(&labels);
+    let (seg, r) = segment(&case, tmp.path());
     let t1 = read(&case.join("TCGA-DU-7294_t1_bet.nii.gz"));
     assert!(seg.grid.same_as(&t1.grid), "labels on the input's grid");
     assert!(
         seg.data.iter().all(|v| [0.0, 1.0, 2.0, 4.0].contains(v)),
         "BraTS on-disk convention {{0,1,2,4}}"
     );
-    // This glioma is large and clearly visible: the whole tumour is found, inside the brain, and is
-    // a plausible share of it (a real tumour, not everything and not nothing).
+    // The predicted tumour is a plausible share of the brain: not nothing, not most of it.
     let brain = t1.data.iter().filter(|&&v| v > 0.0).count();
     let tumour = wt(&seg).iter().filter(|&&b| b).count();
     let share = tumour as f64 / brain as f64;
     assert!((0.01..0.4).contains(&share), "tumour share {share:.3}");
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let mods = r["modalities"].as_array().unwrap();
     assert_eq!(mods.len(), 4);
     assert!(mods.iter().all(|m| m["used"] == true));
@@ -80,19 +83,7 @@ fn segment_a_held_out_case_above_the_dice_floor() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let labels = tmp.path().join("seg.nii.gz");
-    let (code, out, err) = cloe(&[
-        "segment",
-        case.to_str().unwrap(),
-        "--model",
-        model().to_str().unwrap(),
-        "--out",
-        labels.to_str().unwrap(),
-        "--device",
-        "cpu",
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
-    let seg = read(&labels);
+    let (seg, _) = segment(&case, tmp.path());
     let truth = read(&case.join("Brats18_2013_11_1_seg.nii.gz"));
     assert!(seg.grid.same_as(&truth.grid));
     let d = cloe::metrics::dice(&wt(&seg), &wt(&truth));

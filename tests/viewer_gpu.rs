@@ -26,6 +26,20 @@ fn render_state() -> Option<eframe::egui_wgpu::RenderState> {
     ))
 }
 
+/// Asserts that the shader draws `plane` as the CPU path does (within one grey level on ≤ 0.1 % of
+/// the channels).
+fn assert_same(view: &CaseView, gpu: &GpuSlices, rs: &eframe::egui_wgpu::RenderState, what: &str) {
+    for plane in Plane::ALL {
+        let cpu = view.plane_rgba(plane).unwrap();
+        let shader = gpu.render_offscreen(&rs.device, &rs.queue, &view.slice_params(plane));
+        let (n, m) = compare(&cpu, &shader);
+        assert!(
+            m <= 1 && n * 1000 <= cpu.len(),
+            "{plane:?} {what}: {n} channels differ, by up to {m}"
+        );
+    }
+}
+
 /// Counts the channels that differ and the largest difference.
 fn compare(a: &[u8], b: &[u8]) -> (usize, u8) {
     assert_eq!(a.len(), b.len());
@@ -63,28 +77,17 @@ fn the_shader_draws_what_the_cpu_path_draws() {
         view.set_by_region(by_region);
         view.outline = outline;
         view.visible[2] = !outline;
-        for plane in Plane::ALL {
-            let cpu = view.plane_rgba(plane).unwrap();
-            let shader = gpu.render_offscreen(&rs.device, &rs.queue, &view.slice_params(plane));
-            let (n, m) = compare(&cpu, &shader);
-            assert!(
-                m <= 1 && n * 1000 <= cpu.len(),
-                "{plane:?} regions={by_region} outline={outline}: {n} channels differ, by up to {m}"
-            );
-        }
+        assert_same(
+            &view,
+            &gpu,
+            &rs,
+            &format!("regions={by_region} outline={outline}"),
+        );
     }
     // The heat map replaces the labels.
     view.heat = Some((flair.clone(), max));
     gpu.set_overlay(&rs.device, &rs.queue, dims, None, Some(&flair));
-    for plane in Plane::ALL {
-        let cpu = view.plane_rgba(plane).unwrap();
-        let shader = gpu.render_offscreen(&rs.device, &rs.queue, &view.slice_params(plane));
-        let (n, m) = compare(&cpu, &shader);
-        assert!(
-            m <= 1 && n * 1000 <= cpu.len(),
-            "{plane:?} heat: {n} differ by up to {m}"
-        );
-    }
+    assert_same(&view, &gpu, &rs, "heat map");
 }
 
 fn wgpu_harness(dir: std::path::PathBuf) -> Harness<'static, ViewerApp> {
