@@ -100,6 +100,20 @@ fn log_rows(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// `cloe segment CASE --model MODEL --out OUT` with `extra` arguments.
+fn segment(case: &Path, model: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec![
+        "segment",
+        case.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    cloe(&args)
+}
+
 #[test]
 fn train_resume_segment_and_eval_on_a_synthetic_dataset() {
     let tmp = tempfile::tempdir().unwrap();
@@ -164,20 +178,19 @@ fn train_resume_segment_and_eval_on_a_synthetic_dataset() {
     let labels = tmp.path().join("labels.nii.gz");
     let report = tmp.path().join("report.json");
     let experts = tmp.path().join("experts");
-    let (code, out, err) = cloe(&[
-        "segment",
-        case.to_str().unwrap(),
-        "--model",
-        a.to_str().unwrap(),
-        "--out",
-        labels.to_str().unwrap(),
-        "--report",
-        report.to_str().unwrap(),
-        "--experts",
-        experts.to_str().unwrap(),
-        "--device",
-        "cpu",
-    ]);
+    let (code, out, err) = segment(
+        &case,
+        &a,
+        &labels,
+        &[
+            "--report",
+            report.to_str().unwrap(),
+            "--experts",
+            experts.to_str().unwrap(),
+            "--device",
+            "cpu",
+        ],
+    );
     assert_eq!(code, 0, "{out}{err}");
     let written = cloe::io::read_volume(&labels, Default::default()).unwrap();
     let input =
@@ -206,18 +219,12 @@ fn train_resume_segment_and_eval_on_a_synthetic_dataset() {
 
     let only_adc = tmp.path().join("adc.nii.gz");
     let report2 = tmp.path().join("report2.json");
-    let (code, _, err) = cloe(&[
-        "segment",
-        case.to_str().unwrap(),
-        "--model",
-        a.to_str().unwrap(),
-        "--out",
-        only_adc.to_str().unwrap(),
-        "--modalities",
-        "adc",
-        "--report",
-        report2.to_str().unwrap(),
-    ]);
+    let (code, _, err) = segment(
+        &case,
+        &a,
+        &only_adc,
+        &["--modalities", "adc", "--report", report2.to_str().unwrap()],
+    );
     assert_eq!(code, 0, "{err}");
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report2).unwrap()).unwrap();
@@ -230,26 +237,11 @@ fn train_resume_segment_and_eval_on_a_synthetic_dataset() {
     );
     assert_eq!(r["modalities"][1]["w"].as_f64(), Some(1.0));
     // Never over an input, and not over an existing output without --force.
-    let (code, _, err) = cloe(&[
-        "segment",
-        case.to_str().unwrap(),
-        "--model",
-        a.to_str().unwrap(),
-        "--out",
-        labels.to_str().unwrap(),
-    ]);
+    let (code, _, err) = segment(&case, &a, &labels, &[]);
     assert_eq!(code, 2);
     assert!(err.contains("exists"), "{err}");
     let input_path = case.join("Synth-1_label.nii.gz");
-    let (code, _, err) = cloe(&[
-        "segment",
-        case.to_str().unwrap(),
-        "--model",
-        a.to_str().unwrap(),
-        "--out",
-        input_path.to_str().unwrap(),
-        "--force",
-    ]);
+    let (code, _, err) = segment(&case, &a, &input_path, &["--force"]);
     assert_eq!(code, 2);
     assert!(err.contains("input files"), "{err}");
 
