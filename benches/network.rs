@@ -15,7 +15,13 @@ fn main() {
     let compute = select(Some(choice.unwrap_or(DeviceChoice::Cpu))).expect("device");
     let case =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/brats2018/Brats18_2013_11_1");
-    let report = network_bench(&case, &compute, &CloeConfig::for_profile(Profile::Brats), 3)
-        .expect("benchmark");
+    let report = network_bench(
+        &case,
+        &compute,
+        &CloeConfig::for_profile(Profile::Brats),
+        3,
+        1,
+    )
+    .expect("benchmark");
     println!("{report}");
 }

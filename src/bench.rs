@@ -28,6 +28,8 @@ pub struct NetworkBench {
     pub forward_gflops: f64,
     pub forward_gflop: f64,
     pub refuse_seconds: f64,
+    /// Patches per training step.
+    pub batch: usize,
     pub step_seconds: f64,
     pub step_gflops: f64,
     pub peak_rss_mib: f64,
@@ -55,7 +57,8 @@ impl std::fmt::Display for NetworkBench {
         )?;
         writeln!(
             f,
-            "  training step, 4 modalities          median {:.3} s  {:.1} GFLOP/s  {:.0} steps/hour",
+            "  training step, 4 modalities, batch {} median {:.3} s  {:.1} GFLOP/s  {:.0} steps/hour",
+            self.batch,
             self.step_seconds,
             self.step_gflops,
             3600.0 / self.step_seconds
@@ -101,7 +104,9 @@ pub fn network_bench(
     compute: &ComputeDevice,
     cfg: &CloeConfig,
     runs: usize,
+    batch: usize,
 ) -> Result<NetworkBench> {
+    let batch = batch.max(1);
     let device = compute.device.clone();
     let conv = Conv3dConfig::new([16, 16], [3, 3, 3])
         .with_padding(PaddingConfig3d::Explicit(1, 1, 1))
@@ -171,12 +176,19 @@ pub fn network_bench(
                     .narrow(2, 0, pd)
                     .narrow(3, 0, p.min(dims[1]))
                     .narrow(4, 0, p.min(dims[0]))
+                    .repeat_dim(0, batch)
                     .to_device(&ad)
             })
         })
         .collect();
     let (ph, pw) = (p.min(dims[1]), p.min(dims[0]));
-    let target = one_hot(&vec![0u8; pd * ph * pw], 1, [pd, ph, pw], cfg.classes, &ad);
+    let target = one_hot(
+        &vec![0u8; batch * pd * ph * pw],
+        batch,
+        [pd, ph, pw],
+        cfg.classes,
+        &ad,
+    );
     let step_seconds = time(runs, || {
         let pred = model.forward(&patch);
         let terms = cloe_loss(&model, &pred, &patch, target.clone());
@@ -193,8 +205,9 @@ pub fn network_bench(
         forward_gflops: forward_gflop / forward_seconds,
         forward_gflop,
         refuse_seconds,
+        batch,
         step_seconds,
-        step_gflops: 3.0 * cfg.forward_flops(pd * ph * pw, 4) / step_seconds / 1e9,
+        step_gflops: 3.0 * cfg.forward_flops(batch * pd * ph * pw, 4) / step_seconds / 1e9,
         peak_rss_mib: peak_rss_mib(),
     })
 }

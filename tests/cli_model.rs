@@ -1,6 +1,6 @@
 //! `cloe train`, `segment` and `eval` on a small synthetic prostate dataset made here (synthetic volumes
 //! test the plumbing, never a claim about real scans): files written, geometry, label convention, the
-//! report, and a killed-and-resumed run that reproduces the uninterrupted one's losses.
+//! report, a killed-and-resumed run that reproduces the uninterrupted one's losses, and fine-tuning with batches.
 
 mod common;
 use cloe::geometry::Affine;
@@ -267,4 +267,53 @@ fn train_resume_segment_and_eval_on_a_synthetic_dataset() {
         1 + 3 * 3 * 2,
         "3 cases x 3 subsets x 2 regions"
     );
+}
+
+#[test]
+fn fine_tuning_starts_from_the_given_model_and_batches_patches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    dataset(&data);
+    let d = data.to_str().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let (code, out, err) = cloe(&train_args(d, a.to_str().unwrap(), "2"));
+    assert_eq!(code, 0, "{out}{err}");
+
+    // One step of 3 patches at learning rate 0 from model a: the weights must be a's.
+    let mut tune = train_args(d, b.to_str().unwrap(), "1");
+    tune.extend_from_slice(&["--init", a.to_str().unwrap(), "--batch", "3", "--lr", "0"]);
+    let (code, out, err) = cloe(&tune);
+    assert_eq!(code, 0, "{out}{err}");
+    let device = burn::prelude::Device::flex();
+    let (ma, mb) = (
+        cloe::model::load_model(&a, &device).unwrap(),
+        cloe::model::load_model(&b, &device).unwrap(),
+    );
+    device.seed(3);
+    let x: Vec<burn::prelude::Tensor<5>> = (0..2)
+        .map(|_| {
+            burn::prelude::Tensor::random(
+                [1, 1, 8, 8, 8],
+                burn::tensor::Distribution::Normal(0.0, 1.0),
+                &device,
+            )
+        })
+        .collect();
+    let probs = |m: &cloe::model::CloeNet| {
+        cloe::model::to_vec(m.forward_masked(&x, &[true, true]).fusion.probs)
+    };
+    assert_eq!(probs(&ma), probs(&mb), "fine-tuning did not start from a");
+    let options = std::fs::read_to_string(b.join("train-options.json")).unwrap();
+    assert!(options.contains("\"batch\": 3"), "{options}");
+    assert_eq!(log_rows(&b).len(), 1);
+
+    // A model of another size is refused with a message that says which size differs.
+    let c = tmp.path().join("c");
+    let mut wrong = train_args(d, c.to_str().unwrap(), "1");
+    wrong.extend_from_slice(&["--init", a.to_str().unwrap()]);
+    let at = wrong.iter().position(|s| *s == "--channels").unwrap();
+    wrong[at + 1] = "4";
+    let (code, _, err) = cloe(&wrong);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("channels is 4 here but 2"), "{err}");
 }

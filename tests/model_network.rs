@@ -1,6 +1,6 @@
 //! The CLoE network on small inputs: shapes for every availability mask of both profiles, fusion weights,
-//! missing modalities that change nothing, re-fusion equal to a full forward, save/load bit for bit, and a
-//! config that does not fit the weights.
+//! missing modalities that change nothing, re-fusion equal to a full forward, save/load bit for bit, a
+//! config that does not fit the weights, and batches that keep their samples apart.
 
 use burn::prelude::*;
 use cloe::case::Profile;
@@ -154,4 +154,40 @@ fn save_and_load_give_the_same_outputs_bit_for_bit() {
     .unwrap();
     let e = load_model(dir.path(), &device).unwrap_err().to_string();
     assert!(e.contains("modalities is 3"), "{e}");
+}
+
+#[test]
+fn a_batch_gives_each_sample_its_own_result() {
+    // Training stacks patches along the batch axis: every sample must be normalised, scored, gated and
+    // fused on its own, as when it is run alone.
+    let device = Device::flex();
+    let cfg = tiny(Profile::Brats);
+    let net = CloeNet::new(&cfg, &device);
+    let (a, b) = (inputs(4, 16, &device, 5), inputs(4, 16, &device, 6));
+    let both: Vec<Tensor<5>> = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| Tensor::cat(vec![x.clone(), y.clone()], 0))
+        .collect();
+    let mask = [true, true, false, true];
+    let batched = net.forward_masked(&both, &mask).fusion;
+    for (i, alone) in [&a, &b].into_iter().enumerate() {
+        let alone = net.forward_masked(alone, &mask).fusion;
+        let pairs = [
+            (
+                to_vec(batched.probs.clone().narrow(0, i, 1)),
+                to_vec(alone.probs),
+            ),
+            (to_vec(batched.w.clone().narrow(0, i, 1)), to_vec(alone.w)),
+        ];
+        for (got, want) in pairs {
+            assert_eq!(got.len(), want.len());
+            let worst = got
+                .iter()
+                .zip(&want)
+                .map(|(g, w)| (g - w).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 1e-5, "sample {i}: differs by {worst}");
+        }
+    }
 }

@@ -107,6 +107,9 @@ pub enum Command {
         /// Timed runs per figure (after one warm-up).
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// Patches per training step.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
     },
 }
 
@@ -128,6 +131,12 @@ pub struct TrainArgs {
     pub val_cases: Vec<String>,
     #[arg(long, default_value_t = 1000)]
     pub iterations: usize,
+    /// Patches per step, all with the step's modality subset (larger batches use a GPU better).
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Fine-tune: start from the weights of this model folder (same channels) instead of random ones.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
     /// Patch side in voxels (multiple of 8).
     #[arg(long, default_value_t = 64)]
     pub patch: usize,
@@ -189,6 +198,8 @@ impl TrainArgs {
         o.val_fraction = self.val_fraction;
         o.val_cases = self.val_cases;
         o.iterations = self.iterations;
+        o.batch = self.batch;
+        o.init = self.init;
         o.resume = self.resume;
         o.time_limit_seconds = self.time_limit;
         o.seed = self.seed;
@@ -285,6 +296,7 @@ pub fn run(cli: Cli) -> Result<()> {
             patch,
             spacing,
             runs,
+            batch,
         } => {
             let compute = device::select(choice)?;
             let cfg = crate::model::CloeConfig {
@@ -295,7 +307,7 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             println!(
                 "{}",
-                crate::bench::network_bench(&case, &compute, &cfg, runs.max(1))?
+                crate::bench::network_bench(&case, &compute, &cfg, runs.max(1), batch)?
             );
         }
         Command::Devices {

@@ -113,6 +113,34 @@ impl CloeConfig {
         self.channels << l
     }
 
+    /// Checks that weights saved with `other` fit a network built from `self` (same profile, channels,
+    /// gate and contrast-head sizes); spacing, patch, losses and ablations may differ. The message names
+    /// the first field that differs.
+    pub fn same_architecture(&self, other: &CloeConfig) -> Result<(), String> {
+        let fields = [
+            ("modalities", self.modalities, other.modalities),
+            ("classes", self.classes, other.classes),
+            ("channels", self.channels, other.channels),
+            ("gate_hidden", self.gate_hidden, other.gate_hidden),
+            (
+                "content_channels",
+                self.content_channels,
+                other.content_channels,
+            ),
+            ("style_dim", self.style_dim, other.style_dim),
+        ];
+        if self.profile != other.profile {
+            return Err(format!(
+                "the profile is {} here but {} in the other model",
+                self.profile, other.profile
+            ));
+        }
+        match fields.iter().find(|(_, a, b)| a != b) {
+            Some((name, a, b)) => Err(format!("{name} is {a} here but {b} in the other model")),
+            None => Ok(()),
+        }
+    }
+
     /// Checks the numbers make a network; the message says which field is wrong.
     pub fn validate(&self) -> Result<(), String> {
         if self.modalities != self.profile.modalities().len() {

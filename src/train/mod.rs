@@ -7,7 +7,7 @@ mod sampler;
 mod validate;
 
 pub use checkpoint::LoopState;
-pub use sampler::{Patch, SamplerCase, draw_patch, draw_subset, step_rng};
+pub use sampler::{Patch, SamplerCase, draw_batch, draw_patch, draw_subset, step_rng};
 pub use validate::{Validation, validate};
 
 use crate::backend_check::check_conv_weight_gradient;
@@ -37,6 +37,12 @@ pub struct TrainOptions {
     pub val_cases: Vec<String>,
     pub val_fraction: f64,
     pub iterations: usize,
+    /// Patches per step (one availability subset per step).
+    #[serde(default = "one")]
+    pub batch: usize,
+    /// Start from the weights of this model folder (fine-tuning) instead of a random initialisation.
+    #[serde(default)]
+    pub init: Option<PathBuf>,
     pub lr: f64,
     pub weight_decay: f64,
     pub poly_power: f64,
@@ -53,6 +59,10 @@ pub struct TrainOptions {
     pub config: CloeConfig,
 }
 
+fn one() -> usize {
+    1
+}
+
 impl TrainOptions {
     /// The paper's defaults for a profile.
     pub fn new(data_dir: PathBuf, out_dir: PathBuf, profile: Profile) -> Self {
@@ -62,6 +72,8 @@ impl TrainOptions {
             val_cases: Vec::new(),
             val_fraction: 0.2,
             iterations: 1000,
+            batch: 1,
+            init: None,
             lr: 2e-4,
             weight_decay: 1e-4,
             poly_power: 0.9,
@@ -233,8 +245,10 @@ pub fn train(
 ) -> Result<TrainSummary> {
     let cfg = opts.config.clone();
     cfg.validate().map_err(CloeError::Invalid)?;
-    if opts.iterations == 0 {
-        return Err(CloeError::Invalid("--iterations must be at least 1".into()));
+    if opts.iterations == 0 || opts.batch == 0 {
+        return Err(CloeError::Invalid(
+            "--iterations and --batch must be at least 1".into(),
+        ));
     }
     let (compute, note) = training_device(opts.device)?;
     let ((train_cases, train_ids), (val_cases, val_ids)) = load_cases(opts)?;
@@ -242,6 +256,9 @@ pub fn train(
     let ad = device.clone().autodiff();
     ad.seed(opts.seed);
     let mut model = CloeNet::new(&cfg, &ad);
+    if let Some(dir) = opts.init.as_ref().filter(|_| !opts.resume) {
+        model = initial_weights(model, dir)?;
+    }
     let mut optim = AdamConfig::new()
         .with_weight_decay(Some(WeightDecayConfig::new(opts.weight_decay as f32)))
         .init();
@@ -305,14 +322,12 @@ pub fn train(
         let t = Instant::now();
         let step = state.step;
         let mut rng = step_rng(opts.seed, step);
-        let patch = draw_patch(&train_cases, p, opts.tumour_fraction, &mut rng);
+        let patches = draw_batch(&train_cases, p, opts.tumour_fraction, opts.batch, &mut rng);
         ad.seed(opts.seed.wrapping_add(step as u64));
-        let inputs: Vec<Option<Tensor<5>>> = patch
-            .channels
-            .iter()
-            .map(|c| c.as_ref().map(|c| volume_tensor(c, [p; 3], &ad)))
-            .collect();
-        let target = one_hot(&patch.classes, 1, [p; 3], k, &ad);
+        let inputs = batch_inputs(&patches, p, &ad);
+        let classes: Vec<u8> = patches.iter().flat_map(|q| q.classes.clone()).collect();
+        let target = one_hot(&classes, patches.len(), [p; 3], k, &ad);
+        let mask = patches[0].mask.clone();
         let pred = model.forward(&inputs);
         let terms = cloe_loss(&model, &pred, &inputs, target);
         let losses = terms.values();
@@ -330,11 +345,7 @@ pub fn train(
         let done = state.step - first_step;
         let eta =
             started.elapsed().as_secs_f64() / done as f64 * (opts.iterations - state.step) as f64;
-        let subset: String = patch
-            .mask
-            .iter()
-            .map(|&b| if b { '1' } else { '0' })
-            .collect();
+        let subset: String = mask.iter().map(|&b| if b { '1' } else { '0' }).collect();
         let mut row = format!("{},{lr:.6e},{seconds:.3},{subset}", state.step);
         for v in losses.values() {
             let _ = write!(row, ",{v:.6}");
@@ -344,7 +355,7 @@ pub fn train(
             total: opts.iterations,
             lr,
             losses,
-            mask: patch.mask,
+            mask,
             seconds,
             eta_seconds: eta,
         });
@@ -388,6 +399,43 @@ pub fn train(
         best_score: state.best_score,
         seconds: started.elapsed().as_secs_f64(),
         device: compute.label,
+    })
+}
+
+/// The network inputs of a batch: per modality, the patches stacked along the batch axis (`None` where
+/// the step's subset leaves the modality out).
+fn batch_inputs(patches: &[Patch], p: usize, device: &Device) -> Vec<Option<Tensor<5>>> {
+    (0..patches[0].channels.len())
+        .map(|m| {
+            let parts: Option<Vec<Tensor<5>>> = patches
+                .iter()
+                .map(|q| {
+                    q.channels[m]
+                        .as_ref()
+                        .map(|c| volume_tensor(c, [p; 3], device))
+                })
+                .collect();
+            parts.map(|parts| Tensor::cat(parts, 0))
+        })
+        .collect()
+}
+
+/// Loads the weights of the model in `dir` into `model` (built from this run's config) for fine-tuning;
+/// the architecture must match.
+fn initial_weights(model: CloeNet, dir: &std::path::Path) -> Result<CloeNet> {
+    let theirs = crate::model::load_config(dir)?;
+    model.config().same_architecture(&theirs).map_err(|why| {
+        CloeError::Invalid(format!(
+            "cannot start from {}: {why}; train with the same --channels or without --init",
+            dir.display()
+        ))
+    })?;
+    let weights = dir.join(crate::model::WEIGHTS_FILE);
+    model.try_load_file(weights.clone()).map_err(|e| {
+        CloeError::Invalid(format!(
+            "cannot read the weights {} to start from: {e}",
+            weights.display()
+        ))
     })
 }
 

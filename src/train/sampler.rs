@@ -75,10 +75,53 @@ pub fn draw_patch(
     rng: &mut StdRng,
 ) -> Patch {
     let ci = rng.random_range(0..cases.len());
+    let present: Vec<bool> = cases[ci]
+        .sample
+        .channels
+        .iter()
+        .map(Option::is_some)
+        .collect();
+    let mask = draw_subset(rng, &present);
+    take_patch(cases, ci, mask, p, tumour_fraction, rng)
+}
+
+/// Draws the `batch` patches of one step: the first as [`draw_patch`], the others from cases that have
+/// every modality of the first one's subset, with that same subset (one subset per step).
+pub fn draw_batch(
+    cases: &[SamplerCase],
+    p: usize,
+    tumour_fraction: f64,
+    batch: usize,
+    rng: &mut StdRng,
+) -> Vec<Patch> {
+    let first = draw_patch(cases, p, tumour_fraction, rng);
+    let mask = first.mask.clone();
+    let fits: Vec<usize> = (0..cases.len())
+        .filter(|&i| {
+            let channels = &cases[i].sample.channels;
+            mask.iter().zip(channels).all(|(&on, c)| !on || c.is_some())
+        })
+        .collect();
+    let mut patches = vec![first];
+    for _ in 1..batch.max(1) {
+        let ci = fits[rng.random_range(0..fits.len())];
+        patches.push(take_patch(cases, ci, mask.clone(), p, tumour_fraction, rng));
+    }
+    patches
+}
+
+/// Cuts the patch of case `ci` for the subset `mask`: centred on tumour with `tumour_fraction`, random
+/// flips, intensity scale and shift per modality.
+fn take_patch(
+    cases: &[SamplerCase],
+    ci: usize,
+    mask: Vec<bool>,
+    p: usize,
+    tumour_fraction: f64,
+    rng: &mut StdRng,
+) -> Patch {
     let case = &cases[ci];
     let dims = case.sample.grid.dims;
-    let present: Vec<bool> = case.sample.channels.iter().map(Option::is_some).collect();
-    let mask = draw_subset(rng, &present);
     let centre: [usize; 3] = if !case.foreground.is_empty() && rng.random_bool(tumour_fraction) {
         let i = case.foreground[rng.random_range(0..case.foreground.len())];
         [i % dims[0], i / dims[0] % dims[1], i / (dims[0] * dims[1])]
