@@ -6,9 +6,11 @@ mod export;
 pub mod gpu_slices;
 mod model_panel;
 mod panels;
+mod training_tab;
 mod views;
 
 pub use model_panel::{ModelState, OverlaySource};
+pub use training_tab::TrainingTab;
 
 use crate::case::{Case, find_case, load_case};
 use crate::error::{CloeError, Result};
@@ -178,6 +180,16 @@ pub struct ViewerApp {
     pub gpu: Option<eframe::egui_wgpu::RenderState>,
     /// Slices drawn by the WGSL shader (when `gpu` is there) instead of the CPU path.
     pub gpu_slicing: bool,
+    /// The page shown: the viewer or the training tab.
+    pub page: Page,
+    pub training: TrainingTab,
+}
+
+/// The app's pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Viewer,
+    Training,
 }
 
 impl ViewerApp {
@@ -198,6 +210,8 @@ impl ViewerApp {
             export_field: String::new(),
             gpu: None,
             gpu_slicing: true,
+            page: Page::Viewer,
+            training: TrainingTab::default(),
         };
         if let Some(p) = path {
             app.open(p);
@@ -259,11 +273,18 @@ impl ViewerApp {
     /// The whole UI (also what the tests drive).
     pub fn show(&mut self, ui: &mut egui::Ui) {
         self.poll();
-        if self.loading.is_some() {
+        self.training.poll();
+        if self.loading.is_some() || self.training.is_running() {
             ui.ctx()
                 .request_repaint_after(std::time::Duration::from_millis(50));
         }
         egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
+        if self.page == Page::Training {
+            egui::CentralPanel::default().show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| self.training_page(ui))
+            });
+            return;
+        }
         egui::Panel::left("controls")
             .resizable(true)
             .default_size(260.0)

@@ -1,13 +1,22 @@
-//! The viewer's panels: the path bar, the modality list (present / missing), window and level with
+//! The viewer's panels: the page switch and path bar, the modality list (present / missing), window and level with
 //! presets, the overlay's opacity and per-label visibility, and the voxel readout.
 
-use super::ViewerApp;
+use super::{Page, ViewerApp};
 use eframe::egui;
 use std::path::PathBuf;
 
 impl ViewerApp {
     pub(super) fn top_bar(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.page, Page::Viewer, "Viewer");
+            ui.selectable_value(&mut self.page, Page::Training, "Training");
+            if self.training.is_running() && self.page == Page::Viewer {
+                ui.spinner().on_hover_text(format!(
+                    "training: step {}/{}",
+                    self.training.step, self.training.total
+                ));
+            }
+            ui.separator();
             ui.label("Case");
             let field = ui.add(
                 egui::TextEdit::singleline(&mut self.path_field)

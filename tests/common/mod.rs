@@ -73,3 +73,58 @@ pub fn wgpu_device() -> Option<burn::prelude::Device> {
             .device,
     )
 }
+
+/// Three cases: a bright ball (PZ, 1) beside a dim box (TZ, 2) in T2 and ADC, on an oblique 1.5 mm grid.
+pub fn synthetic_prostate(dir: &Path) {
+    let dims = [24usize, 24, 16];
+    let affine = cloe::geometry::Affine([
+        [-1.5, 0.1, 0.0, 40.0],
+        [0.1, 1.5, 0.0, -20.0],
+        [0.0, 0.0, 1.5, 5.0],
+        [0.0, 0.0, 0.0, 1.0],
+    ]);
+    for case in 0..3 {
+        let (mut t2, mut adc, mut label) = (Vec::new(), Vec::new(), Vec::new());
+        for z in 0..dims[2] {
+            for y in 0..dims[1] {
+                for x in 0..dims[0] {
+                    let r2 = (x as f32 - 8.0 - case as f32).powi(2)
+                        + (y as f32 - 12.0).powi(2)
+                        + (z as f32 - 8.0).powi(2);
+                    let c = if r2 < 16.0 {
+                        1
+                    } else if (14..20).contains(&x) && (6..18).contains(&y) && (4..12).contains(&z)
+                    {
+                        2
+                    } else {
+                        0
+                    };
+                    let noise = ((x * 7 + y * 13 + z * 5 + case) % 11) as f32 * 3.0;
+                    t2.push([100.0, 400.0, 250.0][c] + noise);
+                    adc.push([900.0, 300.0, 1500.0][c] - noise);
+                    label.push(c as f32);
+                }
+            }
+        }
+        let d = dir.join(format!("Synth-{case}"));
+        std::fs::create_dir_all(&d).unwrap();
+        write_f32(
+            &d.join(format!("Synth-{case}_t2w.nii.gz")),
+            dims,
+            affine,
+            t2,
+        );
+        write_f32(
+            &d.join(format!("Synth-{case}_adc.nii.gz")),
+            dims,
+            affine,
+            adc,
+        );
+        write_f32(
+            &d.join(format!("Synth-{case}_label.nii.gz")),
+            dims,
+            affine,
+            label,
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! The app's training tab, driven like a user would: fine-tune a small model on a synthetic prostate
+//! dataset (synthetic volumes test the plumbing, never a claim about real scans), see the progress and
+//! the end, refuse to write over a model, stop a run and resume it, and use the trained model in the
+//! viewer on the open case.
+
+mod common;
+use cloe::app::{Page, ViewerApp};
+use cloe::case::Profile;
+use cloe::device::DeviceChoice;
+use cloe::model::{CloeConfig, CloeNet, save_model};
+use common::synthetic_prostate;
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use std::path::Path;
+
+fn wait(h: &mut Harness<'static, ViewerApp>, what: &str, done: impl Fn(&ViewerApp) -> bool) {
+    let t = std::time::Instant::now();
+    while !done(h.state()) && t.elapsed().as_secs() < 300 {
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        done(h.state()),
+        "timed out waiting for {what}; status {:?}, error {:?}",
+        h.state().training.status,
+        h.state().training.error
+    );
+}
+
+fn log_rows(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("train-log.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1
+}
+
+#[test]
+fn the_training_tab_fine_tunes_stops_resumes_and_hands_over_the_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    synthetic_prostate(&data);
+    // The model to start from: small, so that the test is quick (patch 8, 3 mm, C = 2).
+    let start = tmp.path().join("start");
+    let cfg = CloeConfig {
+        channels: 2,
+        gate_hidden: 4,
+        content_channels: 2,
+        style_dim: 2,
+        patch: 8,
+        spacing_mm: 3.0,
+        ..CloeConfig::for_profile(Profile::Prostate)
+    };
+    save_model(&CloeNet::new(&cfg, &burn::prelude::Device::flex()), &start).unwrap();
+
+    let mut app = ViewerApp::new(Some(data.join("Synth-1")));
+    {
+        let t = &mut app.training;
+        t.data_field = data.display().to_string();
+        t.init_field = start.display().to_string();
+        t.out_field = tmp.path().join("tuned").display().to_string();
+        t.iterations = 4;
+        t.val_fraction = 0.34;
+        t.device = DeviceChoice::Cpu;
+    }
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut ViewerApp| app.show(ui), app);
+    wait(&mut h, "the case", |a| a.view.is_some());
+    h.get_by_label("Training").click();
+    h.run_steps(2);
+    assert_eq!(h.state().page, Page::Training);
+
+    h.get_by_label("Start training").click();
+    h.run_steps(2);
+    wait(&mut h, "the end of the run", |a| !a.training.is_running());
+    let t = &h.state().training;
+    assert!(t.error.is_none(), "{:?}", t.error);
+    let tuned = tmp.path().join("tuned");
+    assert_eq!(t.finished.as_deref(), Some(tuned.as_path()));
+    assert_eq!((t.step, t.losses.len()), (4, 4));
+    assert!(!t.validation.is_empty(), "validation Dice reported");
+    assert!(
+        t.status.iter().any(|s| s.contains("finished: 4 steps")),
+        "{:?}",
+        t.status
+    );
+    assert!(tuned.join("model.bpk").is_file() && log_rows(&tuned) == 4);
+    let options = std::fs::read_to_string(tuned.join("train-options.json")).unwrap();
+    assert!(
+        options.contains("\"init\"") && options.contains("start"),
+        "{options}"
+    );
+    h.run_steps(2);
+    h.get_by_label_contains("finished: 4 steps"); // the end is on screen
+
+    // Starting again into the same folder is refused until the user says to replace the model.
+    h.get_by_label("Start training").click();
+    h.run_steps(2);
+    let e = h.state().training.error.clone().unwrap_or_default();
+    assert!(e.contains("already holds a model"), "{e}");
+    assert!(!h.state().training.is_running());
+
+    // A long run into another folder, stopped after its first step: the checkpoint is there, and
+    // Start continues from it.
+    h.state_mut().training.out_field = tmp.path().join("long").display().to_string();
+    h.state_mut().training.iterations = 100_000;
+    h.get_by_label("Start training").click();
+    h.run_steps(2);
+    wait(&mut h, "a first step", |a| !a.training.losses.is_empty());
+    h.get_by_label("Stop").click();
+    h.run_steps(2);
+    wait(&mut h, "the stop", |a| !a.training.is_running());
+    let long = tmp.path().join("long");
+    let stopped_at = h.state().training.step;
+    assert!(long.join("checkpoint/state.json").is_file());
+    assert!(h.state().training.resume, "after a stop, Start resumes");
+    assert!(
+        h.state()
+            .training
+            .status
+            .iter()
+            .any(|s| s.contains(&format!("stopped at step {stopped_at}"))),
+        "{:?}",
+        h.state().training.status
+    );
+    h.state_mut().training.iterations = stopped_at + 2;
+    h.get_by_label("Start training").click();
+    h.run_steps(2);
+    wait(&mut h, "the resumed run", |a| !a.training.is_running());
+    let t = &h.state().training;
+    assert!(t.error.is_none(), "{:?}", t.error);
+    assert!(
+        t.status[0].contains(&format!("resumed at step {stopped_at}")),
+        "{:?}",
+        t.status
+    );
+    assert_eq!(log_rows(&long), stopped_at + 2);
+
+    // The trained model goes to the viewer and runs on the open case.
+    h.get_by_label("Use this model in the viewer").click();
+    h.run_steps(2);
+    assert_eq!(h.state().page, Page::Viewer);
+    let model = h.state().model.as_ref().expect("model loaded");
+    assert_eq!(model.dir, long);
+    wait(&mut h, "the inference", |a| {
+        a.model
+            .as_ref()
+            .is_some_and(|m| m.maps.is_some() && !m.busy())
+    });
+}
