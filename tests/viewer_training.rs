@@ -68,6 +68,7 @@ fn the_training_tab_fine_tunes_stops_resumes_and_hands_over_the_model() {
         .with_size(egui::Vec2::new(1400.0, 900.0))
         .build_ui_state(|ui, app: &mut ViewerApp| app.show(ui), app);
     wait(&mut h, "the case", |a| a.view.is_some());
+    h.run_steps(3); // let the layout settle (widget ids come from it) before clicking
     h.get_by_label("Training").click();
     h.run_steps(2);
     assert_eq!(h.state().page, Page::Training);

@@ -2,6 +2,7 @@
 //! modality, window/level, the overlay and its display options. Loading runs on a worker thread
 //! (poll-promise) and the UI stays responsive; every computation comes from the library.
 
+mod editing;
 mod export;
 pub mod gpu_slices;
 mod model_panel;
@@ -9,6 +10,7 @@ mod panels;
 mod training_tab;
 mod views;
 
+pub use editing::{EditState, autosave_path};
 pub use model_panel::{ModelState, OverlaySource};
 pub use training_tab::TrainingTab;
 
@@ -65,6 +67,8 @@ pub struct CaseView {
     pub visible: Vec<bool>,
     pub zoom: f32,
     pub pan: Vec2,
+    /// Paint mode, brush, undo history, autosave.
+    pub edit: EditState,
     textures: HashMap<Plane, (SliceKey, TextureHandle)>,
     serial: u64,
 }
@@ -97,6 +101,7 @@ impl CaseView {
             visible: vec![true; case.profile.regions().len() + 1],
             zoom: 1.0,
             pan: Vec2::ZERO,
+            edit: EditState::default(),
             textures: HashMap::new(),
             serial: VIEW_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             case,
@@ -122,6 +127,12 @@ impl CaseView {
 
     /// Shows a label map from a file (on any grid overlapping the case) as the overlay.
     pub fn load_overlay(&mut self, path: &Path) -> Result<()> {
+        if self.edit.unsaved {
+            return Err(CloeError::Invalid(
+                "the labels have unsaved edits: save them (Save labels) or discard them first"
+                    .into(),
+            ));
+        }
         let v = read_volume(path, ReadOptions::default())?;
         let conv = self
             .case
@@ -148,6 +159,7 @@ impl CaseView {
             })
             .collect::<Result<Vec<u8>>>()?;
         self.overlay = Some(classes);
+        self.edit.history.clear();
         self.heat = None;
         self.overlay_name = path
             .file_name()
@@ -183,6 +195,8 @@ pub struct ViewerApp {
     /// The page shown: the viewer or the training tab.
     pub page: Page,
     pub training: TrainingTab,
+    /// Where edited labels are autosaved (the app's data folder; None: no autosave).
+    pub autosave_dir: Option<PathBuf>,
 }
 
 /// The app's pages.
@@ -212,6 +226,7 @@ impl ViewerApp {
             gpu_slicing: true,
             page: Page::Viewer,
             training: TrainingTab::default(),
+            autosave_dir: None,
         };
         if let Some(p) = path {
             app.open(p);
@@ -221,6 +236,7 @@ impl ViewerApp {
 
     /// Starts loading a case on a worker thread.
     pub fn open(&mut self, path: PathBuf) {
+        self.flush_autosave();
         self.path_field = path.display().to_string();
         self.error = None;
         let p = path.clone();
@@ -263,6 +279,7 @@ impl ViewerApp {
                         }
                     }
                     self.view = Some(view);
+                    self.offer_autosave();
                 }
                 Ok(Err(e)) => self.error = Some(format!("{}: {e}", path.display())),
                 Err(promise) => self.loading = Some((path, promise)),
@@ -273,6 +290,7 @@ impl ViewerApp {
     /// The whole UI (also what the tests drive).
     pub fn show(&mut self, ui: &mut egui::Ui) {
         self.poll();
+        self.editing_tick(ui);
         self.training.poll();
         if self.loading.is_some() || self.training.is_running() {
             ui.ctx()
@@ -326,6 +344,10 @@ impl ViewerApp {
 }
 
 impl eframe::App for ViewerApp {
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.flush_autosave();
+    }
+
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         if let Ok(json) = serde_json::to_string(&self.recent) {
             storage.set_string(export::RECENT_KEY, json);
@@ -421,6 +443,7 @@ fn launch(
                 list.retain(|p| !app.recent.contains(p));
                 app.recent.extend(list);
             }
+            app.autosave_dir = eframe::storage_dir("CLoE Studio").map(|d| d.join("autosave"));
             app.pending_overlay = overlay;
             app.pending_model = model;
             Ok(Box::new(app))

@@ -200,6 +200,11 @@ impl ModelState {
     /// Puts the chosen overlay into the view.
     pub fn apply_overlay(&self, view: &mut CaseView) {
         let Some(maps) = &self.maps else { return };
+        if view.edit.unsaved {
+            // The user's edits stay on screen until they are saved or discarded.
+            return;
+        }
+        view.edit.history.clear();
         view.heat = None;
         match self.source {
             OverlaySource::Labels => {
@@ -347,6 +352,10 @@ impl ViewerApp {
         }
         ui.separator();
         ui.label("Overlay");
+        if view.edit.unsaved {
+            ui.label("Your unsaved edits are shown: save or discard them (left panel) to switch.");
+            return;
+        }
         let before = model.source;
         ui.radio_value(
             &mut model.source,

@@ -149,6 +149,9 @@ impl ViewerApp {
             }
         });
         ui.separator();
+        ui.label("Edit labels (Ctrl+Z undo, Ctrl+Y redo)");
+        self.editing_controls(ui);
+        ui.separator();
         ui.label("Export");
         ui.add(
             egui::TextEdit::singleline(&mut self.export_field)
@@ -158,7 +161,13 @@ impl ViewerApp {
         ui.horizontal(|ui| {
             let target = PathBuf::from(self.export_field.trim());
             if ui.button("Save labels").clicked() {
-                self.error = self.export_labels(&target).err().map(|e| e.to_string());
+                match self.export_labels(&target) {
+                    Ok(()) => {
+                        self.error = None;
+                        self.edits_saved();
+                    }
+                    Err(e) => self.error = Some(e.to_string()),
+                }
             }
             if ui.button("Save view PNG").clicked() {
                 let plane = self.maximised.unwrap_or(crate::render::Plane::Axial);

@@ -1,7 +1,7 @@
 //! One slice view: the plane's image (drawn by the WGSL shader of `gpu_slices` on the wgpu renderer,
 //! else rendered on the CPU through `render` and uploaded as a texture), scaled by the voxel spacing,
-//! with the linked crosshair and orientation letters; clicks move the cursor, the mouse wheel and the
-//! arrow keys step through slices.
+//! with the linked crosshair and orientation letters; clicks move the cursor (or paint, with the brush
+//! outline shown, in paint mode), the mouse wheel and the arrow keys step through slices.
 
 use super::ViewerApp;
 use super::gpu_slices::{GpuSlices, SliceCallback, SliceParams};
@@ -298,8 +298,17 @@ impl ViewerApp {
             Color32::LIGHT_GRAY,
         );
 
-        // Input: click or drag moves the cursor; the wheel and arrow keys step slices; right-drag
-        // sets window/level; a double click maximises the view or restores the grid.
+        let painting = view.edit.painting;
+        // The brush outline under the pointer in paint mode (radius in mm times screen points per mm).
+        if view.edit.painting
+            && let Some(pos) = response.hover_pos()
+        {
+            let radius = (view.edit.brush.radius_mm as f32 * scale).max(2.0);
+            clip.circle_stroke(pos, radius, Stroke::new(1.0, Color32::WHITE));
+        }
+
+        // Input: click or drag moves the cursor (paints in paint mode); the wheel and arrow keys step
+        // slices; right-drag sets window/level; a double click maximises the view or restores the grid.
         if let Some(pos) = response
             .interact_pointer_pos()
             .filter(|_| response.dragged_by(egui::PointerButton::Primary) || response.clicked())
@@ -307,7 +316,12 @@ impl ViewerApp {
             let c = ((pos.x - image_rect.min.x) / image_rect.width() * w as f32).floor();
             let r = ((pos.y - image_rect.min.y) / image_rect.height() * h as f32).floor();
             if c >= 0.0 && r >= 0.0 && (c as usize) < w && (r as usize) < h {
-                view.cursor = map.voxel(dims, c as usize, r as usize, k);
+                let voxel = map.voxel(dims, c as usize, r as usize, k);
+                if view.edit.painting {
+                    view.paint(plane, voxel);
+                } else {
+                    view.cursor = voxel;
+                }
             }
         }
         if response.dragged_by(egui::PointerButton::Secondary) {
@@ -318,7 +332,7 @@ impl ViewerApp {
         if response.dragged_by(egui::PointerButton::Middle) {
             view.pan += response.drag_delta();
         }
-        if response.double_clicked() {
+        if response.double_clicked() && !painting {
             self.maximised = if self.maximised == Some(plane) {
                 None
             } else {
