@@ -7,6 +7,8 @@
 //! Then the same scrolling with egui_kittest's wgpu renderer painting every frame (lavapipe here, the
 //! machine's GPU where there is one): the WGSL slice shader against the CPU slice path.
 //!
+//! Painting: frames with one brush dab each (the overlay changes every frame), on both paths.
+//!
 //! `cargo bench --bench viewer` (reads ../shared/data).
 
 use cloe::app::{ModelState, ViewerApp};
@@ -53,6 +55,13 @@ fn main() {
         1.0 / frame
     );
 
+    let paint = median(paint_frames(&mut h, 60, false));
+    println!(
+        "  frame while painting (a 3 mm dab per frame, 3 planes re-rendered)  median {:.1} ms ({:.2}x a scrolling frame)",
+        paint * 1e3,
+        paint / frame
+    );
+
     painted_frames(&case);
 
     let dir = tempfile::tempdir().unwrap();
@@ -94,6 +103,30 @@ fn main() {
     );
 }
 
+/// Frame times while painting: one axial dab per frame along a line, then the stroke ends (and the
+/// edits are dropped). `painted`: each frame is also rendered by the harness's wgpu renderer.
+fn paint_frames(h: &mut Harness<'_, ViewerApp>, n: usize, painted: bool) -> Vec<f64> {
+    h.state_mut().view.as_mut().unwrap().start_editing();
+    h.step();
+    let frames = (0..n)
+        .map(|i| {
+            let view = h.state_mut().view.as_mut().unwrap();
+            view.edit.brush.radius_mm = 3.0;
+            view.paint(cloe::render::Plane::Axial, [60 + i % 120, 120, 77]);
+            let t = Instant::now();
+            h.step();
+            if painted {
+                let _ = h.render().expect("render");
+            }
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    let view = h.state_mut().view.as_mut().unwrap();
+    view.end_stroke();
+    view.discard_edits();
+    frames
+}
+
 /// Scrolling with every frame painted by the wgpu renderer: shader slicing vs CPU slicing.
 fn painted_frames(case: &Path) {
     let dir = case.to_path_buf();
@@ -125,12 +158,17 @@ fn painted_frames(case: &Path) {
                 t.elapsed().as_secs_f64()
             })
             .collect();
-        result.push(median(frames));
+        result.push((median(frames), median(paint_frames(&mut h, 20, true))));
     }
     println!(
         "  painted frame while scrolling (wgpu renderer): shader slicing {:.1} ms, CPU slicing {:.1} ms ({:.2}x)",
-        result[0] * 1e3,
-        result[1] * 1e3,
-        result[1] / result[0]
+        result[0].0 * 1e3,
+        result[1].0 * 1e3,
+        result[1].0 / result[0].0
+    );
+    println!(
+        "  painted frame while painting (wgpu renderer): shader slicing {:.1} ms (label volume re-uploaded), CPU slicing {:.1} ms",
+        result[0].1 * 1e3,
+        result[1].1 * 1e3
     );
 }
