@@ -1,5 +1,5 @@
 //! The one training loop, used by `cloe train` and the app's training tab: cases split into training and
-//! validation, one patch and one modality subset per step, Adam with weight decay and poly decay,
+//! validation, one patch and one modality subset per step, AdamW (decoupled weight decay) and poly decay,
 //! validation every N steps with the best model kept, checkpoints, exact resume, progress events, cancel.
 
 mod checkpoint;
@@ -18,8 +18,7 @@ use crate::io::{ReadOptions, WriteOptions, atomic_write};
 use crate::loss::{LossValues, cloe_loss, one_hot};
 use crate::model::{CloeConfig, CloeNet, save_model, volume_tensor};
 use crate::preprocess::{PrepareOptions, prepare};
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -259,8 +258,10 @@ pub fn train(
     if let Some(dir) = opts.init.as_ref().filter(|_| !opts.resume) {
         model = initial_weights(model, dir)?;
     }
-    let mut optim = AdamConfig::new()
-        .with_weight_decay(Some(WeightDecayConfig::new(opts.weight_decay as f32)))
+    // Decoupled weight decay (AdamW): with Adam's L2 term the decay dominates the normalised update of
+    // parameters whose loss gradients are tiny, and it drove the gating MLP's weights towards zero.
+    let mut optim = AdamWConfig::new()
+        .with_weight_decay(opts.weight_decay as f32)
         .init();
     let mut state = LoopState {
         step: 0,
