@@ -197,8 +197,10 @@ impl ViewerApp {
         let Some(view) = self.view.as_mut() else {
             return;
         };
+        // Ctrl+Z in a text field belongs to the field.
+        let typing = ui.ctx().egui_wants_keyboard_input();
         let (undo, redo, released) = ui.input(|i| {
-            let cmd = i.modifiers.command;
+            let cmd = i.modifiers.command && !typing;
             (
                 cmd && !i.modifiers.shift && i.key_pressed(egui::Key::Z),
                 cmd && (i.key_pressed(egui::Key::Y)
@@ -222,7 +224,11 @@ impl ViewerApp {
         if let Some((version, job)) = edit.autosave_job.take() {
             match job.try_take() {
                 Ok(Ok(())) => edit.autosaved = version,
-                Ok(Err(e)) => self.error = Some(format!("autosave failed: {e}")),
+                Ok(Err(e)) => {
+                    self.error = Some(format!("autosave failed: {e}"));
+                    // Try again after the usual pause, not on every frame.
+                    edit.last_change = Some(Instant::now());
+                }
                 Err(job) => edit.autosave_job = Some((version, job)),
             }
         }
@@ -239,7 +245,8 @@ impl ViewerApp {
             });
             view.edit.autosave_job = Some((view.overlay_version, job));
         }
-        if view.edit.unsaved {
+        // Keep frames coming until the autosave has caught up with the edits.
+        if view.edit.unsaved && view.overlay_version != view.edit.autosaved {
             ui.ctx().request_repaint_after(Duration::from_millis(500));
         }
     }
