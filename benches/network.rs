@@ -2,7 +2,7 @@
 //! (see `cloe::bench`). `cargo bench --bench network`; `CLOE_BENCH_DEVICE=gpu` for wgpu; reads
 //! ../shared/data.
 
-use cloe::bench::network_bench;
+use cloe::bench::{BenchOptions, network_bench};
 use cloe::case::Profile;
 use cloe::device::{DeviceChoice, select};
 use cloe::model::CloeConfig;
@@ -19,8 +19,7 @@ fn main() {
         &case,
         &compute,
         &CloeConfig::for_profile(Profile::Brats),
-        3,
-        1,
+        BenchOptions::default(),
     )
     .expect("benchmark");
     println!("{report}");

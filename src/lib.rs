@@ -19,6 +19,7 @@ pub mod io;
 pub mod loss;
 pub mod metrics;
 pub mod model;
+pub mod ops;
 pub mod preprocess;
 pub mod render;
 pub mod resample;

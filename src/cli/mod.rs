@@ -110,6 +110,11 @@ pub enum Command {
         /// Patches per training step.
         #[arg(long, default_value_t = 1)]
         batch: usize,
+        /// Also show where the forward and the training step spend their time: convolutions
+        /// (forward, weight and input gradients) against everything else, read-backs, and every
+        /// convolution shape timed on its own.
+        #[arg(long)]
+        profile: bool,
     },
 }
 
@@ -297,6 +302,7 @@ pub fn run(cli: Cli) -> Result<()> {
             spacing,
             runs,
             batch,
+            profile,
         } => {
             let compute = device::select(choice)?;
             let cfg = crate::model::CloeConfig {
@@ -307,7 +313,16 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             println!(
                 "{}",
-                crate::bench::network_bench(&case, &compute, &cfg, runs.max(1), batch)?
+                crate::bench::network_bench(
+                    &case,
+                    &compute,
+                    &cfg,
+                    crate::bench::BenchOptions {
+                        runs,
+                        batch,
+                        profile
+                    }
+                )?
             );
         }
         Command::Devices {

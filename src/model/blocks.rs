@@ -40,7 +40,10 @@ impl ConvBlock {
     }
 
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        leaky_relu(self.norm.forward(self.conv.forward(x)), self.slope)
+        leaky_relu(
+            self.norm.forward(crate::ops::conv3d_module(&self.conv, x)),
+            self.slope,
+        )
     }
 }
 
@@ -147,6 +150,6 @@ impl Decoder {
                 .out
                 .forward(level.merge.forward(Tensor::cat(vec![up, skip.clone()], 1)));
         }
-        self.head.forward(x)
+        crate::ops::conv3d_module(&self.head, x)
     }
 }

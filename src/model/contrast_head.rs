@@ -50,7 +50,7 @@ impl ContrastHead {
     /// (training), otherwise the mean is used.
     pub fn forward(&self, f4: Tensor<5>, sample: bool) -> Codes {
         let [b, c, _, _, _] = f4.dims();
-        let content = self.content.forward(f4.clone());
+        let content = crate::ops::conv3d_module(&self.content, f4.clone());
         let pooled: Tensor<2> = f4
             .reshape([b as i64, c as i64, -1])
             .mean_dim(2)
@@ -68,7 +68,8 @@ impl ContrastHead {
         };
         let [_, cc, _, _, _] = content.dims();
         let scale: Tensor<5> = self.film.forward(style.clone()).reshape([b, cc, 1, 1, 1]);
-        let reconstruction = self.recon.forward(content.clone() * scale.add_scalar(1.0));
+        let reconstruction =
+            crate::ops::conv3d_module(&self.recon, content.clone() * scale.add_scalar(1.0));
         Codes {
             content,
             mu,

@@ -27,6 +27,7 @@ use burn::prelude::*;
 
 /// A tensor's values as `Vec<f32>` (any float dtype is converted).
 pub fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    crate::ops::profile::count_readback();
     t.into_data()
         .try_into_vec_as::<f32>()
         .expect("a float tensor reads back as f32")

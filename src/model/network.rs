@@ -117,7 +117,7 @@ impl CloeNet {
             .reduce(|x, y| x + y)
             .expect("non-empty")
             .div_scalar(a);
-        let region = sigmoid(self.region_head.forward(mean_f1));
+        let region = sigmoid(crate::ops::conv3d_module(&self.region_head, mean_f1));
         let probs: Vec<Tensor<5>> = available.iter().map(|(_, e)| e.probs.clone()).collect();
         let Consistency { u, v, mec, rec } = consistency(&probs, &region, self.config.cosine_eps);
         let w = self

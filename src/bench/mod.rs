@@ -1,6 +1,11 @@
 //! Benchmarks of the network that `cloe bench` and `cargo bench --bench network` share: one 3×3×3 conv
-//! 16→16 at 128³ (kernel reference), a forward of the model on a whole cropped case, the re-fusion a
-//! modality toggle runs, and one training step. GFLOP/s from the counted convolution FLOPs.
+//! 16→16 at 128³ (kernel reference, the network's path and Burn's module), a forward of the model on a
+//! whole cropped case, the re-fusion a modality toggle runs, and one training step. GFLOP/s from the
+//! counted convolution FLOPs. With `profile`, also where the time goes (`profile`).
+
+mod profile;
+
+pub use profile::{LayerTiming, NetworkProfile, PhaseProfile};
 
 use crate::case::{find_case, load_case};
 use crate::device::ComputeDevice;
@@ -8,6 +13,7 @@ use crate::error::Result;
 use crate::io::ReadOptions;
 use crate::loss::{cloe_loss, one_hot};
 use crate::model::{CloeConfig, CloeNet, conv_flops, pad, round_up, to_vec, volume_tensor};
+use crate::ops::conv3d_module;
 use crate::preprocess::{PrepareOptions, prepare};
 use burn::nn::PaddingConfig3d;
 use burn::nn::conv::Conv3dConfig;
@@ -23,6 +29,8 @@ pub struct NetworkBench {
     pub device: String,
     pub conv_seconds: f64,
     pub conv_gflops: f64,
+    /// The same convolution through Burn's `Conv3d::forward` (differs from the above on the CPU only).
+    pub burn_conv_seconds: f64,
     pub case_dims: [usize; 3],
     pub forward_seconds: f64,
     pub forward_gflops: f64,
@@ -33,6 +41,28 @@ pub struct NetworkBench {
     pub step_seconds: f64,
     pub step_gflops: f64,
     pub peak_rss_mib: f64,
+    pub profile: Option<NetworkProfile>,
+}
+
+/// How the benchmark runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BenchOptions {
+    /// Timed runs per figure, after one warm-up.
+    pub runs: usize,
+    /// Patches per training step.
+    pub batch: usize,
+    /// Also profile the forward and the training step (`cloe bench --profile`).
+    pub profile: bool,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            runs: 3,
+            batch: 1,
+            profile: false,
+        }
+    }
 }
 
 impl std::fmt::Display for NetworkBench {
@@ -43,6 +73,12 @@ impl std::fmt::Display for NetworkBench {
             f,
             "  conv3d 16->16 3x3x3 at 128^3        median {:.3} s  {:.1} GFLOP/s",
             self.conv_seconds, self.conv_gflops
+        )?;
+        writeln!(
+            f,
+            "  the same through Burn's Conv3d        median {:.3} s  {:.1} GFLOP/s",
+            self.burn_conv_seconds,
+            conv_flops(3, 16, 16, 128 * 128 * 128) / self.burn_conv_seconds / 1e9
         )?;
         writeln!(
             f,
@@ -63,17 +99,21 @@ impl std::fmt::Display for NetworkBench {
             self.step_gflops,
             3600.0 / self.step_seconds
         )?;
-        write!(f, "  peak RSS {:.0} MiB", self.peak_rss_mib)
+        write!(f, "  peak RSS {:.0} MiB", self.peak_rss_mib)?;
+        if let Some(p) = &self.profile {
+            write!(f, "\n{p}")?;
+        }
+        Ok(())
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
 /// Times `f` `runs` times after one warm-up; `f` must read a result back so device work is finished.
-fn time(runs: usize, mut f: impl FnMut()) -> f64 {
+pub(crate) fn time(runs: usize, mut f: impl FnMut()) -> f64 {
     f();
     median(
         (0..runs)
@@ -98,15 +138,14 @@ pub fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
-/// Runs the benchmarks with `cfg` on the BraTS case in `case_dir`, `runs` timed runs each.
+/// Runs the benchmarks with `cfg` on the BraTS case in `case_dir`.
 pub fn network_bench(
     case_dir: &Path,
     compute: &ComputeDevice,
     cfg: &CloeConfig,
-    runs: usize,
-    batch: usize,
+    opts: BenchOptions,
 ) -> Result<NetworkBench> {
-    let batch = batch.max(1);
+    let (runs, batch) = (opts.runs.max(1), opts.batch.max(1));
     let device = compute.device.clone();
     let conv = Conv3dConfig::new([16, 16], [3, 3, 3])
         .with_padding(PaddingConfig3d::Explicit(1, 1, 1))
@@ -117,6 +156,9 @@ pub fn network_bench(
         &device,
     );
     let conv_seconds = time(runs, || {
+        let _ = to_vec(conv3d_module(&conv, x.clone()).narrow(4, 0, 1).sum());
+    });
+    let burn_conv_seconds = time(runs, || {
         let _ = to_vec(conv.forward(x.clone()).narrow(4, 0, 1).sum());
     });
     drop(x);
@@ -163,7 +205,7 @@ pub fn network_bench(
     });
     drop(experts);
 
-    let ad = device.autodiff();
+    let ad = device.clone().autodiff();
     let mut model = CloeNet::new(cfg, &ad);
     let mut optim = AdamConfig::new().init();
     let p = cfg.patch;
@@ -189,16 +231,25 @@ pub fn network_bench(
         cfg.classes,
         &ad,
     );
-    let step_seconds = time(runs, || {
+    let mut step = || {
         let pred = model.forward(&patch);
         let terms = cloe_loss(&model, &pred, &patch, target.clone());
         let grads = GradientsParams::from_grads(terms.total.backward(), &model);
         model = optim.step(2e-4, model.clone(), grads);
         let _ = to_vec(terms.total);
+    };
+    let step_seconds = time(runs, &mut step);
+    let profile = opts.profile.then(|| {
+        let forward = PhaseProfile::measure(|| {
+            let _ = to_vec(net.forward(&inputs).fusion.w);
+        });
+        let step = PhaseProfile::measure(&mut step);
+        NetworkProfile::new(forward, step, &device, runs)
     });
     Ok(NetworkBench {
         device: compute.label.clone(),
         conv_seconds,
+        burn_conv_seconds,
         conv_gflops: conv_flops(3, 16, 16, 128 * 128 * 128) / conv_seconds / 1e9,
         case_dims: dims,
         forward_seconds,
@@ -209,5 +260,6 @@ pub fn network_bench(
         step_seconds,
         step_gflops: 3.0 * cfg.forward_flops(batch * pd * ph * pw, 4) / step_seconds / 1e9,
         peak_rss_mib: peak_rss_mib(),
+        profile,
     })
 }

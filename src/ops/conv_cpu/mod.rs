@@ -1,0 +1,391 @@
+//! 3-D convolution on the CPU for the network's layers (f32, NCDHW, groups 1, dilation 1): forward,
+//! weight gradient and input gradient, each as an im2col of a tile of output rows followed by one GEMM
+//! (the `gemm` crate, runtime-dispatched AVX2/AVX-512), in parallel over tiles with rayon.
+//!
+//! Why not Burn's own CPU path: `burn-flex` builds its im2col element by element from a single-threaded
+//! channels-last copy, and it has no weight gradient of its own (Burn's generic one runs a convolution
+//! whose kernel is the whole feature map). Here the im2col rows are built straight from NCDHW rows with
+//! slice copies, the column matrix keeps output positions contiguous so the GEMM writes its result in
+//! place, a 1×1×1 convolution uses the input itself as its column matrix, and the input gradient of a
+//! stride-1 convolution is the forward convolution of the output gradient with the flipped, transposed
+//! kernel. Everything is checked against direct summation in the tests below.
+
+use gemm::{Parallelism, gemm};
+use rayon::prelude::*;
+
+/// The geometry of one convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvShape {
+    pub batch: usize,
+    pub c_in: usize,
+    pub c_out: usize,
+    /// Input `[D, H, W]`.
+    pub input: [usize; 3],
+    pub kernel: [usize; 3],
+    pub stride: [usize; 3],
+    /// Zero padding before and after each axis.
+    pub pad: [usize; 3],
+}
+
+impl ConvShape {
+    /// Output `[D, H, W]`.
+    pub fn output(&self) -> [usize; 3] {
+        std::array::from_fn(|a| {
+            (self.input[a] + 2 * self.pad[a]).saturating_sub(self.kernel[a]) / self.stride[a] + 1
+        })
+    }
+
+    fn kernel_volume(&self) -> usize {
+        self.kernel.iter().product()
+    }
+
+    /// Rows of the column matrix: C_in · kd · kh · kw (the weight's row length).
+    fn k_len(&self) -> usize {
+        self.c_in * self.kernel_volume()
+    }
+
+    fn in_voxels(&self) -> usize {
+        self.input.iter().product()
+    }
+
+    fn out_voxels(&self) -> usize {
+        self.output().iter().product()
+    }
+
+    /// True when the input itself is the column matrix (1×1×1, stride 1, no padding).
+    fn is_pointwise(&self) -> bool {
+        self.kernel == [1; 3] && self.stride == [1; 3] && self.pad == [0; 3]
+    }
+
+    /// Output rows (z, y) per tile, so that a tile's column matrix stays near 512 KiB (in L2).
+    fn rows_per_tile(&self) -> usize {
+        const TARGET_FLOATS: usize = 128 * 1024;
+        let [od, oh, ow] = self.output();
+        (TARGET_FLOATS / (self.k_len() * ow).max(1)).clamp(1, od * oh)
+    }
+
+    /// The shape whose forward computes this one's input gradient (stride 1 only): the output
+    /// gradient convolved with the flipped, transposed kernel, padded by k − 1 − p.
+    fn transposed(&self) -> ConvShape {
+        ConvShape {
+            batch: self.batch,
+            c_in: self.c_out,
+            c_out: self.c_in,
+            input: self.output(),
+            kernel: self.kernel,
+            stride: [1; 3],
+            pad: std::array::from_fn(|a| self.kernel[a] - 1 - self.pad[a]),
+        }
+    }
+}
+
+/// A raw pointer that may cross rayon's threads; every use writes a region no other task touches.
+#[derive(Clone, Copy)]
+struct SharedMut(*mut f32);
+unsafe impl Send for SharedMut {}
+unsafe impl Sync for SharedMut {}
+
+impl SharedMut {
+    /// The pointer (a method, so closures capture the `Send` wrapper and not the raw field).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// The tiles of one batch element: `(batch, first output row, row count)`.
+fn tiles(shape: &ConvShape) -> Vec<(usize, usize, usize)> {
+    let [od, oh, _] = shape.output();
+    let rows = od * oh;
+    let per = shape.rows_per_tile();
+    (0..shape.batch)
+        .flat_map(|b| {
+            (0..rows)
+                .step_by(per)
+                .map(move |r| (b, r, per.min(rows - r)))
+        })
+        .collect()
+}
+
+/// Fills `col` (`[K, n]`, n = rows · W_out, output positions contiguous) with the input values each
+/// output position of rows `row0..row0+rows` of batch element `b` sees through each kernel tap.
+fn im2col(shape: &ConvShape, x: &[f32], b: usize, row0: usize, rows: usize, col: &mut [f32]) {
+    let [d, h, w] = shape.input;
+    let [_, oh, ow] = shape.output();
+    let [kd, kh, kw] = shape.kernel;
+    let [sd, sh, sw] = shape.stride;
+    let [pd, ph, pw] = shape.pad;
+    let n = rows * ow;
+    let mut k = 0;
+    for ci in 0..shape.c_in {
+        let plane0 = (b * shape.c_in + ci) * d * h * w;
+        for kz in 0..kd {
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    let dst_row = &mut col[k * n..(k + 1) * n];
+                    // Output columns whose input column lies inside: ox·sw + kx − pw ∈ [0, w).
+                    let lo = (pw.saturating_sub(kx)).div_ceil(sw).min(ow);
+                    let hi = ((w + pw).saturating_sub(kx)).div_ceil(sw).clamp(lo, ow);
+                    for r in 0..rows {
+                        let (oz, oy) = ((row0 + r) / oh, (row0 + r) % oh);
+                        let dst = &mut dst_row[r * ow..(r + 1) * ow];
+                        let iz = (oz * sd + kz) as isize - pd as isize;
+                        let iy = (oy * sh + ky) as isize - ph as isize;
+                        if iz < 0 || iz >= d as isize || iy < 0 || iy >= h as isize {
+                            dst.fill(0.0);
+                            continue;
+                        }
+                        let src = &x[plane0 + (iz as usize * h + iy as usize) * w..][..w];
+                        dst[..lo].fill(0.0);
+                        dst[hi..].fill(0.0);
+                        let first = lo * sw + kx - pw;
+                        if sw == 1 {
+                            dst[lo..hi].copy_from_slice(&src[first..first + (hi - lo)]);
+                        } else {
+                            for (o, v) in dst[lo..hi].iter_mut().enumerate() {
+                                *v = src[first + o * sw];
+                            }
+                        }
+                    }
+                    k += 1;
+                }
+            }
+        }
+    }
+}
+
+/// `dst[i, j] (+)= Σ_k lhs[i, k] · rhs[k, j]` on raw strided matrices (row stride, column stride).
+#[allow(clippy::too_many_arguments)]
+fn matmul(
+    [m, n, k]: [usize; 3],
+    dst: (*mut f32, isize, isize),
+    accumulate: bool,
+    lhs: (*const f32, isize, isize),
+    rhs: (*const f32, isize, isize),
+) {
+    // SAFETY: callers pass pointers and strides that stay inside their buffers for these sizes,
+    // and `dst` does not overlap `lhs` or `rhs`.
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            dst.0,
+            dst.2,
+            dst.1,
+            accumulate,
+            lhs.0,
+            lhs.2,
+            lhs.1,
+            rhs.0,
+            rhs.2,
+            rhs.1,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        );
+    }
+}
+
+/// The forward convolution: `out` (`[B, C_out, D', H', W']`) = conv(`x`, `w`) + `bias`.
+pub fn forward(shape: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+    let (kl, p) = (shape.k_len(), shape.out_voxels());
+    assert_eq!(x.len(), shape.batch * shape.c_in * shape.in_voxels());
+    assert_eq!(w.len(), shape.c_out * kl);
+    assert_eq!(out.len(), shape.batch * shape.c_out * p);
+    let ow = shape.output()[2];
+    let out_ptr = SharedMut(out.as_mut_ptr());
+    tiles(shape)
+        .into_par_iter()
+        .for_each_init(Vec::new, |col, (b, row0, rows)| {
+            let n = rows * ow;
+            let start = row0 * ow;
+            // Column matrix [K, n]: the input itself for a pointwise convolution.
+            let (lhs, lhs_cs) = if shape.is_pointwise() {
+                (x[b * shape.c_in * p + start..].as_ptr(), p as isize)
+            } else {
+                col.resize(kl * n, 0.0);
+                im2col(shape, x, b, row0, rows, col);
+                (col.as_ptr(), n as isize)
+            };
+            let dst = unsafe { out_ptr.get().add(b * shape.c_out * p + start) };
+            if let Some(bias) = bias {
+                for (c, &v) in bias.iter().enumerate() {
+                    unsafe { std::slice::from_raw_parts_mut(dst.add(c * p), n) }.fill(v);
+                }
+            }
+            // outᵀ[n, C_out] = colᵀ[n, K] · wᵀ[K, C_out], written in place (rows of `out` are channels).
+            matmul(
+                [n, shape.c_out, kl],
+                (dst, 1, p as isize),
+                bias.is_some(),
+                (lhs, 1, lhs_cs),
+                (w.as_ptr(), 1, kl as isize),
+            );
+        });
+}
+
+/// The weight gradient `dw` (`[C_out, C_in, kd, kh, kw]`) and bias gradient `db` (`[C_out]`) of the
+/// convolution of `x`, given the output gradient `g`.
+pub fn weight_grad(
+    shape: &ConvShape,
+    x: &[f32],
+    g: &[f32],
+    dw: &mut [f32],
+    db: Option<&mut [f32]>,
+) {
+    let (kl, p, co) = (shape.k_len(), shape.out_voxels(), shape.c_out);
+    assert_eq!(x.len(), shape.batch * shape.c_in * shape.in_voxels());
+    assert_eq!(g.len(), shape.batch * co * p);
+    assert_eq!(dw.len(), co * kl);
+    if let Some(db) = db {
+        bias_grad(shape, g, db);
+    }
+    let ow = shape.output()[2];
+    let partial = tiles(shape)
+        .into_par_iter()
+        .fold(
+            || (vec![0.0f32; co * kl], Vec::new()),
+            |(mut acc, mut col), (b, row0, rows)| {
+                let n = rows * ow;
+                let start = row0 * ow;
+                let (lhs, lhs_rs) = if shape.is_pointwise() {
+                    (x[b * shape.c_in * p + start..].as_ptr(), p as isize)
+                } else {
+                    col.resize(kl * n, 0.0);
+                    im2col(shape, x, b, row0, rows, &mut col);
+                    (col.as_ptr(), n as isize)
+                };
+                // dwᵀ[K, C_out] += col[K, n] · gᵀ[n, C_out].
+                matmul(
+                    [kl, co, n],
+                    (acc.as_mut_ptr(), 1, kl as isize),
+                    true,
+                    (lhs, lhs_rs, 1),
+                    (g[b * co * p + start..].as_ptr(), 1, p as isize),
+                );
+                (acc, col)
+            },
+        )
+        .map(|(acc, _)| acc)
+        .reduce(
+            || vec![0.0f32; co * kl],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
+    dw.copy_from_slice(&partial);
+}
+
+/// The bias gradient: the output gradient summed over batch and space, per channel.
+fn bias_grad(shape: &ConvShape, g: &[f32], db: &mut [f32]) {
+    let (p, co) = (shape.out_voxels(), shape.c_out);
+    db.par_iter_mut().enumerate().for_each(|(c, v)| {
+        *v = (0..shape.batch)
+            .map(|b| {
+                g[(b * co + c) * p..][..p]
+                    .iter()
+                    .map(|&x| x as f64)
+                    .sum::<f64>()
+            })
+            .sum::<f64>() as f32;
+    });
+}
+
+/// The input gradient `dx` (`[B, C_in, D, H, W]`) of the convolution with weights `w`, given the
+/// output gradient `g`.
+pub fn data_grad(shape: &ConvShape, w: &[f32], g: &[f32], dx: &mut [f32]) {
+    assert_eq!(dx.len(), shape.batch * shape.c_in * shape.in_voxels());
+    if shape.stride == [1; 3] {
+        let t = shape.transposed();
+        forward(&t, g, &flip_transpose(shape, w), None, dx);
+    } else {
+        data_grad_col2im(shape, w, g, dx);
+    }
+}
+
+/// `w` `[C_out, C_in, kd, kh, kw]` → `[C_in, C_out, kd, kh, kw]` with every kernel reversed.
+fn flip_transpose(shape: &ConvShape, w: &[f32]) -> Vec<f32> {
+    let kv = shape.kernel_volume();
+    let mut t = vec![0.0f32; w.len()];
+    for co in 0..shape.c_out {
+        for ci in 0..shape.c_in {
+            let src = &w[(co * shape.c_in + ci) * kv..][..kv];
+            let dst = &mut t[(ci * shape.c_out + co) * kv..][..kv];
+            for (k, v) in src.iter().enumerate() {
+                dst[kv - 1 - k] = *v;
+            }
+        }
+    }
+    t
+}
+
+/// Input gradient of a strided convolution: per block of input channels (in parallel, so no two tasks
+/// write the same voxel), columns = wᵀ · g for a tile of output rows, scattered back onto the input.
+fn data_grad_col2im(shape: &ConvShape, w: &[f32], g: &[f32], dx: &mut [f32]) {
+    let (kv, kl, p, co) = (
+        shape.kernel_volume(),
+        shape.k_len(),
+        shape.out_voxels(),
+        shape.c_out,
+    );
+    let [d, h, wd] = shape.input;
+    let [_, oh, ow] = shape.output();
+    let [kd, kh, kw] = shape.kernel;
+    let [sd, sh, sw] = shape.stride;
+    let [pd, ph, pw] = shape.pad;
+    let vin = shape.in_voxels();
+    let per = shape.rows_per_tile() * shape.c_in; // the columns of one input channel are kv rows
+    let rows_total = shape.output()[0] * oh;
+    dx.fill(0.0);
+    let dx_ptr = SharedMut(dx.as_mut_ptr());
+    (0..shape.batch * shape.c_in)
+        .into_par_iter()
+        .for_each_init(Vec::new, |cols, bc| {
+            let (b, ci) = (bc / shape.c_in, bc % shape.c_in);
+            let plane = unsafe { std::slice::from_raw_parts_mut(dx_ptr.get().add(bc * vin), vin) };
+            for row0 in (0..rows_total).step_by(per) {
+                let rows = per.min(rows_total - row0);
+                let n = rows * ow;
+                cols.resize(kv * n, 0.0);
+                // cols[kv, n] = w[:, ci]ᵀ[kv, C_out] · g[C_out, n].
+                matmul(
+                    [kv, n, co],
+                    (cols.as_mut_ptr(), n as isize, 1),
+                    false,
+                    (w[ci * kv..].as_ptr(), 1, kl as isize),
+                    (g[b * co * p + row0 * ow..].as_ptr(), p as isize, 1),
+                );
+                let mut k = 0;
+                for kz in 0..kd {
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            for r in 0..rows {
+                                let (oz, oy) = ((row0 + r) / oh, (row0 + r) % oh);
+                                let iz = (oz * sd + kz) as isize - pd as isize;
+                                let iy = (oy * sh + ky) as isize - ph as isize;
+                                if iz < 0 || iz >= d as isize || iy < 0 || iy >= h as isize {
+                                    continue;
+                                }
+                                let dst = &mut plane[(iz as usize * h + iy as usize) * wd..][..wd];
+                                let src = &cols[k * n + r * ow..][..ow];
+                                for (ox, v) in src.iter().enumerate() {
+                                    let ix = (ox * sw + kx) as isize - pw as isize;
+                                    if ix >= 0 && (ix as usize) < wd {
+                                        dst[ix as usize] += v;
+                                    }
+                                }
+                            }
+                            k += 1;
+                        }
+                    }
+                }
+            }
+        });
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,169 @@
+//! The kernels against direct summation of the convolution's definition.
+
+use super::*;
+
+/// Direct summation, the definition of the convolution.
+fn reference_forward(s: &ConvShape, x: &[f32], w: &[f32], bias: &[f32]) -> Vec<f32> {
+    let [d, h, wd] = s.input;
+    let [od, oh, ow] = s.output();
+    let [kd, kh, kw] = s.kernel;
+    let mut out = vec![0.0f32; s.batch * s.c_out * od * oh * ow];
+    for b in 0..s.batch {
+        for co in 0..s.c_out {
+            for z in 0..od {
+                for y in 0..oh {
+                    for xx in 0..ow {
+                        let mut acc = bias[co] as f64;
+                        for ci in 0..s.c_in {
+                            for kz in 0..kd {
+                                for ky in 0..kh {
+                                    for kx in 0..kw {
+                                        let iz =
+                                            (z * s.stride[0] + kz) as isize - s.pad[0] as isize;
+                                        let iy =
+                                            (y * s.stride[1] + ky) as isize - s.pad[1] as isize;
+                                        let ix =
+                                            (xx * s.stride[2] + kx) as isize - s.pad[2] as isize;
+                                        if iz < 0
+                                            || iy < 0
+                                            || ix < 0
+                                            || iz >= d as isize
+                                            || iy >= h as isize
+                                            || ix >= wd as isize
+                                        {
+                                            continue;
+                                        }
+                                        let xi = (((b * s.c_in + ci) * d + iz as usize) * h
+                                            + iy as usize)
+                                            * wd
+                                            + ix as usize;
+                                        let wi =
+                                            (((co * s.c_in + ci) * kd + kz) * kh + ky) * kw + kx;
+                                        acc += x[xi] as f64 * w[wi] as f64;
+                                    }
+                                }
+                            }
+                        }
+                        out[(((b * s.c_out + co) * od + z) * oh + y) * ow + xx] = acc as f32;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn values(n: usize, seed: u32) -> Vec<f32> {
+    // A fixed, non-symmetric pattern in [-1, 1].
+    (0..n)
+        .map(|i| {
+            (((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) % 2001) as f32
+                / 1000.0
+                - 1.0
+        })
+        .collect()
+}
+
+fn shapes() -> Vec<ConvShape> {
+    let s = |batch, c_in, c_out, input, k: usize, stride: usize| ConvShape {
+        batch,
+        c_in,
+        c_out,
+        input,
+        kernel: [k; 3],
+        stride: [stride; 3],
+        pad: [k / 2; 3],
+    };
+    vec![
+        s(1, 3, 5, [6, 7, 9], 3, 1),
+        s(2, 4, 3, [5, 6, 7], 3, 2),
+        s(2, 4, 6, [4, 6, 8], 3, 2),
+        s(1, 5, 2, [3, 4, 5], 1, 1),
+        s(2, 1, 4, [9, 5, 4], 3, 1),
+        // Tiles of more than one row, and more than one tile per batch element.
+        s(1, 2, 3, [40, 30, 20], 3, 1),
+        s(1, 2, 3, [41, 31, 21], 3, 2),
+        // Many tiles per batch element.
+        s(1, 16, 4, [3, 40, 30], 3, 1),
+    ]
+}
+
+fn close(a: &[f32], b: &[f32], what: &str) {
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!((x - y).abs() <= 1e-4 * scale, "{what}[{i}]: {x} vs {y}");
+    }
+}
+
+#[test]
+fn forward_matches_direct_summation() {
+    for s in shapes() {
+        let x = values(s.batch * s.c_in * s.in_voxels(), 1);
+        let w = values(s.c_out * s.k_len(), 2);
+        let bias = values(s.c_out, 3);
+        let mut out = vec![f32::NAN; s.batch * s.c_out * s.out_voxels()];
+        forward(&s, &x, &w, Some(&bias), &mut out);
+        close(
+            &out,
+            &reference_forward(&s, &x, &w, &bias),
+            &format!("{s:?}"),
+        );
+    }
+}
+
+/// The gradients against the adjoint identity: for the linear map y = conv(x, w),
+/// ⟨g, conv(x, w)⟩ = ⟨dx, x⟩ = ⟨dw, w⟩, checked per coordinate with unit vectors.
+#[test]
+fn gradients_match_direct_summation() {
+    for s in shapes() {
+        let nx = s.batch * s.c_in * s.in_voxels();
+        let nw = s.c_out * s.k_len();
+        let x = values(nx, 4);
+        let w = values(nw, 5);
+        let g = values(s.batch * s.c_out * s.out_voxels(), 6);
+        let zero = vec![0.0f32; s.c_out];
+        let dot = |a: &[f32], b: &[f32]| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| *x as f64 * *y as f64)
+                .sum::<f64>()
+        };
+        let (mut dx, mut dw, mut db) = (vec![0.0; nx], vec![0.0; nw], vec![0.0; s.c_out]);
+        data_grad(&s, &w, &g, &mut dx);
+        weight_grad(&s, &x, &g, &mut dw, Some(&mut db));
+        // d⟨g, conv(x, w)⟩ / dw[i] = ⟨g, conv(x, e_i)⟩.
+        let want_dw: Vec<f32> = (0..nw.min(60))
+            .map(|i| {
+                let mut e = vec![0.0f32; nw];
+                e[i] = 1.0;
+                dot(&g, &reference_forward(&s, &x, &e, &zero)) as f32
+            })
+            .collect();
+        close(&dw[..want_dw.len()], &want_dw, &format!("dw {s:?}"));
+        let step = (nx / 40).max(1);
+        let picks: Vec<usize> = (0..nx).step_by(step).collect();
+        let want_dx: Vec<f32> = picks
+            .iter()
+            .map(|&i| {
+                let mut e = vec![0.0f32; nx];
+                e[i] = 1.0;
+                dot(&g, &reference_forward(&s, &e, &w, &zero)) as f32
+            })
+            .collect();
+        let got_dx: Vec<f32> = picks.iter().map(|&i| dx[i]).collect();
+        close(&got_dx, &want_dx, &format!("dx {s:?}"));
+        let want_db: Vec<f32> = (0..s.c_out)
+            .map(|c| {
+                (0..s.batch)
+                    .map(|b| {
+                        g[(b * s.c_out + c) * s.out_voxels()..][..s.out_voxels()]
+                            .iter()
+                            .sum::<f32>()
+                    })
+                    .sum()
+            })
+            .collect();
+        close(&db, &want_db, "db");
+    }
+}
