@@ -50,7 +50,7 @@ pub struct TrainingTab {
     /// What the last run said: device and cases, the end, or what went wrong.
     pub status: Vec<String>,
     pub error: Option<String>,
-    /// (step, total loss, fused segmentation loss) of every step.
+    /// (step, total loss, fused segmentation loss) of every step that read its losses back.
     pub losses: Vec<[f64; 3]>,
     /// (step, validation Dice).
     pub validation: Vec<[f64; 2]>,
@@ -269,7 +269,9 @@ impl TrainingTab {
                 ..
             } => {
                 (self.step, self.total, self.eta_seconds) = (step, total, eta_seconds);
-                self.losses.push([step as f64, losses.total, losses.seg]);
+                if let Some(losses) = losses {
+                    self.losses.push([step as f64, losses.total, losses.seg]);
+                }
             }
             TrainEvent::Validated {
                 step, validation, ..

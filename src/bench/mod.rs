@@ -41,7 +41,16 @@ pub struct NetworkBench {
     pub step_seconds: f64,
     pub step_gflops: f64,
     pub peak_rss_mib: f64,
+    /// The forward and the step with Burn's operations instead of the CPU kernels (`--compare-burn`).
+    pub burn_ops: Option<BurnOps>,
     pub profile: Option<NetworkProfile>,
+}
+
+/// Timings of the baseline: Burn's own operations.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct BurnOps {
+    pub forward_seconds: f64,
+    pub step_seconds: f64,
 }
 
 /// How the benchmark runs.
@@ -53,6 +62,8 @@ pub struct BenchOptions {
     pub batch: usize,
     /// Also profile the forward and the training step (`cloe bench --profile`).
     pub profile: bool,
+    /// Also time the forward and the step with Burn's operations instead of the CPU kernels.
+    pub compare_burn: bool,
 }
 
 impl Default for BenchOptions {
@@ -61,6 +72,7 @@ impl Default for BenchOptions {
             runs: 3,
             batch: 1,
             profile: false,
+            compare_burn: false,
         }
     }
 }
@@ -99,6 +111,17 @@ impl std::fmt::Display for NetworkBench {
             self.step_gflops,
             3600.0 / self.step_seconds
         )?;
+        if let Some(b) = &self.burn_ops {
+            writeln!(
+                f,
+                "  with Burn's operations instead of the CPU kernels: forward {:.3} s ({:.2}x), \
+                 training step {:.3} s ({:.2}x)",
+                b.forward_seconds,
+                b.forward_seconds / self.forward_seconds,
+                b.step_seconds,
+                b.step_seconds / self.step_seconds
+            )?;
+        }
         write!(f, "  peak RSS {:.0} MiB", self.peak_rss_mib)?;
         if let Some(p) = &self.profile {
             write!(f, "\n{p}")?;
@@ -239,6 +262,19 @@ pub fn network_bench(
         let _ = to_vec(terms.total);
     };
     let step_seconds = time(runs, &mut step);
+    // The same forward and step with Burn's own operations in place of the CPU kernels.
+    let burn_ops = (opts.compare_burn && crate::ops::use_cpu_kernels(&device)).then(|| {
+        crate::ops::set_cpu_kernels(false);
+        let forward = time(runs, || {
+            let _ = to_vec(net.forward(&inputs).fusion.w);
+        });
+        let step = time(runs, &mut step);
+        crate::ops::set_cpu_kernels(true);
+        BurnOps {
+            forward_seconds: forward,
+            step_seconds: step,
+        }
+    });
     let profile = opts.profile.then(|| {
         let forward = PhaseProfile::measure(|| {
             let _ = to_vec(net.forward(&inputs).fusion.w);
@@ -260,6 +296,7 @@ pub fn network_bench(
         step_seconds,
         step_gflops: 3.0 * cfg.forward_flops(batch * pd * ph * pw, 4) / step_seconds / 1e9,
         peak_rss_mib: peak_rss_mib(),
+        burn_ops,
         profile,
     })
 }

@@ -115,6 +115,10 @@ pub enum Command {
         /// convolution shape timed on its own.
         #[arg(long)]
         profile: bool,
+        /// Also time the forward and the training step with Burn's own CPU operations in place of
+        /// the project's kernels (the baseline of the CPU speed-up; CPU only).
+        #[arg(long)]
+        compare_burn: bool,
     },
 }
 
@@ -157,6 +161,17 @@ pub struct TrainArgs {
     /// Stop after this many seconds (checkpoint written; continue later with --resume).
     #[arg(long)]
     pub time_limit: Option<f64>,
+    /// Read the losses back every N steps (each read waits for the device; on a GPU, 10 or more keeps
+    /// it busy). Default: every step.
+    #[arg(long)]
+    pub log_every: Option<usize>,
+    /// Keep the prepared cases (model spacing, z-scored) in this folder for later runs
+    /// (default: the user's cache folder, e.g. ~/.cache/cloe/prepared).
+    #[arg(long, conflicts_with = "no_cache")]
+    pub cache_dir: Option<PathBuf>,
+    /// Prepare the cases again instead of keeping them between runs.
+    #[arg(long)]
+    pub no_cache: bool,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[arg(long, value_enum, default_value = "auto")]
@@ -207,6 +222,14 @@ impl TrainArgs {
         o.init = self.init;
         o.resume = self.resume;
         o.time_limit_seconds = self.time_limit;
+        if let Some(n) = self.log_every {
+            o.log_every = n;
+        }
+        if self.no_cache {
+            o.cache_dir = None;
+        } else if let Some(dir) = self.cache_dir {
+            o.cache_dir = Some(dir);
+        }
         o.seed = self.seed;
         o.device = self.device;
         o.lr = self.lr;
@@ -303,6 +326,7 @@ pub fn run(cli: Cli) -> Result<()> {
             runs,
             batch,
             profile,
+            compare_burn,
         } => {
             let compute = device::select(choice)?;
             let cfg = crate::model::CloeConfig {
@@ -320,7 +344,8 @@ pub fn run(cli: Cli) -> Result<()> {
                     crate::bench::BenchOptions {
                         runs,
                         batch,
-                        profile
+                        profile,
+                        compare_burn,
                     }
                 )?
             );

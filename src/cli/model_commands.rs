@@ -56,10 +56,12 @@ pub fn run_train(opts: TrainOptions) -> Result<()> {
             step, losses, lr, ..
         } => {
             pb.set_position(step as u64);
-            pb.set_message(format!(
-                "loss {:.4} (seg {:.4} ecl {:.4} mec {:.4} rec {:.4} contrast {:.4}) lr {lr:.2e}",
-                losses.total, losses.seg, losses.ecl, losses.mec, losses.rec, losses.contrast
-            ));
+            if let Some(losses) = losses {
+                pb.set_message(format!(
+                    "loss {:.4} (seg {:.4} ecl {:.4} mec {:.4} rec {:.4} contrast {:.4}) lr {lr:.2e}",
+                    losses.total, losses.seg, losses.ecl, losses.mec, losses.rec, losses.contrast
+                ));
+            }
         }
         TrainEvent::Validated {
             step,

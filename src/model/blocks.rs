@@ -2,11 +2,10 @@
 //! RFNet-style modality encoder (four levels, residual pairs, stride-2 down), and the U-Net decoder used
 //! both as the weight-shared expert decoder D_sep and as the fusion decoder D_fuse.
 
-use super::upsample::upsample2x;
+use crate::ops::upsample2x;
 use burn::nn::conv::{Conv3d, Conv3dConfig};
 use burn::nn::{InstanceNorm, InstanceNormConfig, PaddingConfig3d};
 use burn::prelude::*;
-use burn::tensor::activation::leaky_relu;
 
 /// conv (k³, stride s) → InstanceNorm (no affine) → LeakyReLU.
 #[derive(Module, Debug)]
@@ -40,8 +39,9 @@ impl ConvBlock {
     }
 
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        leaky_relu(
-            self.norm.forward(crate::ops::conv3d_module(&self.conv, x)),
+        crate::ops::instance_norm_leaky_relu(
+            crate::ops::conv3d_module(&self.conv, x),
+            &self.norm,
             self.slope,
         )
     }

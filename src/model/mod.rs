@@ -10,8 +10,8 @@ mod gating;
 mod input;
 mod network;
 mod persist;
-mod upsample;
 
+pub use crate::ops::upsample2x;
 pub use blocks::{ConvBlock, Decoder, Encoder, Features};
 pub use config::{Ablation, CloeConfig, LossWeights};
 pub use consistency::{Consistency, consistency, cosine};
@@ -21,7 +21,6 @@ pub use gating::Gate;
 pub use input::{pad, round_up, volume_tensor};
 pub use network::{CloeNet, Expert, Fusion, Prediction};
 pub use persist::{CONFIG_FILE, WEIGHTS_FILE, load_config, load_model, save_model};
-pub use upsample::upsample2x;
 
 use burn::prelude::*;
 

@@ -13,7 +13,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::ops::ConvOptions;
 use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, DType, DispatchDevice, Flex, backend_extension};
+use burn::backend::{Autodiff, Backend, DType, Flex, backend_extension};
 use burn::prelude::*;
 use burn::tensor::Shape;
 
@@ -241,14 +241,6 @@ impl<B: Backend + ConvOps, C: CheckpointStrategy> ConvOps for Autodiff<B, C> {
     }
 }
 
-/// True when `device` runs on Burn's `flex` CPU backend (with or without autodiff).
-pub fn is_cpu(device: &Device) -> bool {
-    matches!(
-        device.clone().inner().as_dispatch(),
-        DispatchDevice::Flex(_)
-    )
-}
-
 /// 3-D convolution of `x` `[B, C_in, D, H, W]` by `weight` `[C_out, C_in, k, k, k]` plus `bias`, with
 /// the given stride and zero padding: the CPU kernels on the CPU, Burn's `conv3d` elsewhere.
 pub fn conv3d(
@@ -269,7 +261,7 @@ pub fn conv3d(
             stride[0],
         )
     });
-    if !is_cpu(&x.device()) {
+    if !super::use_cpu_kernels(&x.device()) {
         return burn::tensor::module::conv3d(x, weight, Some(bias), options(stride, padding));
     }
     Tensor::from_dispatch(burn::backend::Dispatch::cloe_conv3d(

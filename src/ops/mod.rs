@@ -1,16 +1,50 @@
 //! The network's heavy operations with kernels of the project's own where Burn's CPU backend is slow:
-//! 3-D convolution (forward, weight and input gradients) on the CPU. Every function here gives the same
+//! 3-D convolution (forward, weight and input gradients), InstanceNorm + LeakyReLU and trilinear ×2
+//! upsampling on the CPU. Every function here gives the same
 //! result as Burn's operation (tests) and runs Burn's operation on devices the kernels do not cover.
 
 mod conv;
 pub mod conv_cpu;
+mod norm_act;
 pub mod profile;
+mod upsample;
 
-pub use conv::{ConvOps, conv3d, is_cpu};
+pub use conv::{ConvOps, conv3d};
+pub use norm_act::{NormActOps, instance_norm_leaky_relu};
+pub use upsample::{UpsampleOps, upsample2x};
 
+use burn::backend::DispatchDevice;
 use burn::nn::PaddingConfig3d;
 use burn::nn::conv::Conv3d;
 use burn::prelude::*;
+use std::cell::Cell;
+use std::sync::OnceLock;
+
+thread_local! {
+    static CPU_KERNELS_OFF: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Switches the CPU kernels on or off for operations called from this thread (off: Burn's own
+/// operations). They are on unless `CLOE_CPU_KERNELS=off`; benchmarks and tests switch them off to
+/// compare against Burn.
+pub fn set_cpu_kernels(on: bool) {
+    CPU_KERNELS_OFF.with(|c| c.set(!on));
+}
+
+/// True when the kernels of this module run on `device`: Burn's `flex` CPU backend (with or without
+/// autodiff), kernels switched on.
+pub fn use_cpu_kernels(device: &Device) -> bool {
+    static ENV_OFF: OnceLock<bool> = OnceLock::new();
+    let env_off = *ENV_OFF.get_or_init(|| {
+        std::env::var("CLOE_CPU_KERNELS").is_ok_and(|v| v.eq_ignore_ascii_case("off"))
+    });
+    !env_off
+        && !CPU_KERNELS_OFF.with(Cell::get)
+        && matches!(
+            device.clone().inner().as_dispatch(),
+            DispatchDevice::Flex(_)
+        )
+}
 
 /// `conv.forward(x)` through [`conv3d`] (CPU kernels on the CPU); Burn's module forward for the cases
 /// the kernels leave out (dilation, groups, no bias).

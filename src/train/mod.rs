@@ -2,22 +2,29 @@
 //! validation, one patch and one modality subset per step, AdamW (decoupled weight decay) and poly decay,
 //! validation every N steps with the best model kept, checkpoints, exact resume, progress events, cancel.
 
+mod cache;
 mod checkpoint;
+mod device_cases;
 mod sampler;
 mod validate;
 
+pub use cache::{default_dir as default_cache_dir, prepared_case};
 pub use checkpoint::LoopState;
-pub use sampler::{Patch, SamplerCase, draw_batch, draw_patch, draw_subset, step_rng};
+pub use device_cases::DeviceCases;
+pub use sampler::{
+    Patch, PatchSpec, SamplerCase, cut, draw_batch, draw_patch, draw_subset, step_rng,
+    window_origin,
+};
 pub use validate::{Validation, validate};
 
 use crate::backend_check::check_conv_weight_gradient;
-use crate::case::{Profile, find_cases, load_case};
+use crate::case::{Profile, find_cases};
 use crate::device::{ComputeDevice, DeviceChoice, select};
 use crate::error::{CloeError, Result};
-use crate::io::{ReadOptions, WriteOptions, atomic_write};
-use crate::loss::{LossValues, cloe_loss, one_hot};
-use crate::model::{CloeConfig, CloeNet, save_model, volume_tensor};
-use crate::preprocess::{PrepareOptions, prepare};
+use crate::io::{WriteOptions, atomic_write};
+use crate::loss::{LossValues, cloe_loss};
+use crate::model::{CloeConfig, CloeNet, save_model};
+use crate::preprocess::PrepareOptions;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use rayon::prelude::*;
@@ -51,6 +58,12 @@ pub struct TrainOptions {
     /// Share of patches centred on tumour.
     pub tumour_fraction: f64,
     pub resume: bool,
+    /// Read the losses back (a device synchronisation) every this many steps, and at the last step.
+    #[serde(default = "one")]
+    pub log_every: usize,
+    /// Where prepared cases are kept between runs (None: prepare them every run).
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
     /// Stop (with a checkpoint and the model saved) after this many seconds of training.
     pub time_limit_seconds: Option<f64>,
     pub device: DeviceChoice,
@@ -81,6 +94,8 @@ impl TrainOptions {
             checkpoint_every: 50,
             tumour_fraction: 1.0 / 3.0,
             resume: false,
+            log_every: 1,
+            cache_dir: cache::default_dir(),
             time_limit_seconds: None,
             device: DeviceChoice::Auto,
             config: CloeConfig::for_profile(profile),
@@ -107,12 +122,12 @@ pub enum TrainEvent {
         note: Option<String>,
         start_step: usize,
     },
-    /// One step done.
+    /// One step done (`losses` on the steps that read them back, see `TrainOptions::log_every`).
     Step {
         step: usize,
         total: usize,
         lr: f64,
-        losses: LossValues,
+        losses: Option<LossValues>,
         mask: Vec<bool>,
         seconds: f64,
         eta_seconds: f64,
@@ -202,18 +217,15 @@ fn load_cases(opts: &TrainOptions) -> Result<(NamedCases, NamedCases)> {
     } else {
         Vec::new()
     };
+    let prepare = PrepareOptions {
+        spacing: Some(cfg.spacing_mm),
+        margin: 2,
+    };
     let prepared: Vec<(String, SamplerCase)> = sources
         .par_iter()
         .map(|s| {
-            let case = load_case(s, ReadOptions::default())?;
-            let sample = prepare(
-                &case,
-                PrepareOptions {
-                    spacing: Some(cfg.spacing_mm),
-                    margin: 2,
-                },
-            );
-            Ok((s.id.clone(), SamplerCase::new(sample)))
+            let case = prepared_case(s, prepare, opts.cache_dir.as_deref())?;
+            Ok((s.id.clone(), case))
         })
         .collect::<Result<_>>()?;
     let (mut train, mut train_ids, mut valid, mut val_ids) =
@@ -244,9 +256,9 @@ pub fn train(
 ) -> Result<TrainSummary> {
     let cfg = opts.config.clone();
     cfg.validate().map_err(CloeError::Invalid)?;
-    if opts.iterations == 0 || opts.batch == 0 {
+    if opts.iterations == 0 || opts.batch == 0 || opts.log_every == 0 {
         return Err(CloeError::Invalid(
-            "--iterations and --batch must be at least 1".into(),
+            "--iterations, --batch and --log-every must be at least 1".into(),
         ));
     }
     let (compute, note) = training_device(opts.device)?;
@@ -309,6 +321,8 @@ pub fn train(
     });
 
     let (p, k) = (cfg.patch, cfg.classes);
+    // The training cases go to the device once; each step cuts its patches there.
+    let on_device = DeviceCases::upload(&train_cases, p, k, &ad);
     let started = Instant::now();
     let first_step = state.step;
     let mut cancelled = false;
@@ -323,19 +337,18 @@ pub fn train(
         let t = Instant::now();
         let step = state.step;
         let mut rng = step_rng(opts.seed, step);
-        let patches = draw_batch(&train_cases, p, opts.tumour_fraction, opts.batch, &mut rng);
+        let specs = draw_batch(&train_cases, p, opts.tumour_fraction, opts.batch, &mut rng);
         ad.seed(opts.seed.wrapping_add(step as u64));
-        let inputs = batch_inputs(&patches, p, &ad);
-        let classes: Vec<u8> = patches.iter().flat_map(|q| q.classes.clone()).collect();
-        let target = one_hot(&classes, patches.len(), [p; 3], k, &ad);
-        let mask = patches[0].mask.clone();
+        let inputs = on_device.inputs(&specs);
+        let target = on_device.target(&specs);
+        let mask = specs[0].mask.clone();
         let pred = model.forward(&inputs);
         let terms = cloe_loss(&model, &pred, &inputs, target);
-        let losses = terms.values();
-        if !losses.total.is_finite() {
+        let logged = (step + 1).is_multiple_of(opts.log_every) || step + 1 == opts.iterations;
+        let losses = logged.then(|| terms.values());
+        if let Some(total) = losses.map(|l| l.total).filter(|t| !t.is_finite()) {
             return Err(CloeError::Invalid(format!(
-                "the loss became {} at step {step}; lower --lr",
-                losses.total
+                "the loss became {total} at step {step}; lower --lr"
             )));
         }
         let grads = GradientsParams::from_grads(terms.total.backward(), &model);
@@ -348,8 +361,12 @@ pub fn train(
             started.elapsed().as_secs_f64() / done as f64 * (opts.iterations - state.step) as f64;
         let subset: String = mask.iter().map(|&b| if b { '1' } else { '0' }).collect();
         let mut row = format!("{},{lr:.6e},{seconds:.3},{subset}", state.step);
-        for v in losses.values() {
-            let _ = write!(row, ",{v:.6}");
+        for v in losses.map(|l| l.values()).unwrap_or([f64::NAN; 11]) {
+            if v.is_nan() {
+                row.push(',');
+            } else {
+                let _ = write!(row, ",{v:.6}");
+            }
         }
         on_event(TrainEvent::Step {
             step: state.step,
@@ -401,24 +418,6 @@ pub fn train(
         seconds: started.elapsed().as_secs_f64(),
         device: compute.label,
     })
-}
-
-/// The network inputs of a batch: per modality, the patches stacked along the batch axis (`None` where
-/// the step's subset leaves the modality out).
-fn batch_inputs(patches: &[Patch], p: usize, device: &Device) -> Vec<Option<Tensor<5>>> {
-    (0..patches[0].channels.len())
-        .map(|m| {
-            let parts: Option<Vec<Tensor<5>>> = patches
-                .iter()
-                .map(|q| {
-                    q.channels[m]
-                        .as_ref()
-                        .map(|c| volume_tensor(c, [p; 3], device))
-                })
-                .collect();
-            parts.map(|parts| Tensor::cat(parts, 0))
-        })
-        .collect()
 }
 
 /// Loads the weights of the model in `dir` into `model` (built from this run's config) for fine-tuning;

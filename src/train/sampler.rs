@@ -3,7 +3,6 @@
 //! scale (0.9–1.1) and shift (±0.1). Every draw comes from a generator seeded by (seed, step), so a
 //! resumed run sees exactly the patches an uninterrupted one would.
 
-use crate::preprocess::Sample;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -16,18 +15,22 @@ pub struct Patch {
     pub mask: Vec<bool>,
 }
 
-/// What the sampler needs to know of a case.
+/// What the sampler needs to know of a case: its prepared channels and classes at the model spacing.
 #[derive(Debug, Clone)]
 pub struct SamplerCase {
-    pub sample: Sample,
+    /// Grid dims `[x, y, z]`.
+    pub dims: [usize; 3],
+    /// One z-scored channel per profile modality (x fastest); `None` where missing.
+    pub channels: Vec<Option<Vec<f32>>>,
+    /// Training classes, when the case has a label map.
+    pub label: Option<Vec<u8>>,
     /// Indices of voxels with a tumour/organ class (label > 0).
     pub foreground: Vec<usize>,
 }
 
 impl SamplerCase {
-    pub fn new(sample: Sample) -> Self {
-        let foreground = sample
-            .label
+    pub fn new(dims: [usize; 3], channels: Vec<Option<Vec<f32>>>, label: Option<Vec<u8>>) -> Self {
+        let foreground = label
             .as_ref()
             .map(|l| {
                 l.iter()
@@ -37,8 +40,33 @@ impl SamplerCase {
                     .collect()
             })
             .unwrap_or_default();
-        Self { sample, foreground }
+        Self {
+            dims,
+            channels,
+            label,
+            foreground,
+        }
     }
+
+    /// Which modalities the case has.
+    pub fn present(&self) -> Vec<bool> {
+        self.channels.iter().map(Option::is_some).collect()
+    }
+}
+
+/// Where and how a patch is cut: the draws of one patch, so the host ([`cut`]) and a device
+/// ([`super::DeviceCases`]) cut exactly the same one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchSpec {
+    pub case: usize,
+    /// The subset of modalities.
+    pub mask: Vec<bool>,
+    /// Voxel of the case grid at the patch's (0, 0, 0), `[x, y, z]`; negative when the case is smaller
+    /// than the patch along an axis (it is then centred, the rest is 0).
+    pub origin: [isize; 3],
+    pub flips: [bool; 3],
+    /// Per modality of the subset, the intensity (scale, shift) applied to non-zero voxels.
+    pub jitter: Vec<Option<(f32, f32)>>,
 }
 
 /// The generator for one step.
@@ -73,16 +101,10 @@ pub fn draw_patch(
     p: usize,
     tumour_fraction: f64,
     rng: &mut StdRng,
-) -> Patch {
+) -> PatchSpec {
     let ci = rng.random_range(0..cases.len());
-    let present: Vec<bool> = cases[ci]
-        .sample
-        .channels
-        .iter()
-        .map(Option::is_some)
-        .collect();
-    let mask = draw_subset(rng, &present);
-    take_patch(cases, ci, mask, p, tumour_fraction, rng)
+    let mask = draw_subset(rng, &cases[ci].present());
+    draw_spec(&cases[ci], ci, mask, p, tumour_fraction, rng)
 }
 
 /// Draws the `batch` patches of one step: the first as [`draw_patch`], the others from cases that have
@@ -93,51 +115,88 @@ pub fn draw_batch(
     tumour_fraction: f64,
     batch: usize,
     rng: &mut StdRng,
-) -> Vec<Patch> {
+) -> Vec<PatchSpec> {
     let first = draw_patch(cases, p, tumour_fraction, rng);
     let mask = first.mask.clone();
     let fits: Vec<usize> = (0..cases.len())
         .filter(|&i| {
-            let channels = &cases[i].sample.channels;
+            let channels = &cases[i].channels;
             mask.iter().zip(channels).all(|(&on, c)| !on || c.is_some())
         })
         .collect();
-    let mut patches = vec![first];
+    let mut specs = vec![first];
     for _ in 1..batch.max(1) {
         let ci = fits[rng.random_range(0..fits.len())];
-        patches.push(take_patch(cases, ci, mask.clone(), p, tumour_fraction, rng));
+        specs.push(draw_spec(
+            &cases[ci],
+            ci,
+            mask.clone(),
+            p,
+            tumour_fraction,
+            rng,
+        ));
     }
-    patches
+    specs
 }
 
-/// Cuts the patch of case `ci` for the subset `mask`: centred on tumour with `tumour_fraction`, random
+/// Draws the patch of case `ci` for the subset `mask`: centred on tumour with `tumour_fraction`, random
 /// flips, intensity scale and shift per modality.
-fn take_patch(
-    cases: &[SamplerCase],
+fn draw_spec(
+    case: &SamplerCase,
     ci: usize,
     mask: Vec<bool>,
     p: usize,
     tumour_fraction: f64,
     rng: &mut StdRng,
-) -> Patch {
-    let case = &cases[ci];
-    let dims = case.sample.grid.dims;
+) -> PatchSpec {
+    let dims = case.dims;
     let centre: [usize; 3] = if !case.foreground.is_empty() && rng.random_bool(tumour_fraction) {
         let i = case.foreground[rng.random_range(0..case.foreground.len())];
         [i % dims[0], i / dims[0] % dims[1], i / (dims[0] * dims[1])]
     } else {
         std::array::from_fn(|a| rng.random_range(0..dims[a]))
     };
-    // Origin so that the patch holds the centre and stays inside when the volume is large enough.
-    let origin: [isize; 3] = std::array::from_fn(|a| {
+    let origin = window_origin(dims, centre, p);
+    let flips: [bool; 3] = std::array::from_fn(|_| rng.random_bool(0.5));
+    let jitter = case
+        .channels
+        .iter()
+        .zip(&mask)
+        .map(|(c, &on)| {
+            (on && c.is_some()).then(|| {
+                (
+                    rng.random_range(0.9..1.1f32),
+                    rng.random_range(-0.1..0.1f32),
+                )
+            })
+        })
+        .collect();
+    PatchSpec {
+        case: ci,
+        mask,
+        origin,
+        flips,
+        jitter,
+    }
+}
+
+/// Origin of the p³ window that holds `centre` and stays inside when the volume is large enough
+/// (centred on the volume along axes shorter than p).
+pub fn window_origin(dims: [usize; 3], centre: [usize; 3], p: usize) -> [isize; 3] {
+    std::array::from_fn(|a| {
         let o = centre[a] as isize - (p / 2) as isize;
         if dims[a] >= p {
             o.clamp(0, (dims[a] - p) as isize)
         } else {
             -(((p - dims[a]) / 2) as isize)
         }
-    });
-    let flips: [bool; 3] = std::array::from_fn(|_| rng.random_bool(0.5));
+    })
+}
+
+/// Cuts the patch `spec` on the host (the reference for the device cut).
+pub fn cut(cases: &[SamplerCase], spec: &PatchSpec, p: usize) -> Patch {
+    let case = &cases[spec.case];
+    let dims = case.dims;
     let take = |data: &dyn Fn(usize) -> f32| -> Vec<f32> {
         let mut out = Vec::with_capacity(p * p * p);
         for z in 0..p {
@@ -145,8 +204,8 @@ fn take_patch(
                 for x in 0..p {
                     let q = [x, y, z];
                     let src: [isize; 3] = std::array::from_fn(|a| {
-                        origin[a]
-                            + if flips[a] {
+                        spec.origin[a]
+                            + if spec.flips[a] {
                                 (p - 1 - q[a]) as isize
                             } else {
                                 q[a] as isize
@@ -167,16 +226,11 @@ fn take_patch(
         out
     };
     let channels = case
-        .sample
         .channels
         .iter()
-        .zip(&mask)
-        .map(|(c, &on)| {
-            let c = c.as_ref().filter(|_| on)?;
-            let (scale, shift) = (
-                rng.random_range(0.9..1.1f32),
-                rng.random_range(-0.1..0.1f32),
-            );
+        .zip(&spec.jitter)
+        .map(|(c, j)| {
+            let (c, (scale, shift)) = (c.as_ref()?, (*j)?);
             Some(
                 take(&|i| c[i])
                     .into_iter()
@@ -185,7 +239,7 @@ fn take_patch(
             )
         })
         .collect();
-    let classes = match &case.sample.label {
+    let classes = match &case.label {
         Some(l) => take(&|i| l[i] as f32)
             .into_iter()
             .map(|c| c as u8)
@@ -193,10 +247,10 @@ fn take_patch(
         None => vec![0; p * p * p],
     };
     Patch {
-        case: ci,
+        case: spec.case,
         channels,
         classes,
-        mask,
+        mask: spec.mask.clone(),
     }
 }
 

@@ -2,7 +2,7 @@
 //! experts once and the fusion for every availability subset; the score is the mean Dice over cases,
 //! subsets and regions (WT/TC/ET for BraTS). `cloe eval` does the full sliding-window evaluation.
 
-use super::sampler::SamplerCase;
+use super::sampler::{SamplerCase, window_origin};
 use crate::metrics::{dice, subsets};
 use crate::model::{CloeNet, Expert, to_vec, volume_tensor};
 use burn::prelude::*;
@@ -16,7 +16,7 @@ pub struct Validation {
 
 /// The p³ window origin around the centre of a case's foreground (or the volume's centre).
 fn window(case: &SamplerCase, p: usize) -> [isize; 3] {
-    let dims = case.sample.grid.dims;
+    let dims = case.dims;
     let centre: [usize; 3] = if case.foreground.is_empty() {
         dims.map(|d| d / 2)
     } else {
@@ -28,14 +28,7 @@ fn window(case: &SamplerCase, p: usize) -> [isize; 3] {
         }
         sum.map(|s| s / n)
     };
-    std::array::from_fn(|a| {
-        let o = centre[a] as isize - (p / 2) as isize;
-        if dims[a] >= p {
-            o.clamp(0, (dims[a] - p) as isize)
-        } else {
-            -(((p - dims[a]) / 2) as isize)
-        }
-    })
+    window_origin(dims, centre, p)
 }
 
 fn crop(data: &dyn Fn(usize) -> f32, dims: [usize; 3], origin: [isize; 3], p: usize) -> Vec<f32> {
@@ -64,9 +57,9 @@ pub fn validate(net: &CloeNet, cases: &[SamplerCase], device: &Device) -> Valida
     let mut sums = vec![0.0; regions.len()];
     let mut count = 0usize;
     for case in cases {
-        let dims = case.sample.grid.dims;
+        let dims = case.dims;
         let origin = window(case, p);
-        let Some(label) = &case.sample.label else {
+        let Some(label) = &case.label else {
             continue;
         };
         let truth: Vec<u8> = crop(&|i| label[i] as f32, dims, origin, p)
@@ -74,7 +67,6 @@ pub fn validate(net: &CloeNet, cases: &[SamplerCase], device: &Device) -> Valida
             .map(|c| c as u8)
             .collect();
         let experts: Vec<Option<Expert>> = case
-            .sample
             .channels
             .iter()
             .enumerate()
