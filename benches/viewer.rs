@@ -1,8 +1,7 @@
 //! The viewer: UI frame time while scrolling through slices with the label overlay on a 240x240x155
 //! case (egui_kittest steps without a window: UI logic plus the CPU slice rendering and texture upload
 //! requests, not the GPU's painting), and the time from a modality toggle to the new fused overlay
-//! compared with the first inference (experts + fusion), with the default CPU model (C = 8, 2 mm,
-//! untrained weights: the timing does not depend on them).
+//! compared with the first inference (experts + fusion), on the bundled case with the shipped model.
 //!
 //! Then the same scrolling with egui_kittest's wgpu renderer painting every frame (lavapipe here, the
 //! machine's GPU where there is one): the WGSL slice shader against the CPU slice path.
@@ -12,8 +11,6 @@
 //! `cargo bench --bench viewer` (reads ../shared/data).
 
 use cloe::app::{ModelState, ViewerApp};
-use cloe::case::Profile;
-use cloe::model::{CloeConfig, CloeNet, save_model};
 use eframe::egui;
 use egui_kittest::Harness;
 use std::path::Path;
@@ -64,17 +61,15 @@ fn main() {
 
     painted_frames(&case);
 
-    let dir = tempfile::tempdir().unwrap();
-    save_model(
-        &CloeNet::new(
-            &CloeConfig::for_profile(Profile::Brats),
-            &burn::prelude::Device::flex(),
-        ),
-        dir.path(),
+    // Inference as a user meets it: the bundled case with the shipped model.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bundled = cloe::case::load_case(
+        &cloe::case::find_case(&root.join("assets/TCGA-DU-7294"), None).unwrap(),
+        cloe::io::ReadOptions::default(),
     )
     .unwrap();
-    let mut model = ModelState::load(dir.path()).unwrap();
-    model.start(&h.state().view.as_ref().unwrap().case).unwrap();
+    let mut model = ModelState::load(&root.join("models/brats")).unwrap();
+    model.start(&bundled).unwrap();
     while model.maps.is_none() {
         model.poll().unwrap();
         std::thread::sleep(Duration::from_millis(20));
@@ -93,7 +88,7 @@ fn main() {
     }
     let toggle = median(toggles);
     println!(
-        "  first inference (4 experts + fusion, {})  {:.1} s",
+        "  bundled case, shipped model: first inference (4 experts + fusion, {})  {:.1} s",
         model.device.label, first
     );
     println!(

@@ -207,9 +207,10 @@ fn fixed_inputs(m: usize, side: usize, device: &Device) -> Vec<Option<Tensor<5>>
         .collect()
 }
 
-/// The project's CPU kernels (convolution, InstanceNorm + LeakyReLU, upsampling) against Burn's own
-/// operations on the same weights: the forward within 1e-4, and three AdamW steps with every loss
-/// (the contrastive term's random style sample left out) giving the same loss curve.
+/// The project's CPU kernels (convolution, InstanceNorm + LeakyReLU, upsampling; experts decoded one by
+/// one) against Burn's own operations (with the GPU's strategy: the shared decoder on all experts
+/// stacked) on the same weights: the forward within 1e-4, and three AdamW steps with every loss (the
+/// contrastive term's random style sample left out) giving the same loss curve.
 #[test]
 fn the_cpu_kernels_give_burns_results() {
     use burn::optim::{AdamWConfig, GradientsParams};

@@ -212,11 +212,7 @@ pub fn network_bench(
     });
     let voxels: usize = dims.iter().product();
     let forward_gflop = cfg.forward_flops(voxels, 4) / 1e9;
-    let experts: Vec<_> = inputs
-        .iter()
-        .enumerate()
-        .filter_map(|(m, x)| Some(net.expert(m, x.clone()?)))
-        .collect();
+    let experts: Vec<_> = net.experts(&inputs).into_iter().flatten().collect();
     let refuse_seconds = time(runs, || {
         let refs = [
             Some(&experts[0]),

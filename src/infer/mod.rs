@@ -93,18 +93,14 @@ pub fn compute_experts(
         if cancel.load(Ordering::Relaxed) {
             return Err(CloeError::Invalid("cancelled".into()));
         }
-        let row = padded
+        let inputs: Vec<Option<Tensor<5>>> = padded
             .iter()
-            .enumerate()
-            .map(|(m, c)| {
-                c.as_ref().map(|c| {
-                    net.expert(
-                        m,
-                        volume_tensor(&extract(c, dims, *origin, p), [p; 3], device),
-                    )
-                })
+            .map(|c| {
+                c.as_ref()
+                    .map(|c| volume_tensor(&extract(c, dims, *origin, p), [p; 3], device))
             })
             .collect();
+        let row = net.experts(&inputs);
         experts.push(row);
         progress(i + 1, windows.len());
     }

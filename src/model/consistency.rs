@@ -1,5 +1,6 @@
 //! Expert consistency (paper §2.2–2.3): cosine similarity of flattened expert maps (eq. 2), Modality and
 //! Region Expert Consistency over the available pairs (eq. 3, 5), and each expert's scores u_m, v_m (eq. 6).
+//! All pairs come from one Gram matrix of the flattened maps.
 
 use burn::prelude::*;
 
@@ -44,42 +45,27 @@ pub fn consistency(experts: &[Tensor<5>], region: &Tensor<5>, eps: f64) -> Consi
         };
     }
     let regional: Vec<Tensor<5>> = experts.iter().map(|p| p.clone() * region.clone()).collect();
-    // Pairwise similarities S[i][j] for i < j, each [B].
-    let pairs = |maps: &[Tensor<5>]| -> Vec<Vec<Option<Tensor<1>>>> {
-        (0..a)
-            .map(|i| {
-                (0..a)
-                    .map(|j| (i < j).then(|| cosine(maps[i].clone(), maps[j].clone(), eps)))
-                    .collect()
-            })
-            .collect()
+    let (sg, sr) = (cosines(experts, eps), cosines(&regional, eps));
+    // 1 off the diagonal, 0 on it: the pairs of distinct experts.
+    let off: Tensor<3> = Tensor::<2>::ones([a, a], &device)
+        .sub(Tensor::eye(a, &device))
+        .unsqueeze();
+    let pairs = (a * (a - 1)) as f64;
+    // u_m, v_m: mean similarity of expert m to the others (eq. 6).
+    let score = |s: &Tensor<3>| -> Tensor<2> {
+        (s.clone() * off.clone())
+            .sum_dim(2)
+            .reshape([batch, a])
+            .div_scalar((a - 1) as f64)
     };
-    let (sg, sr) = (pairs(experts), pairs(&regional));
-    let sim = |s: &Vec<Vec<Option<Tensor<1>>>>, i: usize, j: usize| {
-        let (lo, hi) = (i.min(j), i.max(j));
-        s[lo][hi].clone().expect("pair i < j")
-    };
-    let score = |s: &Vec<Vec<Option<Tensor<1>>>>| -> Tensor<2> {
-        let cols: Vec<Tensor<2>> = (0..a)
-            .map(|m| {
-                let sum = (0..a)
-                    .filter(|&k| k != m)
-                    .map(|k| sim(s, m, k))
-                    .reduce(|x, y| x + y)
-                    .expect("a ≥ 2");
-                sum.div_scalar((a - 1) as f64).reshape([batch, 1])
-            })
-            .collect();
-        Tensor::cat(cols, 1)
-    };
-    let loss = |s: &Vec<Vec<Option<Tensor<1>>>>| -> Tensor<1> {
-        let all: Vec<Tensor<1>> = s.iter().flatten().flatten().cloned().collect();
-        let n = all.len() as f64;
-        all.into_iter()
-            .map(|x| x.neg().add_scalar(1.0))
-            .reduce(|x, y| x + y)
-            .expect("a ≥ 2")
-            .div_scalar(n)
+    // L_MEC, L_REC: mean over the pairs of 1 − S (eq. 3, 5), then over the batch.
+    let loss = |s: &Tensor<3>| -> Tensor<1> {
+        (s.clone() * off.clone())
+            .reshape([batch as i64, -1])
+            .sum_dim(1)
+            .div_scalar(pairs)
+            .neg()
+            .add_scalar(1.0)
             .mean()
     };
     Consistency {
@@ -88,6 +74,21 @@ pub fn consistency(experts: &[Tensor<5>], region: &Tensor<5>, eps: f64) -> Consi
         mec: loss(&sg),
         rec: loss(&sr),
     }
+}
+
+/// Cosine similarity of every pair of `maps` (eq. 2), per batch element: `[B, A, A]`, from one Gram
+/// matrix of the flattened maps (one matrix product instead of a reduction per pair).
+fn cosines(maps: &[Tensor<5>], eps: f64) -> Tensor<3> {
+    let batch = maps[0].dims()[0] as i64;
+    let flat: Tensor<3> = Tensor::stack(
+        maps.iter()
+            .map(|m| m.clone().reshape([batch, -1]))
+            .collect::<Vec<Tensor<2>>>(),
+        1,
+    );
+    let gram = flat.clone().matmul(flat.clone().swap_dims(1, 2));
+    let norms: Tensor<3> = flat.powi_scalar(2).sum_dim(2).sqrt();
+    gram / (norms.clone().matmul(norms.swap_dims(1, 2))).add_scalar(eps)
 }
 
 #[cfg(test)]

@@ -66,19 +66,15 @@ pub fn validate(net: &CloeNet, cases: &[SamplerCase], device: &Device) -> Valida
             .into_iter()
             .map(|c| c as u8)
             .collect();
-        let experts: Vec<Option<Expert>> = case
+        let inputs: Vec<Option<Tensor<5>>> = case
             .channels
             .iter()
-            .enumerate()
-            .map(|(m, c)| {
-                c.as_ref().map(|c| {
-                    net.expert(
-                        m,
-                        volume_tensor(&crop(&|i| c[i], dims, origin, p), [p; 3], device),
-                    )
-                })
+            .map(|c| {
+                c.as_ref()
+                    .map(|c| volume_tensor(&crop(&|i| c[i], dims, origin, p), [p; 3], device))
             })
             .collect();
+        let experts: Vec<Option<Expert>> = net.experts(&inputs);
         let present: Vec<bool> = experts.iter().map(Option::is_some).collect();
         for mask in subsets(profile)
             .into_iter()
