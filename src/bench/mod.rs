@@ -250,9 +250,10 @@ pub fn network_bench(
         cfg.classes,
         &ad,
     );
+    let mut rng = crate::train::step_rng(0, 0);
     let mut step = || {
         let pred = model.forward(&patch);
-        let terms = cloe_loss(&model, &pred, &patch, target.clone());
+        let terms = cloe_loss(&model, &pred, &patch, target.clone(), &mut rng);
         let grads = GradientsParams::from_grads(terms.total.backward(), &model);
         model = optim.step(2e-4, model.clone(), grads);
         let _ = to_vec(terms.total);

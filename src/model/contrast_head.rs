@@ -5,7 +5,6 @@
 use burn::nn::conv::{Conv3d, Conv3dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::Distribution;
 
 /// Codes of one modality.
 #[derive(Debug, Clone)]
@@ -46,9 +45,9 @@ impl ContrastHead {
         }
     }
 
-    /// Codes from the deepest features f4 `[B, C8, d, h, w]`; `sample` draws the style latent
-    /// (training), otherwise the mean is used.
-    pub fn forward(&self, f4: Tensor<5>, sample: bool) -> Codes {
+    /// Codes from the deepest features f4 `[B, C8, d, h, w]`. With `noise` (`[B, S]`, standard normal:
+    /// training) the style latent is sampled as μ + noise·σ, otherwise it is the mean.
+    pub fn forward(&self, f4: Tensor<5>, noise: Option<Tensor<2>>) -> Codes {
         let [b, c, _, _, _] = f4.dims();
         let content = crate::ops::conv3d_module(&self.content, f4.clone());
         let pooled: Tensor<2> = f4
@@ -60,11 +59,9 @@ impl ContrastHead {
         let logvar = stats
             .narrow(1, self.style_dim, self.style_dim)
             .clamp(-10.0, 10.0);
-        let style = if sample {
-            let noise = Tensor::random(mu.shape(), Distribution::Normal(0.0, 1.0), &mu.device());
-            mu.clone() + noise * logvar.clone().mul_scalar(0.5).exp()
-        } else {
-            mu.clone()
+        let style = match noise {
+            Some(noise) => mu.clone() + noise * logvar.clone().mul_scalar(0.5).exp(),
+            None => mu.clone(),
         };
         let [_, cc, _, _, _] = content.dims();
         let scale: Tensor<5> = self.film.forward(style.clone()).reshape([b, cc, 1, 1, 1]);

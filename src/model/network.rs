@@ -124,9 +124,8 @@ impl CloeNet {
                 .collect();
         }
         let batch = present[0][0].dims()[0];
-        let stacked: Features = std::array::from_fn(|l| {
-            Tensor::cat(present.iter().map(|f| f[l].clone()).collect(), 0)
-        });
+        let stacked: Features =
+            std::array::from_fn(|l| Tensor::cat(present.iter().map(|f| f[l].clone()).collect(), 0));
         let logits = self.expert_decoder.forward(&stacked);
         let probs = softmax(logits.clone(), 1);
         let mut j = 0;
@@ -218,9 +217,9 @@ impl CloeNet {
         self.forward(&masked)
     }
 
-    /// The contrastive codes of an expert (for L_contrast).
-    pub fn codes(&self, expert: &Expert, sample: bool) -> Codes {
-        self.contrast.forward(expert.features[3].clone(), sample)
+    /// The contrastive codes of an expert (for L_contrast); `noise` samples the style latent.
+    pub fn codes(&self, expert: &Expert, noise: Option<Tensor<2>>) -> Codes {
+        self.contrast.forward(expert.features[3].clone(), noise)
     }
 }
 

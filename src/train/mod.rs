@@ -338,12 +338,11 @@ pub fn train(
         let step = state.step;
         let mut rng = step_rng(opts.seed, step);
         let specs = draw_batch(&train_cases, p, opts.tumour_fraction, opts.batch, &mut rng);
-        ad.seed(opts.seed.wrapping_add(step as u64));
         let inputs = on_device.inputs(&specs);
         let target = on_device.target(&specs);
         let mask = specs[0].mask.clone();
         let pred = model.forward(&inputs);
-        let terms = cloe_loss(&model, &pred, &inputs, target);
+        let terms = cloe_loss(&model, &pred, &inputs, target, &mut rng);
         let logged = (step + 1).is_multiple_of(opts.log_every) || step + 1 == opts.iterations;
         let losses = logged.then(|| terms.values());
         if let Some(total) = losses.map(|l| l.total).filter(|t| !t.is_finite()) {

@@ -3,7 +3,7 @@
 //! edits protected from being replaced, saving to a file on the case's grid, discarding. On a synthetic
 //! prostate case (a test of the mechanism, never a claim about real scans).
 
-mod common;
+use crate::common;
 use cloe::app::{ViewerApp, autosave_path};
 use cloe::render::Plane;
 use common::synthetic_prostate;

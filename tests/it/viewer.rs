@@ -2,7 +2,7 @@
 //! the shown modality, step slices with the arrow keys, hide a label, load an overlay from a file, and
 //! see a bad path reported without a crash.
 
-mod common;
+use crate::common;
 use cloe::app::ViewerApp;
 use common::data;
 use eframe::egui;

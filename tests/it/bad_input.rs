@@ -1,7 +1,7 @@
 //! Every bad input named in the foundation issue gets a clear error naming the file and what is wrong,
 //! exit code 2 from the CLI, and no panic.
 
-mod common;
+use crate::common;
 use cloe::geometry::Affine;
 use common::{cloe, data, write_f32};
 use std::path::Path;

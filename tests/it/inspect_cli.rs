@@ -1,6 +1,6 @@
 //! `cloe inspect`, `cloe --help`, `cloe --version` as a user runs them, checked against nibabel's numbers.
 
-mod common;
+use crate::common;
 use common::{cloe, close, data, reference};
 
 #[test]

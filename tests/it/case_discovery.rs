@@ -1,7 +1,7 @@
 //! Case discovery on every naming scheme of the shared data, MSD datasets made here, and loading cases
 //! onto one grid (ProstateX ADC onto the T2 grid, checked against scipy).
 
-mod common;
+use crate::common;
 use cloe::case::{LabelConvention, Profile, find_case, find_cases, load_case};
 use cloe::io::ReadOptions;
 use common::{close, data, reference};

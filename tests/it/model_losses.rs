@@ -151,7 +151,13 @@ fn a_tiny_model_overfits_one_small_case_on_the_cpu() {
     let mut last = f64::INFINITY;
     for step in 0..150 {
         let pred = net.forward(&inputs);
-        let terms = cloe_loss(&net, &pred, &inputs, y.clone());
+        let terms = cloe_loss(
+            &net,
+            &pred,
+            &inputs,
+            y.clone(),
+            &mut cloe::train::step_rng(1, step),
+        );
         let values = terms.values();
         assert!(
             values.values().iter().all(|v| v.is_finite()),

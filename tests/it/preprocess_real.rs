@@ -1,7 +1,7 @@
 //! Preprocessing on real scans against numbers computed independently with numpy/scipy
 //! (tests/reference/reference.json): robust z-score, foreground box, resampling to 2 mm and back.
 
-mod common;
+use crate::common;
 use cloe::case::{find_case, load_case};
 use cloe::io::{ReadOptions, read_volume};
 use cloe::preprocess::{

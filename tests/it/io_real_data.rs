@@ -2,7 +2,7 @@
 //! with nibabel/numpy (tests/reference/reference.json): shape, datatype, affine and its source,
 //! orientation, intensity statistics and label counts.
 
-mod common;
+use crate::common;
 use cloe::io::{ReadOptions, read_volume};
 use cloe::stats::IntensityStats;
 use common::{close, data, reference};

@@ -1,7 +1,7 @@
 //! Dice and HD95 on real label maps against scipy (tests/reference: medpy/BraTS-style surfaces and
 //! scipy's distance_transform_edt with the voxel spacing).
 
-mod common;
+use crate::common;
 use cloe::io::{ReadOptions, read_volume};
 use cloe::metrics::{dice, hd95};
 use common::{close, data, reference};

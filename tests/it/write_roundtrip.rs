@@ -1,6 +1,6 @@
 //! Label and probability maps written on a case's own grid come back with the same geometry and values.
 
-mod common;
+use crate::common;
 use cloe::case::{find_case, load_case};
 use cloe::io::{
     OutputType, ReadOptions, WriteOptions, read_image, read_volume, write_volume, write_volumes,

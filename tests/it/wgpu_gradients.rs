@@ -5,7 +5,7 @@
 
 use burn::nn::conv::Conv3dConfig;
 use burn::nn::{InstanceNormConfig, PaddingConfig3d};
-mod common;
+use crate::common;
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, softmax};
 use cloe::device::adapters;

@@ -3,7 +3,7 @@
 //! The floors sit below what `models/brats/eval.md` reports, so they catch a broken model or pipeline,
 //! not run-to-run noise.
 
-mod common;
+use crate::common;
 use common::{cloe, data};
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,7 @@
 //! the end, refuse to write over a model, stop a run and resume it, and use the trained model in the
 //! viewer on the open case.
 
-mod common;
+use crate::common;
 use cloe::app::{Page, ViewerApp};
 use cloe::case::Profile;
 use cloe::device::DeviceChoice;

@@ -2,7 +2,7 @@
 //! 1e-4 on a small input, and per-operation gradient parity, so that training never runs on a backend
 //! whose gradients are wrong.
 
-mod common;
+use crate::common;
 use burn::prelude::*;
 use cloe::case::Profile;
 use cloe::model::{CloeConfig, CloeNet, to_vec};

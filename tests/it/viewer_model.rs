@@ -3,7 +3,7 @@
 //! CLoE, one expert, the disagreement map and the REC region map. The model here is a small untrained
 //! network (the mechanism is under test, not its accuracy).
 
-mod common;
+use crate::common;
 use cloe::app::{OverlaySource, ViewerApp};
 use cloe::case::Profile;
 use cloe::model::{CloeConfig, CloeNet, save_model};

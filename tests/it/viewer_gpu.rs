@@ -3,7 +3,7 @@
 //! the heat map; the app's three views look the same with either path; and a snapshot of the three views
 //! (tests/snapshots) catches any change in what the user sees.
 
-mod common;
+use crate::common;
 use cloe::app::gpu_slices::GpuSlices;
 use cloe::app::{CaseView, ViewerApp};
 use cloe::case::{find_case, load_case};

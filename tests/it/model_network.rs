@@ -250,7 +250,13 @@ fn the_cpu_kernels_give_burns_results() {
         let mut curve = Vec::new();
         for _ in 0..3 {
             let pred = model.forward(&x);
-            let terms = cloe::loss::cloe_loss(&model, &pred, &x, target.clone());
+            let terms = cloe::loss::cloe_loss(
+                &model,
+                &pred,
+                &x,
+                target.clone(),
+                &mut cloe::train::step_rng(0, 0),
+            );
             curve.push(terms.values().total);
             let grads = GradientsParams::from_grads(terms.total.backward(), &model);
             model = optim.step(1e-3, model, grads);

@@ -1,0 +1,24 @@
+//! The integration tests in one crate, so burn, eframe and wgpu are linked once for all of them (the
+//! CLI training test, whose in-process run needs the device's random generator to itself while it
+//! initialises a model, is its own crate: `tests/cli_model.rs`). Shared helpers: `tests/common`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod bad_input;
+mod case_discovery;
+mod inspect_cli;
+mod io_real_data;
+mod metrics_real;
+mod model_losses;
+mod model_network;
+mod preprocess_real;
+mod shipped_model;
+mod viewer;
+mod viewer_editing;
+mod viewer_gpu;
+mod viewer_model;
+mod viewer_training;
+mod wgpu_gradients;
+mod wgpu_parity;
+mod write_roundtrip;
