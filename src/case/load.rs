@@ -1,8 +1,8 @@
 //! Loading a case: reading its files, checking its label map against the profile, and putting every
 //! volume on the reference modality's grid (trilinear for images, nearest for labels).
 
-use super::discover::CaseSource;
 use super::profile::{LabelConvention, Profile};
+use super::source::CaseSource;
 use crate::error::{CloeError, Result};
 use crate::io::{NiftiImage, ReadOptions, read_image, read_volume};
 use crate::resample::{Interp, resample, resample_data};

@@ -6,9 +6,11 @@ mod load;
 mod msd;
 mod naming;
 mod profile;
+mod source;
 
-pub use discover::{CaseSource, ModalitySource, case_from_files, find_case, find_cases};
+pub use discover::{case_from_files, find_case, find_cases};
 pub use load::{Case, FileReport, LabelCount, LabelMap, load_case};
 pub use msd::{MsdLayout, read_layout};
 pub use naming::{Named, Role, Seq, classify};
 pub use profile::{LabelConvention, Profile, Region};
+pub use source::{CaseSource, ModalitySource};

@@ -1,9 +1,9 @@
 //! Medical Segmentation Decathlon datasets: `dataset.json` with the channel names (`modality`, or
 //! nnU-Net v2's `channel_names`) and labels, 4-D images in `imagesTr`/`imagesTs`, labels in `labelsTr`.
 
-use super::discover::{CaseSource, ModalitySource};
 use super::naming::seq_of_channel_name;
 use super::profile::{LabelConvention, Profile};
+use super::source::{CaseSource, ModalitySource};
 use crate::error::{CloeError, Result};
 use crate::io::{is_nifti_path, nifti_stem};
 use serde_json::Value;

@@ -3,9 +3,9 @@
 //! lavapipe from 32³ output voxels on (the minimal reproduction below), and the backend self-check
 //! (`cloe::backend_check`) must catch it so nothing trains on a device with wrong gradients.
 
+use crate::common;
 use burn::nn::conv::Conv3dConfig;
 use burn::nn::{InstanceNormConfig, PaddingConfig3d};
-use crate::common;
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, softmax};
 use cloe::device::adapters;

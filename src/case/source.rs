@@ -1,0 +1,68 @@
+//! What a case is made of before any voxel is read: which file (and channel) holds each modality, the
+//! label file, the files left out and why. `discover` and `msd` both produce these.
+
+use super::profile::{LabelConvention, Profile};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Where the voxels of one modality come from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModalitySource {
+    pub path: PathBuf,
+    /// The channel of a 4-D (MSD) image, if any.
+    pub channel: Option<usize>,
+}
+
+/// The files of one case, before any voxel is read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseSource {
+    /// Case name (the common file prefix, or the MSD image name).
+    pub id: String,
+    pub profile: Profile,
+    /// One entry per profile modality, in profile order; `None` where the file is absent.
+    pub modalities: Vec<Option<ModalitySource>>,
+    pub label: Option<PathBuf>,
+    /// Files seen but not used, each with the reason.
+    pub ignored: Vec<(PathBuf, String)>,
+    /// True when no file said which profile the case is, and the default (brats) was assumed.
+    pub profile_guessed: bool,
+    /// How labels are written, when the dataset says so (MSD); else detected from the values.
+    #[serde(skip)]
+    pub convention: Option<LabelConvention>,
+}
+
+impl CaseSource {
+    /// Every input file of the case (never to be written).
+    pub fn input_files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = self
+            .modalities
+            .iter()
+            .flatten()
+            .map(|m| m.path.clone())
+            .collect();
+        files.extend(self.label.clone());
+        files.sort();
+        files.dedup();
+        files
+    }
+
+    /// Modality keys found in files.
+    pub fn present(&self) -> Vec<&'static str> {
+        self.keys(true)
+    }
+
+    /// Modality keys of the profile whose files are absent.
+    pub fn missing(&self) -> Vec<&'static str> {
+        self.keys(false)
+    }
+
+    fn keys(&self, present: bool) -> Vec<&'static str> {
+        self.profile
+            .modalities()
+            .iter()
+            .zip(&self.modalities)
+            .filter(|(_, m)| m.is_some() == present)
+            .map(|(k, _)| *k)
+            .collect()
+    }
+}
