@@ -77,8 +77,7 @@ fn main() {
     let first = model.first_seconds.unwrap();
     let mut toggles = Vec::new();
     for off in [1usize, 2, 0] {
-        model.mask = vec![true; 4];
-        model.mask[off] = false;
+        model.subset = cloe::case::Subset::all(cloe::case::Profile::Brats).with(off, false);
         model.refuse();
         while model.busy() {
             model.poll().unwrap();

@@ -66,6 +66,9 @@ pub enum CloeError {
     /// The user asked for something that does not fit the data (a modality the profile lacks, say).
     #[error("{0}")]
     Invalid(String),
+    /// The user stopped a long computation before it finished.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// The crate's result type.

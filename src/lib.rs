@@ -12,6 +12,7 @@ pub mod cli;
 pub mod device;
 pub mod edit;
 pub mod error;
+pub mod eval;
 pub mod geometry;
 pub mod infer;
 pub mod inspect;

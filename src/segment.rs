@@ -1,36 +1,13 @@
-//! Segmenting a case with a model for a chosen set of modalities, and writing what the CLI and the app
-//! export: the label map in the case's own label convention and grid, probabilities, each expert's
-//! label map, the REC region map, and a JSON report of u, v, w per modality.
+//! What `cloe segment` and the viewer write of a segmentation (the model runs in an `infer::Session`):
+//! the label map in the case's own label convention and grid, probabilities, each expert's label map,
+//! the REC region map, and a JSON report of u, v, w per modality.
 
-use crate::case::{Case, LabelConvention, Profile};
+use crate::case::{Case, LabelConvention, Profile, Subset};
 use crate::error::{CloeError, Result};
-use crate::infer::{
-    CaseMaps, ExpertCache, InferOptions, compute_experts, fuse, prepare_for, to_case_grid,
-};
+use crate::infer::CaseMaps;
 use crate::io::{OutputType, WriteOptions, write_volumes};
-use crate::model::CloeNet;
-use burn::prelude::*;
 use serde::Serialize;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
-
-/// Parses `flair,t1c` into an availability mask over `profile`'s modalities.
-pub fn parse_modalities(profile: Profile, list: &str) -> Result<Vec<bool>> {
-    let mut mask = vec![false; profile.modalities().len()];
-    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let i = profile.modality_index(name).ok_or_else(|| {
-            CloeError::Invalid(format!(
-                "{name} is not a {profile} modality (use {})",
-                profile.modalities().join(", ")
-            ))
-        })?;
-        mask[i] = true;
-    }
-    if !mask.iter().any(|&m| m) {
-        return Err(CloeError::Invalid("--modalities names no modality".into()));
-    }
-    Ok(mask)
-}
 
 /// One modality in the report.
 #[derive(Debug, Clone, Serialize)]
@@ -55,33 +32,40 @@ pub struct SegmentReport {
     pub labels: Vec<(u8, usize, f64)>,
 }
 
-/// Runs the experts of every present modality, then the fusion for `mask`.
-pub fn segment_case(
-    net: &CloeNet,
-    case: &Case,
-    device: &Device,
-    mask: &[bool],
-    progress: &mut dyn FnMut(usize, usize),
-    cancel: &AtomicBool,
-) -> Result<(CaseMaps, ExpertCache)> {
-    if net.config().profile != case.profile {
-        return Err(CloeError::Invalid(format!(
-            "the model is for {} cases but {} is a {} case",
-            net.config().profile,
-            case.id,
-            case.profile
-        )));
+impl SegmentReport {
+    /// The report of `maps`, made from `case` with the modalities `used`.
+    pub fn new(
+        case: &Case,
+        used: &Subset,
+        maps: &CaseMaps,
+        device: String,
+        seconds: f64,
+        labels: Vec<(u8, usize, f64)>,
+    ) -> Self {
+        let present = case.available();
+        let modalities = case
+            .profile
+            .modalities()
+            .iter()
+            .enumerate()
+            .map(|(i, m)| ModalityReport {
+                modality: m.to_string(),
+                present: present.contains(i),
+                used: used.contains(i),
+                u: maps.u[i],
+                v: maps.v[i],
+                w: maps.w[i],
+            })
+            .collect();
+        Self {
+            case: case.id.clone(),
+            profile: case.profile,
+            device,
+            seconds,
+            modalities,
+            labels,
+        }
     }
-    let cache = compute_experts(
-        net,
-        prepare_for(net, case),
-        device,
-        InferOptions::default(),
-        progress,
-        cancel,
-    )?;
-    let maps = to_case_grid(&cache, &fuse(net, &cache, mask, true)?);
-    Ok((maps, cache))
 }
 
 /// The convention a case's outputs are written in: its label map's, else the profile's default.

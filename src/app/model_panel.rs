@@ -5,12 +5,10 @@
 //! the REC region map.
 
 use super::{CaseView, ViewerApp};
-use crate::case::Case;
+use crate::case::{Case, Subset};
 use crate::device::{ComputeDevice, select};
 use crate::error::{CloeError, Result};
-use crate::infer::{
-    CaseMaps, ExpertCache, InferOptions, compute_experts, fuse, prepare_for, to_case_grid,
-};
+use crate::infer::{CaseMaps, Session};
 use crate::model::{CloeNet, load_model};
 use eframe::egui;
 use egui_plot::{Bar, BarChart, Plot};
@@ -35,7 +33,7 @@ pub enum OverlaySource {
     Region,
 }
 
-type ExpertsResult = Result<(ExpertCache, CaseMaps, f64)>;
+type ExpertsResult = Result<(Session, CaseMaps, f64)>;
 type FuseResult = Result<(CaseMaps, f64)>;
 
 enum Job {
@@ -47,10 +45,12 @@ enum Job {
 pub struct ModelState {
     pub dir: PathBuf,
     pub device: ComputeDevice,
-    net: Arc<Mutex<CloeNet>>,
-    cache: Option<Arc<Mutex<ExpertCache>>>,
+    net: CloeNet,
+    /// The model on the open case, once its experts have run.
+    session: Option<Arc<Mutex<Session>>>,
     job: Option<Job>,
-    pub mask: Vec<bool>,
+    /// The modalities switched on.
+    pub subset: Subset,
     pub maps: Option<CaseMaps>,
     pub source: OverlaySource,
     /// Seconds of the first inference (experts + fusion) and of the last re-fusion.
@@ -68,10 +68,10 @@ impl ModelState {
         Ok(Self {
             dir: dir.to_path_buf(),
             device,
-            net: Arc::new(Mutex::new(net)),
-            cache: None,
+            subset: Subset::none(net.config().profile),
+            net,
+            session: None,
             job: None,
-            mask: Vec::new(),
             maps: None,
             source: OverlaySource::Labels,
             first_seconds: None,
@@ -86,76 +86,51 @@ impl ModelState {
         self.job.is_some()
     }
 
-    /// Starts the experts of every present modality and the fusion of all of them.
+    /// Starts the experts of every present modality and the fusion of all of them (the case is
+    /// prepared on the worker thread too).
     pub fn start(&mut self, case: &Case) -> Result<()> {
-        let net = self
-            .net
-            .lock()
-            .map_err(|_| CloeError::Invalid("the model is unusable after a crash".into()))?;
-        if net.config().profile != case.profile {
-            return Err(CloeError::Invalid(format!(
-                "the model is for {} cases, the case is {}",
-                net.config().profile,
-                case.profile
-            )));
-        }
-        drop(net);
-        // Preprocessing (crop, z-score, resampling) runs on the worker too; the copy is a memcpy.
+        Session::fits(&self.net, case)?;
         let case = case.clone();
-        self.mask = case.available();
+        self.subset = case.available();
         self.maps = None;
-        self.cache = None;
+        self.session = None;
         self.cancel.store(false, Ordering::Relaxed);
-        let (net, device, mask) = (
+        let (net, device, subset) = (
             self.net.clone(),
             self.device.device.clone(),
-            self.mask.clone(),
+            self.subset.clone(),
         );
         let (progress, cancel) = (self.progress.clone(), self.cancel.clone());
         self.job = Some(Job::Experts(Box::new(Promise::spawn_thread(
             "cloe-experts",
             move || {
                 let t = Instant::now();
-                let net = net
-                    .lock()
-                    .map_err(|_| CloeError::Invalid("model lock poisoned".into()))?;
-                let sample = prepare_for(&net, &case);
+                let mut session = Session::new(net, &case, device)?;
                 let mut report = |done: usize, total: usize| {
                     progress.0.store(done, Ordering::Relaxed);
                     progress.1.store(total, Ordering::Relaxed);
                 };
-                let cache = compute_experts(
-                    &net,
-                    sample,
-                    &device,
-                    InferOptions::default(),
-                    &mut report,
-                    &cancel,
-                )?;
-                let maps = to_case_grid(&cache, &fuse(&net, &cache, &mask, true)?);
-                Ok((cache, maps, t.elapsed().as_secs_f64()))
+                let maps = session.segment(&subset, &mut report, &cancel)?;
+                Ok((session, maps, t.elapsed().as_secs_f64()))
             },
         ))));
         Ok(())
     }
 
-    /// Re-runs the fusion for the current mask on the cached experts.
+    /// Re-runs the fusion for the current subset on the cached experts.
     pub fn refuse(&mut self) {
-        let Some(cache) = self.cache.clone() else {
+        let Some(session) = self.session.clone() else {
             return;
         };
-        let (net, mask) = (self.net.clone(), self.mask.clone());
+        let subset = self.subset.clone();
         self.job = Some(Job::Fuse(Box::new(Promise::spawn_thread(
             "cloe-fuse",
             move || {
                 let t = Instant::now();
-                let net = net
-                    .lock()
-                    .map_err(|_| CloeError::Invalid("model lock poisoned".into()))?;
-                let cache = cache
-                    .lock()
-                    .map_err(|_| CloeError::Invalid("cache lock poisoned".into()))?;
-                let maps = to_case_grid(&cache, &fuse(&net, &cache, &mask, true)?);
+                let session = session.lock().map_err(|_| {
+                    CloeError::Invalid("the model is unusable after a crash".into())
+                })?;
+                let maps = session.fuse(&subset, true)?;
                 Ok((maps, t.elapsed().as_secs_f64()))
             },
         ))));
@@ -166,8 +141,8 @@ impl ModelState {
         match self.job.take() {
             Some(Job::Experts(p)) => match (*p).try_take() {
                 Ok(r) => {
-                    let (cache, maps, secs) = r?;
-                    self.cache = Some(Arc::new(Mutex::new(cache)));
+                    let (session, maps, secs) = r?;
+                    self.session = Some(Arc::new(Mutex::new(session)));
                     self.maps = Some(maps);
                     self.first_seconds = Some(secs);
                     // The user ran CLoE: show its segmentation (they can switch back to the labels).
@@ -299,11 +274,15 @@ impl ViewerApp {
                 } else {
                     format!("{name} (missing)")
                 };
-                toggled |= ui.checkbox(&mut model.mask[i], label).changed();
+                let mut on = model.subset.contains(i);
+                if ui.checkbox(&mut on, label).changed() {
+                    model.subset = model.subset.with(i, on);
+                    toggled = true;
+                }
             });
         }
         if toggled {
-            if model.mask.iter().any(|&m| m) {
+            if !model.subset.is_empty() {
                 model.refuse();
             } else {
                 self.error = Some("switch on at least one modality".into());
@@ -335,7 +314,7 @@ impl ViewerApp {
             })
             .show(ui, |plot| plot.bar_chart(BarChart::new("w", bars)));
         for (i, name) in names.iter().enumerate() {
-            if model.mask.get(i).copied().unwrap_or(false) {
+            if model.subset.contains(i) {
                 ui.monospace(format!(
                     "{name:<6} w {:.3}  u {:.3}  v {:.3}",
                     maps.w[i], maps.u[i], maps.v[i]

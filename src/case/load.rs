@@ -3,6 +3,7 @@
 
 use super::profile::{LabelConvention, Profile};
 use super::source::CaseSource;
+use super::subset::Subset;
 use crate::error::{CloeError, Result};
 use crate::io::{NiftiImage, ReadOptions, read_image, read_volume};
 use crate::resample::{Interp, resample, resample_data};
@@ -86,8 +87,9 @@ pub struct Case {
 
 impl Case {
     /// Availability mask over the profile's modalities.
-    pub fn available(&self) -> Vec<bool> {
-        self.modalities.iter().map(Option::is_some).collect()
+    pub fn available(&self) -> Subset {
+        let on: Vec<bool> = self.modalities.iter().map(Option::is_some).collect();
+        Subset::from_mask(self.profile, &on)
     }
 }
 

@@ -7,6 +7,7 @@ mod msd;
 mod naming;
 mod profile;
 mod source;
+mod subset;
 
 pub use discover::{case_from_files, find_case, find_cases};
 pub use load::{Case, FileReport, LabelCount, LabelMap, load_case};
@@ -14,3 +15,4 @@ pub use msd::{MsdLayout, read_layout};
 pub use naming::{Named, Role, Seq, classify};
 pub use profile::{LabelConvention, Profile, Region};
 pub use source::{CaseSource, ModalitySource};
+pub use subset::Subset;

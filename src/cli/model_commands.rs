@@ -1,16 +1,15 @@
-//! `cloe train`, `cloe segment` and `cloe eval`: thin wrappers over `train`, `segment` and `metrics`,
-//! with progress bars (indicatif) and files written next to nothing the user gave as input.
+//! `cloe train`, `cloe segment` and `cloe eval`: thin wrappers over `train`, `infer::Session` +
+//! `segment` and `eval`, with progress bars (indicatif) and files written next to nothing the user gave
+//! as input.
 
-use crate::case::{Profile, find_case, find_cases, load_case};
+use crate::case::{Subset, find_case, load_case};
 use crate::device::{DeviceChoice, select};
 use crate::error::{CloeError, Result};
-use crate::infer::{InferOptions, compute_experts, fuse, prepare_for, to_case_grid};
+use crate::eval::evaluate;
+use crate::infer::Session;
 use crate::io::{ReadOptions, WriteOptions, atomic_write};
-use crate::metrics::{SubsetTable, dice, hd95};
 use crate::model::load_model;
-use crate::segment::{
-    ModalityReport, SegmentReport, parse_modalities, segment_case, write_extras, write_labels,
-};
+use crate::segment::{SegmentReport, write_extras, write_labels};
 use crate::train::{TrainEvent, TrainOptions, train};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -139,26 +138,22 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
     let source = find_case(&a.case, Some(net.config().profile))?;
     let case = load_case(&source, ReadOptions::default())?;
     let present = case.available();
-    let mask = match &a.modalities {
-        Some(list) => parse_modalities(case.profile, list)?,
+    let used = match &a.modalities {
+        Some(list) => Subset::parse(case.profile, list)?,
         None => present.clone(),
     };
-    for (i, (&want, &has)) in mask.iter().zip(&present).enumerate() {
-        if want && !has {
-            return Err(CloeError::Invalid(format!(
-                "{} was asked for but the case has no {} file",
-                case.profile.modalities()[i],
-                case.profile.modality_display()[i]
-            )));
-        }
+    if let Some(i) = used.indices().find(|&i| !present.contains(i)) {
+        return Err(CloeError::Invalid(format!(
+            "{} was asked for but the case has no {} file",
+            case.profile.modalities()[i],
+            case.profile.modality_display()[i]
+        )));
     }
     let opts = WriteOptions::protecting(source.input_files()).overwriting(a.force);
     let pb = bar(0, "segment");
-    let (maps, _) = segment_case(
-        &net,
-        &case,
-        &compute.device,
-        &mask,
+    let mut session = Session::new(net, &case, compute.device.clone())?;
+    let maps = session.segment(
+        &used,
         &mut |done, total| {
             pb.set_length(total as u64);
             pb.set_position(done as u64);
@@ -175,27 +170,14 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
         a.region.as_deref(),
         &opts,
     )?;
-    let report = SegmentReport {
-        case: case.id.clone(),
-        profile: case.profile,
-        device: compute.label.clone(),
-        seconds: t.elapsed().as_secs_f64(),
-        modalities: case
-            .profile
-            .modalities()
-            .iter()
-            .enumerate()
-            .map(|(i, m)| ModalityReport {
-                modality: m.to_string(),
-                present: present[i],
-                used: mask[i],
-                u: maps.u[i],
-                v: maps.v[i],
-                w: maps.w[i],
-            })
-            .collect(),
+    let report = SegmentReport::new(
+        &case,
+        &used,
+        &maps,
+        compute.label.clone(),
+        t.elapsed().as_secs_f64(),
         labels,
-    };
+    );
     for m in &report.modalities {
         if m.used {
             println!(
@@ -237,59 +219,22 @@ pub fn run_eval(
 ) -> Result<()> {
     let compute = select(device)?;
     let net = load_model(model, &compute.device)?;
-    let profile: Profile = net.config().profile;
-    let sources: Vec<_> = find_cases(data, Some(profile))?
-        .into_iter()
-        .filter(|s| s.label.is_some())
-        .collect();
-    if sources.is_empty() {
-        return Err(CloeError::no_case(
-            data,
-            "no case with a ground-truth label map to evaluate on",
-        ));
-    }
-    let mut table = SubsetTable::new(profile);
-    let pb = bar((sources.len() * table.subsets.len()) as u64, "eval");
-    let cancel = AtomicBool::new(false);
-    for source in &sources {
-        let case = load_case(source, ReadOptions::default())?;
-        let truth = &case.label.as_ref().expect("filtered on labels").classes;
-        let cache = compute_experts(
-            &net,
-            prepare_for(&net, &case),
-            &compute.device,
-            InferOptions::default(),
-            &mut |_, _| {},
-            &cancel,
-        )?;
-        let present = cache.present();
-        for (si, mask) in table.subsets.clone().iter().enumerate() {
-            pb.inc(1);
-            if mask.iter().zip(&present).any(|(m, p)| *m && !*p) {
-                continue;
-            }
-            let fused = fuse(&net, &cache, mask, false)?;
-            table.gating.push((case.id.clone(), si, fused.w.clone()));
-            let maps = to_case_grid(&cache, &fused);
-            for (r, region) in profile.regions().iter().enumerate() {
-                let inside = |c: &u8| region.classes.contains(c);
-                let pred: Vec<bool> = maps.classes.iter().map(inside).collect();
-                let gt: Vec<bool> = truth.iter().map(inside).collect();
-                table.rows.push((
-                    case.id.clone(),
-                    si,
-                    r,
-                    dice(&pred, &gt),
-                    hd95(&pred, &gt, case.grid.dims, case.grid.spacing()),
-                ));
-            }
-        }
-    }
+    let pb = bar(0, "eval");
+    let table = evaluate(
+        &net,
+        data,
+        &compute.device,
+        &mut |done, total| {
+            pb.set_length(total as u64);
+            pb.set_position(done as u64);
+        },
+        &AtomicBool::new(false),
+    )?;
     pb.finish_and_clear();
     let md = format!(
         "# Evaluation of {} on {} cases ({})\n{}{}",
         model.display(),
-        sources.len(),
+        table.cases.len(),
         compute.label,
         table.to_markdown(),
         table.behaviour_markdown()

@@ -6,12 +6,53 @@ mod distance;
 mod table;
 
 pub use distance::{squared_distance_to, surface};
-pub use table::{SubsetTable, subset_label, subsets};
+pub use table::SubsetTable;
 
+use crate::case::Profile;
 use crate::stats::percentiles;
 
 /// HD95 when exactly one of the two masks is empty: the diagonal of a 240x240x155 mm BraTS volume.
 pub const EMPTY_HD95: f64 = 373.13;
+
+/// Dice of each of `profile`'s regions between two class maps (training classes); a region empty in
+/// both scores 1, as BraTS counts it.
+pub fn region_dice(profile: Profile, pred: &[u8], truth: &[u8]) -> Vec<f64> {
+    profile
+        .regions()
+        .iter()
+        .map(|region| {
+            let inside = |c: &u8| region.classes.contains(c);
+            let (p, t): (Vec<bool>, Vec<bool>) = (
+                pred.iter().map(inside).collect(),
+                truth.iter().map(inside).collect(),
+            );
+            dice(&p, &t)
+        })
+        .collect()
+}
+
+/// Dice and HD95 (mm) of each of `profile`'s regions between two class maps on a grid of `dims` and
+/// `spacing`.
+pub fn region_scores(
+    profile: Profile,
+    pred: &[u8],
+    truth: &[u8],
+    dims: [usize; 3],
+    spacing: [f64; 3],
+) -> Vec<(f64, f64)> {
+    profile
+        .regions()
+        .iter()
+        .map(|region| {
+            let inside = |c: &u8| region.classes.contains(c);
+            let (p, t): (Vec<bool>, Vec<bool>) = (
+                pred.iter().map(inside).collect(),
+                truth.iter().map(inside).collect(),
+            );
+            (dice(&p, &t), hd95(&p, &t, dims, spacing))
+        })
+        .collect()
+}
 
 /// Dice of two masks; 1 when both are empty.
 pub fn dice(pred: &[bool], truth: &[bool]) -> f64 {

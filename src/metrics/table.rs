@@ -1,85 +1,16 @@
-//! The modality subsets in the paper's order (Table 1: T2, T1c, T1, F, pairs, triples as "~missing",
-//! Full) and the table of Dice and HD95 per region and subset, averaged over cases, as Markdown and CSV.
+//! The table of Dice and HD95 per region and modality subset (in the paper's order, `Subset::every`),
+//! averaged over cases, with the gating weights, as Markdown and CSV.
 
-use crate::case::Profile;
+use crate::case::{Profile, Subset};
 use std::fmt::Write as _;
-
-/// BraTS subsets in the order of the paper's Table 1, as sets of display names.
-const BRATS_ORDER: [&[&str]; 15] = [
-    &["T2"],
-    &["T1c"],
-    &["T1"],
-    &["FLAIR"],
-    &["T2", "T1c"],
-    &["T1c", "T1"],
-    &["T1", "FLAIR"],
-    &["T2", "T1"],
-    &["T2", "FLAIR"],
-    &["T1c", "FLAIR"],
-    &["FLAIR", "T1c", "T1"],
-    &["FLAIR", "T1", "T2"],
-    &["FLAIR", "T1c", "T2"],
-    &["T1c", "T1", "T2"],
-    &["FLAIR", "T1c", "T1", "T2"],
-];
-
-/// Every non-empty availability mask of `profile`, in the paper's order for BraTS, else by size.
-pub fn subsets(profile: Profile) -> Vec<Vec<bool>> {
-    let names = profile.modality_display();
-    if profile == Profile::Brats {
-        return BRATS_ORDER
-            .iter()
-            .map(|set| names.iter().map(|n| set.contains(n)).collect())
-            .collect();
-    }
-    let m = names.len();
-    let mut all: Vec<Vec<bool>> = (1..1u32 << m)
-        .map(|b| (0..m).map(|i| b >> i & 1 == 1).collect())
-        .collect();
-    all.sort_by_key(|s| s.iter().filter(|&&x| x).count());
-    all
-}
-
-/// A column title: `T2`, `T2 T1c`, `~T1` (all but one), `Full`.
-pub fn subset_label(profile: Profile, mask: &[bool]) -> String {
-    let names = profile.modality_display();
-    let present: Vec<&str> = names
-        .iter()
-        .zip(mask)
-        .filter(|(_, a)| **a)
-        .map(|(n, _)| *n)
-        .collect();
-    let short = |n: &str| {
-        if n == "FLAIR" {
-            "F".to_string()
-        } else {
-            n.to_string()
-        }
-    };
-    if present.len() == names.len() {
-        "Full".into()
-    } else if present.len() + 1 == names.len() && names.len() > 2 {
-        let missing = names
-            .iter()
-            .zip(mask)
-            .find(|(_, a)| !**a)
-            .map(|(n, _)| *n)
-            .unwrap_or_default();
-        format!("~{}", short(missing))
-    } else {
-        present
-            .iter()
-            .map(|n| short(n))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
 
 /// Dice and HD95 per case, subset and region.
 #[derive(Debug, Clone)]
 pub struct SubsetTable {
     pub profile: Profile,
-    pub subsets: Vec<Vec<bool>>,
+    /// The cases evaluated.
+    pub cases: Vec<String>,
+    pub subsets: Vec<Subset>,
     /// (case, subset index, region index, dice, hd95).
     pub rows: Vec<(String, usize, usize, f64, f64)>,
     /// (case, subset index, the gating weight w of every modality; 0 for missing ones).
@@ -90,7 +21,8 @@ impl SubsetTable {
     pub fn new(profile: Profile) -> Self {
         Self {
             profile,
-            subsets: subsets(profile),
+            cases: Vec::new(),
+            subsets: Subset::every(profile),
             rows: Vec::new(),
             gating: Vec::new(),
         }
@@ -140,7 +72,7 @@ impl SubsetTable {
     /// Mean Dice of `region` over the subsets with (`true`) or without (`false`) modality `m`.
     pub fn dice_with(&self, region: usize, m: usize, with: bool) -> Option<f64> {
         let v: Vec<f64> = (0..self.subsets.len())
-            .filter(|&s| self.subsets[s][m] == with)
+            .filter(|&s| self.subsets[s].contains(m) == with)
             .filter_map(|s| self.mean(s, region).map(|x| x.0))
             .collect();
         (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
@@ -150,11 +82,7 @@ impl SubsetTable {
     pub fn behaviour_markdown(&self) -> String {
         let mut s = String::new();
         let names = self.profile.modality_display();
-        let header: Vec<String> = self
-            .subsets
-            .iter()
-            .map(|m| subset_label(self.profile, m))
-            .collect();
+        let header: Vec<String> = self.subsets.iter().map(Subset::label).collect();
         let _ = writeln!(
             s,
             "\nGating weight w (mean over cases; – where the modality is missing)\n\n| modality | {} |",
@@ -163,10 +91,12 @@ impl SubsetTable {
         let _ = writeln!(s, "|---|{}", "---|".repeat(header.len()));
         for (m, name) in names.iter().enumerate() {
             let cells: Vec<String> = (0..self.subsets.len())
-                .map(|i| match (self.subsets[i][m], self.mean_weight(i, m)) {
-                    (true, Some(w)) => format!("{w:.3}"),
-                    _ => "–".into(),
-                })
+                .map(
+                    |i| match (self.subsets[i].contains(m), self.mean_weight(i, m)) {
+                        (true, Some(w)) => format!("{w:.3}"),
+                        _ => "–".into(),
+                    },
+                )
                 .collect();
             let _ = writeln!(s, "| {name} | {} |", cells.join(" | "));
         }
@@ -189,11 +119,7 @@ impl SubsetTable {
     /// The paper's layout: rows regions, one column per subset, then Avg; Dice in %, then HD95 in mm.
     pub fn to_markdown(&self) -> String {
         let mut s = String::new();
-        let header: Vec<String> = self
-            .subsets
-            .iter()
-            .map(|m| subset_label(self.profile, m))
-            .collect();
+        let header: Vec<String> = self.subsets.iter().map(Subset::label).collect();
         for (title, pick, scale, digits) in [("Dice (%)", 0, 100.0, 2), ("HD95 (mm)", 1, 1.0, 2)] {
             let _ = writeln!(s, "\n{title}\n\n| region | {} | Avg |", header.join(" | "));
             let _ = writeln!(s, "|---|{}---|", "---|".repeat(header.len()));
@@ -221,7 +147,7 @@ impl SubsetTable {
     pub fn to_csv(&self) -> String {
         let mut s = String::from("case,subset,region,dice,hd95\n");
         for (case, subset, region, dice, hd) in &self.rows {
-            let label = subset_label(self.profile, &self.subsets[*subset]);
+            let label = self.subsets[*subset].label();
             let _ = writeln!(
                 s,
                 "{case},{label},{},{dice:.6},{hd:.4}",
@@ -235,21 +161,6 @@ impl SubsetTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paper_order_and_labels() {
-        let s = subsets(Profile::Brats);
-        assert_eq!(s.len(), 15);
-        let labels: Vec<String> = s.iter().map(|m| subset_label(Profile::Brats, m)).collect();
-        assert_eq!(labels[..4], ["T2", "T1c", "T1", "F"]);
-        assert_eq!(labels[4], "T1c T2");
-        assert_eq!(labels[10..], ["~T2", "~T1c", "~T1", "~F", "Full"]);
-        let p: Vec<String> = subsets(Profile::Prostate)
-            .iter()
-            .map(|m| subset_label(Profile::Prostate, m))
-            .collect();
-        assert_eq!(p, ["T2", "ADC", "Full"]);
-    }
 
     #[test]
     fn gating_means_and_et_without_t1c() {

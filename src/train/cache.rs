@@ -6,7 +6,7 @@
 //! spacing and the crop margin, so a changed file or setting prepares the case again.
 
 use super::sampler::SamplerCase;
-use crate::case::{CaseSource, load_case};
+use crate::case::{CaseSource, Profile, load_case};
 use crate::error::{CloeError, Result};
 use crate::io::{OutputType, ReadOptions, WriteOptions, read_image, write_volumes};
 use crate::preprocess::{PrepareOptions, prepare};
@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// Bumped when what is stored or how cases are prepared changes.
-const CACHE_VERSION: u32 = 1;
+const CACHE_VERSION: u32 = 2;
 
 /// Where prepared cases go by default: the user's cache folder (`~/.cache/cloe/prepared` on Linux).
 pub fn default_dir() -> Option<PathBuf> {
@@ -28,6 +28,7 @@ pub fn default_dir() -> Option<PathBuf> {
 struct Sidecar {
     version: u32,
     case: String,
+    profile: Profile,
     /// Which profile modalities the channels of `KEY.nii` are, in order.
     present: Vec<bool>,
     has_label: bool,
@@ -84,7 +85,12 @@ pub fn prepared_case(
 /// The case prepared now, with its grid at the model spacing.
 fn prepare_now(source: &CaseSource, opts: PrepareOptions) -> Result<(Grid, SamplerCase)> {
     let sample = prepare(&load_case(source, ReadOptions::default())?, opts);
-    let case = SamplerCase::new(sample.grid.dims, sample.channels, sample.label);
+    let case = SamplerCase::new(
+        source.profile,
+        sample.grid.dims,
+        sample.channels,
+        sample.label,
+    );
     Ok((sample.grid, case))
 }
 
@@ -128,7 +134,12 @@ fn read_cached(dir: &Path, key: &str) -> Option<SamplerCase> {
     } else {
         None
     };
-    Some(SamplerCase::new(sidecar.dims, channels, label))
+    Some(SamplerCase::new(
+        sidecar.profile,
+        sidecar.dims,
+        channels,
+        label,
+    ))
 }
 
 /// Writes a prepared case under `key` (the sidecar last, so a half-written entry is never read).
@@ -156,7 +167,8 @@ fn store(dir: &Path, key: &str, id: &str, grid: &Grid, case: &SamplerCase) -> Re
     let sidecar = Sidecar {
         version: CACHE_VERSION,
         case: id.to_string(),
-        present: case.present(),
+        profile: case.profile,
+        present: case.present().mask().to_vec(),
         has_label: case.label.is_some(),
         dims: case.dims,
     };
@@ -175,11 +187,13 @@ mod tests {
     fn a_case_reads_back_as_it_was_stored() {
         let dir = tempfile::tempdir().expect("temp dir");
         let case = SamplerCase::new(
+            Profile::Brats,
             [3, 2, 2],
             vec![
                 Some((0..12).map(|i| i as f32 * 0.5 - 1.0).collect()),
                 None,
                 Some(vec![0.25; 12]),
+                None,
             ],
             Some(vec![0, 1, 2, 3, 0, 0, 1, 1, 2, 2, 3, 3]),
         );

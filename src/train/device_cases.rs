@@ -150,6 +150,7 @@ impl DeviceCases {
 mod tests {
     use super::super::sampler::{cut, draw_batch, step_rng};
     use super::*;
+    use crate::case::Profile;
     use crate::loss::one_hot;
     use crate::model::to_vec;
 
@@ -166,11 +167,13 @@ mod tests {
         let nb: usize = b.iter().product();
         vec![
             SamplerCase::new(
+                Profile::Prostate,
                 a,
                 vec![Some(ramp(na, 1.0)), Some(ramp(na, 0.5))],
                 Some((0..na).map(|i| (i % 5 == 0) as u8 * 2).collect()),
             ),
             SamplerCase::new(
+                Profile::Prostate,
                 b,
                 vec![Some(ramp(nb, -1.0)), None],
                 Some((0..nb).map(|i| (i % 3) as u8).collect()),

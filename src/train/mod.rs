@@ -18,7 +18,7 @@ pub use sampler::{
 pub use validate::{Validation, validate};
 
 use crate::backend_check::check_conv_weight_gradient;
-use crate::case::{Profile, find_cases};
+use crate::case::{Profile, Subset, find_cases};
 use crate::device::{ComputeDevice, DeviceChoice, select};
 use crate::error::{CloeError, Result};
 use crate::io::{WriteOptions, atomic_write};
@@ -128,7 +128,7 @@ pub enum TrainEvent {
         total: usize,
         lr: f64,
         losses: Option<LossValues>,
-        mask: Vec<bool>,
+        subset: Subset,
         seconds: f64,
         eta_seconds: f64,
     },
@@ -340,7 +340,7 @@ pub fn train(
         let specs = draw_batch(&train_cases, p, opts.tumour_fraction, opts.batch, &mut rng);
         let inputs = on_device.inputs(&specs);
         let target = on_device.target(&specs);
-        let mask = specs[0].mask.clone();
+        let subset = specs[0].subset.clone();
         let pred = model.forward(&inputs);
         let terms = cloe_loss(&model, &pred, &inputs, target, &mut rng);
         let logged = (step + 1).is_multiple_of(opts.log_every) || step + 1 == opts.iterations;
@@ -358,8 +358,7 @@ pub fn train(
         let done = state.step - first_step;
         let eta =
             started.elapsed().as_secs_f64() / done as f64 * (opts.iterations - state.step) as f64;
-        let subset: String = mask.iter().map(|&b| if b { '1' } else { '0' }).collect();
-        let mut row = format!("{},{lr:.6e},{seconds:.3},{subset}", state.step);
+        let mut row = format!("{},{lr:.6e},{seconds:.3},{}", state.step, subset.bits());
         for v in losses.map(|l| l.values()).unwrap_or([f64::NAN; 11]) {
             if v.is_nan() {
                 row.push(',');
@@ -372,7 +371,7 @@ pub fn train(
             total: opts.iterations,
             lr,
             losses,
-            mask,
+            subset,
             seconds,
             eta_seconds: eta,
         });

@@ -3,6 +3,7 @@
 //! scale (0.9–1.1) and shift (±0.1). Every draw comes from a generator seeded by (seed, step), so a
 //! resumed run sees exactly the patches an uninterrupted one would.
 
+use crate::case::{Profile, Subset};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -12,12 +13,13 @@ pub struct Patch {
     pub case: usize,
     pub channels: Vec<Option<Vec<f32>>>,
     pub classes: Vec<u8>,
-    pub mask: Vec<bool>,
+    pub subset: Subset,
 }
 
 /// What the sampler needs to know of a case: its prepared channels and classes at the model spacing.
 #[derive(Debug, Clone)]
 pub struct SamplerCase {
+    pub profile: Profile,
     /// Grid dims `[x, y, z]`.
     pub dims: [usize; 3],
     /// One z-scored channel per profile modality (x fastest); `None` where missing.
@@ -29,7 +31,12 @@ pub struct SamplerCase {
 }
 
 impl SamplerCase {
-    pub fn new(dims: [usize; 3], channels: Vec<Option<Vec<f32>>>, label: Option<Vec<u8>>) -> Self {
+    pub fn new(
+        profile: Profile,
+        dims: [usize; 3],
+        channels: Vec<Option<Vec<f32>>>,
+        label: Option<Vec<u8>>,
+    ) -> Self {
         let foreground = label
             .as_ref()
             .map(|l| {
@@ -41,6 +48,7 @@ impl SamplerCase {
             })
             .unwrap_or_default();
         Self {
+            profile,
             dims,
             channels,
             label,
@@ -49,8 +57,9 @@ impl SamplerCase {
     }
 
     /// Which modalities the case has.
-    pub fn present(&self) -> Vec<bool> {
-        self.channels.iter().map(Option::is_some).collect()
+    pub fn present(&self) -> Subset {
+        let on: Vec<bool> = self.channels.iter().map(Option::is_some).collect();
+        Subset::from_mask(self.profile, &on)
     }
 }
 
@@ -60,7 +69,7 @@ impl SamplerCase {
 pub struct PatchSpec {
     pub case: usize,
     /// The subset of modalities.
-    pub mask: Vec<bool>,
+    pub subset: Subset,
     /// Voxel of the case grid at the patch's (0, 0, 0), `[x, y, z]`; negative when the case is smaller
     /// than the patch along an axis (it is then centred, the rest is 0).
     pub origin: [isize; 3],
@@ -79,20 +88,15 @@ pub fn step_rng(seed: u64, step: usize) -> StdRng {
 }
 
 /// Draws a non-empty subset of `present` uniformly.
-pub fn draw_subset(rng: &mut StdRng, present: &[bool]) -> Vec<bool> {
-    let idx: Vec<usize> = present
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| **p)
-        .map(|(i, _)| i)
-        .collect();
+pub fn draw_subset(rng: &mut StdRng, present: &Subset) -> Subset {
+    let idx: Vec<usize> = present.indices().collect();
     let count = (1u32 << idx.len()) - 1;
     let pick = rng.random_range(1..=count);
-    let mut mask = vec![false; present.len()];
+    let mut drawn = Subset::none(present.profile());
     for (bit, &i) in idx.iter().enumerate() {
-        mask[i] = pick >> bit & 1 == 1;
+        drawn = drawn.with(i, pick >> bit & 1 == 1);
     }
-    mask
+    drawn
 }
 
 /// Draws the patch of one step.
@@ -103,8 +107,8 @@ pub fn draw_patch(
     rng: &mut StdRng,
 ) -> PatchSpec {
     let ci = rng.random_range(0..cases.len());
-    let mask = draw_subset(rng, &cases[ci].present());
-    draw_spec(&cases[ci], ci, mask, p, tumour_fraction, rng)
+    let subset = draw_subset(rng, &cases[ci].present());
+    draw_spec(&cases[ci], ci, subset, p, tumour_fraction, rng)
 }
 
 /// Draws the `batch` patches of one step: the first as [`draw_patch`], the others from cases that have
@@ -117,12 +121,9 @@ pub fn draw_batch(
     rng: &mut StdRng,
 ) -> Vec<PatchSpec> {
     let first = draw_patch(cases, p, tumour_fraction, rng);
-    let mask = first.mask.clone();
+    let subset = first.subset.clone();
     let fits: Vec<usize> = (0..cases.len())
-        .filter(|&i| {
-            let channels = &cases[i].channels;
-            mask.iter().zip(channels).all(|(&on, c)| !on || c.is_some())
-        })
+        .filter(|&i| subset.is_subset_of(&cases[i].present()))
         .collect();
     let mut specs = vec![first];
     for _ in 1..batch.max(1) {
@@ -130,7 +131,7 @@ pub fn draw_batch(
         specs.push(draw_spec(
             &cases[ci],
             ci,
-            mask.clone(),
+            subset.clone(),
             p,
             tumour_fraction,
             rng,
@@ -139,12 +140,12 @@ pub fn draw_batch(
     specs
 }
 
-/// Draws the patch of case `ci` for the subset `mask`: centred on tumour with `tumour_fraction`, random
+/// Draws the patch of case `ci` for `subset`: centred on tumour with `tumour_fraction`, random
 /// flips, intensity scale and shift per modality.
 fn draw_spec(
     case: &SamplerCase,
     ci: usize,
-    mask: Vec<bool>,
+    subset: Subset,
     p: usize,
     tumour_fraction: f64,
     rng: &mut StdRng,
@@ -161,9 +162,9 @@ fn draw_spec(
     let jitter = case
         .channels
         .iter()
-        .zip(&mask)
-        .map(|(c, &on)| {
-            (on && c.is_some()).then(|| {
+        .enumerate()
+        .map(|(m, c)| {
+            (subset.contains(m) && c.is_some()).then(|| {
                 (
                     rng.random_range(0.9..1.1f32),
                     rng.random_range(-0.1..0.1f32),
@@ -173,7 +174,7 @@ fn draw_spec(
         .collect();
     PatchSpec {
         case: ci,
-        mask,
+        subset,
         origin,
         flips,
         jitter,
@@ -250,7 +251,7 @@ pub fn cut(cases: &[SamplerCase], spec: &PatchSpec, p: usize) -> Patch {
         case: spec.case,
         channels,
         classes,
-        mask: spec.mask.clone(),
+        subset: spec.subset.clone(),
     }
 }
 
@@ -264,7 +265,10 @@ mod tests {
         let mut counts = std::collections::HashMap::new();
         for _ in 0..15000 {
             *counts
-                .entry(draw_subset(&mut rng, &[true, true, false, true]))
+                .entry(draw_subset(
+                    &mut rng,
+                    &Subset::from_mask(Profile::Brats, &[true, true, false, true]),
+                ))
                 .or_insert(0) += 1;
         }
         assert_eq!(
@@ -272,7 +276,7 @@ mod tests {
             7,
             "all 7 subsets of 3 present modalities, never the missing one"
         );
-        assert!(counts.keys().all(|m| !m[2]));
+        assert!(counts.keys().all(|m| !m.contains(2)));
         assert!(
             counts.values().all(|&c| (1700..2600).contains(&c)),
             "{counts:?}"

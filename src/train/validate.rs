@@ -3,7 +3,9 @@
 //! subsets and regions (WT/TC/ET for BraTS). `cloe eval` does the full sliding-window evaluation.
 
 use super::sampler::{SamplerCase, window_origin};
-use crate::metrics::{dice, subsets};
+use crate::case::Subset;
+use crate::infer::argmax_flat;
+use crate::metrics::region_dice;
 use crate::model::{CloeNet, Expert, to_vec, volume_tensor};
 use burn::prelude::*;
 
@@ -76,32 +78,20 @@ pub fn validate(net: &CloeNet, cases: &[SamplerCase], device: &Device) -> Valida
             .collect();
         let experts: Vec<Option<Expert>> = net.experts(&inputs);
         let present: Vec<bool> = experts.iter().map(Option::is_some).collect();
-        for mask in subsets(profile)
+        let present = Subset::from_mask(profile, &present);
+        for subset in Subset::every(profile)
             .into_iter()
-            .filter(|m| m.iter().zip(&present).all(|(m, p)| !m || *p))
+            .filter(|s| s.is_subset_of(&present))
         {
             let refs: Vec<Option<&Expert>> = experts
                 .iter()
-                .zip(&mask)
-                .map(|(e, &on)| e.as_ref().filter(|_| on))
+                .enumerate()
+                .map(|(m, e)| e.as_ref().filter(|_| subset.contains(m)))
                 .collect();
             let probs = to_vec(net.fuse(&refs).probs);
-            let k = cfg.classes;
-            let n = p * p * p;
-            let pred: Vec<u8> = (0..n)
-                .map(|i| {
-                    (0..k)
-                        .max_by(|&a, &b| probs[a * n + i].total_cmp(&probs[b * n + i]))
-                        .unwrap_or(0) as u8
-                })
-                .collect();
-            for (r, region) in regions.iter().enumerate() {
-                let inside = |c: &u8| region.classes.contains(c);
-                let (a, b): (Vec<bool>, Vec<bool>) = (
-                    pred.iter().map(inside).collect(),
-                    truth.iter().map(inside).collect(),
-                );
-                sums[r] += dice(&a, &b);
+            let pred = argmax_flat(&probs, cfg.classes);
+            for (sum, d) in sums.iter_mut().zip(region_dice(profile, &pred, &truth)) {
+                *sum += d;
             }
             count += 1;
         }

@@ -118,7 +118,10 @@ fn the_bundled_case_opens() {
     wait_loaded(&mut h);
     let view = h.state().view.as_ref().expect("bundled case");
     assert_eq!(view.case.id, "TCGA-DU-7294");
-    assert_eq!(view.case.available(), vec![true; 4]);
+    assert_eq!(
+        view.case.available(),
+        cloe::case::Subset::all(cloe::case::Profile::Brats)
+    );
     assert!(view.overlay.is_none(), "no ground truth is bundled");
 }
 

@@ -51,7 +51,7 @@ fn weights(h: &Harness<'static, ViewerApp>) -> Vec<f64> {
 fn switch_off(h: &mut Harness<'static, ViewerApp>, m: usize) -> Vec<f64> {
     {
         let model = h.state_mut().model.as_mut().unwrap();
-        model.mask[m] = false;
+        model.subset = model.subset.with(m, false);
         model.refuse();
     }
     wait(h, refused);

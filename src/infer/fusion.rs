@@ -1,0 +1,268 @@
+//! The fusion path over a case's cached experts for one modality subset, blended over the windows
+//! (`SampleMaps`, on the model's grid), and the maps brought back onto the case's own grid
+//! (`CaseMaps`): classes, probabilities, each expert's labels, their disagreement, the REC map, u v w.
+
+use super::experts::ExpertCache;
+use super::windows::{accumulate, gaussian};
+use crate::case::Subset;
+use crate::error::{CloeError, Result};
+use crate::model::{CloeNet, Expert, to_vec};
+use crate::preprocess::{BBox, Sample, crop_data};
+use crate::resample::{Interp, resample_data};
+
+/// Maps on the padded sample grid for one availability mask.
+#[derive(Debug, Clone)]
+pub struct SampleMaps {
+    /// Fused probabilities, one buffer per class.
+    pub probs: Vec<Vec<f32>>,
+    /// REC region map r.
+    pub region: Vec<f32>,
+    /// Each used expert's probabilities (per class); `None` for modalities not used.
+    pub experts: Vec<Option<Vec<Vec<f32>>>>,
+    /// Per modality u, v, w: a mean over windows weighted by each window's predicted foreground.
+    pub u: Vec<f64>,
+    pub v: Vec<f64>,
+    pub w: Vec<f64>,
+}
+
+/// The fusion path for the modalities of `subset` the case has, over every window, blended.
+pub(super) fn fuse(
+    net: &CloeNet,
+    cache: &ExpertCache,
+    subset: &Subset,
+    keep_experts: bool,
+) -> Result<SampleMaps> {
+    let used = subset.intersection(&cache.present());
+    if used.is_empty() {
+        return Err(CloeError::Invalid(
+            "switch on at least one modality that the case has".into(),
+        ));
+    }
+    let used = used.mask().to_vec();
+    let (k, m, p) = (net.config().classes, used.len(), cache.patch);
+    let n: usize = cache.dims.iter().product();
+    let g = gaussian(p);
+    let mut probs = vec![vec![0.0f32; n]; k];
+    let mut region = vec![0.0f32; n];
+    let mut norm = vec![0.0f32; n];
+    let mut experts: Vec<Option<Vec<Vec<f32>>>> = used
+        .iter()
+        .map(|&u| (keep_experts && u).then(|| vec![vec![0.0; n]; k]))
+        .collect();
+    let (mut u, mut v, mut w, mut total) = (vec![0.0; m], vec![0.0; m], vec![0.0; m], 0.0);
+    let block = p * p * p;
+    let ones = vec![1.0f32; block];
+    // Adds the K class blocks of one window (`[K, p, p, p]`, x fastest) into per-class buffers.
+    let add_classes = |acc: &mut [Vec<f32>], origin: [usize; 3], data: &[f32]| {
+        for (c, buf) in acc.iter_mut().enumerate() {
+            accumulate(
+                buf,
+                cache.dims,
+                origin,
+                p,
+                &data[c * block..(c + 1) * block],
+                &g,
+            );
+        }
+    };
+    for (origin, row) in cache.windows.iter().zip(&cache.experts) {
+        let refs: Vec<Option<&Expert>> = row
+            .iter()
+            .zip(&used)
+            .map(|(e, &u)| e.as_ref().filter(|_| u))
+            .collect();
+        let fusion = net.fuse(&refs);
+        let fp = to_vec(fusion.probs);
+        add_classes(&mut probs, *origin, &fp);
+        accumulate(
+            &mut region,
+            cache.dims,
+            *origin,
+            p,
+            &to_vec(fusion.region),
+            &g,
+        );
+        accumulate(&mut norm, cache.dims, *origin, p, &ones, &g);
+        for (slot, e) in experts.iter_mut().zip(&refs) {
+            if let (Some(acc), Some(e)) = (slot.as_mut(), e) {
+                add_classes(acc, *origin, &to_vec(e.probs.clone()));
+            }
+        }
+        // Case-level scores: windows weighted by how much foreground they predict.
+        let weight = fp[block..].iter().map(|&x| x as f64).sum::<f64>() + 1e-3 * block as f64;
+        for (acc, t) in [(&mut u, fusion.u), (&mut v, fusion.v), (&mut w, fusion.w)] {
+            for (a, x) in acc.iter_mut().zip(to_vec(t)) {
+                *a += weight * x as f64;
+            }
+        }
+        total += weight;
+    }
+    let normalise = |buf: &mut Vec<f32>| {
+        buf.iter_mut()
+            .zip(&norm)
+            .for_each(|(x, n)| *x /= n.max(1e-12))
+    };
+    probs.iter_mut().for_each(normalise);
+    normalise(&mut region);
+    experts.iter_mut().flatten().flatten().for_each(normalise);
+    for s in [&mut u, &mut v, &mut w] {
+        s.iter_mut().for_each(|x| *x /= total);
+    }
+    Ok(SampleMaps {
+        probs,
+        region,
+        experts,
+        u,
+        v,
+        w,
+    })
+}
+
+/// Maps on the case's own grid.
+#[derive(Debug, Clone)]
+pub struct CaseMaps {
+    /// Training class per voxel (argmax of the fused probabilities).
+    pub classes: Vec<u8>,
+    /// Fused probabilities per class.
+    pub probs: Vec<Vec<f32>>,
+    pub region: Vec<f32>,
+    /// Each used expert's own label map.
+    pub experts: Vec<Option<Vec<u8>>>,
+    /// Expert disagreement per voxel: the variance across the used experts' class probabilities,
+    /// averaged over classes (0 with fewer than two experts or when expert maps were not kept).
+    pub disagreement: Vec<f32>,
+    pub u: Vec<f64>,
+    pub v: Vec<f64>,
+    pub w: Vec<f64>,
+}
+
+impl CaseMaps {
+    /// Mean disagreement over the voxels the fused prediction calls foreground (None without any).
+    pub fn mean_disagreement_in_tumour(&self) -> Option<f64> {
+        let (sum, n) = self
+            .classes
+            .iter()
+            .zip(&self.disagreement)
+            .filter(|(c, _)| **c > 0)
+            .fold((0.0f64, 0usize), |(s, n), (_, d)| (s + *d as f64, n + 1));
+        (n > 0).then(|| sum / n as f64)
+    }
+}
+
+/// Variance across experts of each class probability, averaged over classes, per voxel.
+pub fn disagreement(experts: &[&Vec<Vec<f32>>]) -> Vec<f32> {
+    let Some(first) = experts.first() else {
+        return Vec::new();
+    };
+    let (k, n, e) = (first.len(), first[0].len(), experts.len() as f32);
+    let mut out = vec![0.0f32; n];
+    if experts.len() < 2 {
+        return out;
+    }
+    for c in 0..k {
+        for (i, o) in out.iter_mut().enumerate() {
+            let mean = experts.iter().map(|x| x[c][i]).sum::<f32>() / e;
+            let var = experts
+                .iter()
+                .map(|x| (x[c][i] - mean).powi(2))
+                .sum::<f32>()
+                / e;
+            *o += var / k as f32;
+        }
+    }
+    out
+}
+
+/// Brings sample-grid maps back onto the case grid (outside the crop: background).
+pub fn to_case_grid(cache: &ExpertCache, maps: &SampleMaps) -> CaseMaps {
+    let sample = &cache.sample;
+    let unpad = |buf: &[f32]| crop_data(buf, cache.dims, &BBox::full(sample.grid.dims));
+    let back = |buf: &[f32], fill: f32| sample.to_case_grid(&unpad(buf), Interp::Linear, fill);
+    let probs: Vec<Vec<f32>> = maps
+        .probs
+        .iter()
+        .enumerate()
+        .map(|(c, b)| back(b, if c == 0 { 1.0 } else { 0.0 }))
+        .collect();
+    let experts = maps
+        .experts
+        .iter()
+        .map(|e| {
+            e.as_ref().map(|e| {
+                argmax(
+                    &e.iter()
+                        .enumerate()
+                        .map(|(c, b)| back(b, if c == 0 { 1.0 } else { 0.0 }))
+                        .collect::<Vec<_>>(),
+                )
+            })
+        })
+        .collect();
+    let kept: Vec<&Vec<Vec<f32>>> = maps.experts.iter().flatten().collect();
+    let spread = disagreement(&kept);
+    let disagreement = if spread.is_empty() {
+        vec![0.0; sample.case_grid.len()]
+    } else {
+        back(&spread, 0.0)
+    };
+    CaseMaps {
+        classes: argmax(&probs),
+        region: back(&maps.region, 0.0),
+        disagreement,
+        probs,
+        experts,
+        u: maps.u.clone(),
+        v: maps.v.clone(),
+        w: maps.w.clone(),
+    }
+}
+
+/// Per voxel, the class of the largest probability (the first on a tie), from one buffer per class.
+pub fn argmax(probs: &[Vec<f32>]) -> Vec<u8> {
+    let classes: Vec<&[f32]> = probs.iter().map(Vec::as_slice).collect();
+    argmax_of(&classes)
+}
+
+/// [`argmax`] of `[K, n]` probabilities in one buffer (a network output read back).
+pub fn argmax_flat(probs: &[f32], k: usize) -> Vec<u8> {
+    let classes: Vec<&[f32]> = probs.chunks(probs.len() / k.max(1)).collect();
+    argmax_of(&classes)
+}
+
+fn argmax_of(classes: &[&[f32]]) -> Vec<u8> {
+    (0..classes[0].len())
+        .map(|i| {
+            let mut best = 0;
+            for c in 1..classes.len() {
+                if classes[c][i] > classes[best][i] {
+                    best = c;
+                }
+            }
+            best as u8
+        })
+        .collect()
+}
+
+/// Resamples a class map from the sample grid to the case grid with nearest neighbours.
+pub fn classes_to_case_grid(sample: &Sample, classes: &[u8]) -> Vec<u8> {
+    let f: Vec<f32> = classes.iter().map(|&c| c as f32).collect();
+    resample_data(&f, &sample.grid, &sample.case_grid, Interp::Nearest, 0.0)
+        .into_iter()
+        .map(|c| c as u8)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disagreement_by_hand() {
+        // Two experts, two classes, two voxels: they agree on voxel 0 and split on voxel 1.
+        let a = vec![vec![1.0, 1.0], vec![0.0, 0.0]];
+        let b = vec![vec![1.0, 0.0], vec![0.0, 1.0]];
+        // Voxel 1: each class has values {1, 0}: variance 0.25; averaged over 2 classes: 0.25.
+        assert_eq!(disagreement(&[&a, &b]), vec![0.0, 0.25]);
+        assert_eq!(disagreement(&[&a]), vec![0.0, 0.0]);
+    }
+}

@@ -1,0 +1,131 @@
+//! `Session`: one model on one case. It checks once that the model fits the case's profile, prepares the
+//! case for the model (crop, z-score, model spacing), runs the experts of every window once, and then
+//! fuses them for any subset of the modalities the case has, back on the case's grid.
+
+use super::experts::{ExpertCache, compute_experts};
+use super::fusion::{CaseMaps, SampleMaps, fuse, to_case_grid};
+use super::{InferOptions, prepare_for};
+use crate::case::{Case, Subset};
+use crate::error::{CloeError, Result};
+use crate::model::CloeNet;
+use crate::preprocess::Sample;
+use burn::prelude::*;
+use std::sync::atomic::AtomicBool;
+
+/// What a session has done so far.
+#[derive(Debug, Clone)]
+enum Stage {
+    Prepared(Sample),
+    Experts(ExpertCache),
+}
+
+/// A model on a case.
+#[derive(Debug, Clone)]
+pub struct Session {
+    net: CloeNet,
+    device: Device,
+    present: Subset,
+    stage: Stage,
+}
+
+impl Session {
+    /// An error when `net` is for another profile than `case` (what [`Session::new`] checks first).
+    pub fn fits(net: &CloeNet, case: &Case) -> Result<()> {
+        if net.config().profile != case.profile {
+            return Err(CloeError::Invalid(format!(
+                "the model is for {} cases but {} is a {} case",
+                net.config().profile,
+                case.id,
+                case.profile
+            )));
+        }
+        Ok(())
+    }
+
+    /// Prepares `case` for `net` on `device`; an error when the model is for another profile.
+    pub fn new(net: CloeNet, case: &Case, device: Device) -> Result<Self> {
+        Self::fits(&net, case)?;
+        let sample = prepare_for(&net, case);
+        Ok(Self {
+            net,
+            device,
+            present: case.available(),
+            stage: Stage::Prepared(sample),
+        })
+    }
+
+    /// The network.
+    pub fn net(&self) -> &CloeNet {
+        &self.net
+    }
+
+    /// The modalities the case has.
+    pub fn present(&self) -> &Subset {
+        &self.present
+    }
+
+    /// True once the experts have run.
+    pub fn has_experts(&self) -> bool {
+        matches!(self.stage, Stage::Experts(_))
+    }
+
+    /// Runs the experts of every present modality over every window (once; later calls return at
+    /// once). `progress(done, total)` after each window; `cancel` stops between windows with
+    /// [`CloeError::Cancelled`], and the session can run them again.
+    pub fn run_experts(
+        &mut self,
+        progress: &mut dyn FnMut(usize, usize),
+        cancel: &AtomicBool,
+    ) -> Result<()> {
+        let Stage::Prepared(sample) = &self.stage else {
+            return Ok(());
+        };
+        let cache = compute_experts(
+            &self.net,
+            sample.clone(),
+            &self.device,
+            InferOptions::default(),
+            progress,
+            cancel,
+        )?;
+        self.stage = Stage::Experts(cache);
+        Ok(())
+    }
+
+    fn cache(&self) -> Result<&ExpertCache> {
+        match &self.stage {
+            Stage::Experts(cache) => Ok(cache),
+            Stage::Prepared(_) => Err(CloeError::Invalid(
+                "the experts have not run on this case yet".into(),
+            )),
+        }
+    }
+
+    /// The fusion for the modalities of `subset` the case has, on the model's grid; `keep_experts`
+    /// also blends each used expert's own probabilities.
+    pub fn fuse_sample(&self, subset: &Subset, keep_experts: bool) -> Result<SampleMaps> {
+        fuse(&self.net, self.cache()?, subset, keep_experts)
+    }
+
+    /// The fusion for `subset` on the case's grid: classes, probabilities, each used expert's labels
+    /// (with `keep_experts`) and their disagreement, the REC map, u v w.
+    pub fn fuse(&self, subset: &Subset, keep_experts: bool) -> Result<CaseMaps> {
+        let cache = self.cache()?;
+        Ok(to_case_grid(
+            cache,
+            &self.fuse_sample(subset, keep_experts)?,
+        ))
+    }
+
+    /// The experts, then the fusion for `subset` with every expert's map: what `cloe segment` and the
+    /// viewer's first inference do.
+    pub fn segment(
+        &mut self,
+        subset: &Subset,
+        progress: &mut dyn FnMut(usize, usize),
+        cancel: &AtomicBool,
+    ) -> Result<CaseMaps> {
+        self.run_experts(progress, cancel)?;
+        self.fuse(subset, true)
+    }
+}
