@@ -40,7 +40,7 @@ impl DeviceChoice {
             "cpu" => Ok(Self::Cpu),
             "gpu" | "wgpu" => Ok(Self::Gpu),
             other => Err(CloeError::Invalid(format!(
-                "device {other:?} is not one of auto, cpu, gpu (set by --device or CLOE_DEVICE)"
+                "device {other:?} is not one of auto, cpu, gpu (the device setting, or CLOE_DEVICE)"
             ))),
         }
     }
@@ -162,7 +162,7 @@ fn gpu(adapter: &AdapterSummary, all: &[AdapterSummary]) -> Result<ComputeDevice
         .init()
         .map_err(|e| {
             CloeError::Invalid(format!(
-                "the GPU {} could not be opened: {e}; use --device cpu",
+                "the GPU {} could not be opened: {e}; choose the CPU as the device",
                 adapter.name
             ))
         })?;

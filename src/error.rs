@@ -25,7 +25,7 @@ pub enum CloeError {
     /// NaN or infinite voxels in an image.
     #[error(
         "{path} has {nan} NaN and {inf} infinite voxels out of {total}; \
-         pass --allow-nonfinite to treat them as 0 (background)"
+         allow non-finite voxels to read them as 0 (background)"
     )]
     NonFinite {
         path: PathBuf,

@@ -83,6 +83,12 @@ fn train_resume_segment_and_eval_on_a_synthetic_dataset() {
     let c = cache.to_str().unwrap();
     let (code, out, err) = cloe(&train_args(d, a.to_str().unwrap(), "4", c));
     assert_eq!(code, 0, "{out}{err}");
+    // A second run into the same folder is refused (the model there is kept) unless told to replace.
+    let before = std::fs::read(a.join("model.bpk")).unwrap();
+    let (code, _, err) = cloe(&train_args(d, a.to_str().unwrap(), "1", c));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("already holds a model"), "{err}");
+    assert_eq!(std::fs::read(a.join("model.bpk")).unwrap(), before);
     for f in [
         "config.json",
         "model.bpk",

@@ -9,7 +9,7 @@ use super::model_panel::ModelState;
 use crate::case::Profile;
 use crate::device::DeviceChoice;
 use crate::error::{CloeError, Result};
-use crate::model::{CONFIG_FILE, CloeConfig, load_config};
+use crate::model::{CloeConfig, load_config};
 use crate::train::{TrainEvent, TrainOptions, TrainSummary, train};
 use eframe::egui;
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
@@ -68,10 +68,10 @@ impl Default for TrainingTab {
             out_field: String::new(),
             init_field: String::new(),
             profile: Profile::Brats,
-            iterations: 500,
-            batch: 1,
-            lr: 2e-4,
-            val_fraction: 0.2,
+            iterations: TrainOptions::DEFAULT_ITERATIONS,
+            batch: TrainOptions::DEFAULT_BATCH,
+            lr: TrainOptions::DEFAULT_LR,
+            val_fraction: TrainOptions::DEFAULT_VAL_FRACTION,
             device: DeviceChoice::Auto,
             resume: false,
             replace: false,
@@ -101,8 +101,9 @@ impl TrainingTab {
         }
     }
 
-    /// The options of the form, checked: the folders exist or can be made, an existing model is only
-    /// replaced when agreed, the started-from model is not the one being written.
+    /// The options of the form, checked: the data folder exists, and the library's own checks
+    /// (`TrainOptions::check`: an existing model is only replaced when agreed, the started-from model
+    /// is not the one being written). Every setting the form does not show keeps its default.
     pub fn options(&self) -> Result<TrainOptions> {
         let field = |s: &str| PathBuf::from(s.trim());
         let (data, out) = (field(&self.data_field), field(&self.out_field));
@@ -118,25 +119,9 @@ impl TrainingTab {
             ));
         }
         let init = (!self.init_field.trim().is_empty()).then(|| field(&self.init_field));
-        if !self.resume {
-            if init.as_deref().is_some_and(|i| same_folder(i, &out)) {
-                return Err(CloeError::Invalid(
-                    "the output folder is the model you start from: choose another folder".into(),
-                ));
-            }
-            if out.join(CONFIG_FILE).exists() && !self.replace {
-                return Err(CloeError::Invalid(format!(
-                    "{} already holds a model: tick 'replace it', tick 'resume', or choose another folder",
-                    out.display()
-                )));
-            }
-        }
         let config = match &init {
             Some(dir) => load_config(dir)?,
-            None => CloeConfig {
-                patch: 48,
-                ..CloeConfig::for_profile(self.profile)
-            },
+            None => CloeConfig::for_profile(self.profile),
         };
         let mut o = TrainOptions::new(data, out, config.profile);
         o.config = config;
@@ -147,8 +132,8 @@ impl TrainingTab {
         o.val_fraction = self.val_fraction;
         o.device = self.device;
         o.resume = self.resume;
-        o.validate_every = (self.iterations / 10).clamp(1, 200);
-        o.checkpoint_every = 25;
+        o.replace = self.replace;
+        o.check()?;
         Ok(o)
     }
 
@@ -279,15 +264,6 @@ impl TrainingTab {
             TrainEvent::Checkpoint { .. } => {}
         }
     }
-}
-
-/// Whether two paths name the same folder (as written, or once resolved).
-fn same_folder(a: &Path, b: &Path) -> bool {
-    a == b
-        || matches!(
-            (a.canonicalize(), b.canonicalize()),
-            (Ok(x), Ok(y)) if x == y
-        )
 }
 
 impl ViewerApp {

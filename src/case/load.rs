@@ -104,7 +104,7 @@ pub fn load_case(source: &CaseSource, opts: ReadOptions) -> Result<Case> {
         .collect();
     if source.profile_guessed {
         notes.push(format!(
-            "no file name says which kind of case this is; assumed {} (pass --profile to choose)",
+            "no file name says which kind of case this is; assumed {} (choose the profile, brats or prostate, to be sure)",
             source.profile
         ));
     }

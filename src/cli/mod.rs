@@ -8,7 +8,7 @@ use crate::device::{self, DeviceChoice};
 use crate::error::{CloeError, Result};
 use crate::inspect::inspect;
 use crate::io::ReadOptions;
-use crate::model::Ablation;
+use crate::model::{Ablation, CloeConfig, LossWeights};
 use crate::train::TrainOptions;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -96,13 +96,13 @@ pub enum Command {
         #[arg(long, value_enum)]
         device: Option<DeviceChoice>,
         /// Base channels C of the benchmarked model.
-        #[arg(long, default_value_t = 8)]
+        #[arg(long, default_value_t = CloeConfig::DEFAULT_CHANNELS)]
         channels: usize,
         /// Patch side of the training step.
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = CloeConfig::DEFAULT_PATCH)]
         patch: usize,
         /// Model spacing in mm.
-        #[arg(long, default_value_t = 2.0)]
+        #[arg(long, default_value_t = CloeConfig::DEFAULT_SPACING_MM)]
         spacing: f64,
         /// Timed runs per figure (after one warm-up).
         #[arg(long, default_value_t = 3)]
@@ -133,31 +133,34 @@ pub struct TrainArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Share of cases held out for validation (ignored with --val-cases).
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = TrainOptions::DEFAULT_VAL_FRACTION)]
     pub val_fraction: f64,
     /// Validation cases by name, comma separated.
     #[arg(long, value_delimiter = ',')]
     pub val_cases: Vec<String>,
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = TrainOptions::DEFAULT_ITERATIONS)]
     pub iterations: usize,
     /// Patches per step, all with the step's modality subset (larger batches use a GPU better).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = TrainOptions::DEFAULT_BATCH)]
     pub batch: usize,
     /// Fine-tune: start from the weights of this model folder (same channels) instead of random ones.
     #[arg(long)]
     pub init: Option<PathBuf>,
     /// Patch side in voxels (multiple of 8).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = CloeConfig::DEFAULT_PATCH)]
     pub patch: usize,
     /// Model spacing in mm.
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = CloeConfig::DEFAULT_SPACING_MM)]
     pub spacing: f64,
     /// Base channels C (levels have C, 2C, 4C, 8C).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = CloeConfig::DEFAULT_CHANNELS)]
     pub channels: usize,
     /// Continue from the last checkpoint in --out.
     #[arg(long)]
     pub resume: bool,
+    /// Replace the model already in --out (a new run there is refused otherwise).
+    #[arg(long, conflicts_with = "resume")]
+    pub replace: bool,
     /// Stop after this many seconds (checkpoint written; continue later with --resume).
     #[arg(long)]
     pub time_limit: Option<f64>,
@@ -172,31 +175,31 @@ pub struct TrainArgs {
     /// Prepare the cases again instead of keeping them between runs.
     #[arg(long)]
     pub no_cache: bool,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = TrainOptions::DEFAULT_SEED)]
     pub seed: u64,
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
-    #[arg(long, default_value_t = 2e-4)]
+    #[arg(long, default_value_t = TrainOptions::DEFAULT_LR)]
     pub lr: f64,
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = TrainOptions::DEFAULT_WEIGHT_DECAY)]
     pub weight_decay: f64,
     /// α: weight of L_ECL.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = LossWeights::DEFAULT.alpha)]
     pub alpha: f64,
     /// β: weight of L_contrast.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = LossWeights::DEFAULT.beta)]
     pub beta: f64,
     /// η: weight of MEC + λ_rec·REC inside L_ECL.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = LossWeights::DEFAULT.eta)]
     pub eta: f64,
     /// λ_rec: weight of REC.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = LossWeights::DEFAULT.lambda_rec)]
     pub lambda_rec: f64,
     /// Validate every N steps.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = TrainOptions::DEFAULT_VALIDATE_EVERY)]
     pub validate_every: usize,
     /// Write a checkpoint every N steps.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = TrainOptions::DEFAULT_CHECKPOINT_EVERY)]
     pub checkpoint_every: usize,
     /// Ablation: no Modality Expert Consistency loss.
     #[arg(long)]
@@ -221,6 +224,7 @@ impl TrainArgs {
         o.batch = self.batch;
         o.init = self.init;
         o.resume = self.resume;
+        o.replace = self.replace;
         o.time_limit_seconds = self.time_limit;
         if let Some(n) = self.log_every {
             o.log_every = n;
@@ -264,9 +268,19 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {e}{}", flag_hint(&e));
             ExitCode::from(2)
         }
+    }
+}
+
+/// The command-line flag behind a setting that an error message names (the library speaks of
+/// settings, the CLI adds how to change them here).
+fn flag_hint(e: &CloeError) -> &'static str {
+    match e {
+        CloeError::NonFinite { .. } => " (--allow-nonfinite)",
+        CloeError::Unwritable { why, .. } if why.contains("allow replacing") => " (--force)",
+        _ => "",
     }
 }
 

@@ -114,7 +114,7 @@ fn check_target(target: &Path, opts: &WriteOptions) -> Result<()> {
     if target.exists() && !opts.overwrite {
         return Err(CloeError::unwritable(
             target,
-            "the file exists; choose another name or allow overwriting (--force)",
+            "the file exists; choose another name or allow replacing existing files",
         ));
     }
     Ok(())

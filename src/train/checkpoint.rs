@@ -63,7 +63,7 @@ pub fn load(
     let s = d.join("state.json");
     let text = std::fs::read_to_string(&s).map_err(|e| {
         CloeError::Invalid(format!(
-            "cannot resume: {} is missing or unreadable ({e}); start without --resume",
+            "cannot resume: {} is missing or unreadable ({e}); start a new run instead of resuming",
             s.display()
         ))
     })?;

@@ -58,6 +58,9 @@ pub struct TrainOptions {
     /// Share of patches centred on tumour.
     pub tumour_fraction: f64,
     pub resume: bool,
+    /// Replace the model already in `out_dir` (otherwise a new run there is refused).
+    #[serde(default)]
+    pub replace: bool,
     /// Read the losses back (a device synchronisation) every this many steps, and at the last step.
     #[serde(default = "one")]
     pub log_every: usize,
@@ -76,30 +79,76 @@ fn one() -> usize {
 }
 
 impl TrainOptions {
-    /// The paper's defaults for a profile.
+    pub const DEFAULT_ITERATIONS: usize = 1000;
+    pub const DEFAULT_BATCH: usize = 1;
+    /// Adam's learning rate of the paper (and RFNet).
+    pub const DEFAULT_LR: f64 = 2e-4;
+    pub const DEFAULT_WEIGHT_DECAY: f64 = 1e-4;
+    pub const DEFAULT_VAL_FRACTION: f64 = 0.2;
+    pub const DEFAULT_VALIDATE_EVERY: usize = 100;
+    pub const DEFAULT_CHECKPOINT_EVERY: usize = 50;
+    pub const DEFAULT_LOG_EVERY: usize = 1;
+    pub const DEFAULT_SEED: u64 = 0;
+
+    /// The paper's defaults for a profile (the one source of the CLI's and the Training page's).
     pub fn new(data_dir: PathBuf, out_dir: PathBuf, profile: Profile) -> Self {
         Self {
             data_dir,
             out_dir,
             val_cases: Vec::new(),
-            val_fraction: 0.2,
-            iterations: 1000,
-            batch: 1,
+            val_fraction: Self::DEFAULT_VAL_FRACTION,
+            iterations: Self::DEFAULT_ITERATIONS,
+            batch: Self::DEFAULT_BATCH,
             init: None,
-            lr: 2e-4,
-            weight_decay: 1e-4,
+            lr: Self::DEFAULT_LR,
+            weight_decay: Self::DEFAULT_WEIGHT_DECAY,
             poly_power: 0.9,
-            seed: 0,
-            validate_every: 100,
-            checkpoint_every: 50,
+            seed: Self::DEFAULT_SEED,
+            validate_every: Self::DEFAULT_VALIDATE_EVERY,
+            checkpoint_every: Self::DEFAULT_CHECKPOINT_EVERY,
             tumour_fraction: 1.0 / 3.0,
             resume: false,
-            log_every: 1,
+            replace: false,
+            log_every: Self::DEFAULT_LOG_EVERY,
             cache_dir: cache::default_dir(),
             time_limit_seconds: None,
             device: DeviceChoice::Auto,
             config: CloeConfig::for_profile(profile),
         }
+    }
+
+    /// Checks what can be checked before any case is read: the counts are positive, the network's
+    /// numbers make a network, a model already in the output folder is only replaced when asked (or
+    /// its run resumed), and the model started from is not the one being written.
+    pub fn check(&self) -> Result<()> {
+        self.config.validate().map_err(CloeError::Invalid)?;
+        if self.iterations == 0 || self.batch == 0 || self.log_every == 0 {
+            return Err(CloeError::Invalid(
+                "the number of steps, the patches per step and the steps between loss read-backs \
+                 must each be at least 1"
+                    .into(),
+            ));
+        }
+        if self.resume {
+            return Ok(());
+        }
+        if self
+            .init
+            .as_deref()
+            .is_some_and(|i| same_folder(i, &self.out_dir))
+        {
+            return Err(CloeError::Invalid(
+                "the output folder is the model you start from: choose another folder".into(),
+            ));
+        }
+        if self.out_dir.join(crate::model::CONFIG_FILE).exists() && !self.replace {
+            return Err(CloeError::Invalid(format!(
+                "{} already holds a model: resume its run, allow replacing it, or choose another \
+                 folder",
+                self.out_dir.display()
+            )));
+        }
+        Ok(())
     }
 
     /// Learning rate after `step` steps (poly decay).
@@ -152,6 +201,15 @@ pub struct TrainSummary {
     pub device: String,
 }
 
+/// Whether two paths name the same folder (as written, or once resolved).
+fn same_folder(a: &std::path::Path, b: &std::path::Path) -> bool {
+    a == b
+        || matches!(
+            (a.canonicalize(), b.canonicalize()),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
+
 /// Picks the training device: a GPU only when its gradients pass the self-check.
 fn training_device(choice: DeviceChoice) -> Result<(ComputeDevice, Option<String>)> {
     let chosen = select(Some(choice))?;
@@ -169,7 +227,7 @@ fn training_device(choice: DeviceChoice) -> Result<(ComputeDevice, Option<String
     );
     if choice == DeviceChoice::Gpu {
         return Err(CloeError::Invalid(format!(
-            "{why}; training there is refused. Use --device cpu"
+            "{why}; training there is refused: train on the CPU instead"
         )));
     }
     Ok((
@@ -254,13 +312,8 @@ pub fn train(
     on_event: &mut dyn FnMut(TrainEvent),
     cancel: &AtomicBool,
 ) -> Result<TrainSummary> {
+    opts.check()?;
     let cfg = opts.config.clone();
-    cfg.validate().map_err(CloeError::Invalid)?;
-    if opts.iterations == 0 || opts.batch == 0 || opts.log_every == 0 {
-        return Err(CloeError::Invalid(
-            "--iterations, --batch and --log-every must be at least 1".into(),
-        ));
-    }
     let (compute, note) = training_device(opts.device)?;
     let ((train_cases, train_ids), (val_cases, val_ids)) = load_cases(opts)?;
     let device = compute.device.clone();
@@ -347,7 +400,7 @@ pub fn train(
         let losses = logged.then(|| terms.values());
         if let Some(total) = losses.map(|l| l.total).filter(|t| !t.is_finite()) {
             return Err(CloeError::Invalid(format!(
-                "the loss became {total} at step {step}; lower --lr"
+                "the loss became {total} at step {step}; lower the learning rate"
             )));
         }
         let grads = GradientsParams::from_grads(terms.total.backward(), &model);
@@ -424,7 +477,7 @@ fn initial_weights(model: CloeNet, dir: &std::path::Path) -> Result<CloeNet> {
     let theirs = crate::model::load_config(dir)?;
     model.config().same_architecture(&theirs).map_err(|why| {
         CloeError::Invalid(format!(
-            "cannot start from {}: {why}; train with the same --channels or without --init",
+            "cannot start from {}: {why}; train a model of the same size, or start from random weights",
             dir.display()
         ))
     })?;
