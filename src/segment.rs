@@ -2,7 +2,7 @@
 //! the label map in the case's own label convention and grid, probabilities, each expert's label map,
 //! the REC region map, and a JSON report of u, v, w per modality.
 
-use crate::case::{Case, LabelConvention, Profile, Subset};
+use crate::case::{Case, Profile, Subset};
 use crate::error::{CloeError, Result};
 use crate::infer::CaseMaps;
 use crate::io::{OutputType, WriteOptions, write_volumes};
@@ -68,14 +68,6 @@ impl SegmentReport {
     }
 }
 
-/// The convention a case's outputs are written in: its label map's, else the profile's default.
-pub fn output_convention(case: &Case) -> LabelConvention {
-    case.label
-        .as_ref()
-        .map(|l| l.convention)
-        .unwrap_or(case.profile.default_convention())
-}
-
 /// Writes the label map (on-disk convention) to `path`; returns the (value, voxels, ml) counts.
 pub fn write_labels(
     path: &Path,
@@ -83,7 +75,7 @@ pub fn write_labels(
     classes: &[u8],
     opts: &WriteOptions,
 ) -> Result<Vec<(u8, usize, f64)>> {
-    let conv = output_convention(case);
+    let conv = case.convention();
     let disk: Vec<f32> = classes.iter().map(|&c| conv.disk_of(c) as f32).collect();
     write_volumes(path, &case.grid, &[&disk], OutputType::Labels, opts)?;
     let ml = case.grid.voxel_ml();

@@ -9,7 +9,6 @@ use crate::edit::{Brush, History, Stroke, dab, line};
 use crate::error::{CloeError, Result};
 use crate::io::{OutputType, WriteOptions, write_volumes};
 use crate::render::{Plane, SliceMap};
-use crate::segment::output_convention;
 use crate::volume::Grid;
 use eframe::egui;
 use poll_promise::Promise;
@@ -180,7 +179,7 @@ pub fn autosave_path(dir: &Path, view: &CaseView) -> PathBuf {
 /// The edited labels in the case's on-disk label convention, when they hold unsaved edits.
 fn unsaved_labels(view: &CaseView) -> Option<Vec<f32>> {
     let labels = view.overlay.as_ref().filter(|_| view.edit.unsaved)?;
-    let conv = output_convention(&view.case);
+    let conv = view.case.convention();
     Some(labels.iter().map(|&c| conv.disk_of(c) as f32).collect())
 }
 
@@ -356,7 +355,7 @@ impl ViewerApp {
         let classes = view.case.profile.classes();
         ui.horizontal_wrapped(|ui| {
             for (c, name) in classes.iter().enumerate().skip(1) {
-                let [r, g, b] = super::views::class_colours(view.case.profile)[c];
+                let [r, g, b] = view.case.profile.class_colours()[c];
                 let text = egui::RichText::new(*name).color(egui::Color32::from_rgb(r, g, b));
                 ui.selectable_value(&mut view.edit.brush.class, c as u8, text);
             }

@@ -14,11 +14,10 @@ pub use editing::{EditState, autosave_path};
 pub use model_panel::{ModelState, OverlaySource};
 pub use training_tab::TrainingTab;
 
-use crate::case::{Case, find_case, load_case};
+use crate::case::{Case, find_case, load_case, read_label_file};
 use crate::error::{CloeError, Result};
-use crate::io::{ReadOptions, read_volume};
+use crate::io::ReadOptions;
 use crate::render::Plane;
-use crate::resample::{Interp, resample};
 use eframe::egui;
 use egui::{TextureHandle, Vec2};
 use poll_promise::Promise;
@@ -133,31 +132,7 @@ impl CaseView {
                     .into(),
             ));
         }
-        let v = read_volume(path, ReadOptions::default())?;
-        let conv = self
-            .case
-            .label
-            .as_ref()
-            .map(|l| l.convention)
-            .unwrap_or(self.case.profile.default_convention());
-        let v = if v.grid.same_as(&self.case.grid) {
-            v
-        } else {
-            resample(&v, &self.case.grid, Interp::Nearest, 0.0)
-        };
-        let classes = v
-            .data
-            .iter()
-            .map(|&d| {
-                conv.class_of(d as u8)
-                    .ok_or_else(|| CloeError::UnexpectedLabels {
-                        path: path.to_path_buf(),
-                        profile: self.case.profile.to_string(),
-                        values: d.to_string(),
-                        expected: format!("{:?}", conv.disk_values()),
-                    })
-            })
-            .collect::<Result<Vec<u8>>>()?;
+        let classes = read_label_file(&self.case, path)?;
         self.overlay = Some(classes);
         self.edit.history.clear();
         self.heat = None;
@@ -298,9 +273,16 @@ impl ViewerApp {
         }
         egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
         if self.page == Page::Training {
-            egui::CentralPanel::default().show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| self.training_page(ui))
-            });
+            let chosen = egui::CentralPanel::default()
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical()
+                        .show(ui, |ui| self.training.ui(ui))
+                        .inner
+                })
+                .inner;
+            if let Some(dir) = chosen {
+                self.use_trained_model(&dir);
+            }
             return;
         }
         egui::Panel::left("controls")

@@ -266,52 +266,51 @@ impl TrainingTab {
     }
 }
 
-impl ViewerApp {
-    /// The training page.
-    pub(super) fn training_page(&mut self, ui: &mut egui::Ui) {
-        let tab = &mut self.training;
+impl TrainingTab {
+    /// The training page: the form, Start/Stop, progress, status and curves. Returns the trained model's
+    /// folder when the user asks to use it in the viewer.
+    pub fn ui(&mut self, ui: &mut egui::Ui) -> Option<PathBuf> {
         ui.heading("Train or fine-tune CLoE on your own cases");
-        let running = tab.is_running();
+        let running = self.is_running();
         let mut chosen = None;
-        ui.add_enabled_ui(!running, |ui| form(ui, tab));
+        ui.add_enabled_ui(!running, |ui| form(ui, self));
         ui.horizontal(|ui| {
             if running {
                 if ui.button("Stop").clicked() {
-                    tab.stop();
+                    self.stop();
                 }
                 ui.spinner();
                 ui.label(format!(
                     "step {}/{}, about {:.0} s left",
-                    tab.step, tab.total, tab.eta_seconds
+                    self.step, self.total, self.eta_seconds
                 ));
             } else if ui.button("Start training").clicked() {
-                tab.start();
+                self.start();
             }
-            if let Some(dir) = tab.finished.clone().filter(|_| !running)
+            if let Some(dir) = self.finished.clone().filter(|_| !running)
                 && ui.button("Use this model in the viewer").clicked()
             {
                 chosen = Some(dir);
             }
         });
-        if let Some(dir) = chosen {
-            self.use_trained_model(&dir);
-        }
-        let tab = &self.training;
-        if tab.total > 0 {
+        if self.total > 0 {
             ui.add(
-                egui::ProgressBar::new(tab.step as f32 / tab.total as f32)
-                    .text(format!("{}/{}", tab.step, tab.total)),
+                egui::ProgressBar::new(self.step as f32 / self.total as f32)
+                    .text(format!("{}/{}", self.step, self.total)),
             );
         }
-        for line in &tab.status {
+        for line in &self.status {
             ui.label(line);
         }
-        if let Some(e) = &tab.error {
+        if let Some(e) = &self.error {
             ui.colored_label(egui::Color32::from_rgb(230, 90, 80), e);
         }
-        curves(ui, tab);
+        curves(ui, self);
+        chosen
     }
+}
 
+impl ViewerApp {
     /// Loads the trained model in `dir` as the viewer's model, runs it on the open case and shows the
     /// viewer.
     pub fn use_trained_model(&mut self, dir: &Path) {

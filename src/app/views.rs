@@ -9,16 +9,6 @@ use crate::render::{LabelStyle, Plane, SliceMap, blend, blend_heat, slice_values
 use eframe::{egui, egui_wgpu};
 use egui::{Color32, Pos2, Rect, Sense, Stroke, TextureOptions, Vec2};
 
-/// Colours of the training classes (background first): BraTS NCR/NET, edema, ET; prostate PZ, TZ.
-pub fn class_colours(profile: crate::case::Profile) -> Vec<[u8; 3]> {
-    match profile {
-        crate::case::Profile::Brats => {
-            vec![[0, 0, 0], [241, 196, 15], [46, 204, 113], [231, 76, 60]]
-        }
-        crate::case::Profile::Prostate => vec![[0, 0, 0], [52, 152, 219], [230, 126, 34]],
-    }
-}
-
 impl super::CaseView {
     /// The legend: name and colour of each item (regions or training classes), item 1 first.
     pub fn legend(&self) -> Vec<(&'static str, [u8; 3])> {
@@ -30,7 +20,7 @@ impl super::CaseView {
                 .map(|r| (r.name, r.colour))
                 .collect()
         } else {
-            let colours = class_colours(profile);
+            let colours = profile.class_colours();
             profile.classes()[1..]
                 .iter()
                 .zip(&colours[1..])
@@ -52,7 +42,7 @@ impl super::CaseView {
             let classes = profile.classes().len();
             LabelStyle::regions(profile.regions(), classes, &self.visible, self.outline)
         } else {
-            LabelStyle::classes(&class_colours(profile), &self.visible, self.outline)
+            LabelStyle::classes(profile.class_colours(), &self.visible, self.outline)
         }
     }
 

@@ -86,11 +86,45 @@ pub struct Case {
 }
 
 impl Case {
-    /// Availability mask over the profile's modalities.
+    /// The label convention of the case: its label map's, else the profile's default. Every label map
+    /// written for the case uses it.
+    pub fn convention(&self) -> LabelConvention {
+        self.label
+            .as_ref()
+            .map(|l| l.convention)
+            .unwrap_or(self.profile.default_convention())
+    }
+
+    /// The modalities the case has.
     pub fn available(&self) -> Subset {
         let on: Vec<bool> = self.modalities.iter().map(Option::is_some).collect();
         Subset::from_mask(self.profile, &on)
     }
+}
+
+/// Reads a label file for `case` (another segmentation of the same scan, say): resampled onto the case's
+/// grid with nearest neighbours where its grid differs, read in the case's label convention (its own
+/// label map's, else the profile's default) into training classes.
+pub fn read_label_file(case: &Case, path: &Path) -> Result<Vec<u8>> {
+    let v = read_volume(path, ReadOptions::default())?;
+    let conv = case.convention();
+    let v = if v.grid.same_as(&case.grid) {
+        v
+    } else {
+        resample(&v, &case.grid, Interp::Nearest, 0.0)
+    };
+    v.data
+        .iter()
+        .map(|&d| {
+            conv.class_of(d as u8)
+                .ok_or_else(|| CloeError::UnexpectedLabels {
+                    path: path.to_path_buf(),
+                    profile: case.profile.to_string(),
+                    values: d.to_string(),
+                    expected: format!("{:?}", conv.disk_values()),
+                })
+        })
+        .collect()
 }
 
 /// Reads a case's files and aligns them on the reference grid.

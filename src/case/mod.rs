@@ -10,7 +10,7 @@ mod source;
 mod subset;
 
 pub use discover::{case_from_files, find_case, find_cases};
-pub use load::{Case, FileReport, LabelCount, LabelMap, load_case};
+pub use load::{Case, FileReport, LabelCount, LabelMap, load_case, read_label_file};
 pub use msd::{MsdLayout, read_layout};
 pub use naming::{Named, Role, Seq, classify};
 pub use profile::{LabelConvention, Profile, Region};

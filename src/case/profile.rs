@@ -132,6 +132,15 @@ impl Profile {
         }
     }
 
+    /// Display colour (sRGB) of each training class, background first: BraTS NCR/NET, edema, ET (the
+    /// colours of TC, WT and ET); prostate PZ, TZ.
+    pub fn class_colours(self) -> &'static [[u8; 3]] {
+        match self {
+            Profile::Brats => &[[0, 0, 0], [241, 196, 15], [46, 204, 113], [231, 76, 60]],
+            Profile::Prostate => &[[0, 0, 0], [52, 152, 219], [230, 126, 34]],
+        }
+    }
+
     /// Regions evaluated and shown (WT/TC/ET, PZ/TZ).
     pub fn regions(self) -> &'static [Region] {
         match self {

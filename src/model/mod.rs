@@ -11,7 +11,7 @@ mod input;
 mod network;
 mod persist;
 
-pub use crate::ops::upsample2x;
+pub use crate::ops::{to_vec, upsample2x};
 pub use blocks::{ConvBlock, Decoder, Encoder, Features};
 pub use config::{Ablation, CloeConfig, LossWeights};
 pub use consistency::{Consistency, consistency, cosine};
@@ -21,13 +21,3 @@ pub use gating::Gate;
 pub use input::{pad, round_up, volume_tensor};
 pub use network::{CloeNet, Expert, Fusion, Prediction};
 pub use persist::{CONFIG_FILE, WEIGHTS_FILE, load_config, load_model, save_model};
-
-use burn::prelude::*;
-
-/// A tensor's values as `Vec<f32>` (any float dtype is converted).
-pub fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    crate::ops::profile::count_readback();
-    t.into_data()
-        .try_into_vec_as::<f32>()
-        .expect("a float tensor reads back as f32")
-}

@@ -290,14 +290,14 @@ mod tests {
         let w = on_ad(w).require_grad();
         let bias = Tensor::<1>::from_data(bias.to_data(), &ad).require_grad();
         let y = conv(x.clone(), w.clone(), bias.clone());
-        let out = crate::model::to_vec(y.clone());
+        let out = crate::ops::to_vec(y.clone());
         let grads = (y * on_ad(g)).sum().backward();
-        let v = |t: Option<Tensor<5>>| crate::model::to_vec(t.expect("a gradient"));
+        let v = |t: Option<Tensor<5>>| crate::ops::to_vec(t.expect("a gradient"));
         [
             out,
             v(x.grad(&grads)),
             v(w.grad(&grads)),
-            crate::model::to_vec(bias.grad(&grads).expect("a gradient")),
+            crate::ops::to_vec(bias.grad(&grads).expect("a gradient")),
         ]
     }
 

@@ -20,6 +20,14 @@ use burn::prelude::*;
 use std::cell::Cell;
 use std::sync::OnceLock;
 
+/// A tensor's values as `Vec<f32>` (any float dtype is converted).
+pub fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    profile::count_readback();
+    t.into_data()
+        .try_into_vec_as::<f32>()
+        .expect("a float tensor reads back as f32")
+}
+
 thread_local! {
     static CPU_KERNELS_OFF: Cell<bool> = const { Cell::new(false) };
 }

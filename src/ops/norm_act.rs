@@ -191,8 +191,8 @@ mod tests {
                 .sum()
                 .backward();
             (
-                crate::model::to_vec(y),
-                crate::model::to_vec(x.grad(&grads).expect("a gradient")),
+                crate::ops::to_vec(y),
+                crate::ops::to_vec(x.grad(&grads).expect("a gradient")),
             )
         };
         let (ours, burns) = (run(true), run(false));

@@ -166,7 +166,7 @@ mod tests {
     use super::*;
 
     fn values(t: Tensor<5>) -> Vec<f32> {
-        crate::model::to_vec(t)
+        crate::ops::to_vec(t)
     }
 
     /// The Burn-operations form (any device) and the CPU kernel.
