@@ -14,20 +14,26 @@ use crate::stats::percentiles;
 /// HD95 when exactly one of the two masks is empty: the diagonal of a 240x240x155 mm BraTS volume.
 pub const EMPTY_HD95: f64 = 373.13;
 
-/// Dice of each of `profile`'s regions between two class maps (training classes); a region empty in
-/// both scores 1, as BraTS counts it.
+/// Per region of `profile`, the masks of the region in two class maps (training classes).
+fn region_masks<'a>(
+    profile: Profile,
+    pred: &'a [u8],
+    truth: &'a [u8],
+) -> impl Iterator<Item = (Vec<bool>, Vec<bool>)> + 'a {
+    profile.regions().iter().map(move |region| {
+        let inside = |c: &u8| region.classes.contains(c);
+        (
+            pred.iter().map(inside).collect(),
+            truth.iter().map(inside).collect(),
+        )
+    })
+}
+
+/// Dice of each of `profile`'s regions between two class maps; a region empty in both scores 1, as
+/// BraTS counts it.
 pub fn region_dice(profile: Profile, pred: &[u8], truth: &[u8]) -> Vec<f64> {
-    profile
-        .regions()
-        .iter()
-        .map(|region| {
-            let inside = |c: &u8| region.classes.contains(c);
-            let (p, t): (Vec<bool>, Vec<bool>) = (
-                pred.iter().map(inside).collect(),
-                truth.iter().map(inside).collect(),
-            );
-            dice(&p, &t)
-        })
+    region_masks(profile, pred, truth)
+        .map(|(p, t)| dice(&p, &t))
         .collect()
 }
 
@@ -40,17 +46,8 @@ pub fn region_scores(
     dims: [usize; 3],
     spacing: [f64; 3],
 ) -> Vec<(f64, f64)> {
-    profile
-        .regions()
-        .iter()
-        .map(|region| {
-            let inside = |c: &u8| region.classes.contains(c);
-            let (p, t): (Vec<bool>, Vec<bool>) = (
-                pred.iter().map(inside).collect(),
-                truth.iter().map(inside).collect(),
-            );
-            (dice(&p, &t), hd95(&p, &t, dims, spacing))
-        })
+    region_masks(profile, pred, truth)
+        .map(|(p, t)| (dice(&p, &t), hd95(&p, &t, dims, spacing)))
         .collect()
 }
 

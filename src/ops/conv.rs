@@ -83,11 +83,11 @@ fn dims5(s: &Shape) -> [usize; 5] {
 fn cpu_kernels_apply(
     x: &FloatTensor<Flex>,
     weight: &FloatTensor<Flex>,
+    other: &FloatTensor<Flex>,
     padding: [usize; 3],
 ) -> bool {
     let k = weight.shape();
-    x.dtype() == DType::F32
-        && weight.dtype() == DType::F32
+    [x, weight, other].iter().all(|t| t.dtype() == DType::F32)
         && (0..3).all(|a| padding[a] < k[2 + a] && k[1] == x.shape()[1])
 }
 
@@ -99,27 +99,18 @@ impl ConvOps for Flex {
         stride: [usize; 3],
         padding: [usize; 3],
     ) -> FloatTensor<Self> {
-        if !cpu_kernels_apply(&x, &weight, padding) || bias.dtype() != DType::F32 {
+        if !cpu_kernels_apply(&x, &weight, &bias, padding) {
             return Self::conv3d(x, weight, Some(bias), options(stride, padding));
         }
         let s = shape_of(&x.shape(), &weight.shape(), stride, padding);
         let [od, oh, ow] = s.output();
-        let (x, weight, bias) = (
-            x.to_contiguous(),
-            weight.to_contiguous(),
-            bias.to_contiguous(),
-        );
-        let mut out = vec![0.0f32; s.batch * s.c_out * od * oh * ow];
-        profile::timed(ConvKind::Forward, || {
-            conv_cpu::forward(
-                &s,
-                x.storage::<f32>(),
-                weight.storage::<f32>(),
-                Some(bias.storage::<f32>()),
-                &mut out,
-            )
-        });
-        flex_tensor(out, [s.batch, s.c_out, od, oh, ow])
+        let out = [s.batch, s.c_out, od, oh, ow];
+        run(
+            ConvKind::Forward,
+            out,
+            [&x, &weight, &bias],
+            |[x, w, b], out| conv_cpu::forward(&s, x, w, Some(b), out),
+        )
     }
 
     fn cloe_conv3d_x_grad(
@@ -129,17 +120,16 @@ impl ConvOps for Flex {
         stride: [usize; 3],
         padding: [usize; 3],
     ) -> FloatTensor<Self> {
-        if !cpu_kernels_apply(&x, &weight, padding) || grad.dtype() != DType::F32 {
+        if !cpu_kernels_apply(&x, &weight, &grad, padding) {
             return Self::conv3d_x_backward(x, weight, grad, options(stride, padding));
         }
-        let shape = x.shape();
-        let s = shape_of(&shape, &weight.shape(), stride, padding);
-        let (weight, grad) = (weight.to_contiguous(), grad.to_contiguous());
-        let mut dx = vec![0.0f32; shape.num_elements()];
-        profile::timed(ConvKind::DataGrad, || {
-            conv_cpu::data_grad(&s, weight.storage::<f32>(), grad.storage::<f32>(), &mut dx)
-        });
-        flex_tensor(dx, dims5(&shape))
+        let s = shape_of(&x.shape(), &weight.shape(), stride, padding);
+        run(
+            ConvKind::DataGrad,
+            dims5(&x.shape()),
+            [&x, &weight, &grad],
+            |[_, w, g], dx| conv_cpu::data_grad(&s, w, g, dx),
+        )
     }
 
     fn cloe_conv3d_weight_grad(
@@ -149,18 +139,40 @@ impl ConvOps for Flex {
         stride: [usize; 3],
         padding: [usize; 3],
     ) -> FloatTensor<Self> {
-        if !cpu_kernels_apply(&x, &weight, padding) || grad.dtype() != DType::F32 {
+        if !cpu_kernels_apply(&x, &weight, &grad, padding) {
             return Self::conv3d_weight_backward(x, weight, grad, options(stride, padding));
         }
-        let shape = weight.shape();
-        let s = shape_of(&x.shape(), &shape, stride, padding);
-        let (x, grad) = (x.to_contiguous(), grad.to_contiguous());
-        let mut dw = vec![0.0f32; shape.num_elements()];
-        profile::timed(ConvKind::WeightGrad, || {
-            conv_cpu::weight_grad(&s, x.storage::<f32>(), grad.storage::<f32>(), &mut dw, None)
-        });
-        flex_tensor(dw, dims5(&shape))
+        let s = shape_of(&x.shape(), &weight.shape(), stride, padding);
+        run(
+            ConvKind::WeightGrad,
+            dims5(&weight.shape()),
+            [&x, &weight, &grad],
+            |[x, _, g], dw| conv_cpu::weight_grad(&s, x, g, dw, None),
+        )
     }
+}
+
+/// Runs the CPU kernel of `kind` on the f32 data of `inputs` (made contiguous) into a new tensor of
+/// `shape`, timed for the profile.
+fn run(
+    kind: ConvKind,
+    shape: [usize; 5],
+    inputs: [&FloatTensor<Flex>; 3],
+    kernel: impl FnOnce([&[f32]; 3], &mut [f32]),
+) -> FloatTensor<Flex> {
+    let inputs = inputs.map(|t| t.to_contiguous());
+    let mut out = vec![0.0f32; shape.iter().product()];
+    profile::timed(kind, || {
+        kernel(
+            [
+                inputs[0].storage::<f32>(),
+                inputs[1].storage::<f32>(),
+                inputs[2].storage::<f32>(),
+            ],
+            &mut out,
+        )
+    });
+    flex_tensor(out, shape)
 }
 
 /// The backward step of [`ConvOps::cloe_conv3d`]: the three gradients from the saved input and weight.

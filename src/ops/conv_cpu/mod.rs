@@ -153,6 +153,26 @@ fn im2col(shape: &ConvShape, x: &[f32], b: usize, row0: usize, rows: usize, col:
     }
 }
 
+/// The column matrix `[K, n]` of a tile `(batch, first row, rows)` as (pointer, distance between its
+/// rows): the input itself for a pointwise convolution, else the im2col built in `col`.
+fn columns(
+    shape: &ConvShape,
+    x: &[f32],
+    (b, row0, rows): (usize, usize, usize),
+    col: &mut Vec<f32>,
+) -> (*const f32, isize) {
+    let (p, n) = (shape.out_voxels(), rows * shape.output()[2]);
+    if shape.is_pointwise() {
+        return (
+            x[b * shape.c_in * p + row0 * shape.output()[2]..].as_ptr(),
+            p as isize,
+        );
+    }
+    col.resize(shape.k_len() * n, 0.0);
+    im2col(shape, x, b, row0, rows, col);
+    (col.as_ptr(), n as isize)
+}
+
 /// `dst[i, j] (+)= Σ_k lhs[i, k] · rhs[k, j]` on raw strided matrices (row stride, column stride).
 #[allow(clippy::too_many_arguments)]
 fn matmul(
@@ -200,16 +220,8 @@ pub fn forward(shape: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>, ou
     tiles(shape)
         .into_par_iter()
         .for_each_init(Vec::new, |col, (b, row0, rows)| {
-            let n = rows * ow;
-            let start = row0 * ow;
-            // Column matrix [K, n]: the input itself for a pointwise convolution.
-            let (lhs, lhs_cs) = if shape.is_pointwise() {
-                (x[b * shape.c_in * p + start..].as_ptr(), p as isize)
-            } else {
-                col.resize(kl * n, 0.0);
-                im2col(shape, x, b, row0, rows, col);
-                (col.as_ptr(), n as isize)
-            };
+            let (n, start) = (rows * ow, row0 * ow);
+            let (lhs, lhs_cs) = columns(shape, x, (b, row0, rows), col);
             let dst = unsafe { out_ptr.get().add(b * shape.c_out * p + start) };
             if let Some(bias) = bias {
                 for (c, &v) in bias.iter().enumerate() {
@@ -249,15 +261,8 @@ pub fn weight_grad(
         .fold(
             || (vec![0.0f32; co * kl], Vec::new()),
             |(mut acc, mut col), (b, row0, rows)| {
-                let n = rows * ow;
-                let start = row0 * ow;
-                let (lhs, lhs_rs) = if shape.is_pointwise() {
-                    (x[b * shape.c_in * p + start..].as_ptr(), p as isize)
-                } else {
-                    col.resize(kl * n, 0.0);
-                    im2col(shape, x, b, row0, rows, &mut col);
-                    (col.as_ptr(), n as isize)
-                };
+                let (n, start) = (rows * ow, row0 * ow);
+                let (lhs, lhs_rs) = columns(shape, x, (b, row0, rows), &mut col);
                 // dwᵀ[K, C_out] += col[K, n] · gᵀ[n, C_out].
                 matmul(
                     [kl, co, n],
