@@ -11,7 +11,7 @@ mod training_tab;
 mod views;
 
 pub use editing::{EditState, autosave_path};
-pub use model_panel::{ModelState, OverlaySource};
+pub use model_panel::{ModelPanel, ModelState, OverlaySource};
 pub use training_tab::TrainingTab;
 
 use crate::case::{Case, find_case, load_case, read_label_file};
@@ -155,10 +155,8 @@ pub struct ViewerApp {
     pub maximised: Option<Plane>,
     /// A label map to show once the case is loaded.
     pending_overlay: Option<PathBuf>,
-    pub model: Option<ModelState>,
-    pub model_field: String,
-    /// A model folder to load and run once the case is loaded.
-    pending_model: Option<PathBuf>,
+    /// The model panel: the model, its folder field, a model waiting for the case.
+    pub models: ModelPanel,
     /// Recently opened cases, newest first (kept in eframe's storage).
     pub recent: Vec<PathBuf>,
     /// The export file name field.
@@ -192,9 +190,7 @@ impl ViewerApp {
             error: None,
             maximised: None,
             pending_overlay: None,
-            model: None,
-            model_field: String::new(),
-            pending_model: None,
+            models: ModelPanel::default(),
             recent: Vec::new(),
             export_field: String::new(),
             gpu: None,
@@ -225,7 +221,7 @@ impl ViewerApp {
 
     /// Loads the model folder `dir` and runs it once the case being opened has loaded.
     pub fn load_model_after_open(&mut self, dir: PathBuf) {
-        self.pending_model = Some(dir);
+        self.models.pending = Some(dir);
     }
 
     /// True while a case is being read.
@@ -244,14 +240,10 @@ impl ViewerApp {
                     {
                         self.error = Some(e.to_string());
                     }
-                    if let Some(dir) = self.pending_model.take() {
-                        self.model_field = dir.display().to_string();
-                        match ModelState::load(&dir)
-                            .and_then(|mut m| m.start(&view.case).map(|()| m))
-                        {
-                            Ok(m) => self.model = Some(m),
-                            Err(e) => self.error = Some(e.to_string()),
-                        }
+                    if let Some(dir) = self.models.pending.take()
+                        && let Err(e) = self.models.use_model(&dir, Some(&view.case))
+                    {
+                        self.error = Some(e.to_string());
                     }
                     self.view = Some(view);
                     self.offer_autosave();
@@ -292,7 +284,9 @@ impl ViewerApp {
         egui::Panel::right("model")
             .resizable(true)
             .default_size(280.0)
-            .show(ui, |ui| self.model_panel(ui));
+            .show(ui, |ui| {
+                self.models.ui(ui, self.view.as_mut(), &mut self.error)
+            });
         egui::CentralPanel::default().show(ui, |ui| self.views(ui));
     }
 
@@ -427,7 +421,7 @@ fn launch(
             }
             app.autosave_dir = eframe::storage_dir("CLoE Studio").map(|d| d.join("autosave"));
             app.pending_overlay = overlay;
-            app.pending_model = model;
+            app.models.pending = model;
             Ok(Box::new(app))
         }),
     )

@@ -4,7 +4,7 @@
 //! chart with u and v, and chooses the overlay: fused CLoE labels, one expert, the disagreement map or
 //! the REC region map.
 
-use super::{CaseView, ViewerApp};
+use super::CaseView;
 use crate::case::{Case, Subset};
 use crate::device::{ComputeDevice, select};
 use crate::error::{CloeError, Result};
@@ -208,31 +208,59 @@ impl ModelState {
     }
 }
 
-impl ViewerApp {
-    /// The model panel (right side).
-    pub(super) fn model_panel(&mut self, ui: &mut egui::Ui) {
+/// The model panel (right side): the model folder field, the loaded model and a model waiting for its
+/// case to load.
+#[derive(Default)]
+pub struct ModelPanel {
+    pub model: Option<ModelState>,
+    /// The model folder field.
+    pub field: String,
+    /// A model folder to load and run once the case is loaded.
+    pub pending: Option<PathBuf>,
+}
+
+impl ModelPanel {
+    /// Loads the model in `dir` as the panel's model and, when a case is open, runs it there.
+    pub fn use_model(&mut self, dir: &Path, case: Option<&Case>) -> Result<()> {
+        self.field = dir.display().to_string();
+        let mut m = ModelState::load(dir)?;
+        if let Some(case) = case {
+            m.start(case)?;
+        }
+        self.model = Some(m);
+        Ok(())
+    }
+
+    /// The panel: load a model, run it, toggle modalities, the gating chart, the overlay source. What
+    /// goes wrong is put in `error`.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        view: Option<&mut CaseView>,
+        error: &mut Option<String>,
+    ) {
         ui.heading("Model");
         ui.horizontal(|ui| {
             ui.add(
-                egui::TextEdit::singleline(&mut self.model_field)
+                egui::TextEdit::singleline(&mut self.field)
                     .desired_width(170.0)
                     .hint_text("model folder"),
             );
             if ui.button("Load model").clicked() {
-                match ModelState::load(Path::new(self.model_field.trim())) {
+                match ModelState::load(Path::new(self.field.trim())) {
                     Ok(m) => self.model = Some(m),
-                    Err(e) => self.error = Some(e.to_string()),
+                    Err(e) => *error = Some(e.to_string()),
                 }
             }
         });
-        let (Some(model), Some(view)) = (self.model.as_mut(), self.view.as_mut()) else {
+        let (Some(model), Some(view)) = (self.model.as_mut(), view) else {
             ui.label("Load a model and a case to run CLoE.");
             return;
         };
         match model.poll() {
             Ok(true) => model.apply_overlay(view),
             Ok(false) => {}
-            Err(e) => self.error = Some(e.to_string()),
+            Err(e) => *error = Some(e.to_string()),
         }
         ui.label(format!("device: {}", model.device.label));
         if model.busy() {
@@ -257,7 +285,7 @@ impl ViewerApp {
             && ui.button("Run CLoE").clicked()
             && let Err(e) = model.start(&view.case)
         {
-            self.error = Some(e.to_string());
+            *error = Some(e.to_string());
         }
         if model.maps.is_none() {
             return;
@@ -285,7 +313,7 @@ impl ViewerApp {
             if !model.subset.is_empty() {
                 model.refuse();
             } else {
-                self.error = Some("switch on at least one modality".into());
+                *error = Some("switch on at least one modality".into());
             }
         }
         let Some(maps) = model.maps.as_ref() else {

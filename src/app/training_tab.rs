@@ -5,7 +5,6 @@
 //! trained model to the viewer.
 
 use super::ViewerApp;
-use super::model_panel::ModelState;
 use crate::case::Profile;
 use crate::device::DeviceChoice;
 use crate::error::{CloeError, Result};
@@ -314,18 +313,9 @@ impl ViewerApp {
     /// Loads the trained model in `dir` as the viewer's model, runs it on the open case and shows the
     /// viewer.
     pub fn use_trained_model(&mut self, dir: &Path) {
-        self.model_field = dir.display().to_string();
-        let started = ModelState::load(dir).and_then(|mut m| {
-            if let Some(view) = &self.view {
-                m.start(&view.case)?;
-            }
-            Ok(m)
-        });
-        match started {
-            Ok(m) => {
-                self.model = Some(m);
-                self.page = super::Page::Viewer;
-            }
+        let case = self.view.as_ref().map(|v| &v.case);
+        match self.models.use_model(dir, case) {
+            Ok(()) => self.page = super::Page::Viewer,
             Err(e) => self.training.error = Some(e.to_string()),
         }
     }

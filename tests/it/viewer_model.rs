@@ -22,14 +22,16 @@ fn wait(h: &mut Harness<'static, ViewerApp>, done: impl Fn(&ViewerApp) -> bool) 
 
 /// The first inference has finished.
 fn experts_done(a: &ViewerApp) -> bool {
-    a.model
+    a.models
+        .model
         .as_ref()
         .is_some_and(|m| m.maps.is_some() && !m.busy())
 }
 
 /// A re-fusion after a toggle has finished.
 fn refused(a: &ViewerApp) -> bool {
-    a.model
+    a.models
+        .model
         .as_ref()
         .is_some_and(|m| m.fusion_seconds.is_some() && !m.busy())
 }
@@ -37,6 +39,7 @@ fn refused(a: &ViewerApp) -> bool {
 /// The current gating weights.
 fn weights(h: &Harness<'static, ViewerApp>) -> Vec<f64> {
     h.state()
+        .models
         .model
         .as_ref()
         .unwrap()
@@ -50,7 +53,7 @@ fn weights(h: &Harness<'static, ViewerApp>) -> Vec<f64> {
 /// Switches modality `m` off and waits for the re-fusion; returns the new gating weights.
 fn switch_off(h: &mut Harness<'static, ViewerApp>, m: usize) -> Vec<f64> {
     {
-        let model = h.state_mut().model.as_mut().unwrap();
+        let model = h.state_mut().models.model.as_mut().unwrap();
         model.subset = model.subset.with(m, false);
         model.refuse();
     }
@@ -80,7 +83,7 @@ fn toggles_refuse_from_cached_experts_and_overlays_switch() {
     .unwrap();
 
     let mut app = ViewerApp::new(Some(dir));
-    app.model_field = model_dir.path().display().to_string();
+    app.models.field = model_dir.path().display().to_string();
     let mut h = Harness::builder()
         .with_size(egui::Vec2::new(1400.0, 900.0))
         .build_ui_state(|ui, app: &mut ViewerApp| app.show(ui), app);
@@ -89,7 +92,7 @@ fn toggles_refuse_from_cached_experts_and_overlays_switch() {
     h.get_by_label("Load model").click();
     h.step();
     h.step();
-    assert!(h.state().model.is_some(), "{:?}", h.state().error);
+    assert!(h.state().models.model.is_some(), "{:?}", h.state().error);
     h.get_by_label("Run CLoE").click();
     h.step();
     wait(&mut h, experts_done);
@@ -101,7 +104,7 @@ fn toggles_refuse_from_cached_experts_and_overlays_switch() {
 
     // Switch T1c off: only the fusion runs again.
     let w = switch_off(&mut h, 1);
-    let m = h.state().model.as_ref().unwrap();
+    let m = h.state().models.model.as_ref().unwrap();
     assert_eq!(w[1], 0.0);
     assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-4, "{w:?}");
     assert!(
@@ -115,7 +118,10 @@ fn toggles_refuse_from_cached_experts_and_overlays_switch() {
 
     // Overlays.
     let state = h.state_mut();
-    let (model, view) = (state.model.as_mut().unwrap(), state.view.as_mut().unwrap());
+    let (model, view) = (
+        state.models.model.as_mut().unwrap(),
+        state.view.as_mut().unwrap(),
+    );
     model.source = OverlaySource::Disagreement;
     model.apply_overlay(view);
     assert!(view.heat.is_some() && view.overlay_name == "disagreement");

@@ -143,10 +143,11 @@ fn the_training_tab_fine_tunes_stops_resumes_and_hands_over_the_model() {
     h.get_by_label("Use this model in the viewer").click();
     h.run_steps(2);
     assert_eq!(h.state().page, Page::Viewer);
-    let model = h.state().model.as_ref().expect("model loaded");
+    let model = h.state().models.model.as_ref().expect("model loaded");
     assert_eq!(model.dir, long);
     wait(&mut h, "the inference", |a| {
-        a.model
+        a.models
+            .model
             .as_ref()
             .is_some_and(|m| m.maps.is_some() && !m.busy())
     });
