@@ -314,7 +314,13 @@ impl ViewerApp {
         });
         ui.horizontal(|ui| {
             self.plane_view(ui, Plane::Sagittal, cell);
-            ui.allocate_ui(cell, |ui| ui.vertical(|ui| self.readout(ui)));
+            ui.allocate_ui(cell, |ui| {
+                ui.vertical(|ui| {
+                    if let Some(view) = &self.view {
+                        view.readout(ui);
+                    }
+                })
+            });
         });
     }
 }

@@ -1,7 +1,8 @@
-//! The viewer's panels: the page switch and path bar, the modality list (present / missing), window and level with
-//! presets, the overlay's opacity and per-label visibility, and the voxel readout.
+//! The viewer's panels: the app's page switch and path bar and its left panel (label file, editing,
+//! export, slicing), and the case view's own controls (modality shown, window and level with presets, the
+//! overlay's opacity and per-item visibility, zoom) and its voxel readout.
 
-use super::{Page, ViewerApp};
+use super::{CaseView, Page, ViewerApp};
 use eframe::egui;
 use std::path::PathBuf;
 
@@ -63,78 +64,7 @@ impl ViewerApp {
             ui.label("No case open.");
             return;
         };
-        let profile = view.case.profile;
-        ui.heading(&view.case.id);
-        ui.label(format!("profile {profile}"));
-        ui.separator();
-        ui.label("Modality shown");
-        let mut changed = false;
-        for (i, name) in profile.modality_display().iter().enumerate() {
-            let present = view.case.modalities[i].is_some();
-            ui.add_enabled_ui(present, |ui| {
-                let text = if present {
-                    name.to_string()
-                } else {
-                    format!("{name} (missing)")
-                };
-                changed |= ui.radio_value(&mut view.shown, i, text).changed();
-            });
-        }
-        if changed {
-            view.auto_window();
-        }
-        ui.separator();
-        ui.label("Window / level (right-drag in a view)");
-        ui.add(
-            egui::Slider::new(&mut view.level, -2000.0..=40000.0)
-                .text("level")
-                .logarithmic(false),
-        );
-        ui.add(
-            egui::Slider::new(&mut view.width, 1.0..=40000.0)
-                .text("width")
-                .logarithmic(true),
-        );
-        ui.horizontal(|ui| {
-            if ui.button("Auto").clicked() {
-                view.auto_window();
-            }
-            if ui.button("Narrow").clicked() {
-                view.width *= 0.5;
-            }
-            if ui.button("Wide").clicked() {
-                view.width *= 2.0;
-            }
-        });
-        ui.separator();
-        ui.label(format!(
-            "Overlay: {}",
-            if view.overlay.is_some() {
-                view.overlay_name.as_str()
-            } else {
-                "none"
-            }
-        ));
-        ui.horizontal(|ui| {
-            ui.add(egui::Slider::new(&mut view.opacity, 0.0..=1.0).text("opacity"));
-            ui.checkbox(&mut view.outline, "outline");
-        });
-        ui.horizontal(|ui| {
-            let mut by_region = view.by_region;
-            ui.selectable_value(&mut by_region, true, "regions")
-                .on_hover_text("nested regions, innermost drawn on top");
-            ui.selectable_value(&mut by_region, false, "classes")
-                .on_hover_text("the training classes");
-            if by_region != view.by_region {
-                view.set_by_region(by_region);
-            }
-        });
-        for (i, (name, [r, g, b])) in view.legend().into_iter().enumerate() {
-            ui.checkbox(
-                &mut view.visible[i + 1],
-                egui::RichText::new(name).color(egui::Color32::from_rgb(r, g, b)),
-            );
-        }
+        view.display_controls(ui);
         ui.horizontal(|ui| {
             ui.add(
                 egui::TextEdit::singleline(&mut self.overlay_field)
@@ -174,19 +104,8 @@ impl ViewerApp {
                 self.error = self.export_png(plane, &target).err().map(|e| e.to_string());
             }
         });
-        let Some(view) = self.view.as_mut() else {
-            return;
-        };
-        ui.separator();
-        ui.label("Zoom (middle-drag pans)");
-        ui.add(
-            egui::Slider::new(&mut view.zoom, 0.5..=8.0)
-                .logarithmic(true)
-                .text("zoom"),
-        );
-        if ui.button("Reset view").clicked() {
-            view.zoom = 1.0;
-            view.pan = egui::Vec2::ZERO;
+        if let Some(view) = self.view.as_mut() {
+            view.zoom_controls(ui);
         }
         let gpu = self.gpu.is_some();
         ui.add_enabled_ui(gpu, |ui| {
@@ -203,13 +122,106 @@ impl ViewerApp {
             "slices: CPU (no wgpu renderer)"
         });
     }
+}
 
-    pub(super) fn readout(&mut self, ui: &mut egui::Ui) {
-        let Some(view) = self.view.as_ref() else {
-            return;
-        };
-        let case = &view.case;
-        let [x, y, z] = view.cursor;
+impl CaseView {
+    /// The case's name, the modality shown, window/level with presets, the overlay's opacity, style
+    /// and per-item visibility.
+    pub fn display_controls(&mut self, ui: &mut egui::Ui) {
+        let profile = self.case.profile;
+        ui.heading(&self.case.id);
+        ui.label(format!("profile {profile}"));
+        ui.separator();
+        ui.label("Modality shown");
+        let mut changed = false;
+        for (i, name) in profile.modality_display().iter().enumerate() {
+            let present = self.case.modalities[i].is_some();
+            ui.add_enabled_ui(present, |ui| {
+                let text = if present {
+                    name.to_string()
+                } else {
+                    format!("{name} (missing)")
+                };
+                changed |= ui.radio_value(&mut self.shown, i, text).changed();
+            });
+        }
+        if changed {
+            self.auto_window();
+        }
+        ui.separator();
+        ui.label("Window / level (right-drag in a view)");
+        ui.add(
+            egui::Slider::new(&mut self.level, -2000.0..=40000.0)
+                .text("level")
+                .logarithmic(false),
+        );
+        ui.add(
+            egui::Slider::new(&mut self.width, 1.0..=40000.0)
+                .text("width")
+                .logarithmic(true),
+        );
+        ui.horizontal(|ui| {
+            if ui.button("Auto").clicked() {
+                self.auto_window();
+            }
+            if ui.button("Narrow").clicked() {
+                self.width *= 0.5;
+            }
+            if ui.button("Wide").clicked() {
+                self.width *= 2.0;
+            }
+        });
+        ui.separator();
+        ui.label(format!(
+            "Overlay: {}",
+            if self.overlay.is_some() {
+                self.overlay_name.as_str()
+            } else {
+                "none"
+            }
+        ));
+        ui.horizontal(|ui| {
+            ui.add(egui::Slider::new(&mut self.opacity, 0.0..=1.0).text("opacity"));
+            ui.checkbox(&mut self.outline, "outline");
+        });
+        ui.horizontal(|ui| {
+            let mut by_region = self.by_region;
+            ui.selectable_value(&mut by_region, true, "regions")
+                .on_hover_text("nested regions, innermost drawn on top");
+            ui.selectable_value(&mut by_region, false, "classes")
+                .on_hover_text("the training classes");
+            if by_region != self.by_region {
+                self.set_by_region(by_region);
+            }
+        });
+        for (i, (name, [r, g, b])) in self.legend().into_iter().enumerate() {
+            ui.checkbox(
+                &mut self.visible[i + 1],
+                egui::RichText::new(name).color(egui::Color32::from_rgb(r, g, b)),
+            );
+        }
+    }
+
+    /// Zoom and its reset.
+    pub fn zoom_controls(&mut self, ui: &mut egui::Ui) {
+        ui.separator();
+        ui.label("Zoom (middle-drag pans)");
+        ui.add(
+            egui::Slider::new(&mut self.zoom, 0.5..=8.0)
+                .logarithmic(true)
+                .text("zoom"),
+        );
+        if ui.button("Reset view").clicked() {
+            self.zoom = 1.0;
+            self.pan = egui::Vec2::ZERO;
+        }
+    }
+
+    /// The voxel under the crosshair: indices, world position, each modality's value, the label and
+    /// the regions it is in, and the case's notes.
+    pub fn readout(&self, ui: &mut egui::Ui) {
+        let case = &self.case;
+        let [x, y, z] = self.cursor;
         let mm = case.grid.affine.apply([x as f64, y as f64, z as f64]);
         ui.label(format!("voxel ({x}, {y}, {z})"));
         ui.label(format!(
@@ -223,7 +235,7 @@ impl ViewerApp {
                 None => ui.label(format!("{name}: missing")),
             };
         }
-        if let Some(o) = &view.overlay {
+        if let Some(o) = &self.overlay {
             let class = o[i];
             let regions: Vec<&str> = case
                 .profile
