@@ -2,12 +2,13 @@
 //! the modalities it has, the fused segmentation's Dice and HD95 per region and the gating weights.
 //! `cloe eval` prints and writes the table; this module computes it.
 
-use crate::case::{Subset, find_cases, load_case};
+use crate::case::{Profile, Subset, find_cases, load_case};
 use crate::error::{CloeError, Result};
 use crate::infer::Session;
 use crate::io::ReadOptions;
-use crate::metrics::{SubsetTable, region_scores};
+use crate::metrics::{SubsetTable, region_dice, region_scores};
 use crate::model::CloeNet;
+use crate::postprocess::PostProcess;
 use burn::prelude::*;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -66,4 +67,127 @@ pub fn evaluate(
     }
     table.cases = sources.iter().map(|s| s.id.clone()).collect();
     Ok(table)
+}
+
+/// Mean Dice per region, over cases and subsets, of every combination of post-processing rules.
+#[derive(Debug, Clone)]
+pub struct PostProcessFit {
+    pub profile: Profile,
+    /// Each candidate (nothing first) with its mean Dice per region.
+    pub candidates: Vec<(PostProcess, Vec<f64>)>,
+    /// The candidate with the highest mean over regions (the fewer rules on a tie).
+    pub chosen: PostProcess,
+}
+
+impl PostProcessFit {
+    /// The candidates as a Markdown table.
+    pub fn to_markdown(&self) -> String {
+        let regions: Vec<&str> = self.profile.regions().iter().map(|r| r.name).collect();
+        let mut md = format!(
+            "| keep the largest component of | {} | mean |\n|---|{}---|\n",
+            regions.join(" | "),
+            "---|".repeat(regions.len())
+        );
+        for (p, dice) in &self.candidates {
+            let name = if p.is_none() {
+                "nothing".into()
+            } else {
+                p.keep_largest.join(", ")
+            };
+            let mark = if *p == self.chosen { " (chosen)" } else { "" };
+            let cells: Vec<String> = dice.iter().map(|d| format!("{:.2}", 100.0 * d)).collect();
+            md += &format!(
+                "| {name}{mark} | {} | {:.2} |\n",
+                cells.join(" | "),
+                100.0 * dice.iter().sum::<f64>() / dice.len() as f64
+            );
+        }
+        md
+    }
+}
+
+/// Chooses the post-processing of `net` as nnU-Net does, on the labelled cases of `data`: for every
+/// case and subset the raw fused segmentation is scored with every combination of "keep the largest
+/// connected component" over the profile's regions; the combination with the highest mean Dice wins.
+pub fn fit_postprocessing(
+    net: &CloeNet,
+    data: &Path,
+    device: &Device,
+    progress: &mut dyn FnMut(usize, usize),
+    cancel: &AtomicBool,
+) -> Result<PostProcessFit> {
+    let profile = net.config().profile;
+    let raw = net.clone().with_postprocess(PostProcess::none());
+    let regions: Vec<String> = profile
+        .regions()
+        .iter()
+        .map(|r| r.name.to_string())
+        .collect();
+    let candidates: Vec<PostProcess> = (0..1usize << regions.len())
+        .map(|bits| PostProcess {
+            keep_largest: (0..regions.len())
+                .filter(|r| bits >> r & 1 == 1)
+                .map(|r| regions[r].clone())
+                .collect(),
+        })
+        .collect();
+    let sources: Vec<_> = find_cases(data, Some(profile))?
+        .into_iter()
+        .filter(|s| s.label.is_some())
+        .collect();
+    if sources.is_empty() {
+        return Err(CloeError::no_case(
+            data,
+            "no case with a ground-truth label map to choose the post-processing on",
+        ));
+    }
+    let subsets = Subset::every(profile);
+    let (total, mut done) = (sources.len() * subsets.len(), 0);
+    let mut sums = vec![vec![0.0f64; regions.len()]; candidates.len()];
+    let mut count = 0usize;
+    for source in &sources {
+        let case = load_case(source, ReadOptions::default())?;
+        let truth = &case.label.as_ref().expect("filtered on labels").classes;
+        let mut session = Session::new(raw.clone(), &case, device.clone())?;
+        session.run_experts(&mut |_, _| {}, cancel)?;
+        for subset in &subsets {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(CloeError::Cancelled);
+            }
+            done += 1;
+            progress(done, total);
+            if !subset.is_subset_of(session.present()) {
+                continue;
+            }
+            let classes = session.fuse(subset, false)?.classes;
+            for (candidate, sum) in candidates.iter().zip(sums.iter_mut()) {
+                let mut c = classes.clone();
+                candidate.apply(profile, &mut c, case.grid.dims);
+                for (s, d) in sum.iter_mut().zip(region_dice(profile, &c, truth)) {
+                    *s += d;
+                }
+            }
+            count += 1;
+        }
+    }
+    let candidates: Vec<(PostProcess, Vec<f64>)> = candidates
+        .into_iter()
+        .zip(sums)
+        .map(|(p, s)| (p, s.iter().map(|x| x / count.max(1) as f64).collect()))
+        .collect();
+    let mean = |d: &[f64]| d.iter().sum::<f64>() / d.len() as f64;
+    let chosen = candidates
+        .iter()
+        .max_by(|a, b| {
+            mean(&a.1)
+                .total_cmp(&mean(&b.1))
+                .then(b.0.keep_largest.len().cmp(&a.0.keep_largest.len()))
+        })
+        .map(|(p, _)| p.clone())
+        .unwrap_or_default();
+    Ok(PostProcessFit {
+        profile,
+        candidates,
+        chosen,
+    })
 }

@@ -21,6 +21,7 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod ops;
+pub mod postprocess;
 pub mod preprocess;
 pub mod render;
 pub mod resample;

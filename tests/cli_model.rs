@@ -229,6 +229,53 @@ fn train_resume_segment_and_eval_on_a_synthetic_dataset() {
         1 + 3 * 3 * 2,
         "3 cases x 3 subsets x 2 regions"
     );
+    assert!(md.contains("Post-processing: none."), "{md}");
+
+    // Choosing the post-processing: every combination scored, one chosen and written into the model.
+    let (code, out, err) = cloe(&[
+        "eval",
+        d,
+        "--model",
+        a.to_str().unwrap(),
+        "--fit-postprocessing",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("| nothing") && out.contains("| PZ, TZ"),
+        "{out}"
+    );
+    assert_eq!(out.matches("(chosen)").count(), 1, "{out}");
+    let cfg = cloe::model::load_config(&a).unwrap();
+    let chosen = if cfg.postprocess.is_none() {
+        "none".to_string()
+    } else {
+        format!(
+            "keep the largest component of {}",
+            cfg.postprocess.keep_largest.join(", ")
+        )
+    };
+    assert!(
+        out.contains(&format!("Post-processing: {chosen}.")),
+        "{out}"
+    );
+
+    // A model that keeps only the largest component of each zone segments with one component each.
+    let mut cfg = cfg;
+    cfg.postprocess.keep_largest = vec!["PZ".into(), "TZ".into()];
+    cloe::model::save_config(&cfg, &a).unwrap();
+    let post = tmp.path().join("post.nii.gz");
+    let (code, out, err) = segment(&data.join("Synth-0"), &a, &post, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = cloe::io::read_volume(&post, Default::default()).unwrap();
+    for zone in [1.0, 2.0] {
+        let mask: Vec<bool> = v.data.iter().map(|&c| c == zone).collect();
+        let (_, sizes) = cloe::postprocess::components(&mask, v.grid.dims);
+        assert!(
+            sizes.len() <= 2,
+            "zone {zone}: {} components",
+            sizes.len() - 1
+        );
+    }
 }
 
 #[test]

@@ -22,6 +22,9 @@ pub struct Region {
     pub classes: &'static [u8],
     /// Display colour (sRGB).
     pub colour: [u8; 3],
+    /// The class a voxel takes when post-processing removes it from the region: the enclosing region's
+    /// own class (ET → NCR/NET, TC → edema), background for an outermost region.
+    pub removed_to: u8,
 }
 
 /// How labels are written on disk.
@@ -49,18 +52,21 @@ const BRATS_REGIONS: [Region; 3] = [
         long_name: "whole tumour",
         classes: &[1, 2, 3],
         colour: [46, 204, 113],
+        removed_to: 0,
     },
     Region {
         name: "TC",
         long_name: "tumour core",
         classes: &[1, 3],
         colour: [241, 196, 15],
+        removed_to: 2,
     },
     Region {
         name: "ET",
         long_name: "enhancing tumour",
         classes: &[3],
         colour: [231, 76, 60],
+        removed_to: 1,
     },
 ];
 const PROSTATE_REGIONS: [Region; 2] = [
@@ -69,12 +75,14 @@ const PROSTATE_REGIONS: [Region; 2] = [
         long_name: "peripheral zone",
         classes: &[1],
         colour: [52, 152, 219],
+        removed_to: 0,
     },
     Region {
         name: "TZ",
         long_name: "transition zone",
         classes: &[2],
         colour: [230, 126, 34],
+        removed_to: 0,
     },
 ];
 

@@ -61,21 +61,7 @@ pub enum Command {
     Segment(Box<model_commands::SegmentArgs>),
     /// Evaluate a model on every labelled case and every modality subset: Dice and HD95 per region, in
     /// the layout of the paper's Table 1.
-    Eval {
-        data_dir: PathBuf,
-        #[arg(long)]
-        model: PathBuf,
-        /// Write the table as Markdown.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Write every case, subset and region as CSV.
-        #[arg(long)]
-        csv: Option<PathBuf>,
-        #[arg(long, value_enum)]
-        device: Option<DeviceChoice>,
-        #[arg(long)]
-        force: bool,
-    },
+    Eval(model_commands::EvalArgs),
     /// List the GPU adapters of this machine and the device the network would run on.
     Devices {
         /// Device to select: auto (a hardware GPU if any, else the CPU), cpu or gpu. Default: CLOE_DEVICE, else auto.
@@ -316,21 +302,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Train(args) => model_commands::run_train(args.into_options())?,
         Command::Segment(args) => model_commands::run_segment(*args)?,
-        Command::Eval {
-            data_dir,
-            model,
-            out,
-            csv,
-            device,
-            force,
-        } => model_commands::run_eval(
-            &data_dir,
-            &model,
-            out.as_deref(),
-            csv.as_deref(),
-            device,
-            force,
-        )?,
+        Command::Eval(a) => model_commands::run_eval(a)?,
         Command::Bench {
             case,
             device: choice,

@@ -5,14 +5,14 @@
 use crate::case::{Subset, find_case, load_case};
 use crate::device::{DeviceChoice, select};
 use crate::error::{CloeError, Result};
-use crate::eval::evaluate;
+use crate::eval::{evaluate, fit_postprocessing};
 use crate::infer::Session;
 use crate::io::{ReadOptions, WriteOptions, atomic_write};
-use crate::model::load_model;
+use crate::model::{load_model, save_config};
 use crate::segment::{SegmentReport, write_extras, write_labels};
 use crate::train::{TrainEvent, TrainOptions, train};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
@@ -208,17 +208,57 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
     Ok(())
 }
 
+/// Arguments of `cloe eval`.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// Folder of labelled cases.
+    pub data_dir: PathBuf,
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Write the table as Markdown.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write every case, subset and region as CSV.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    #[arg(long, value_enum)]
+    pub device: Option<DeviceChoice>,
+    /// Replace existing output files.
+    #[arg(long)]
+    pub force: bool,
+    /// First choose the model's post-processing on these cases (keep the largest connected component
+    /// of a region when that raises the mean Dice), write the decision into the model's config.json,
+    /// then evaluate with it.
+    #[arg(long)]
+    pub fit_postprocessing: bool,
+}
+
 /// `cloe eval`: every labelled case, every availability subset, Dice and HD95 per region.
-pub fn run_eval(
-    data: &Path,
-    model: &Path,
-    out: Option<&Path>,
-    csv: Option<&Path>,
-    device: Option<DeviceChoice>,
-    force: bool,
-) -> Result<()> {
-    let compute = select(device)?;
-    let net = load_model(model, &compute.device)?;
+pub fn run_eval(a: EvalArgs) -> Result<()> {
+    let (data, model) = (a.data_dir.as_path(), a.model.as_path());
+    let compute = select(a.device)?;
+    let mut net = load_model(model, &compute.device)?;
+    if a.fit_postprocessing {
+        let pb = bar(0, "post-processing");
+        let fit = fit_postprocessing(
+            &net,
+            data,
+            &compute.device,
+            &mut |done, total| {
+                pb.set_length(total as u64);
+                pb.set_position(done as u64);
+            },
+            &AtomicBool::new(false),
+        )?;
+        pb.finish_and_clear();
+        println!(
+            "# Post-processing chosen on {}\n{}",
+            data.display(),
+            fit.to_markdown()
+        );
+        net = net.with_postprocess(fit.chosen);
+        save_config(net.config(), model)?;
+    }
     let pb = bar(0, "eval");
     let table = evaluate(
         &net,
@@ -231,22 +271,31 @@ pub fn run_eval(
         &AtomicBool::new(false),
     )?;
     pb.finish_and_clear();
+    let post = &net.config().postprocess;
     let md = format!(
-        "# Evaluation of {} on {} cases ({})\n{}{}",
+        "# Evaluation of {} on {} cases ({})\nPost-processing: {}.\n{}{}",
         model.display(),
         table.cases.len(),
         compute.label,
+        if post.is_none() {
+            "none".to_string()
+        } else {
+            format!(
+                "keep the largest component of {}",
+                post.keep_largest.join(", ")
+            )
+        },
         table.to_markdown(),
         table.behaviour_markdown()
     );
     println!("{md}");
-    let opts = WriteOptions::default().overwriting(force);
-    if let Some(p) = out {
+    let opts = WriteOptions::default().overwriting(a.force);
+    if let Some(p) = a.out.as_deref() {
         atomic_write(p, &opts, |tmp| {
             std::fs::write(tmp, &md).map_err(|e| e.to_string())
         })?;
     }
-    if let Some(p) = csv {
+    if let Some(p) = a.csv.as_deref() {
         let text = table.to_csv();
         atomic_write(p, &opts, |tmp| {
             std::fs::write(tmp, &text).map_err(|e| e.to_string())

@@ -107,14 +107,16 @@ impl Session {
         fuse(&self.net, self.cache()?, subset, keep_experts)
     }
 
-    /// The fusion for `subset` on the case's grid: classes, probabilities, each used expert's labels
-    /// (with `keep_experts`) and their disagreement, the REC map, u v w.
+    /// The fusion for `subset` on the case's grid: classes (post-processed as the model's config says),
+    /// probabilities, each used expert's labels (with `keep_experts`) and their disagreement, the REC
+    /// map, u v w.
     pub fn fuse(&self, subset: &Subset, keep_experts: bool) -> Result<CaseMaps> {
         let cache = self.cache()?;
-        Ok(to_case_grid(
-            cache,
-            &self.fuse_sample(subset, keep_experts)?,
-        ))
+        let mut maps = to_case_grid(cache, &self.fuse_sample(subset, keep_experts)?);
+        let cfg = self.net.config();
+        let dims = cache.sample.case_grid.dims;
+        cfg.postprocess.apply(cfg.profile, &mut maps.classes, dims);
+        Ok(maps)
     }
 
     /// The experts, then the fusion for `subset` with every expert's map: what `cloe segment` and the

@@ -2,6 +2,7 @@
 //! as `config.json` next to the weights.
 
 use crate::case::Profile;
+use crate::postprocess::PostProcess;
 use serde::{Deserialize, Serialize};
 
 /// Switches of the paper's Table 3 ablation. All on is CLoE.
@@ -91,6 +92,10 @@ pub struct CloeConfig {
     pub patch: usize,
     pub ablation: Ablation,
     pub loss: LossWeights,
+    /// What is done to a segmentation after the network (chosen on validation cases by
+    /// `cloe eval --fit-postprocessing`; nothing for a model without the decision).
+    #[serde(default, skip_serializing_if = "PostProcess::is_none")]
+    pub postprocess: PostProcess,
 }
 
 impl CloeConfig {
@@ -119,6 +124,7 @@ impl CloeConfig {
             patch: Self::DEFAULT_PATCH,
             ablation: Ablation::default(),
             loss: LossWeights::DEFAULT,
+            postprocess: PostProcess::none(),
         }
     }
 

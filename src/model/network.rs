@@ -85,6 +85,12 @@ impl CloeNet {
         &self.config
     }
 
+    /// The same network with another post-processing decision (the weights are shared).
+    pub fn with_postprocess(mut self, postprocess: crate::postprocess::PostProcess) -> Self {
+        self.config.postprocess = postprocess;
+        self
+    }
+
     /// The expert path of modality `m`: encoder Φm and the shared decoder D_sep on `x` `[B, 1, D, H, W]`.
     pub fn expert(&self, m: usize, x: Tensor<5>) -> Expert {
         self.decode_expert(self.encoders[m].forward(x))

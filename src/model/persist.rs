@@ -15,18 +15,23 @@ pub const WEIGHTS_FILE: &str = "model.bpk";
 /// Writes `config.json` and the weights into `dir` (created if needed), each atomically.
 pub fn save_model(model: &CloeNet, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| CloeError::unwritable(dir, e.to_string()))?;
-    let config = serde_json::to_string_pretty(model.config())
-        .map_err(|e| CloeError::Invalid(e.to_string()))?;
-    let opts = WriteOptions::default().overwriting(true);
-    atomic_write(&dir.join(CONFIG_FILE), &opts, |tmp| {
-        std::fs::write(tmp, &config).map_err(|e| e.to_string())
-    })?;
+    save_config(model.config(), dir)?;
     let weights = dir.join(WEIGHTS_FILE);
     // Burn writes the burnpack atomically itself (temporary file and rename).
     model
         .clone()
         .save_file(weights.clone())
         .map_err(|e| CloeError::unwritable(&weights, e.to_string()))
+}
+
+/// Writes `dir/config.json` atomically (a model's post-processing decision, say, beside its weights).
+pub fn save_config(config: &CloeConfig, dir: &Path) -> Result<()> {
+    let json =
+        serde_json::to_string_pretty(config).map_err(|e| CloeError::Invalid(e.to_string()))?;
+    let opts = WriteOptions::default().overwriting(true);
+    atomic_write(&dir.join(CONFIG_FILE), &opts, |tmp| {
+        std::fs::write(tmp, &json).map_err(|e| e.to_string())
+    })
 }
 
 /// Reads `dir/config.json`.
