@@ -331,3 +331,40 @@ fn fine_tuning_starts_from_the_given_model_and_batches_patches() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("channels is 4 here but 2"), "{err}");
 }
+
+#[test]
+fn a_prepared_training_set_trains_without_its_sources() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    dataset(&data);
+    let prepared = tmp.path().join("prepared");
+    let p = prepared.to_str().unwrap();
+    let (code, out, err) = cloe(&[
+        "prepare",
+        data.to_str().unwrap(),
+        "--profile",
+        "prostate",
+        "--out",
+        p,
+        "--spacing",
+        "3",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("prepared 3 cases at 3 mm"), "{out}");
+    // The sources are gone; the prepared folder alone trains.
+    std::fs::remove_dir_all(&data).unwrap();
+    let model = tmp.path().join("m");
+    let cache = tmp.path().join("cache");
+    let args = train_args(p, model.to_str().unwrap(), "2", cache.to_str().unwrap());
+    let (code, out, err) = cloe(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(log_rows(&model).len(), 2);
+    // Another spacing than the prepared one is refused with both named.
+    let n = tmp.path().join("n");
+    let mut other = train_args(p, n.to_str().unwrap(), "1", cache.to_str().unwrap());
+    let at = other.iter().position(|s| *s == "--spacing").unwrap();
+    other[at + 1] = "2";
+    let (code, _, err) = cloe(&other);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("at 3 mm") && err.contains("at 2 mm"), "{err}");
+}

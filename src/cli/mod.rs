@@ -75,6 +75,10 @@ pub enum Command {
         #[arg(long)]
         check_gradients: bool,
     },
+    /// Prepare the labelled cases of a folder for training once (crop, z-score, model spacing) into a
+    /// compact folder that `cloe train` reads as it is, without the original files (to carry a
+    /// training set to another machine).
+    Prepare(model_commands::PrepareArgs),
     /// Benchmark the network on a BraTS case: conv kernel, forward, re-fusion, training step.
     Bench {
         /// A BraTS case folder.
@@ -303,6 +307,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => model_commands::run_train(args.into_options())?,
         Command::Segment(args) => model_commands::run_segment(*args)?,
         Command::Eval(a) => model_commands::run_eval(a)?,
+        Command::Prepare(a) => model_commands::run_prepare(a)?,
         Command::Bench {
             case,
             device: choice,

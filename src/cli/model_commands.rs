@@ -2,15 +2,16 @@
 //! `segment` and `eval`, with progress bars (indicatif) and files written next to nothing the user gave
 //! as input.
 
-use crate::case::{Subset, find_case, load_case};
+use crate::case::{Profile, Subset, find_case, find_cases, load_case};
 use crate::device::{DeviceChoice, select};
 use crate::error::{CloeError, Result};
 use crate::eval::{evaluate, fit_postprocessing};
 use crate::infer::Session;
 use crate::io::{ReadOptions, WriteOptions, atomic_write};
-use crate::model::{load_model, save_config};
+use crate::model::{CloeConfig, load_model, save_config};
+use crate::preprocess::PrepareOptions;
 use crate::segment::{SegmentReport, write_extras, write_labels};
-use crate::train::{TrainEvent, TrainOptions, train};
+use crate::train::{TrainEvent, TrainOptions, prepare_dataset, train};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -205,6 +206,56 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
             std::fs::write(tmp, &json).map_err(|e| e.to_string())
         })?;
     }
+    Ok(())
+}
+
+/// Arguments of `cloe prepare`.
+#[derive(Debug, clap::Args)]
+pub struct PrepareArgs {
+    /// Folder of labelled cases.
+    pub data_dir: PathBuf,
+    #[arg(long, value_parser = super::parse_profile)]
+    pub profile: Profile,
+    /// The folder to write (cases as compact NIfTI files, a JSON sidecar each, prepared.json).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Model spacing in mm (the model's `spacing_mm`).
+    #[arg(long, default_value_t = CloeConfig::DEFAULT_SPACING_MM)]
+    pub spacing: f64,
+}
+
+/// `cloe prepare`.
+pub fn run_prepare(a: PrepareArgs) -> Result<()> {
+    let sources: Vec<_> = find_cases(&a.data_dir, Some(a.profile))?
+        .into_iter()
+        .filter(|s| s.label.is_some())
+        .collect();
+    if sources
+        .iter()
+        .any(|s| s.input_files().iter().any(|f| f.starts_with(&a.out)))
+    {
+        return Err(CloeError::unwritable(
+            &a.out,
+            "the output folder holds input files: choose a new folder",
+        ));
+    }
+    let pb = bar(sources.len() as u64, "prepare");
+    let manifest = prepare_dataset(
+        &sources,
+        PrepareOptions {
+            spacing: Some(a.spacing),
+            margin: 2,
+        },
+        &a.out,
+        &mut |done, _| pb.set_position(done as u64),
+    )?;
+    pb.finish_and_clear();
+    println!(
+        "prepared {} cases at {} mm into {}",
+        manifest.cases.len(),
+        manifest.spacing_mm,
+        a.out.display()
+    );
     Ok(())
 }
 

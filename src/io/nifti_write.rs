@@ -16,6 +16,8 @@ pub enum OutputType {
     Labels,
     /// Continuous values (probabilities, heat maps), float32.
     Float32,
+    /// Values rounded to int16 (the caller scales them first; compact prepared training cases).
+    Int16,
 }
 
 /// Writes one volume to `path` (`.nii` or `.nii.gz`) on its own grid, atomically.
@@ -70,6 +72,14 @@ pub fn write_volumes(
             }
             OutputType::Float32 => {
                 let data: Vec<f32> = flat.collect();
+                let array =
+                    Array::from_shape_vec(IxDyn(&shape).f(), data).map_err(|e| e.to_string())?;
+                writer.write_nifti(&array)
+            }
+            OutputType::Int16 => {
+                let data: Vec<i16> = flat
+                    .map(|v| v.round().clamp(i16::MIN as f32, i16::MAX as f32) as i16)
+                    .collect();
                 let array =
                     Array::from_shape_vec(IxDyn(&shape).f(), data).map_err(|e| e.to_string())?;
                 writer.write_nifti(&array)

@@ -1,9 +1,14 @@
 //! Training cases prepared once (read, foreground crop, z-score, model spacing) and kept on disk, so a
 //! later run, `--resume` and `--init` start without redoing it. Each prepared case is a pair of plain
-//! NIfTI files (`KEY.nii`: the present modalities as a 4-D float32 image on the model grid;
-//! `KEY-label.nii`: the classes) and `KEY.json`, written last, which says which modalities the channels
-//! are. The key is a SHA-256 of the source files (path, size, modification time), the profile, the
-//! spacing and the crop margin, so a changed file or setting prepares the case again.
+//! NIfTI files (the present modalities as a 4-D image on the model grid; the classes) and a JSON
+//! sidecar, written last, which names them and says which modalities the channels are.
+//!
+//! Two uses. The cache (`prepared_case`): float32 `.nii` files under a key that is a SHA-256 of the
+//! source files (path, size, modification time), the profile, the spacing and the crop margin, so a
+//! changed file or setting prepares the case again. A prepared dataset (`prepare_dataset`, `cloe
+//! prepare`): every case of a folder under its own name, compact (channels as int16 in thousandths,
+//! gzipped), with a `prepared.json` manifest, so a training set travels without its sources (to a
+//! lent GPU machine) and `cloe train` reads it as it is.
 
 use super::sampler::SamplerCase;
 use crate::case::{CaseSource, Profile, load_case};
@@ -16,7 +21,7 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// Bumped when what is stored or how cases are prepared changes.
-const CACHE_VERSION: u32 = 2;
+const CACHE_VERSION: u32 = 3;
 
 /// Where prepared cases go by default: the user's cache folder (`~/.cache/cloe/prepared` on Linux).
 pub fn default_dir() -> Option<PathBuf> {
@@ -29,11 +34,38 @@ struct Sidecar {
     version: u32,
     case: String,
     profile: Profile,
-    /// Which profile modalities the channels of `KEY.nii` are, in order.
+    /// Which profile modalities the channels of `image` are, in order.
     present: Vec<bool>,
-    has_label: bool,
     dims: [usize; 3],
+    /// The channels' file (beside the sidecar) and the factor its stored values are multiplied by.
+    image: String,
+    scale: f32,
+    /// The classes' file, when the case has a label map.
+    label: Option<String>,
 }
+
+/// How prepared cases are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Storage {
+    /// float32, uncompressed: the cache, read back exactly and fast.
+    Exact,
+    /// int16 thousandths, gzipped: a prepared dataset that travels (z-scores are rounded to 0.001).
+    Compact,
+}
+
+/// The manifest of a prepared dataset (`prepared.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    pub profile: Profile,
+    pub spacing_mm: f64,
+    pub margin: usize,
+    /// The cases, each stored under its own name.
+    pub cases: Vec<String>,
+}
+
+/// The manifest's file name inside a prepared dataset.
+pub const MANIFEST: &str = "prepared.json";
 
 /// The cache key of `source` prepared with `opts`.
 fn key(source: &CaseSource, opts: &PrepareOptions) -> Result<String> {
@@ -72,7 +104,7 @@ pub fn prepared_case(
         return Ok(case);
     }
     let (grid, case) = prepare_now(source, opts)?;
-    if let Err(e) = store(dir, &key, &source.id, &grid, &case) {
+    if let Err(e) = store(dir, &key, &source.id, &grid, &case, Storage::Exact) {
         log::warn!(
             "could not keep the prepared case {} in {}: {e}",
             source.id,
@@ -102,7 +134,7 @@ fn read_cached(dir: &Path, key: &str) -> Option<SamplerCase> {
     if sidecar.version != CACHE_VERSION {
         return None;
     }
-    let image = read_image(&dir.join(format!("{key}.nii")), ReadOptions::default()).ok()?;
+    let image = read_image(&dir.join(&sidecar.image), ReadOptions::default()).ok()?;
     if image.grid.dims != sidecar.dims
         || image.channels.len() != sidecar.present.iter().filter(|p| **p).count()
     {
@@ -112,27 +144,30 @@ fn read_cached(dir: &Path, key: &str) -> Option<SamplerCase> {
     let channels = sidecar
         .present
         .iter()
-        .map(|&p| if p { stored.next() } else { None })
+        .map(|&p| {
+            let mut c = if p { stored.next() } else { None }?;
+            if sidecar.scale != 1.0 {
+                c.iter_mut().for_each(|v| *v *= sidecar.scale);
+            }
+            Some(c)
+        })
         .collect();
-    let label = if sidecar.has_label {
-        let l = read_image(
-            &dir.join(format!("{key}-label.nii")),
-            ReadOptions::default(),
-        )
-        .ok()?;
-        if l.grid.dims != sidecar.dims {
-            return None;
+    let label = match &sidecar.label {
+        Some(file) => {
+            let l = read_image(&dir.join(file), ReadOptions::default()).ok()?;
+            if l.grid.dims != sidecar.dims {
+                return None;
+            }
+            Some(
+                l.channels
+                    .into_iter()
+                    .next()?
+                    .iter()
+                    .map(|&c| c as u8)
+                    .collect(),
+            )
         }
-        Some(
-            l.channels
-                .into_iter()
-                .next()?
-                .iter()
-                .map(|&c| c as u8)
-                .collect(),
-        )
-    } else {
-        None
+        None => None,
     };
     Some(SamplerCase::new(
         sidecar.profile,
@@ -143,39 +178,119 @@ fn read_cached(dir: &Path, key: &str) -> Option<SamplerCase> {
 }
 
 /// Writes a prepared case under `key` (the sidecar last, so a half-written entry is never read).
-fn store(dir: &Path, key: &str, id: &str, grid: &Grid, case: &SamplerCase) -> Result<()> {
+fn store(
+    dir: &Path,
+    key: &str,
+    id: &str,
+    grid: &Grid,
+    case: &SamplerCase,
+    storage: Storage,
+) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| CloeError::unwritable(dir, e.to_string()))?;
     let opts = WriteOptions::default().overwriting(true);
-    let present: Vec<&[f32]> = case.channels.iter().flatten().map(Vec::as_slice).collect();
-    write_volumes(
-        &dir.join(format!("{key}.nii")),
-        grid,
-        &present,
-        OutputType::Float32,
-        &opts,
-    )?;
-    if let Some(label) = &case.label {
-        let l: Vec<f32> = label.iter().map(|&c| c as f32).collect();
-        write_volumes(
-            &dir.join(format!("{key}-label.nii")),
-            grid,
-            &[&l],
-            OutputType::Labels,
-            &opts,
-        )?;
-    }
+    let (ext, ty, scale) = match storage {
+        Storage::Exact => ("nii", OutputType::Float32, 1.0f32),
+        Storage::Compact => ("nii.gz", OutputType::Int16, 0.001),
+    };
+    let present: Vec<Vec<f32>> = case
+        .channels
+        .iter()
+        .flatten()
+        .map(|c| c.iter().map(|v| v / scale).collect())
+        .collect();
+    let refs: Vec<&[f32]> = present.iter().map(Vec::as_slice).collect();
+    let image = format!("{key}.{ext}");
+    write_volumes(&dir.join(&image), grid, &refs, ty, &opts)?;
+    let label = match &case.label {
+        Some(label) => {
+            let file = format!("{key}-label.{ext}");
+            let l: Vec<f32> = label.iter().map(|&c| c as f32).collect();
+            write_volumes(&dir.join(&file), grid, &[&l], OutputType::Labels, &opts)?;
+            Some(file)
+        }
+        None => None,
+    };
     let sidecar = Sidecar {
         version: CACHE_VERSION,
         case: id.to_string(),
         profile: case.profile,
         present: case.present().mask().to_vec(),
-        has_label: case.label.is_some(),
         dims: case.dims,
+        image,
+        scale,
+        label,
     };
     let json =
         serde_json::to_string_pretty(&sidecar).map_err(|e| CloeError::Invalid(e.to_string()))?;
     crate::io::atomic_write(&dir.join(format!("{key}.json")), &opts, |tmp| {
         std::fs::write(tmp, &json).map_err(|e| e.to_string())
+    })
+}
+
+/// Prepares every case of `sources` into `out` as a compact prepared dataset (see the module doc);
+/// `progress(done, total)` after each case. Returns the manifest.
+pub fn prepare_dataset(
+    sources: &[CaseSource],
+    opts: PrepareOptions,
+    out: &Path,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Manifest> {
+    let profile = sources
+        .first()
+        .map(|s| s.profile)
+        .ok_or_else(|| CloeError::no_case(out, "no case to prepare"))?;
+    for (i, source) in sources.iter().enumerate() {
+        let (grid, case) = prepare_now(source, opts)?;
+        store(out, &source.id, &source.id, &grid, &case, Storage::Compact)?;
+        progress(i + 1, sources.len());
+    }
+    let manifest = Manifest {
+        version: CACHE_VERSION,
+        profile,
+        spacing_mm: opts.spacing.unwrap_or(0.0),
+        margin: opts.margin,
+        cases: sources.iter().map(|s| s.id.clone()).collect(),
+    };
+    let json =
+        serde_json::to_string_pretty(&manifest).map_err(|e| CloeError::Invalid(e.to_string()))?;
+    crate::io::atomic_write(
+        &out.join(MANIFEST),
+        &WriteOptions::default().overwriting(true),
+        |tmp| std::fs::write(tmp, &json).map_err(|e| e.to_string()),
+    )?;
+    Ok(manifest)
+}
+
+/// The manifest of the prepared dataset in `dir`, or None when `dir` is not one.
+pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
+    let path = dir.join(MANIFEST);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| CloeError::unreadable(&path, e))?;
+    let m: Manifest = serde_json::from_str(&text).map_err(|e| {
+        CloeError::bad_dataset(&path, format!("not a prepared-dataset manifest: {e}"))
+    })?;
+    if m.version != CACHE_VERSION {
+        return Err(CloeError::bad_dataset(
+            &path,
+            format!(
+                "prepared by another version of CLoE Studio (format {}, this one reads {}): \
+                 prepare the cases again",
+                m.version, CACHE_VERSION
+            ),
+        ));
+    }
+    Ok(Some(m))
+}
+
+/// The case `id` of the prepared dataset in `dir`.
+pub fn read_prepared(dir: &Path, id: &str) -> Result<SamplerCase> {
+    read_cached(dir, id).ok_or_else(|| {
+        CloeError::bad_dataset(
+            dir,
+            format!("the prepared case {id} is missing or damaged: prepare the cases again"),
+        )
     })
 }
 
@@ -201,12 +316,24 @@ mod tests {
             case.dims,
             crate::geometry::Affine::from_spacing([2.0; 3], [0.0; 3]),
         );
-        store(dir.path(), "k", "case", &grid, &case).expect("stored");
+        store(dir.path(), "k", "case", &grid, &case, Storage::Exact).expect("stored");
         let back = read_cached(dir.path(), "k").expect("read back");
         assert_eq!(back.dims, case.dims);
         assert_eq!(back.channels, case.channels);
         assert_eq!(back.label, case.label);
         assert_eq!(back.foreground, case.foreground);
         assert!(read_cached(dir.path(), "other").is_none());
+        // Compact: the same but z-scores rounded to thousandths.
+        store(dir.path(), "c", "case", &grid, &case, Storage::Compact).expect("stored");
+        let back = read_cached(dir.path(), "c").expect("read back");
+        assert_eq!(back.label, case.label);
+        for (a, b) in back
+            .channels
+            .iter()
+            .flatten()
+            .zip(case.channels.iter().flatten())
+        {
+            assert!(a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 0.0005 + 1e-6));
+        }
     }
 }

@@ -8,7 +8,10 @@ mod device_cases;
 mod sampler;
 mod validate;
 
-pub use cache::{default_dir as default_cache_dir, prepared_case};
+pub use cache::{
+    MANIFEST, Manifest, default_dir as default_cache_dir, prepare_dataset, prepared_case,
+    read_manifest,
+};
 pub use checkpoint::LoopState;
 pub use device_cases::DeviceCases;
 pub use sampler::{
@@ -241,18 +244,8 @@ type NamedCases = (Vec<SamplerCase>, Vec<String>);
 
 /// Loads and prepares the labelled cases of `opts.data_dir`, split into training and validation.
 fn load_cases(opts: &TrainOptions) -> Result<(NamedCases, NamedCases)> {
-    let cfg = &opts.config;
-    let sources: Vec<_> = find_cases(&opts.data_dir, Some(cfg.profile))?
-        .into_iter()
-        .filter(|c| c.label.is_some())
-        .collect();
-    if sources.is_empty() {
-        return Err(CloeError::no_case(
-            &opts.data_dir,
-            "no case with a label map to train on",
-        ));
-    }
-    let ids: Vec<String> = sources.iter().map(|s| s.id.clone()).collect();
+    let prepared = labelled_cases(opts)?;
+    let ids: Vec<String> = prepared.iter().map(|(id, _)| id.clone()).collect();
     for v in &opts.val_cases {
         if !ids.contains(v) {
             return Err(CloeError::Invalid(format!(
@@ -275,17 +268,6 @@ fn load_cases(opts: &TrainOptions) -> Result<(NamedCases, NamedCases)> {
     } else {
         Vec::new()
     };
-    let prepare = PrepareOptions {
-        spacing: Some(cfg.spacing_mm),
-        margin: 2,
-    };
-    let prepared: Vec<(String, SamplerCase)> = sources
-        .par_iter()
-        .map(|s| {
-            let case = prepared_case(s, prepare, opts.cache_dir.as_deref())?;
-            Ok((s.id.clone(), case))
-        })
-        .collect::<Result<_>>()?;
     let (mut train, mut train_ids, mut valid, mut val_ids) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (id, c) in prepared {
@@ -303,6 +285,54 @@ fn load_cases(opts: &TrainOptions) -> Result<(NamedCases, NamedCases)> {
         ));
     }
     Ok(((train, train_ids), (valid, val_ids)))
+}
+
+/// The labelled cases of `opts.data_dir`, prepared for the model: read from a prepared dataset
+/// (`cloe prepare`) as they are, else found, read and prepared (through the cache).
+fn labelled_cases(opts: &TrainOptions) -> Result<Vec<(String, SamplerCase)>> {
+    let cfg = &opts.config;
+    let dir = &opts.data_dir;
+    let prepared: Vec<(String, SamplerCase)> = if let Some(m) = cache::read_manifest(dir)? {
+        if m.profile != cfg.profile || (m.spacing_mm - cfg.spacing_mm).abs() > 1e-6 {
+            return Err(CloeError::bad_dataset(
+                dir,
+                format!(
+                    "the cases were prepared for {} models at {} mm, this model is {} at {} mm: \
+                     prepare them again with the model's profile and spacing",
+                    m.profile, m.spacing_mm, cfg.profile, cfg.spacing_mm
+                ),
+            ));
+        }
+        m.cases
+            .par_iter()
+            .map(|id| Ok((id.clone(), cache::read_prepared(dir, id)?)))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .filter(|(_, c)| c.label.is_some())
+            .collect()
+    } else {
+        let prepare = PrepareOptions {
+            spacing: Some(cfg.spacing_mm),
+            margin: 2,
+        };
+        find_cases(dir, Some(cfg.profile))?
+            .into_iter()
+            .filter(|c| c.label.is_some())
+            .collect::<Vec<_>>()
+            .par_iter()
+            .map(|s| {
+                let case = prepared_case(s, prepare, opts.cache_dir.as_deref())?;
+                Ok((s.id.clone(), case))
+            })
+            .collect::<Result<_>>()?
+    };
+    if prepared.is_empty() {
+        return Err(CloeError::no_case(
+            dir,
+            "no case with a label map to train on",
+        ));
+    }
+    Ok(prepared)
 }
 
 /// Runs (or resumes) training. `on_event` sees every event; setting `cancel` stops after the current
