@@ -39,6 +39,10 @@ pub fn evaluate(
     for source in &sources {
         let case = load_case(source, ReadOptions::default())?;
         let truth = &case.label.as_ref().expect("filtered on labels").classes;
+        // The imaged body: voxels where any modality is non-zero (skull-stripped BraTS: the brain).
+        let body: Vec<bool> = (0..case.grid.len())
+            .map(|i| case.modalities.iter().flatten().any(|v| v.data[i] != 0.0))
+            .collect();
         let mut session = Session::new(net.clone(), &case, device.clone())?;
         session.run_experts(&mut |_, _| {}, cancel)?;
         let subsets: Vec<Subset> = table.subsets.clone();
@@ -53,6 +57,8 @@ pub fn evaluate(
             }
             let maps = session.fuse(subset, false)?;
             table.gating.push((case.id.clone(), si, maps.w.clone()));
+            let (inside, outside) = region_map_means(&maps.region, truth, &body);
+            table.region_map.push((case.id.clone(), si, inside, outside));
             let scores = region_scores(
                 profile,
                 &maps.classes,
@@ -67,6 +73,21 @@ pub fn evaluate(
     }
     table.cases = sources.iter().map(|s| s.id.clone()).collect();
     Ok(table)
+}
+
+/// Mean of the REC region map `r` over the ground-truth foreground, and over the rest of `body`.
+fn region_map_means(r: &[f32], truth: &[u8], body: &[bool]) -> (f64, f64) {
+    let (mut si, mut ni, mut so, mut no) = (0.0f64, 0usize, 0.0f64, 0usize);
+    for ((&v, &c), &b) in r.iter().zip(truth).zip(body) {
+        if c > 0 {
+            si += v as f64;
+            ni += 1;
+        } else if b {
+            so += v as f64;
+            no += 1;
+        }
+    }
+    (si / ni.max(1) as f64, so / no.max(1) as f64)
 }
 
 /// Mean Dice per region, over cases and subsets, of every combination of post-processing rules.

@@ -15,6 +15,9 @@ pub struct SubsetTable {
     pub rows: Vec<(String, usize, usize, f64, f64)>,
     /// (case, subset index, the gating weight w of every modality; 0 for missing ones).
     pub gating: Vec<(String, usize, Vec<f64>)>,
+    /// (case, subset index, mean REC region map r inside the ground-truth foreground, mean r in the
+    /// rest of the imaged body).
+    pub region_map: Vec<(String, usize, f64, f64)>,
 }
 
 impl SubsetTable {
@@ -25,6 +28,7 @@ impl SubsetTable {
             subsets: Subset::every(profile),
             rows: Vec::new(),
             gating: Vec::new(),
+            region_map: Vec::new(),
         }
     }
 
@@ -78,6 +82,31 @@ impl SubsetTable {
         (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
     }
 
+    /// Mean absolute deviation of the gating weights from uniform with every modality, per case.
+    pub fn gating_deviation_full(&self) -> Vec<(String, f64)> {
+        let full = self.subsets.iter().position(|s| s.len() == s.mask().len());
+        self.gating
+            .iter()
+            .filter(|g| Some(g.1) == full)
+            .map(|(case, _, w)| {
+                let u = 1.0 / w.len() as f64;
+                let mad = w.iter().map(|x| (x - u).abs()).sum::<f64>() / w.len() as f64;
+                (case.clone(), mad)
+            })
+            .collect()
+    }
+
+    /// Mean REC region map inside and outside the foreground, over cases and subsets.
+    pub fn region_map_means(&self) -> Option<(f64, f64)> {
+        let n = self.region_map.len() as f64;
+        (n > 0.0).then(|| {
+            (
+                self.region_map.iter().map(|r| r.2).sum::<f64>() / n,
+                self.region_map.iter().map(|r| r.3).sum::<f64>() / n,
+            )
+        })
+    }
+
     /// The gating weights per subset (rows modalities) and, for BraTS, ET Dice with and without T1c.
     pub fn behaviour_markdown(&self) -> String {
         let mut s = String::new();
@@ -111,6 +140,25 @@ impl SubsetTable {
                 "\nET Dice, mean over the subsets with T1c: {:.2} %; without T1c: {:.2} %",
                 with * 100.0,
                 without * 100.0
+            );
+        }
+        let dev = self.gating_deviation_full();
+        if !dev.is_empty() {
+            let per: Vec<String> = dev.iter().map(|(c, d)| format!("{c} {d:.4}")).collect();
+            let mean = dev.iter().map(|d| d.1).sum::<f64>() / dev.len() as f64;
+            let _ = writeln!(
+                s,
+                "\nGating with every modality: mean absolute deviation of w from uniform {mean:.4} \
+                 (per case: {})",
+                per.join(", ")
+            );
+        }
+        if let Some((inside, outside)) = self.region_map_means() {
+            let _ = writeln!(
+                s,
+                "\nREC region map r: mean {inside:.4} inside the ground-truth foreground, {outside:.4} \
+                 in the rest of the imaged body (ratio {:.2})",
+                inside / outside.max(1e-12)
             );
         }
         s
@@ -175,8 +223,16 @@ mod tests {
         assert_eq!(t.mean_weight(3, 1), None);
         assert!((t.dice_with(2, 1, true).unwrap() - 0.7).abs() < 1e-12);
         assert!((t.dice_with(2, 1, false).unwrap() - 0.1).abs() < 1e-12);
+        // Full set (subset 14): |w − 1/4| averages 0.125 and 0 for the two cases.
+        t.gating.push(("a".into(), 14, vec![0.5, 0.25, 0.25, 0.0]));
+        t.gating.push(("b".into(), 14, vec![0.25; 4]));
+        t.region_map.push(("a".into(), 14, 0.6, 0.2));
+        t.region_map.push(("b".into(), 14, 0.4, 0.1));
         let md = t.behaviour_markdown();
         assert!(md.contains("| T1c | – | – | – | – | 0.500 |"), "{md}");
+        assert!(md.contains("deviation of w from uniform 0.0625 (per case: a 0.1250, b 0.0000)"), "{md}");
+        assert!(md.contains("mean 0.5000 inside the ground-truth foreground, 0.1500"), "{md}");
+        assert!(md.contains("(ratio 3.33)"), "{md}");
         assert!(
             md.contains("with T1c: 70.00 %; without T1c: 10.00 %"),
             "{md}"
