@@ -58,7 +58,9 @@ pub fn evaluate(
             let maps = session.fuse(subset, false)?;
             table.gating.push((case.id.clone(), si, maps.w.clone()));
             let (inside, outside) = region_map_means(&maps.region, truth, &body);
-            table.region_map.push((case.id.clone(), si, inside, outside));
+            table
+                .region_map
+                .push((case.id.clone(), si, inside, outside));
             let scores = region_scores(
                 profile,
                 &maps.classes,

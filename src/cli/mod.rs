@@ -185,6 +185,10 @@ pub struct TrainArgs {
     /// λ_rec: weight of REC.
     #[arg(long, default_value_t = LossWeights::DEFAULT.lambda_rec)]
     pub lambda_rec: f64,
+    /// Weight of the region-map supervision: binary cross-entropy tying the REC map r to the tumour
+    /// (0, the default, is the paper's CLoE).
+    #[arg(long, default_value_t = LossWeights::DEFAULT.region)]
+    pub region_weight: f64,
     /// Validate every N steps.
     #[arg(long, default_value_t = TrainOptions::DEFAULT_VALIDATE_EVERY)]
     pub validate_every: usize,
@@ -238,6 +242,7 @@ impl TrainArgs {
         c.loss.beta = self.beta;
         c.loss.eta = self.eta;
         c.loss.lambda_rec = self.lambda_rec;
+        c.loss.region = self.region_weight;
         c.ablation = Ablation {
             mec: !self.no_mec,
             rec: !self.no_rec,

@@ -29,6 +29,9 @@ pub struct LossTerms {
     pub style: Tensor<1>,
     pub reconstruction: Tensor<1>,
     pub kl: Tensor<1>,
+    /// The region-map supervision (binary cross-entropy of r against the foreground), 0 when its
+    /// weight `LossWeights::region` is 0 (the paper: off).
+    pub region: Tensor<1>,
 }
 
 /// The terms as numbers, for logs and plots.
@@ -45,11 +48,12 @@ pub struct LossValues {
     pub style: f64,
     pub reconstruction: f64,
     pub kl: f64,
+    pub region: f64,
 }
 
 impl LossValues {
     /// Column names, in the order of [`LossValues::values`].
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 12] = [
         "total",
         "seg",
         "experts",
@@ -61,10 +65,11 @@ impl LossValues {
         "style",
         "reconstruction",
         "kl",
+        "region",
     ];
 
     /// The values in the order of [`LossValues::NAMES`].
-    pub fn values(&self) -> [f64; 11] {
+    pub fn values(&self) -> [f64; 12] {
         [
             self.total,
             self.seg,
@@ -77,6 +82,7 @@ impl LossValues {
             self.style,
             self.reconstruction,
             self.kl,
+            self.region,
         ]
     }
 }
@@ -97,6 +103,7 @@ impl LossTerms {
                 self.style.clone(),
                 self.reconstruction.clone(),
                 self.kl.clone(),
+                self.region.clone(),
             ],
             0,
         );
@@ -116,6 +123,7 @@ impl LossTerms {
             style: v[8],
             reconstruction: v[9],
             kl: v[10],
+            region: v[11],
         }
     }
 }
@@ -200,7 +208,15 @@ pub fn cloe_loss(
             },
         )
     };
-    let total = seg.clone() + ecl.clone().mul_scalar(w.alpha) + contrast.clone().mul_scalar(w.beta);
+    let region = if w.region > 0.0 {
+        region_supervision(pred.fusion.region.clone(), target.clone())
+    } else {
+        zero()
+    };
+    let total = seg.clone()
+        + ecl.clone().mul_scalar(w.alpha)
+        + contrast.clone().mul_scalar(w.beta)
+        + region.clone().mul_scalar(w.region);
     LossTerms {
         total,
         seg,
@@ -213,13 +229,43 @@ pub fn cloe_loss(
         style: parts.style,
         reconstruction: parts.reconstruction,
         kl: parts.kl,
+        region,
     }
+}
+
+/// Binary cross-entropy of the REC region map r (`[B, 1, D, H, W]`) against the foreground of the
+/// one-hot `target` (every class but background), r clamped to [1e-4, 1 − 1e-4]: an auxiliary term,
+/// in the spirit of RFNet's region-aware prior, that ties r to the tumour instead of letting it settle
+/// where the experts already agree.
+pub fn region_supervision(r: Tensor<5>, target: Tensor<5>) -> Tensor<1> {
+    let [b, k, d, h, w] = target.dims();
+    let fg = target.narrow(1, 1, k - 1).sum_dim(1);
+    let r = r.clamp(1e-4, 1.0 - 1e-4).reshape([b, 1, d, h, w]);
+    let pos = fg.clone() * r.clone().log();
+    let neg = fg.neg().add_scalar(1.0) * r.neg().add_scalar(1.0).log();
+    (pos + neg).mean().neg()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn region_supervision_by_hand() {
+        let device = Device::flex();
+        // Two voxels, classes background/tumour: r = [0.9, 0.2] against foreground [1, 0]:
+        // −(ln 0.9 + ln 0.8) / 2.
+        let r =
+            Tensor::<5>::from_data(TensorData::new(vec![0.9f32, 0.2], [1, 1, 1, 1, 2]), &device);
+        let target = Tensor::<5>::from_data(
+            TensorData::new(vec![0.0f32, 1.0, 1.0, 0.0], [1, 2, 1, 1, 2]),
+            &device,
+        );
+        let got = crate::model::to_vec(region_supervision(r, target))[0] as f64;
+        let want = -(0.9f64.ln() + 0.8f64.ln()) / 2.0;
+        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+    }
 
     #[test]
     fn normal_noise_is_standard_normal_and_seeded() {

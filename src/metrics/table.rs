@@ -230,8 +230,14 @@ mod tests {
         t.region_map.push(("b".into(), 14, 0.4, 0.1));
         let md = t.behaviour_markdown();
         assert!(md.contains("| T1c | – | – | – | – | 0.500 |"), "{md}");
-        assert!(md.contains("deviation of w from uniform 0.0625 (per case: a 0.1250, b 0.0000)"), "{md}");
-        assert!(md.contains("mean 0.5000 inside the ground-truth foreground, 0.1500"), "{md}");
+        assert!(
+            md.contains("deviation of w from uniform 0.0625 (per case: a 0.1250, b 0.0000)"),
+            "{md}"
+        );
+        assert!(
+            md.contains("mean 0.5000 inside the ground-truth foreground, 0.1500"),
+            "{md}"
+        );
         assert!(md.contains("(ratio 3.33)"), "{md}");
         assert!(
             md.contains("with T1c: 70.00 %; without T1c: 10.00 %"),

@@ -46,6 +46,9 @@ pub struct LossWeights {
     pub gamma: f64,
     /// Weight of the KL term relative to the L1 reconstruction.
     pub kl: f64,
+    /// Weight of the region-map supervision (`loss::region_supervision`); 0 is the paper's CLoE.
+    #[serde(default)]
+    pub region: f64,
 }
 
 impl LossWeights {
@@ -58,6 +61,7 @@ impl LossWeights {
         tau: 1.0,
         gamma: 1.0,
         kl: 0.01,
+        region: 0.0,
     };
 }
 

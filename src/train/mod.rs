@@ -442,7 +442,10 @@ pub fn train(
         let eta =
             started.elapsed().as_secs_f64() / done as f64 * (opts.iterations - state.step) as f64;
         let mut row = format!("{},{lr:.6e},{seconds:.3},{}", state.step, subset.bits());
-        for v in losses.map(|l| l.values()).unwrap_or([f64::NAN; 11]) {
+        for v in losses
+            .map(|l| l.values())
+            .unwrap_or([f64::NAN; LossValues::NAMES.len()])
+        {
             if v.is_nan() {
                 row.push(',');
             } else {
