@@ -4,7 +4,7 @@
 //! target), so no voxel crosses from the host to the device inside the training loop. The result is
 //! exactly the host cut ([`super::sampler::cut`]; tested).
 
-use super::sampler::{PatchSpec, SamplerCase};
+use super::sampler::{Intensity, PatchSpec, SamplerCase};
 use burn::prelude::*;
 
 /// One case on the device.
@@ -111,20 +111,40 @@ impl DeviceCases {
                     .iter()
                     .map(|s| {
                         let case = &self.cases[s.case];
-                        let (scale, shift) = s.jitter[m]?;
                         let x = self.window(case.channels[m].as_ref()?, case, s);
-                        // Scale and shift the non-zero voxels; background stays 0.
-                        let inside = x.clone().not_equal_elem(0.0);
-                        Some(
-                            x.mul_scalar(scale as f64)
-                                .add_scalar(shift as f64)
-                                .mask_fill(inside.bool_not(), 0.0),
-                        )
+                        Some(self.augment(x, &s.jitter[m]?))
                     })
                     .collect();
                 parts.map(|parts| Tensor::cat(parts, 0))
             })
             .collect()
+    }
+
+    /// [`Intensity::apply`] on the device: gamma on the non-zero range, scale and shift, noise (its
+    /// values drawn on the host from the spec's seed and uploaded), background kept at 0.
+    fn augment(&self, x: Tensor<5>, a: &Intensity) -> Tensor<5> {
+        let background = x.clone().equal_elem(0.0);
+        let mut y = x.clone();
+        if let Some(g) = a.gamma {
+            let lo = x.clone().mask_fill(background.clone(), f32::INFINITY).min();
+            let hi = x.mask_fill(background.clone(), f32::NEG_INFINITY).max();
+            let range = (hi - lo.clone()).add_scalar(1e-7).reshape([1, 1, 1, 1, 1]);
+            let lo: Tensor<5> = lo.reshape([1, 1, 1, 1, 1]);
+            let unit = (y - lo.clone()) / range.clone();
+            // Background voxels would give NaN (x − inf); they are reset below.
+            y = unit
+                .mask_fill(background.clone(), 0.0)
+                .powf_scalar(g as f64)
+                * range
+                + lo;
+        }
+        y = y.mul_scalar(a.scale as f64).add_scalar(a.shift as f64);
+        let p = self.patch;
+        if let Some(noise) = a.noise_values(p * p * p) {
+            let n = Tensor::<5>::from_data(TensorData::new(noise, [1, 1, p, p, p]), &y.device());
+            y = y + n;
+        }
+        y.mask_fill(background, 0.0)
     }
 
     /// The one-hot target `[B, K, p, p, p]` of a batch.
@@ -187,8 +207,13 @@ mod tests {
         let p = 8;
         let device = Device::flex();
         let on_device = DeviceCases::upload(&cases, p, 3, &device);
+        let (mut gammas, mut noises) = (0, 0);
         for step in 0..40 {
             let specs = draw_batch(&cases, p, 0.5, 2, &mut step_rng(3, step));
+            for j in specs.iter().flat_map(|s| s.jitter.iter().flatten()) {
+                gammas += j.gamma.is_some() as usize;
+                noises += j.noise.is_some() as usize;
+            }
             let host: Vec<_> = specs.iter().map(|s| cut(&cases, s, p)).collect();
             let inputs = on_device.inputs(&specs);
             for (m, x) in inputs.iter().enumerate() {
@@ -197,11 +222,20 @@ mod tests {
                     .map(|h| h.channels[m].clone())
                     .collect::<Option<Vec<_>>>()
                     .map(|v| v.concat());
-                assert_eq!(x.clone().map(to_vec), want, "step {step} modality {m}");
+                let got = x.clone().map(to_vec);
+                assert_eq!(got.is_some(), want.is_some(), "step {step} modality {m}");
+                // Equal up to the last bits of pow (gamma) and of the operation order.
+                for (a, b) in got.iter().flatten().zip(want.iter().flatten()) {
+                    assert!(
+                        (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                        "step {step}: {a} vs {b}"
+                    );
+                }
             }
             let classes: Vec<u8> = host.iter().flat_map(|h| h.classes.clone()).collect();
             let want = to_vec(one_hot(&classes, 2, [p; 3], 3, &device));
             assert_eq!(to_vec(on_device.target(&specs)), want, "step {step} target");
         }
+        assert!(gammas > 0 && noises > 0, "gamma {gammas}, noise {noises} patches");
     }
 }

@@ -15,7 +15,7 @@ pub use cache::{
 pub use checkpoint::LoopState;
 pub use device_cases::DeviceCases;
 pub use sampler::{
-    Patch, PatchSpec, SamplerCase, cut, draw_batch, draw_patch, draw_subset, step_rng,
+    Intensity, Patch, PatchSpec, SamplerCase, cut, draw_batch, draw_patch, draw_subset, step_rng,
     window_origin,
 };
 pub use validate::{Validation, validate};

@@ -1,7 +1,8 @@
-//! Training patches (RFNet's recipe): a case, one of its modality subsets drawn uniformly, a p³ patch
-//! centred on tumour a third of the time and anywhere otherwise, random flips, and per-channel intensity
-//! scale (0.9–1.1) and shift (±0.1). Every draw comes from a generator seeded by (seed, step), so a
-//! resumed run sees exactly the patches an uninterrupted one would.
+//! Training patches (RFNet's recipe with nnU-Net's intensity augmentations): a case, one of its modality
+//! subsets drawn uniformly, a p³ patch centred on tumour a third of the time and anywhere otherwise,
+//! random flips, and per channel gamma (p 0.3), scale (0.9–1.1) and shift (±0.1), Gaussian noise
+//! (p 0.1). Every draw comes from a generator seeded by (seed, step), so a resumed run sees exactly the
+//! patches an uninterrupted one would.
 
 use crate::case::{Profile, Subset};
 use rand::rngs::StdRng;
@@ -74,8 +75,79 @@ pub struct PatchSpec {
     /// than the patch along an axis (it is then centred, the rest is 0).
     pub origin: [isize; 3],
     pub flips: [bool; 3],
-    /// Per modality of the subset, the intensity (scale, shift) applied to non-zero voxels.
-    pub jitter: Vec<Option<(f32, f32)>>,
+    /// Per modality of the subset, the intensity augmentation of its non-zero voxels.
+    pub jitter: Vec<Option<Intensity>>,
+}
+
+/// The intensity augmentation of one modality of a patch, on its non-zero voxels (background stays
+/// 0), in this order: nnU-Net's gamma on the patch's non-zero range, scale and shift, Gaussian noise.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Intensity {
+    pub scale: f32,
+    pub shift: f32,
+    /// γ (drawn with probability 0.3 from [0.7, 1.5], as nnU-Net).
+    pub gamma: Option<f32>,
+    /// σ and the seed of the noise values (probability 0.1, σ from [0, 0.1], as nnU-Net).
+    pub noise: Option<(f32, u64)>,
+}
+
+impl Intensity {
+    fn draw(rng: &mut StdRng) -> Self {
+        let (scale, shift) = (
+            rng.random_range(0.9..1.1f32),
+            rng.random_range(-0.1..0.1f32),
+        );
+        let gamma = rng.random_bool(0.3).then(|| rng.random_range(0.7..1.5f32));
+        let noise = rng
+            .random_bool(0.1)
+            .then(|| (rng.random_range(0.0..0.1f32), rng.random::<u64>()));
+        Self {
+            scale,
+            shift,
+            gamma,
+            noise,
+        }
+    }
+
+    /// The noise values of a patch of `n` voxels (standard normal, times σ), when there is noise.
+    pub fn noise_values(&self, n: usize) -> Option<Vec<f32>> {
+        let (sigma, seed) = self.noise?;
+        let mut rng = StdRng::seed_from_u64(seed);
+        Some(
+            (0..n)
+                .map(|_| {
+                    let u1: f64 = 1.0 - rng.random::<f64>();
+                    let u2: f64 = rng.random();
+                    sigma * ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+                })
+                .collect(),
+        )
+    }
+
+    /// Applies the augmentation to a patch on the host (the reference of the device's).
+    pub fn apply(&self, x: &[f32]) -> Vec<f32> {
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for &v in x.iter().filter(|v| **v != 0.0) {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+        let range = hi - lo + 1e-7;
+        let noise = self.noise_values(x.len());
+        x.iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                if v == 0.0 {
+                    return 0.0;
+                }
+                let g = match self.gamma {
+                    Some(g) => ((v - lo) / range).powf(g) * range + lo,
+                    None => v,
+                };
+                let y = g * self.scale + self.shift;
+                y + noise.as_ref().map_or(0.0, |n| n[i])
+            })
+            .collect()
+    }
 }
 
 /// The generator for one step.
@@ -163,14 +235,7 @@ fn draw_spec(
         .channels
         .iter()
         .enumerate()
-        .map(|(m, c)| {
-            (subset.contains(m) && c.is_some()).then(|| {
-                (
-                    rng.random_range(0.9..1.1f32),
-                    rng.random_range(-0.1..0.1f32),
-                )
-            })
-        })
+        .map(|(m, c)| (subset.contains(m) && c.is_some()).then(|| Intensity::draw(rng)))
         .collect();
     PatchSpec {
         case: ci,
@@ -231,12 +296,9 @@ pub fn cut(cases: &[SamplerCase], spec: &PatchSpec, p: usize) -> Patch {
         .iter()
         .zip(&spec.jitter)
         .map(|(c, j)| {
-            let (c, (scale, shift)) = (c.as_ref()?, (*j)?);
             Some(
-                take(&|i| c[i])
-                    .into_iter()
-                    .map(|v| if v != 0.0 { v * scale + shift } else { 0.0 })
-                    .collect(),
+                j.as_ref()?
+                    .apply(&take(&|i| c.as_ref().map_or(0.0, |c| c[i]))),
             )
         })
         .collect();
