@@ -196,8 +196,10 @@ impl ViewerApp {
         let Some(view) = self.view.as_mut() else {
             return;
         };
-        // Ctrl+Z in a text field belongs to the field.
-        let typing = ui.ctx().egui_wants_keyboard_input();
+        // Ctrl+Z in a text field belongs to the field. Only a text field: after a click a button or a
+        // view holds the keyboard focus too (`egui_wants_keyboard_input` is true for any focused
+        // widget), and the shortcut must still undo then.
+        let typing = ui.ctx().text_edit_focused();
         let (undo, redo, released) = ui.input(|i| {
             let cmd = i.modifiers.command && !typing;
             (

@@ -92,13 +92,17 @@ fn paint_undo_autosave_restore_save_and_discard() {
     assert!(view.edit.unsaved && view.edit.history.can_undo());
     assert!(view.overlay_name.ends_with("(edited)"));
 
-    // Undo and redo from the keyboard: the whole stroke at once.
+    // Undo and redo from the keyboard: the whole stroke at once, also while a button holds the
+    // keyboard focus (as the Paint toggle does in a real window after it is clicked).
+    h.get_by_label("Paint").focus();
+    h.run_steps(2);
+    assert!(h.ctx.memory(|m| m.focused().is_some()), "a widget has the focus");
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.run_steps(2);
-    assert_eq!(overlay(&h), truth);
+    assert!(overlay(&h) == truth, "Ctrl+Z undoes the stroke");
     h.key_press_modifiers(Modifiers::COMMAND, Key::Y);
     h.run_steps(2);
-    assert_eq!(overlay(&h), painted);
+    assert!(overlay(&h) == painted, "Ctrl+Y redoes it");
 
     // Loading another label map over unsaved edits is refused.
     let other = case.join("Synth-1_label.nii.gz");
