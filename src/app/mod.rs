@@ -240,9 +240,7 @@ impl ViewerApp {
                     {
                         self.error = Some(e.to_string());
                     }
-                    if let Some(dir) = self.models.pending.take()
-                        && let Err(e) = self.models.use_model(&dir, Some(&view.case))
-                    {
+                    if let Err(e) = self.models.case_opened(&view.case) {
                         self.error = Some(e.to_string());
                     }
                     self.view = Some(view);
@@ -428,6 +426,7 @@ fn launch(
             app.autosave_dir = eframe::storage_dir("CLoE Studio").map(|d| d.join("autosave"));
             app.pending_overlay = overlay;
             app.models.pending = model;
+            app.models.shipped = Some(bundled_model());
             Ok(Box::new(app))
         }),
     )

@@ -81,6 +81,11 @@ impl ModelState {
         })
     }
 
+    /// The network.
+    pub fn net(&self) -> &CloeNet {
+        &self.net
+    }
+
     /// True while experts or a fusion are being computed.
     pub fn busy(&self) -> bool {
         self.job.is_some()
@@ -217,9 +222,36 @@ pub struct ModelPanel {
     pub field: String,
     /// A model folder to load and run once the case is loaded.
     pub pending: Option<PathBuf>,
+    /// The shipped model folder, run on a case of its profile when no other model is chosen (the app
+    /// sets it; tests that do not want a model leave it empty).
+    pub shipped: Option<PathBuf>,
 }
 
 impl ModelPanel {
+    /// A case was opened: the model waiting for it runs on it, else the loaded model when it fits the
+    /// case's profile, else the shipped model when one exists for that profile.
+    pub fn case_opened(&mut self, case: &Case) -> Result<()> {
+        if let Some(dir) = self.pending.take() {
+            return self.use_model(&dir, Some(case));
+        }
+        if let Some(model) = self.model.as_mut()
+            && Session::fits(model.net(), case).is_ok()
+        {
+            return model.start(case);
+        }
+        match self.shipped.clone() {
+            Some(dir) if dir.join(crate::model::CONFIG_FILE).is_file() => {
+                let profile = crate::model::load_config(&dir)?.profile;
+                if profile == case.profile {
+                    self.use_model(&dir, Some(case))
+                } else {
+                    Ok(())
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Loads the model in `dir` as the panel's model and, when a case is open, runs it there.
     pub fn use_model(&mut self, dir: &Path, case: Option<&Case>) -> Result<()> {
         self.field = dir.display().to_string();

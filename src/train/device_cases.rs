@@ -236,6 +236,9 @@ mod tests {
             let want = to_vec(one_hot(&classes, 2, [p; 3], 3, &device));
             assert_eq!(to_vec(on_device.target(&specs)), want, "step {step} target");
         }
-        assert!(gammas > 0 && noises > 0, "gamma {gammas}, noise {noises} patches");
+        assert!(
+            gammas > 0 && noises > 0,
+            "gamma {gammas}, noise {noises} patches"
+        );
     }
 }

@@ -96,7 +96,10 @@ fn paint_undo_autosave_restore_save_and_discard() {
     // keyboard focus (as the Paint toggle does in a real window after it is clicked).
     h.get_by_label("Paint").focus();
     h.run_steps(2);
-    assert!(h.ctx.memory(|m| m.focused().is_some()), "a widget has the focus");
+    assert!(
+        h.ctx.memory(|m| m.focused().is_some()),
+        "a widget has the focus"
+    );
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.run_steps(2);
     assert!(overlay(&h) == truth, "Ctrl+Z undoes the stroke");

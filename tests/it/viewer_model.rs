@@ -166,3 +166,32 @@ fn the_bundled_case_opens_with_the_shipped_model() {
         "the gating weights change: {full:?} -> {w:?}"
     );
 }
+
+/// Opening a case runs the shipped model when no other is chosen, and a loaded model follows the user
+/// to the next case of its profile.
+#[test]
+fn the_shipped_model_runs_on_an_opened_case() {
+    let mut app = ViewerApp::new(Some(cloe::app::bundled_case()));
+    app.models.shipped = Some(cloe::app::bundled_model());
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut ViewerApp| app.show(ui), app);
+    wait(&mut h, experts_done);
+    let first = h.state().models.model.as_ref().unwrap();
+    assert_eq!(first.dir, cloe::app::bundled_model());
+    assert_eq!(
+        first.source,
+        OverlaySource::Fused,
+        "the segmentation is shown"
+    );
+    let Some(other) = data("brats2018/Brats18_2013_11_1") else {
+        return;
+    };
+    h.state_mut().open(other);
+    wait(&mut h, |a| {
+        a.view
+            .as_ref()
+            .is_some_and(|v| v.case.id == "Brats18_2013_11_1")
+            && experts_done(a)
+    });
+}
