@@ -30,6 +30,8 @@ pub struct SegmentReport {
     pub modalities: Vec<ModalityReport>,
     /// Voxels and ml of each on-disk label value in the written map.
     pub labels: Vec<(u8, usize, f64)>,
+    /// Volume in ml of each region of the profile (WT, TC, ET; PZ, TZ) in the written map.
+    pub regions: Vec<(String, f64)>,
 }
 
 impl SegmentReport {
@@ -57,6 +59,20 @@ impl SegmentReport {
                 w: maps.w[i],
             })
             .collect();
+        let ml = case.grid.voxel_ml();
+        let regions = case
+            .profile
+            .regions()
+            .iter()
+            .map(|r| {
+                let n = maps
+                    .classes
+                    .iter()
+                    .filter(|c| r.classes.contains(c))
+                    .count();
+                (r.name.to_string(), n as f64 * ml)
+            })
+            .collect();
         Self {
             case: case.id.clone(),
             profile: case.profile,
@@ -64,6 +80,7 @@ impl SegmentReport {
             seconds,
             modalities,
             labels,
+            regions,
         }
     }
 }

@@ -178,6 +178,24 @@ fn train_resume_segment_and_eval_on_a_synthetic_dataset() {
         .sum();
     assert!((w - 1.0).abs() < 1e-4, "{r}");
     assert_eq!(r["modalities"][0]["used"], true);
+    // Region volumes: PZ and TZ each the ml of their label value.
+    for (region, value) in [("PZ", 1), ("TZ", 2)] {
+        let ml = r["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x[0] == region)
+            .map(|x| x[1].as_f64().unwrap())
+            .unwrap();
+        let label_ml = r["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x[0] == value)
+            .map(|x| x[2].as_f64().unwrap())
+            .unwrap();
+        assert!((ml - label_ml).abs() < 1e-9, "{region}: {ml} vs {label_ml}");
+    }
 
     let only_adc = tmp.path().join("adc.nii.gz");
     let report2 = tmp.path().join("report2.json");

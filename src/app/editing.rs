@@ -38,6 +38,13 @@ pub struct EditState {
     pub restore_offer: Option<PathBuf>,
 }
 
+impl EditState {
+    /// True while a brush stroke is being painted.
+    pub fn stroke_active(&self) -> bool {
+        self.stroke.is_some()
+    }
+}
+
 impl Default for EditState {
     fn default() -> Self {
         Self {
@@ -214,6 +221,14 @@ impl ViewerApp {
         }
         if undo {
             view.undo();
+        }
+        let (next, previous) = ui.input(|i| {
+            let l = !typing && !i.modifiers.command && i.key_pressed(egui::Key::L);
+            (l && !i.modifiers.shift, l && i.modifiers.shift)
+        });
+        if next || previous {
+            let at = view.measure.lesion as isize;
+            view.go_to_lesion(if next { at + 1 } else { at - 1 });
         }
         if redo {
             view.redo();

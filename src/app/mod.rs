@@ -5,12 +5,14 @@
 mod editing;
 mod export;
 pub mod gpu_slices;
+mod measure;
 mod model_panel;
 mod panels;
 mod training_tab;
 mod views;
 
 pub use editing::{EditState, autosave_path};
+pub use measure::Measurements;
 pub use model_panel::{ModelPanel, ModelState, OverlaySource};
 pub use training_tab::TrainingTab;
 
@@ -68,6 +70,8 @@ pub struct CaseView {
     pub pan: Vec2,
     /// Paint mode, brush, undo history, autosave.
     pub edit: EditState,
+    /// Volumes, Dice/HD95 against the ground truth and the lesions of the shown labels.
+    pub measure: Measurements,
     textures: HashMap<Plane, (SliceKey, TextureHandle)>,
     serial: u64,
 }
@@ -101,6 +105,7 @@ impl CaseView {
             zoom: 1.0,
             pan: Vec2::ZERO,
             edit: EditState::default(),
+            measure: Measurements::default(),
             textures: HashMap::new(),
             serial: VIEW_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             case,
@@ -257,6 +262,12 @@ impl ViewerApp {
         self.poll();
         self.editing_tick(ui);
         self.training.poll();
+        if let Some(view) = self.view.as_mut()
+            && Measurements::update(view)
+        {
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(100));
+        }
         if self.loading.is_some() || self.training.is_running() {
             ui.ctx()
                 .request_repaint_after(std::time::Duration::from_millis(50));

@@ -53,6 +53,8 @@ pub struct ModelState {
     pub subset: Subset,
     pub maps: Option<CaseMaps>,
     pub source: OverlaySource,
+    /// Set when a first inference has finished and not yet been shown.
+    first_done: bool,
     /// Seconds of the first inference (experts + fusion) and of the last re-fusion.
     pub first_seconds: Option<f64>,
     pub fusion_seconds: Option<f64>,
@@ -74,6 +76,7 @@ impl ModelState {
             job: None,
             maps: None,
             source: OverlaySource::Labels,
+            first_done: false,
             first_seconds: None,
             fusion_seconds: None,
             progress: Arc::new((AtomicUsize::new(0), AtomicUsize::new(0))),
@@ -150,6 +153,7 @@ impl ModelState {
                     self.session = Some(Arc::new(Mutex::new(session)));
                     self.maps = Some(maps);
                     self.first_seconds = Some(secs);
+                    self.first_done = true;
                     // The user ran CLoE: show its segmentation (they can switch back to the labels).
                     if matches!(self.source, OverlaySource::Labels) {
                         self.source = OverlaySource::Fused;
@@ -290,7 +294,13 @@ impl ModelPanel {
             return;
         };
         match model.poll() {
-            Ok(true) => model.apply_overlay(view),
+            Ok(true) => {
+                model.apply_overlay(view);
+                // A case's first segmentation: the crosshair goes to its largest lesion.
+                if std::mem::take(&mut model.first_done) && !view.edit.unsaved {
+                    view.measure.jump_when_ready = true;
+                }
+            }
             Ok(false) => {}
             Err(e) => *error = Some(e.to_string()),
         }

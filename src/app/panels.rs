@@ -65,6 +65,7 @@ impl ViewerApp {
             return;
         };
         view.display_controls(ui);
+        view.measurements_ui(ui);
         ui.horizontal(|ui| {
             ui.add(
                 egui::TextEdit::singleline(&mut self.overlay_field)

@@ -169,3 +169,71 @@ fn export_labels_and_a_png_and_remember_the_case() {
     let img = image::open(&png).unwrap();
     assert_eq!((img.width(), img.height()), (240, 240));
 }
+
+/// The measurements of the shown labels: the ground truth's region volumes are the label volumes that
+/// `cloe inspect` reports, and "Go to lesion" puts the crosshair inside the tumour.
+#[test]
+fn volumes_and_the_jump_to_the_lesion() {
+    let Some(dir) = data("brats2018/Brats18_2013_11_1") else {
+        return;
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_ui_state(
+            |ui, app: &mut ViewerApp| app.show(ui),
+            ViewerApp::new(Some(dir.clone())),
+        );
+    let t = std::time::Instant::now();
+    while h
+        .state()
+        .view
+        .as_ref()
+        .is_none_or(|v| v.measure.slow.is_none())
+        && t.elapsed().as_secs() < 120
+    {
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (code, out, err) = common::cloe(&["inspect", dir.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let counts: Vec<serde_json::Value> = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["labels"].as_array().cloned())
+        .flatten()
+        .collect();
+    let ml_of = |values: &[u64]| -> f64 {
+        counts
+            .iter()
+            .filter(|c| values.contains(&c["value"].as_u64().unwrap()))
+            .map(|c| c["ml"].as_f64().unwrap())
+            .sum()
+    };
+    let view = h.state().view.as_ref().unwrap();
+    let m = &view.measure;
+    assert!(
+        m.dice.is_none(),
+        "the ground truth is not compared with itself"
+    );
+    for (v, want) in m
+        .volumes
+        .iter()
+        .zip([ml_of(&[1, 2, 4]), ml_of(&[1, 4]), ml_of(&[4])])
+    {
+        assert!(
+            (v - want).abs() < 1e-6 * want.max(1.0),
+            "{v} vs {want} ml ({out})"
+        );
+    }
+    h.get_by_label("Go to lesion").click();
+    h.run_steps(2);
+    let view = h.state().view.as_ref().unwrap();
+    let [x, y, z] = view.cursor;
+    let class = view.case.label.as_ref().unwrap().classes[view.case.grid.index(x, y, z)];
+    assert!(
+        class > 0,
+        "the crosshair is inside the tumour (class {class})"
+    );
+}

@@ -1,0 +1,224 @@
+//! What the viewer measures of the shown segmentation, as ITK-SNAP and 3D Slicer do and the same way
+//! `cloe eval` does: each region's volume in ml, and against the case's ground truth (when the shown
+//! labels are something else) Dice and HD95 per region; its lesions, the connected components of the
+//! outermost region largest first, for the crosshair to jump to. Volumes and Dice are immediate; HD95
+//! and the components run on a worker thread, once per overlay change (not during a brush stroke).
+
+use super::CaseView;
+use crate::metrics::{region_dice, region_scores};
+use crate::postprocess::components;
+use poll_promise::Promise;
+
+/// The slow part of the measurements.
+pub struct Slow {
+    /// HD95 (mm) per region against the ground truth, when compared.
+    pub hd95: Option<Vec<f64>>,
+    /// The centres `[x, y, z]` of the outermost region's connected components, largest first, with
+    /// their volumes in ml.
+    pub lesions: Vec<([usize; 3], f64)>,
+}
+
+/// The measurements of one overlay version.
+#[derive(Default)]
+pub struct Measurements {
+    /// The `overlay_version` measured (None before the first).
+    version: Option<u64>,
+    /// Volume of each region of the profile in ml.
+    pub volumes: Vec<f64>,
+    /// Dice per region against the ground truth, when the shown labels are not the ground truth.
+    pub dice: Option<Vec<f64>>,
+    job: Option<Promise<Slow>>,
+    pub slow: Option<Slow>,
+    /// The lesion the crosshair went to last (index into `slow.lesions`).
+    pub lesion: usize,
+    /// Jump to the largest lesion as soon as the components are known (set when a model's
+    /// segmentation first appears).
+    pub jump_when_ready: bool,
+}
+
+impl Measurements {
+    /// Measures `view`'s overlay when it changed since the last time and no stroke is being painted;
+    /// collects the worker's result. Returns true while work is pending (repaint).
+    pub fn update(view: &mut CaseView) -> bool {
+        let changed = view.measure.version != Some(view.overlay_version);
+        if changed && !view.edit.stroke_active() {
+            let mut m = std::mem::take(&mut view.measure);
+            m.start(view);
+            view.measure = m;
+        }
+        let m = &mut view.measure;
+        if let Some(job) = m.job.take() {
+            match job.try_take() {
+                Ok(slow) => m.slow = Some(slow),
+                Err(job) => m.job = Some(job),
+            }
+        }
+        if m.jump_when_ready && m.slow.is_some() {
+            m.jump_when_ready = false;
+            view.go_to_lesion(0);
+        }
+        view.measure.job.is_some()
+    }
+
+    fn start(&mut self, view: &CaseView) {
+        self.version = Some(view.overlay_version);
+        self.slow = None;
+        self.lesion = 0;
+        let case = &view.case;
+        let profile = case.profile;
+        let Some(labels) = view.overlay.clone() else {
+            (self.volumes, self.dice, self.job) = (Vec::new(), None, None);
+            return;
+        };
+        let ml = case.grid.voxel_ml();
+        self.volumes = profile
+            .regions()
+            .iter()
+            .map(|r| labels.iter().filter(|c| r.classes.contains(c)).count() as f64 * ml)
+            .collect();
+        let truth = case
+            .label
+            .as_ref()
+            .map(|l| l.classes.clone())
+            .filter(|t| *t != labels);
+        self.dice = truth.as_ref().map(|t| region_dice(profile, &labels, t));
+        let grid = case.grid;
+        self.job = Some(Promise::spawn_thread("measure", move || {
+            let (dims, spacing) = (grid.dims, grid.spacing());
+            let hd95 = truth.map(|t| {
+                region_scores(profile, &labels, &t, dims, spacing)
+                    .into_iter()
+                    .map(|(_, hd)| hd)
+                    .collect()
+            });
+            let outer = &profile.regions()[0];
+            let mask: Vec<bool> = labels.iter().map(|c| outer.classes.contains(c)).collect();
+            Slow {
+                hd95,
+                lesions: lesions(&mask, dims, grid.voxel_ml()),
+            }
+        }));
+    }
+}
+
+/// The connected components of `mask`, largest first: centre voxel (the component's voxel nearest to
+/// its centroid, so the crosshair lands inside it) and volume in ml.
+fn lesions(mask: &[bool], dims: [usize; 3], voxel_ml: f64) -> Vec<([usize; 3], f64)> {
+    let (labels, sizes) = components(mask, dims);
+    let mut sums = vec![[0.0f64; 3]; sizes.len()];
+    let xyz = |i: usize| [i % dims[0], i / dims[0] % dims[1], i / (dims[0] * dims[1])];
+    for (i, &l) in labels.iter().enumerate().filter(|(_, l)| **l > 0) {
+        let p = xyz(i);
+        (0..3).for_each(|a| sums[l as usize][a] += p[a] as f64);
+    }
+    let centroids: Vec<[f64; 3]> = sums
+        .iter()
+        .zip(&sizes)
+        .map(|(s, &n)| s.map(|v| v / n.max(1) as f64))
+        .collect();
+    let mut best = vec![(f64::INFINITY, 0usize); sizes.len()];
+    for (i, &l) in labels.iter().enumerate().filter(|(_, l)| **l > 0) {
+        let (p, c) = (xyz(i), centroids[l as usize]);
+        let d: f64 = (0..3).map(|a| (p[a] as f64 - c[a]).powi(2)).sum();
+        if d < best[l as usize].0 {
+            best[l as usize] = (d, i);
+        }
+    }
+    let mut out: Vec<([usize; 3], f64)> = (1..sizes.len())
+        .map(|l| (xyz(best[l].1), sizes[l] as f64 * voxel_ml))
+        .collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1));
+    out
+}
+
+impl CaseView {
+    /// The measurements of the shown labels: volumes, agreement with the ground truth, the lesions.
+    pub fn measurements_ui(&mut self, ui: &mut eframe::egui::Ui) {
+        let m = &self.measure;
+        if self.overlay.is_none() || m.volumes.is_empty() {
+            return;
+        }
+        let regions = self.case.profile.regions();
+        let cells: Vec<String> = regions
+            .iter()
+            .zip(&m.volumes)
+            .map(|(r, v)| format!("{} {v:.1}", r.name))
+            .collect();
+        ui.label(format!("Volumes (ml): {}", cells.join(" · ")));
+        if let Some(dice) = &m.dice {
+            let hd = m.slow.as_ref().and_then(|s| s.hd95.as_ref());
+            let cells: Vec<String> = regions
+                .iter()
+                .enumerate()
+                .map(|(i, r)| match hd {
+                    Some(hd) => format!("{} {:.2} / {:.1} mm", r.name, dice[i], hd[i]),
+                    None => format!("{} {:.2}", r.name, dice[i]),
+                })
+                .collect();
+            ui.label(format!(
+                "vs ground truth, Dice{}: {}",
+                if hd.is_some() { " / HD95" } else { "" },
+                cells.join(" · ")
+            ))
+            .on_hover_text("the same Dice and HD95 as cloe eval");
+        }
+        let count = m.slow.as_ref().map(|s| s.lesions.len());
+        let at = m.lesion;
+        ui.horizontal(|ui| match count {
+            Some(0) => {
+                ui.label(format!("no {} component", regions[0].name));
+            }
+            Some(n) => {
+                ui.label(format!("lesion {}/{n}", at + 1))
+                    .on_hover_text("connected components, largest first; L / Shift+L step");
+                if ui
+                    .button("Previous")
+                    .on_hover_text("previous lesion (Shift+L)")
+                    .clicked()
+                {
+                    self.go_to_lesion(at as isize - 1);
+                }
+                if ui.button("Go to lesion").clicked() {
+                    self.go_to_lesion(at as isize);
+                }
+                if ui.button("Next").on_hover_text("next lesion (L)").clicked() {
+                    self.go_to_lesion(at as isize + 1);
+                }
+            }
+            None => {
+                ui.spinner();
+                ui.label("measuring…");
+            }
+        });
+    }
+
+    /// Moves the crosshair to lesion `i` (wrapping) of the measured segmentation.
+    pub fn go_to_lesion(&mut self, i: isize) {
+        let Some(slow) = &self.measure.slow else {
+            return;
+        };
+        if slow.lesions.is_empty() {
+            return;
+        }
+        let n = slow.lesions.len() as isize;
+        let i = i.rem_euclid(n) as usize;
+        self.measure.lesion = i;
+        self.cursor = slow.lesions[i].0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lesions_largest_first_with_their_centres() {
+        // A row of 12: a 2-voxel lesion at 1..3, a 5-voxel lesion at 5..10.
+        let mut mask = vec![false; 12];
+        for i in [1, 2, 5, 6, 7, 8, 9] {
+            mask[i] = true;
+        }
+        let found = lesions(&mask, [12, 1, 1], 0.5);
+        assert_eq!(found, vec![([7, 0, 0], 2.5), ([1, 0, 0], 1.0)]);
+    }
+}
