@@ -438,6 +438,10 @@ fn launch(
             app.pending_overlay = overlay;
             app.models.pending = model;
             app.models.shipped = Some(bundled_model());
+            // Fine-tuning is the Training page's purpose: it starts from the shipped model.
+            if bundled_model().join(crate::model::CONFIG_FILE).is_file() {
+                app.training.init_field = bundled_model().display().to_string();
+            }
             Ok(Box::new(app))
         }),
     )

@@ -5,7 +5,7 @@
 //! trained model to the viewer.
 
 use super::ViewerApp;
-use crate::case::Profile;
+use crate::case::{CaseSource, Profile, find_cases};
 use crate::device::DeviceChoice;
 use crate::error::{CloeError, Result};
 use crate::model::{CloeConfig, load_config};
@@ -58,6 +58,10 @@ pub struct TrainingTab {
     pub eta_seconds: f64,
     /// The model folder of the last run that ended with a model.
     pub finished: Option<PathBuf>,
+    /// What the cases folder holds, for the folder and profile it was looked at with.
+    preview: Option<(String, Profile, Result<Vec<CaseSource>>)>,
+    /// The profile of the started-from model folder.
+    init_profile: Option<(String, Profile)>,
 }
 
 impl Default for TrainingTab {
@@ -83,11 +87,78 @@ impl Default for TrainingTab {
             total: 0,
             eta_seconds: 0.0,
             finished: None,
+            preview: None,
+            init_profile: None,
         }
     }
 }
 
 impl TrainingTab {
+    /// The profile a run would train: the started-from model's (read once per folder), else the form's.
+    fn run_profile(&mut self) -> Profile {
+        let init = self.init_field.trim().to_string();
+        if init.is_empty() {
+            return self.profile;
+        }
+        if self.init_profile.as_ref().is_none_or(|(f, _)| *f != init) {
+            let p = load_config(Path::new(&init)).map_or(self.profile, |c| c.profile);
+            self.init_profile = Some((init, p));
+        }
+        self.init_profile.as_ref().map_or(self.profile, |(_, p)| *p)
+    }
+
+    /// What the cases folder holds (file names and dataset.json only, no voxels): looked at again when
+    /// the folder or the profile changes.
+    fn preview_ui(&mut self, ui: &mut egui::Ui) {
+        let folder = self.data_field.trim().to_string();
+        if folder.is_empty() {
+            return;
+        }
+        let profile = self.run_profile();
+        if self
+            .preview
+            .as_ref()
+            .is_none_or(|(f, p, _)| *f != folder || *p != profile)
+        {
+            let found = find_cases(Path::new(&folder), Some(profile));
+            self.preview = Some((folder, profile, found));
+        }
+        let Some((_, _, found)) = &self.preview else {
+            return;
+        };
+        match found {
+            Err(e) => {
+                ui.colored_label(egui::Color32::from_rgb(230, 90, 80), e.to_string());
+            }
+            Ok(cases) => {
+                let labelled = cases.iter().filter(|c| c.label.is_some()).count();
+                let head = format!(
+                    "{} cases found ({profile}): {labelled} with a label map to train and validate on, \
+                     {} without one (left out)",
+                    cases.len(),
+                    cases.len() - labelled
+                );
+                egui::CollapsingHeader::new(head)
+                    .id_salt("train-preview")
+                    .show(ui, |ui| {
+                        for c in cases {
+                            let missing = c.missing();
+                            let mut line = format!("{}: {}", c.id, c.present().join(" "));
+                            if !missing.is_empty() {
+                                line += &format!(" (missing {})", missing.join(" "));
+                            }
+                            line += if c.label.is_some() {
+                                ", labels"
+                            } else {
+                                ", no label map: left out"
+                            };
+                            ui.label(line);
+                        }
+                    });
+            }
+        }
+    }
+
     /// True while a run is going.
     pub fn is_running(&self) -> bool {
         self.run.is_some()
@@ -273,6 +344,7 @@ impl TrainingTab {
         let running = self.is_running();
         let mut chosen = None;
         ui.add_enabled_ui(!running, |ui| form(ui, self));
+        self.preview_ui(ui);
         ui.horizontal(|ui| {
             if running {
                 if ui.button("Stop").clicked() {

@@ -72,6 +72,8 @@ fn the_training_tab_fine_tunes_stops_resumes_and_hands_over_the_model() {
     h.get_by_label("Training").click();
     h.run_steps(2);
     assert_eq!(h.state().page, Page::Training);
+    // What the folder holds is shown before Start.
+    h.get_by_label_contains("3 cases found (prostate): 3 with a label map");
 
     h.get_by_label("Start training").click();
     h.run_steps(2);
