@@ -3,6 +3,7 @@
 //! (poll-promise) and the UI stays responsive; every computation comes from the library.
 
 mod editing;
+mod experts_view;
 mod export;
 pub mod gpu_slices;
 mod measure;
@@ -312,6 +313,16 @@ impl ViewerApp {
         }
         self.sync_gpu();
         let avail = ui.available_size();
+        let strip = self.models.side_by_side
+            && self.models.model.as_ref().is_some_and(|m| m.maps.is_some());
+        if strip {
+            // The main view (the maximised plane, else axial) above the experts of the same slice.
+            let plane = self.maximised.unwrap_or(Plane::Axial);
+            let strip_h = (avail.y * 0.3).clamp(120.0, 260.0);
+            self.plane_view(ui, plane, Vec2::new(avail.x, avail.y - strip_h - 8.0));
+            self.expert_strip(ui, plane, strip_h);
+            return;
+        }
         if let Some(plane) = self.maximised {
             self.plane_view(ui, plane, avail);
             return;

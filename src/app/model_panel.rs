@@ -55,6 +55,8 @@ pub struct ModelState {
     pub source: OverlaySource,
     /// Set when a first inference has finished and not yet been shown.
     first_done: bool,
+    /// Counts the maps received (a change of the experts' and the fused labels).
+    pub maps_version: u64,
     /// Seconds of the first inference (experts + fusion) and of the last re-fusion.
     pub first_seconds: Option<f64>,
     pub fusion_seconds: Option<f64>,
@@ -77,6 +79,7 @@ impl ModelState {
             maps: None,
             source: OverlaySource::Labels,
             first_done: false,
+            maps_version: 0,
             first_seconds: None,
             fusion_seconds: None,
             progress: Arc::new((AtomicUsize::new(0), AtomicUsize::new(0))),
@@ -152,6 +155,7 @@ impl ModelState {
                     let (session, maps, secs) = r?;
                     self.session = Some(Arc::new(Mutex::new(session)));
                     self.maps = Some(maps);
+                    self.maps_version += 1;
                     self.first_seconds = Some(secs);
                     self.first_done = true;
                     // The user ran CLoE: show its segmentation (they can switch back to the labels).
@@ -169,6 +173,7 @@ impl ModelState {
                 Ok(r) => {
                     let (maps, secs) = r?;
                     self.maps = Some(maps);
+                    self.maps_version += 1;
                     self.fusion_seconds = Some(secs);
                     Ok(true)
                 }
@@ -229,6 +234,9 @@ pub struct ModelPanel {
     /// The shipped model folder, run on a case of its profile when no other model is chosen (the app
     /// sets it; tests that do not want a model leave it empty).
     pub shipped: Option<PathBuf>,
+    /// Show the experts side by side under the main view.
+    pub side_by_side: bool,
+    pub tiles: super::experts_view::ExpertTiles,
 }
 
 impl ModelPanel {
@@ -400,6 +408,8 @@ impl ModelPanel {
             ));
         }
         ui.separator();
+        ui.checkbox(&mut self.side_by_side, "Experts side by side")
+            .on_hover_text("a small view per expert and the fused result under the main view");
         ui.label("Overlay");
         if view.edit.unsaved {
             ui.label("Your unsaved edits are shown: save or discard them (left panel) to switch.");

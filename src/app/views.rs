@@ -49,6 +49,16 @@ impl super::CaseView {
     /// The pixels of `plane` through the cursor as displayed: window/level, then the heat map or the
     /// visible labels at the chosen opacity (row by row from the top). None when the modality is missing.
     pub fn plane_rgba(&self, plane: Plane) -> Option<Vec<u8>> {
+        self.plane_rgba_with(plane, self.overlay.as_deref(), self.heat.as_ref())
+    }
+
+    /// [`CaseView::plane_rgba`] with other labels (an expert's, say) or another heat map.
+    pub fn plane_rgba_with(
+        &self,
+        plane: Plane,
+        overlay: Option<&[u8]>,
+        heat: Option<&(Vec<f32>, f32)>,
+    ) -> Option<Vec<u8>> {
         let volume = self.case.modalities[self.shown].as_ref()?;
         let dims = self.case.grid.dims;
         let map = SliceMap::new(&self.case.grid, plane);
@@ -58,7 +68,7 @@ impl super::CaseView {
             self.level,
             self.width,
         );
-        Some(match &self.heat {
+        Some(match heat {
             Some((heat, max)) => blend_heat(
                 &grey,
                 &slice_values(heat, dims, &map, k),
@@ -66,10 +76,7 @@ impl super::CaseView {
                 self.opacity,
             ),
             None => {
-                let labels = self
-                    .overlay
-                    .as_ref()
-                    .map(|o| slice_values(o, dims, &map, k));
+                let labels = overlay.map(|o| slice_values(o, dims, &map, k));
                 blend(
                     &grey,
                     labels.as_deref(),

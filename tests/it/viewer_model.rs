@@ -184,6 +184,11 @@ fn the_shipped_model_runs_on_an_opened_case() {
         OverlaySource::Fused,
         "the segmentation is shown"
     );
+    // The experts side by side: four experts and the fused result under the main view.
+    use egui_kittest::kittest::Queryable;
+    h.get_by_label("Experts side by side").click();
+    h.run_steps(3);
+    assert_eq!(h.state().models.tiles.drawn(), 5);
     let Some(other) = data("brats2018/Brats18_2013_11_1") else {
         return;
     };
