@@ -69,6 +69,9 @@ pub enum CloeError {
     /// The user stopped a long computation before it finished.
     #[error("cancelled")]
     Cancelled,
+    /// The standard output is closed or full.
+    #[error("cannot write to the standard output: {0}")]
+    Output(#[source] std::io::Error),
 }
 
 /// The crate's result type.

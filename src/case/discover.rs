@@ -40,11 +40,17 @@ pub fn case_from_files(files: &[PathBuf], profile: Option<Profile>) -> Result<Ca
         .unwrap_or(Path::new("."));
     for f in files {
         let meta = std::fs::metadata(f).map_err(|e| CloeError::unreadable(f, e))?;
-        if !meta.is_file() {
+        if meta.is_dir() {
             return Err(CloeError::unreadable(
                 f,
                 std::io::Error::other("it is a folder, not a file"),
             ));
+        }
+        if !meta.is_file() {
+            return Err(CloeError::NotNifti {
+                path: f.clone(),
+                why: "it is not a regular file (a pipe, socket or device)".into(),
+            });
         }
     }
     let mut cases = group(files, profile, origin)?;
@@ -66,6 +72,12 @@ pub fn find_cases(path: &Path, profile: Option<Profile>) -> Result<Vec<CaseSourc
     let meta = std::fs::metadata(path).map_err(|e| CloeError::unreadable(path, e))?;
     if meta.is_file() {
         return group(&[path.to_path_buf()], profile, path);
+    }
+    if !meta.is_dir() {
+        return Err(CloeError::NotNifti {
+            path: path.to_path_buf(),
+            why: "it is not a regular file or a folder (a pipe, socket or device)".into(),
+        });
     }
     if path.join("dataset.json").is_file() {
         return msd::find_msd_cases(path, profile);
@@ -107,9 +119,10 @@ fn list_dir(path: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
         {
             continue;
         }
+        // Only folders and regular files: a pipe or a device named like an image would block a reader.
         if p.is_dir() {
             dirs.push(p)
-        } else {
+        } else if p.is_file() {
             files.push(p)
         }
     }

@@ -14,6 +14,16 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `println!` that returns an error (`CloeError::Output`) instead of panicking when the standard
+/// output is closed or full.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::error::CloeError::Output)
+    }};
+}
+pub(crate) use outln;
+
 /// CLoE Studio: read multimodal MRI with missing sequences.
 #[derive(Debug, Parser)]
 #[command(name = "cloe", version, about, long_about = None)]
@@ -262,6 +272,10 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that stopped reading (`cloe inspect … | head`) is not an error.
+        Err(CloeError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e}{}", flag_hint(&e));
             ExitCode::from(2)
@@ -304,9 +318,9 @@ pub fn run(cli: Cli) -> Result<()> {
         } => {
             let report = inspect(&paths, profile, ReadOptions { allow_nonfinite })?;
             if json {
-                println!("{}", to_json(&report)?);
+                outln!("{}", to_json(&report)?)?;
             } else {
-                print!("{}", report.to_text());
+                outln!("{}", report.to_text().trim_end())?;
             }
         }
         Command::Train(args) => model_commands::run_train(args.into_options())?,
@@ -331,7 +345,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 spacing_mm: spacing,
                 ..crate::model::CloeConfig::for_profile(Profile::Brats)
             };
-            println!(
+            outln!(
                 "{}",
                 crate::bench::network_bench(
                     &case,
@@ -344,7 +358,7 @@ pub fn run(cli: Cli) -> Result<()> {
                         compare_burn,
                     }
                 )?
-            );
+            )?;
         }
         Command::Devices {
             device: choice,
@@ -355,22 +369,25 @@ pub fn run(cli: Cli) -> Result<()> {
             let chosen = device::select(choice)?;
             if json {
                 let value = serde_json::json!({ "adapters": adapters, "selected": chosen.label });
-                println!("{}", to_json(&value)?);
+                outln!("{}", to_json(&value)?)?;
             } else {
                 if adapters.is_empty() {
-                    println!("no wgpu adapter");
+                    outln!("no wgpu adapter")?;
                 }
                 for a in &adapters {
-                    println!(
+                    outln!(
                         "adapter  {} ({}, {}, driver {})",
-                        a.name, a.kind, a.backend, a.driver
-                    );
+                        a.name,
+                        a.kind,
+                        a.backend,
+                        a.driver
+                    )?;
                 }
-                println!("selected {}", chosen.label);
+                outln!("selected {}", chosen.label)?;
             }
             if check_gradients {
                 let check = crate::backend_check::check_conv_weight_gradient(&chosen.device);
-                println!(
+                outln!(
                     "gradient check on {}: conv3d weight gradient at 32^3 off by {:.2e} (relative): {}",
                     chosen.label,
                     check.relative_error,
@@ -379,7 +396,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     } else {
                         "FAILED, training refused"
                     }
-                );
+                )?;
             }
         }
     }

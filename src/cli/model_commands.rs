@@ -2,12 +2,13 @@
 //! `segment` and `eval`, with progress bars (indicatif) and files written next to nothing the user gave
 //! as input.
 
+use super::outln;
 use crate::case::{Profile, Subset, find_case, find_cases, load_case};
 use crate::device::{DeviceChoice, select};
 use crate::error::{CloeError, Result};
 use crate::eval::{evaluate, fit_postprocessing};
 use crate::infer::Session;
-use crate::io::{ReadOptions, WriteOptions, atomic_write};
+use crate::io::{ReadOptions, WriteOptions, atomic_write, check_target};
 use crate::model::{CloeConfig, load_model, save_config};
 use crate::preprocess::PrepareOptions;
 use crate::segment::{SegmentReport, write_extras, write_labels};
@@ -84,7 +85,7 @@ pub fn run_train(opts: TrainOptions) -> Result<()> {
     };
     let summary = train(&opts, &mut on_event, &cancel)?;
     pb.finish();
-    println!(
+    outln!(
         "{} steps in {:.0} s on {}; best validation Dice {}; model in {}",
         summary.steps,
         summary.seconds,
@@ -94,7 +95,7 @@ pub fn run_train(opts: TrainOptions) -> Result<()> {
             .map(|s| format!("{s:.4}"))
             .unwrap_or_else(|| "–".into()),
         opts.out_dir.display()
-    );
+    )?;
     Ok(())
 }
 
@@ -151,6 +152,18 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
         )));
     }
     let opts = WriteOptions::protecting(source.input_files()).overwriting(a.force);
+    // Every output path is checked before the work, so a bad one fails at once.
+    for target in [
+        Some(&a.out),
+        a.probabilities.as_ref(),
+        a.region.as_ref(),
+        a.report.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        check_target(target, &opts)?;
+    }
     let pb = bar(0, "segment");
     let mut session = Session::new(net, &case, compute.device.clone())?;
     let maps = session.segment(
@@ -181,24 +194,27 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
     );
     for m in &report.modalities {
         if m.used {
-            println!(
+            outln!(
                 "{:<6} used   u {:.3}  v {:.3}  w {:.3}",
-                m.modality, m.u, m.v, m.w
-            );
+                m.modality,
+                m.u,
+                m.v,
+                m.w
+            )?;
         } else {
-            println!(
+            outln!(
                 "{:<6} {}",
                 m.modality,
                 if m.present { "not used" } else { "missing" }
-            );
+            )?;
         }
     }
-    println!(
+    outln!(
         "wrote {} in {:.1} s on {}",
         a.out.display(),
         report.seconds,
         report.device
-    );
+    )?;
     if let Some(path) = &a.report {
         let json =
             serde_json::to_string_pretty(&report).map_err(|e| CloeError::Invalid(e.to_string()))?;
@@ -250,12 +266,12 @@ pub fn run_prepare(a: PrepareArgs) -> Result<()> {
         &mut |done, _| pb.set_position(done as u64),
     )?;
     pb.finish_and_clear();
-    println!(
+    outln!(
         "prepared {} cases at {} mm into {}",
         manifest.cases.len(),
         manifest.spacing_mm,
         a.out.display()
-    );
+    )?;
     Ok(())
 }
 
@@ -287,6 +303,10 @@ pub struct EvalArgs {
 /// `cloe eval`: every labelled case, every availability subset, Dice and HD95 per region.
 pub fn run_eval(a: EvalArgs) -> Result<()> {
     let (data, model) = (a.data_dir.as_path(), a.model.as_path());
+    let opts = WriteOptions::default().overwriting(a.force);
+    for target in [a.out.as_ref(), a.csv.as_ref()].into_iter().flatten() {
+        check_target(target, &opts)?;
+    }
     let compute = select(a.device)?;
     let mut net = load_model(model, &compute.device)?;
     if a.fit_postprocessing {
@@ -302,11 +322,11 @@ pub fn run_eval(a: EvalArgs) -> Result<()> {
             &AtomicBool::new(false),
         )?;
         pb.finish_and_clear();
-        println!(
+        outln!(
             "# Post-processing chosen on {}\n{}",
             data.display(),
             fit.to_markdown()
-        );
+        )?;
         net = net.with_postprocess(fit.chosen);
         save_config(net.config(), model)?;
     }
@@ -339,8 +359,7 @@ pub fn run_eval(a: EvalArgs) -> Result<()> {
         table.to_markdown(),
         table.behaviour_markdown()
     );
-    println!("{md}");
-    let opts = WriteOptions::default().overwriting(a.force);
+    outln!("{md}")?;
     if let Some(p) = a.out.as_deref() {
         atomic_write(p, &opts, |tmp| {
             std::fs::write(tmp, &md).map_err(|e| e.to_string())

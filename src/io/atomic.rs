@@ -66,7 +66,10 @@ fn parent_dir(target: &Path) -> PathBuf {
     }
 }
 
-fn check_target(target: &Path, opts: &WriteOptions) -> Result<()> {
+/// Checks that `target` can be written with `opts` (its folder exists and is writable, it is not an
+/// input, it is not an existing file unless overwriting is allowed) without writing anything: commands
+/// call it before long work, so a bad output path fails at once.
+pub fn check_target(target: &Path, opts: &WriteOptions) -> Result<()> {
     let dir = parent_dir(target);
     let canonical_target = dir
         .canonicalize()

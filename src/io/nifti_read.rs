@@ -6,13 +6,16 @@ use crate::error::{CloeError, Result};
 use crate::geometry::Affine;
 use crate::volume::{Grid, Volume, VolumeInfo};
 use flate2::read::MultiGzDecoder;
-use nifti::{InMemNiftiObject, IntoNdArray, NiftiError, NiftiHeader, NiftiObject, NiftiType};
+use nifti::{InMemNiftiVolume, IntoNdArray, NiftiError, NiftiHeader, NiftiType};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
 /// The most voxel bytes a single file may claim (4 GiB: twenty times a 1 mm whole-body CT).
 const MAX_DATA_BYTES: u64 = 4 << 30;
+
+/// The largest expansion deflate can achieve (RFC 1951 streams of repeated bytes, about 1032:1).
+const MAX_DEFLATE_RATIO: u64 = 1032;
 
 /// How strict reading is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -59,18 +62,43 @@ pub fn read_volume(path: &Path, opts: ReadOptions) -> Result<Volume> {
 
 /// Reads a NIfTI-1 file of up to four dimensions (x, y, z, channel).
 pub fn read_image(path: &Path, opts: ReadOptions) -> Result<NiftiImage> {
-    let (header, compressed) = read_checked_header(path)?;
+    let (mut header, compressed) = read_checked_header(path)?;
     let dims = header_dims(path, &header)?;
     check_size(path, &header, &dims, compressed)?;
-    let object = InMemNiftiObject::from_reader(open(path)?.0).map_err(|e| nifti_error(path, e))?;
-    let datatype = datatype_name(object.header().data_type().ok());
+    // A slope that is not a finite non-zero number means "no scaling" (as nibabel reads it), not NaN
+    // or zero voxels.
+    if !header.scl_slope.is_finite() || !header.scl_inter.is_finite() {
+        (header.scl_slope, header.scl_inter) = (0.0, 0.0);
+    }
+    // Skip to vox_offset (the header, any extensions or padding), read the voxels, then read the
+    // stream to its end: a gzip stream's checksum is checked there.
+    let mut reader = open(path)?.0;
+    let start = (header.vox_offset as u64).max(348);
+    let skipped = std::io::copy(&mut (&mut reader).take(start), &mut std::io::sink())
+        .map_err(|e| nifti_error(path, NiftiError::Io(e)))?;
+    if skipped != start {
+        return Err(CloeError::Truncated {
+            path: path.to_path_buf(),
+            why: format!("vox_offset is {start} but the file ends after {skipped} bytes"),
+        });
+    }
+    let object =
+        InMemNiftiVolume::from_reader(&mut reader, &header).map_err(|e| nifti_error(path, e))?;
+    std::io::copy(&mut reader, &mut std::io::sink())
+        .map_err(|e| nifti_error(path, NiftiError::Io(e)))?;
+    let datatype = datatype_name(header.data_type().ok());
     let array = object
-        .into_volume()
         .into_ndarray::<f32>()
         .map_err(|e| nifti_error(path, e))?;
     // The array is in Fortran order over the raw buffer: x fastest, channels slowest.
     let (mut raw, _) = array.into_raw_vec_and_offset();
-    let geometry = HeaderGeometry::from_header(&header);
+    let mut geometry = HeaderGeometry::from_header(&header);
+    let unit = spatial_unit_mm(path, header.xyzt_units)?;
+    if unit != 1.0 {
+        for row in geometry.affine.0.iter_mut().take(3) {
+            row.iter_mut().for_each(|v| *v *= unit);
+        }
+    }
     let grid = Grid::new([dims[0], dims[1], dims[2]], geometry.affine);
     check_affine(path, &grid.affine)?;
 
@@ -132,6 +160,13 @@ fn read_checked_header(path: &Path) -> Result<(NiftiHeader, bool)> {
         return Err(CloeError::NotNifti {
             path: path.to_path_buf(),
             why: "it is a folder, not a file".into(),
+        });
+    }
+    // A pipe or a device would block or never end; only regular files (or links to them) are read.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(CloeError::NotNifti {
+            path: path.to_path_buf(),
+            why: "it is not a regular file (a pipe, socket or device)".into(),
         });
     }
     let (reader, compressed) = open(path)?;
@@ -245,6 +280,16 @@ fn check_size(path: &Path, h: &NiftiHeader, dims: &[usize; 4], compressed: bool)
             format!("datatype {datatype:?} is not a scalar image type this program reads"),
         ));
     }
+    if h.bitpix as usize != 8 * datatype.size_of() {
+        return Err(CloeError::bad_header(
+            path,
+            format!(
+                "bitpix is {} but datatype {datatype:?} has {} bits per voxel; the header is damaged",
+                h.bitpix,
+                8 * datatype.size_of()
+            ),
+        ));
+    }
     let voxels: u64 = dims.iter().map(|&d| d as u64).product();
     let bytes = voxels * datatype.size_of() as u64;
     if bytes > MAX_DATA_BYTES {
@@ -260,6 +305,15 @@ fn check_size(path: &Path, h: &NiftiHeader, dims: &[usize; 4], compressed: bool)
     let file_len = std::fs::metadata(path)
         .map_err(|e| CloeError::unreadable(path, e))?
         .len();
+    if !h.vox_offset.is_finite() || h.vox_offset < 0.0 {
+        return Err(CloeError::bad_header(
+            path,
+            format!(
+                "vox_offset is {}; it must be where the voxels start",
+                h.vox_offset
+            ),
+        ));
+    }
     let needed = h.vox_offset.max(352.0) as u64 + bytes;
     if !compressed && file_len < needed {
         return Err(CloeError::Truncated {
@@ -267,7 +321,34 @@ fn check_size(path: &Path, h: &NiftiHeader, dims: &[usize; 4], compressed: bool)
             why: format!("the header promises {needed} bytes but the file has {file_len}"),
         });
     }
+    // Deflate cannot expand data more than 1032 times: a small gzip that claims more is damaged
+    // (or a bomb), refused before anything is allocated.
+    if compressed && needed > file_len.saturating_mul(MAX_DEFLATE_RATIO) {
+        return Err(CloeError::Truncated {
+            path: path.to_path_buf(),
+            why: format!(
+                "the header promises {:.1} MiB of voxels but {:.2} MiB of gzip cannot hold that many",
+                needed as f64 / (1u64 << 20) as f64,
+                file_len as f64 / (1u64 << 20) as f64
+            ),
+        });
+    }
     Ok(())
+}
+
+/// Millimetres per spatial unit of `xyzt_units` (unknown: millimetres, as readers assume).
+fn spatial_unit_mm(path: &Path, xyzt_units: u8) -> Result<f64> {
+    match xyzt_units & 0x07 {
+        0 | 2 => Ok(1.0),
+        1 => Ok(1000.0),
+        3 => Ok(0.001),
+        other => Err(CloeError::bad_header(
+            path,
+            format!(
+                "xyzt_units says the spatial unit is code {other}, which is not metres, mm or µm"
+            ),
+        )),
+    }
 }
 
 fn check_affine(path: &Path, affine: &Affine) -> Result<()> {

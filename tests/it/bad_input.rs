@@ -280,3 +280,143 @@ fn outputs_in_missing_or_read_only_folders_and_never_over_inputs() {
         .collect();
     assert!(leftovers.is_empty());
 }
+
+/// A small float32 image 4x3x2 with values 1..=24, uncompressed; returns its bytes.
+fn small_image(p: &Path) -> Vec<u8> {
+    write_f32(
+        p,
+        [4, 3, 2],
+        Affine::IDENTITY,
+        (1..=24).map(|v| v as f32).collect(),
+    );
+    std::fs::read(p).unwrap()
+}
+
+fn voxels(p: &Path) -> cloe::Result<Vec<f32>> {
+    cloe::io::read_image(p, cloe::io::ReadOptions::default()).map(|i| i.channels.concat())
+}
+
+#[test]
+fn bitpix_that_disagrees_with_the_datatype() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bitpix_t1.nii");
+    let mut b = small_image(&p);
+    b[72..74].copy_from_slice(&16i16.to_le_bytes());
+    std::fs::write(&p, b).unwrap();
+    refused(
+        &["inspect", s(&p)],
+        &["bitpix_t1.nii", "bitpix is 16", "32 bits"],
+    );
+}
+
+#[test]
+fn a_nan_slope_means_no_scaling() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("nan_slope_t1.nii");
+    let mut b = small_image(&p);
+    b[112..116].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(&p, b).unwrap();
+    let want: Vec<f32> = (1..=24).map(|v| v as f32).collect();
+    assert_eq!(voxels(&p).unwrap(), want);
+}
+
+#[test]
+fn voxels_start_at_vox_offset_after_padding() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("offset_t1.nii");
+    let b = small_image(&p);
+    // vox_offset 400: the 4-byte extender says "no extensions", then 48 bytes of padding.
+    let mut out = b[..348].to_vec();
+    out[108..112].copy_from_slice(&400f32.to_le_bytes());
+    out.extend([0u8; 4]);
+    out.extend([0xAB; 48]);
+    out.extend(&b[352..]);
+    std::fs::write(&p, out).unwrap();
+    let want: Vec<f32> = (1..=24).map(|v| v as f32).collect();
+    assert_eq!(voxels(&p).unwrap(), want);
+}
+
+#[test]
+fn micrometre_units_are_converted_to_millimetres() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("micron_t1.nii");
+    let mut b = small_image(&p);
+    b[123] = 3; // NIFTI_UNITS_MICRON
+    std::fs::write(&p, b).unwrap();
+    let image = cloe::io::read_image(&p, cloe::io::ReadOptions::default()).unwrap();
+    let sp = image.grid.spacing();
+    assert!(sp.iter().all(|v| (v - 0.001).abs() < 1e-12), "{sp:?}");
+}
+
+#[test]
+fn a_gzip_whose_checksum_is_wrong() {
+    let Some(src) = data("brats2018/Brats18_2013_11_1/Brats18_2013_11_1_seg.nii.gz") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(src).unwrap();
+    let n = bytes.len();
+    bytes[n - 8] ^= 0xFF; // the CRC-32 of the gzip trailer
+    let p = dir.path().join("crc_seg.nii.gz");
+    std::fs::write(&p, bytes).unwrap();
+    refused(&["inspect", s(&p)], &["crc_seg.nii.gz", "damaged"]);
+}
+
+#[test]
+fn a_small_gzip_that_claims_gigabytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bomb_t1.nii");
+    let mut b = small_image(&p);
+    // 1024 x 1024 x 256 float32: 1 GiB of voxels, in a gzip of a few hundred bytes.
+    for (i, d) in [3i16, 1024, 1024, 256, 1, 1, 1, 1].iter().enumerate() {
+        b[40 + 2 * i..42 + 2 * i].copy_from_slice(&d.to_le_bytes());
+    }
+    let gz = dir.path().join("bomb_t1.nii.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut enc, &b).unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    refused(&["inspect", s(&gz)], &["bomb_t1.nii.gz", "cannot hold"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_pipe_named_like_an_image_neither_blocks_nor_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("case_flair.nii.gz");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("skipping: mkfifo is not available");
+        return;
+    }
+    refused(
+        &["inspect", s(&fifo)],
+        &["case_flair.nii.gz", "not a regular file"],
+    );
+    // In a folder beside a real image the pipe is left out, and reading does not block.
+    small_image(&dir.path().join("case_t1.nii"));
+    let (code, out, err) = cloe(&["inspect", s(dir.path())]);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_standard_output_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("case_t1.nii");
+    small_image(&p);
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cloe"))
+        .args(["inspect", s(&p)])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot write to the standard output") && !err.contains("panicked"),
+        "{err}"
+    );
+}
