@@ -207,14 +207,17 @@ impl ViewerApp {
         // view holds the keyboard focus too (`egui_wants_keyboard_input` is true for any focused
         // widget), and the shortcut must still undo then.
         let typing = ui.ctx().text_edit_focused();
-        let (undo, redo, released) = ui.input(|i| {
-            let cmd = i.modifiers.command && !typing;
-            (
-                cmd && !i.modifiers.shift && i.key_pressed(egui::Key::Z),
-                cmd && (i.key_pressed(egui::Key::Y)
-                    || i.modifiers.shift && i.key_pressed(egui::Key::Z)),
-                !i.pointer.primary_down(),
-            )
+        // The modifiers are read from each key event, not from the frame's state: a quick chord can
+        // press and release Ctrl within one frame, and the frame's modifiers then no longer hold it.
+        let (undo, redo, released) = ui.ctx().input_mut(|i| {
+            let mut shortcut = |modifiers, key| {
+                !typing && i.consume_shortcut(&egui::KeyboardShortcut::new(modifiers, key))
+            };
+            let command = egui::Modifiers::COMMAND;
+            let redo = shortcut(command | egui::Modifiers::SHIFT, egui::Key::Z)
+                || shortcut(command, egui::Key::Y);
+            let undo = shortcut(command, egui::Key::Z);
+            (undo, redo, !i.pointer.primary_down())
         });
         if released {
             view.end_stroke();

@@ -146,21 +146,27 @@ impl CaseView {
             .collect();
         ui.label(format!("Volumes (ml): {}", cells.join(" · ")));
         if let Some(dice) = &m.dice {
-            let hd = m.slow.as_ref().and_then(|s| s.hd95.as_ref());
+            // Dice and HD95 on lines of their own, the slow HD95 line held by a placeholder: the panel
+            // keeps its layout when the worker finishes (a button must not move under the pointer).
             let cells: Vec<String> = regions
                 .iter()
-                .enumerate()
-                .map(|(i, r)| match hd {
-                    Some(hd) => format!("{} {:.2} / {:.1} mm", r.name, dice[i], hd[i]),
-                    None => format!("{} {:.2}", r.name, dice[i]),
-                })
+                .zip(dice)
+                .map(|(r, d)| format!("{} {d:.2}", r.name))
                 .collect();
-            ui.label(format!(
-                "vs ground truth, Dice{}: {}",
-                if hd.is_some() { " / HD95" } else { "" },
-                cells.join(" · ")
-            ))
-            .on_hover_text("the same Dice and HD95 as cloe eval");
+            ui.label(format!("vs ground truth, Dice: {}", cells.join(" · ")))
+                .on_hover_text("the same Dice and HD95 as cloe eval");
+            let hd = match m.slow.as_ref().and_then(|s| s.hd95.as_ref()) {
+                Some(hd) => {
+                    let cells: Vec<String> = regions
+                        .iter()
+                        .zip(hd)
+                        .map(|(r, h)| format!("{} {h:.1}", r.name))
+                        .collect();
+                    cells.join(" · ")
+                }
+                None => "measuring…".into(),
+            };
+            ui.label(format!("HD95 (mm): {hd}"));
         }
         let count = m.slow.as_ref().map(|s| s.lesions.len());
         let at = m.lesion;

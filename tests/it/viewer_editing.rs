@@ -106,6 +106,30 @@ fn paint_undo_autosave_restore_save_and_discard() {
     h.key_press_modifiers(Modifiers::COMMAND, Key::Y);
     h.run_steps(2);
     assert!(overlay(&h) == painted, "Ctrl+Y redoes it");
+    // A quick chord, Ctrl pressed and released within one frame (as a fast typist or xdotool does),
+    // still undoes: the shortcut reads the modifiers of the key event, not the frame's.
+    fn chord(h: &mut Harness<'static, ViewerApp>, key: Key) {
+        let press = |pressed| egui::Event::Key {
+            key,
+            physical_key: None,
+            pressed,
+            repeat: false,
+            modifiers: Modifiers::COMMAND,
+        };
+        h.input_mut().events.extend([
+            egui::Event::ModifiersChanged(Modifiers::COMMAND),
+            press(true),
+            press(false),
+            egui::Event::ModifiersChanged(Modifiers::NONE),
+        ]);
+        h.step();
+    }
+    chord(&mut h, Key::Z);
+    h.run_steps(2);
+    assert!(overlay(&h) == truth, "a one-frame Ctrl+Z undoes the stroke");
+    chord(&mut h, Key::Y);
+    h.run_steps(2);
+    assert!(overlay(&h) == painted, "a one-frame Ctrl+Y redoes it");
 
     // Loading another label map over unsaved edits is refused.
     let other = case.join("Synth-1_label.nii.gz");
