@@ -225,9 +225,12 @@ impl ViewerApp {
         if undo {
             view.undo();
         }
-        let (next, previous) = ui.input(|i| {
-            let l = !typing && !i.modifiers.command && i.key_pressed(egui::Key::L);
-            (l && !i.modifiers.shift, l && i.modifiers.shift)
+        let (next, previous) = ui.ctx().input_mut(|i| {
+            let mut shortcut = |modifiers| {
+                !typing && i.consume_shortcut(&egui::KeyboardShortcut::new(modifiers, egui::Key::L))
+            };
+            let previous = shortcut(egui::Modifiers::SHIFT);
+            (shortcut(egui::Modifiers::NONE), previous)
         });
         if next || previous {
             let at = view.measure.lesion as isize;

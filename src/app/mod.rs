@@ -69,6 +69,8 @@ pub struct CaseView {
     pub visible: Vec<bool>,
     pub zoom: f32,
     pub pan: Vec2,
+    /// Mouse-wheel travel not yet turned into a slice step, in wheel notches.
+    pub wheel: f32,
     /// Paint mode, brush, undo history, autosave.
     pub edit: EditState,
     /// Volumes, Dice/HD95 against the ground truth and the lesions of the shown labels.
@@ -105,6 +107,7 @@ impl CaseView {
             visible: vec![true; case.profile.regions().len() + 1],
             zoom: 1.0,
             pan: Vec2::ZERO,
+            wheel: 0.0,
             edit: EditState::default(),
             measure: Measurements::default(),
             textures: HashMap::new(),
@@ -261,6 +264,11 @@ impl ViewerApp {
     /// The whole UI (also what the tests drive).
     pub fn show(&mut self, ui: &mut egui::Ui) {
         self.poll();
+        let quit = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::Q);
+        if ui.ctx().input_mut(|i| i.consume_shortcut(&quit)) {
+            // Closing autosaves unsaved edits (`on_exit`), so quitting loses nothing.
+            ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+        }
         self.editing_tick(ui);
         self.training.poll();
         if let Some(view) = self.view.as_mut()
@@ -400,21 +408,21 @@ pub fn bundled_model() -> PathBuf {
 }
 
 /// Opens the viewer window on `path` with an optional overlay file and model folder (blocks until it is
-/// closed). The wgpu renderer (slices drawn by `shaders/slice.wgsl`) is tried first; where it cannot
-/// start, glow with the CPU slice path. `CLOE_RENDERER=glow` picks glow directly.
+/// closed). The wgpu renderer (slices drawn by `shaders/slice.wgsl`) is used where wgpu finds an
+/// adapter, else glow with the CPU slice path; `CLOE_RENDERER=glow` picks glow directly. The choice
+/// is made before the window opens: winit allows one event loop per process, so a failed start
+/// cannot be retried with the other renderer.
 pub fn run(path: Option<PathBuf>, overlay: Option<PathBuf>, model: Option<PathBuf>) -> Result<()> {
     use eframe::Renderer;
-    let first = match std::env::var("CLOE_RENDERER").as_deref() {
+    let renderer = match std::env::var("CLOE_RENDERER").as_deref() {
         Ok("glow") => Renderer::Glow,
+        _ if crate::device::adapters().is_empty() => {
+            log::warn!("wgpu finds no adapter; drawing with glow and CPU slices");
+            Renderer::Glow
+        }
         _ => Renderer::Wgpu,
     };
-    match launch(first, path.clone(), overlay.clone(), model.clone()) {
-        Err(e) if first == Renderer::Wgpu => {
-            log::warn!("the wgpu renderer could not start ({e}); using glow and CPU slices");
-            launch(Renderer::Glow, path, overlay, model)
-        }
-        r => r,
-    }
+    launch(renderer, path, overlay, model)
 }
 
 fn launch(
@@ -456,5 +464,10 @@ fn launch(
             Ok(Box::new(app))
         }),
     )
-    .map_err(|e| CloeError::Invalid(format!("the window could not be opened: {e}")))
+    .map_err(|e| {
+        CloeError::Invalid(format!(
+            "the window could not be opened: {e} (the viewer needs a desktop session: check DISPLAY \
+             or WAYLAND_DISPLAY; the other commands, e.g. `cloe segment`, need none)"
+        ))
+    })
 }

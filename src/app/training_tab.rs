@@ -36,6 +36,8 @@ pub struct TrainingTab {
     pub init_field: String,
     /// Profile of a model trained from scratch (a started-from model brings its own).
     pub profile: Profile,
+    /// The profile follows the cases folder (what its file names say) until the user picks one.
+    pub profile_from_cases: bool,
     pub iterations: usize,
     pub batch: usize,
     pub lr: f64,
@@ -62,6 +64,8 @@ pub struct TrainingTab {
     preview: Option<(String, Profile, Result<Vec<CaseSource>>)>,
     /// The profile of the started-from model folder.
     init_profile: Option<(String, Profile)>,
+    /// The profile the cases folder's file names say (None: mixed, unknown or unreadable).
+    detected: Option<(String, Option<Profile>)>,
 }
 
 impl Default for TrainingTab {
@@ -71,6 +75,7 @@ impl Default for TrainingTab {
             out_field: String::new(),
             init_field: String::new(),
             profile: Profile::Brats,
+            profile_from_cases: true,
             iterations: TrainOptions::DEFAULT_ITERATIONS,
             batch: TrainOptions::DEFAULT_BATCH,
             lr: TrainOptions::DEFAULT_LR,
@@ -89,6 +94,7 @@ impl Default for TrainingTab {
             finished: None,
             preview: None,
             init_profile: None,
+            detected: None,
         }
     }
 }
@@ -98,6 +104,11 @@ impl TrainingTab {
     fn run_profile(&mut self) -> Profile {
         let init = self.init_field.trim().to_string();
         if init.is_empty() {
+            if self.profile_from_cases
+                && let Some(p) = self.detected_profile()
+            {
+                self.profile = p;
+            }
             return self.profile;
         }
         if self.init_profile.as_ref().is_none_or(|(f, _)| *f != init) {
@@ -105,6 +116,26 @@ impl TrainingTab {
             self.init_profile = Some((init, p));
         }
         self.init_profile.as_ref().map_or(self.profile, |(_, p)| *p)
+    }
+
+    /// The one profile the cases folder's file names name (looked at once per folder); None when
+    /// they name none, or several.
+    fn detected_profile(&mut self) -> Option<Profile> {
+        let folder = self.data_field.trim().to_string();
+        if folder.is_empty() {
+            return None;
+        }
+        if self.detected.as_ref().is_none_or(|(f, _)| *f != folder) {
+            let found = find_cases(Path::new(&folder), None).unwrap_or_default();
+            let mut named = found
+                .iter()
+                .filter(|c| !c.profile_guessed)
+                .map(|c| c.profile);
+            let first = named.next();
+            let one = first.filter(|p| named.all(|q| q == *p));
+            self.detected = Some((folder, one));
+        }
+        self.detected.as_ref().and_then(|(_, p)| *p)
     }
 
     /// What the cases folder holds (file names and dataset.json only, no voxels): looked at again when
@@ -210,6 +241,7 @@ impl TrainingTab {
     /// Starts a run with the form's options on a worker thread.
     pub fn start(&mut self) {
         self.error = None;
+        self.run_profile();
         let opts = match self.options() {
             Ok(o) => o,
             Err(e) => {
@@ -429,17 +461,27 @@ fn form(ui: &mut egui::Ui, tab: &mut TrainingTab) {
                 egui::ComboBox::from_id_salt("train-profile")
                     .selected_text(if from_model {
                         "the model's".to_string()
+                    } else if tab.profile_from_cases {
+                        format!("{} (the cases')", tab.profile)
                     } else {
                         tab.profile.to_string()
                     })
                     .show_ui(ui, |ui| {
                         for p in Profile::ALL {
-                            ui.selectable_value(&mut tab.profile, p, p.to_string());
+                            if ui
+                                .selectable_value(&mut tab.profile, p, p.to_string())
+                                .clicked()
+                            {
+                                tab.profile_from_cases = false;
+                            }
                         }
                     })
                     .response
                     .labelled_by(name.id)
-                    .on_hover_text("a model you start from brings its own profile");
+                    .on_hover_text(
+                        "follows the cases' file names until you pick one; a model you start \
+                         from brings its own",
+                    );
             });
             ui.end_row();
             let name = ui.label("Steps");

@@ -306,6 +306,13 @@ impl ViewerApp {
 
         // Input: click or drag moves the cursor (paints in paint mode); the wheel and arrow keys step
         // slices; right-drag sets window/level; a double click maximises the view or restores the grid.
+        // The views were drawn above with the state from before this input, so a change asks for one
+        // more frame (else the last step of a drag shows only at the next event).
+        let shown = |v: &super::CaseView| {
+            let wl = (v.level.to_bits(), v.width.to_bits());
+            (v.cursor, wl, v.pan, v.zoom.to_bits(), v.overlay_version)
+        };
+        let before = (shown(view), self.maximised);
         if let Some(pos) = response
             .interact_pointer_pos()
             .filter(|_| response.dragged_by(egui::PointerButton::Primary) || response.clicked())
@@ -337,26 +344,40 @@ impl ViewerApp {
             };
         }
         if response.hovered() {
-            let (scroll, up, down) = ui.input(|i| {
+            // One wheel notch is one slice, as in ITK-SNAP: the raw wheel events, not egui's smoothed
+            // scrolling (which spreads a notch over frames and stepped five slices per notch). Pixel
+            // deltas (track pads) count one notch per `line_scroll_speed` points.
+            let view = self.view.as_mut().expect("checked above");
+            let line = ui.ctx().options(|o| o.input_options.line_scroll_speed);
+            let (notches, up, down) = ui.input(|i| {
+                let notches: f32 = (i.events.iter())
+                    .filter_map(|e| match e {
+                        egui::Event::MouseWheel { unit, delta, .. } => Some(match unit {
+                            egui::MouseWheelUnit::Point => delta.y / line,
+                            _ => delta.y,
+                        }),
+                        _ => None,
+                    })
+                    .sum();
                 (
-                    i.smooth_scroll_delta.y,
+                    notches,
                     i.key_pressed(egui::Key::ArrowUp),
                     i.key_pressed(egui::Key::ArrowDown),
                 )
             });
-            let step = if up || scroll > 0.5 {
-                1
-            } else if down || scroll < -0.5 {
-                -1
-            } else {
-                0
-            };
+            view.wheel += notches;
+            let wheel_steps = view.wheel.trunc();
+            view.wheel -= wheel_steps;
+            let step = wheel_steps as isize + up as isize - down as isize;
             if step != 0 {
                 let axis = map.axes[2];
                 let n = dims[axis] as isize;
-                let view = self.view.as_mut().expect("checked above");
                 view.cursor[axis] = (view.cursor[axis] as isize + step).clamp(0, n - 1) as usize;
             }
+        }
+        let view = self.view.as_ref().expect("checked above");
+        if (shown(view), self.maximised) != before {
+            ui.ctx().request_repaint();
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The viewer driven as a user would (egui_kittest, no window): open a real case, see it load, switch
-//! the shown modality, step slices with the arrow keys, hide a label, load an overlay from a file, and
+//! the shown modality, step slices with the arrow keys and the wheel, hide a label, load an overlay from a file, and
 //! see a bad path reported without a crash.
 
 use crate::common;
@@ -59,6 +59,27 @@ fn open_a_case_switch_modality_step_slices_and_toggle_labels() {
     h.key_press(egui::Key::ArrowUp);
     h.step();
     h.step();
+    assert_eq!(h.state().view.as_ref().unwrap().cursor[2], 78);
+    // One wheel notch is one slice (egui's smoothed scroll stepped five); track-pad pixels add up
+    // to a notch per `line_scroll_speed` points.
+    let wheel = |unit, y| egui::Event::MouseWheel {
+        unit,
+        delta: egui::vec2(0.0, y),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Unknown,
+        modifiers: egui::Modifiers::NONE,
+    };
+    h.event(wheel(egui::MouseWheelUnit::Line, 1.0));
+    h.run_steps(3);
+    assert_eq!(h.state().view.as_ref().unwrap().cursor[2], 79);
+    h.event(wheel(egui::MouseWheelUnit::Line, -2.0));
+    h.run_steps(3);
+    assert_eq!(h.state().view.as_ref().unwrap().cursor[2], 77);
+    let line = h.ctx.options(|o| o.input_options.line_scroll_speed);
+    for _ in 0..3 {
+        h.event(wheel(egui::MouseWheelUnit::Point, 0.5 * line));
+    }
+    h.run_steps(3);
     assert_eq!(h.state().view.as_ref().unwrap().cursor[2], 78);
 
     // The overlay shows the nested regions WT, TC, ET: hide the tumour core, then show it again.

@@ -154,3 +154,25 @@ fn the_training_tab_fine_tunes_stops_resumes_and_hands_over_the_model() {
             .is_some_and(|m| m.maps.is_some() && !m.busy())
     });
 }
+
+#[test]
+fn a_model_from_scratch_takes_the_profile_the_cases_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    synthetic_prostate(&data);
+    let mut app = ViewerApp::new(None);
+    app.page = Page::Training;
+    app.training.data_field = data.display().to_string();
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut ViewerApp| app.show(ui), app);
+    h.run_steps(2);
+    // No model to start from: the profile follows the T2/ADC file names, not the BraTS default.
+    h.get_by_label_contains("3 cases found (prostate): 3 with a label map");
+    assert_eq!(h.state().training.profile, Profile::Prostate);
+    // Picked by hand, it stays.
+    h.state_mut().training.profile_from_cases = false;
+    h.state_mut().training.profile = Profile::Brats;
+    h.run_steps(2);
+    h.get_by_label_contains("3 cases found (brats)");
+}
