@@ -52,3 +52,5 @@ pub const WRITE_TO_FIELD: (u32, u32) = (302, 113);
 pub const STEPS_FIELD: (u32, u32) = (131, 159);
 /// "Start training" / "Stop" (one place), below the line saying what the cases folder holds.
 pub const START_STOP: (u32, u32) = (54, 320);
+/// The "Experts side by side" check box in the right panel.
+pub const EXPERTS_SIDE_BY_SIDE: (u32, u32) = (1017, 470);

@@ -222,6 +222,20 @@ fn read_edit_save_quit_and_restore_in_a_real_window() {
     );
     assert_same(&grid, &with, AXIAL, "the segmentation with T1c again");
 
+    // Experts side by side: tiles of each expert and the fused result under the main view.
+    app.click(EXPERTS_SIDE_BY_SIDE);
+    app.hover(NEUTRAL);
+    let tiles = app.snap("experts-side-by-side");
+    assert_changed(&with, &tiles, SAGITTAL, "the expert tiles");
+    app.click(EXPERTS_SIDE_BY_SIDE);
+    app.hover(NEUTRAL);
+    assert_same(
+        &with,
+        &app.snap("experts-off"),
+        Rect(300, 30, 1000, 850),
+        "the grid again",
+    );
+
     // The model's labels as they are, saved before any edit.
     let before = out.path().join("model.nii.gz");
     save_labels(&mut app, EXPORT_FIELD, SAVE_LABELS, &before);
