@@ -3,6 +3,9 @@
 //! gunzipping the same five files into memory and nothing else. Prints the median of N runs, the ratio to
 //! the baseline, and the process's peak resident memory.
 //!
+//! Second: opening the ProstateX-0000 DICOM study (3 series, 57 files; T2 and ADC read, ADC resampled
+//! onto T2) against opening the NIfTI conversions of the same series, the baseline of that comparison.
+//!
 //! `cargo bench --bench open_case` (reads ../shared/data).
 
 use cloe::case::{find_case, load_case};
@@ -27,6 +30,50 @@ fn peak_rss_mib() -> Option<f64> {
 }
 
 fn main() {
+    brats_nifti();
+    prostate_dicom();
+}
+
+/// Median seconds of `RUNS` timed calls of `f`.
+fn timed(mut f: impl FnMut()) -> f64 {
+    median(
+        (0..RUNS)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .collect(),
+    )
+}
+
+fn prostate_dicom() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/prostatex-t2-adc");
+    let (nifti, dicom) = (
+        data.join("ProstateX-0000"),
+        data.join("original_dicom/ProstateX-0000"),
+    );
+    let open = |dir: &Path| {
+        let source = find_case(dir, None).expect("the shared ProstateX study (../shared/data)");
+        std::hint::black_box(load_case(&source, ReadOptions::default()).unwrap());
+    };
+    let base = timed(|| open(&nifti));
+    let study = timed(|| open(&dicom));
+    let scan = timed(|| {
+        std::hint::black_box(find_case(&dicom, None).unwrap());
+    });
+    println!(
+        "open_case: ProstateX-0000, T2 384x384x19 + ADC 84x128x19 resampled onto it, {RUNS} runs"
+    );
+    println!("  baseline NIfTI files (.nii.gz)  median {base:.3} s");
+    println!(
+        "  DICOM study (3 series, 57 files) median {study:.3} s   ratio to baseline {:.2}",
+        study / base
+    );
+    println!("  part: finding the study (headers of 57 files, series, rules) {scan:.3} s");
+}
+
+fn brats_nifti() {
     let dir =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/brats2018/Brats18_2013_11_1");
     let source = find_case(&dir, None).expect("the shared BraTS case (../shared/data)");

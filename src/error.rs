@@ -60,6 +60,10 @@ pub enum CloeError {
     /// An MSD-style dataset whose files disagree with its dataset.json.
     #[error("{path}: {why}")]
     BadDataset { path: PathBuf, why: String },
+
+    /// A DICOM series that cannot be made into one volume (missing slices, mixed stacks, no image).
+    #[error("{path}: {why}")]
+    BadDicom { path: PathBuf, why: String },
     /// An output cannot be written where the user asked.
     #[error("cannot write {path}: {why}")]
     Unwritable { path: PathBuf, why: String },

@@ -1,6 +1,9 @@
 //! `cloe inspect`: what a case (or a dataset) holds, as a report for people (text) and scripts (JSON).
 
-use crate::case::{Case, CaseSource, FileReport, Profile, case_from_files, find_cases, load_case};
+use crate::case::{
+    Case, CaseSource, FileReport, Profile, apply_series_choices, case_from_files, find_cases,
+    load_case, series_roles,
+};
 use crate::error::Result;
 use crate::io::ReadOptions;
 use serde::Serialize;
@@ -30,7 +33,23 @@ pub struct CaseReport {
     pub grid_orientation: String,
     pub label_convention: Option<String>,
     pub files: Vec<FileReport>,
+    /// The series of a DICOM study and what each is used as (empty for NIfTI cases).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dicom_series: Vec<SeriesSummary>,
     pub notes: Vec<String>,
+}
+
+/// One DICOM series of a case, as `cloe inspect` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeriesSummary {
+    pub number: Option<i64>,
+    pub description: String,
+    pub date: String,
+    /// The DICOM Modality tag (MR, CT...).
+    pub modality: String,
+    pub slices: usize,
+    /// The profile modality it is used as, if any.
+    pub used_as: Option<String>,
 }
 
 /// A dataset: its cases by name, files not read.
@@ -50,16 +69,23 @@ pub struct CaseSummary {
     pub has_label: bool,
 }
 
-/// Inspects one path (a file, a case folder or a dataset folder) or a list of files of one case.
+/// Inspects one path (a file, a case folder or a dataset folder) or a list of files of one case;
+/// `series` holds `MODALITY=NUMBER` choices for DICOM studies.
 pub fn inspect(
     paths: &[PathBuf],
     profile: Option<Profile>,
+    series: &[String],
     opts: ReadOptions,
 ) -> Result<InspectReport> {
-    let sources = match paths {
+    let mut sources = match paths {
         [one] => find_cases(one, profile)?,
         many => vec![case_from_files(many, profile)?],
     };
+    if !series.is_empty() {
+        for source in &mut sources {
+            apply_series_choices(source, series)?;
+        }
+    }
     if let [source] = sources.as_slice() {
         return Ok(InspectReport::Case(case_report(&load_case(source, opts)?)));
     }
@@ -104,6 +130,17 @@ pub fn case_report(case: &Case) -> CaseReport {
             .as_ref()
             .map(|l| format!("{:?}", l.convention.disk_values())),
         files: case.files.clone(),
+        dicom_series: series_roles(&case.source)
+            .into_iter()
+            .map(|(s, role)| SeriesSummary {
+                number: s.number,
+                description: s.description.clone(),
+                date: s.date.clone(),
+                modality: s.modality.clone(),
+                slices: s.slice_count,
+                used_as: role.map(str::to_string),
+            })
+            .collect(),
         notes: case.notes.clone(),
     }
 }
@@ -190,6 +227,26 @@ impl CaseReport {
                     s,
                     "       label {:>3} {:<12} {:>10} voxels {:>10.3} ml",
                     l.value, l.name, l.voxels, l.ml
+                );
+            }
+        }
+        if !self.dicom_series.is_empty() {
+            let _ = writeln!(s, "\nDICOM series (choose with --series MODALITY=NUMBER)");
+            for d in &self.dicom_series {
+                let _ = writeln!(
+                    s,
+                    "  {:>4}  {:<40} {:<8} {:<3} {:>4} slices  {}",
+                    d.number
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    d.description,
+                    d.date,
+                    d.modality,
+                    d.slices,
+                    d.used_as
+                        .as_deref()
+                        .map(|m| format!("→ {m}"))
+                        .unwrap_or_default()
                 );
             }
         }

@@ -79,6 +79,8 @@ pub enum AffineSource {
     Qform,
     /// Neither code set: spacing from pixdim only (ANALYZE-style, orientation unknown).
     Pixdim,
+    /// Built from a DICOM series (orientation, positions and pixel spacing).
+    Dicom,
     /// Made by this program (a resampled or cropped volume).
     Derived,
 }

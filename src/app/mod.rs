@@ -9,6 +9,7 @@ pub mod gpu_slices;
 mod measure;
 mod model_panel;
 mod panels;
+mod series_picker;
 mod training_tab;
 mod views;
 
@@ -17,7 +18,7 @@ pub use measure::Measurements;
 pub use model_panel::{ModelPanel, ModelState, OverlaySource};
 pub use training_tab::TrainingTab;
 
-use crate::case::{Case, find_case, load_case, read_label_file};
+use crate::case::{Case, CaseSource, apply_series_choices, find_case, load_case, read_label_file};
 use crate::error::{CloeError, Result};
 use crate::io::ReadOptions;
 use crate::render::Plane;
@@ -75,6 +76,8 @@ pub struct CaseView {
     pub edit: EditState,
     /// Volumes, Dice/HD95 against the ground truth and the lesions of the shown labels.
     pub measure: Measurements,
+    /// The case's sources with another DICOM series chosen in the panel: the app reloads it.
+    pub reload: Option<CaseSource>,
     textures: HashMap<Plane, (SliceKey, TextureHandle)>,
     serial: u64,
 }
@@ -110,6 +113,7 @@ impl CaseView {
             wheel: 0.0,
             edit: EditState::default(),
             measure: Measurements::default(),
+            reload: None,
             textures: HashMap::new(),
             serial: VIEW_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             case,
@@ -216,6 +220,11 @@ impl ViewerApp {
 
     /// Starts loading a case on a worker thread.
     pub fn open(&mut self, path: PathBuf) {
+        self.open_with_series(path, Vec::new());
+    }
+
+    /// Starts loading a case, with `MODALITY=NUMBER` choices among the series of a DICOM study.
+    pub fn open_with_series(&mut self, path: PathBuf, series: Vec<String>) {
         self.flush_autosave();
         self.path_field = path.display().to_string();
         self.error = None;
@@ -223,7 +232,22 @@ impl ViewerApp {
         self.loading = Some((
             path,
             Promise::spawn_thread("load-case", move || {
-                load_case(&find_case(&p, None)?, ReadOptions::default())
+                let mut source = find_case(&p, None)?;
+                apply_series_choices(&mut source, &series)?;
+                load_case(&source, ReadOptions::default())
+            }),
+        ));
+    }
+
+    /// Reloads the open case from `source` (another DICOM series chosen for a modality).
+    pub fn reload(&mut self, source: CaseSource) {
+        self.flush_autosave();
+        self.error = None;
+        let path = PathBuf::from(&self.path_field);
+        self.loading = Some((
+            path,
+            Promise::spawn_thread("load-case", move || {
+                load_case(&source, ReadOptions::default())
             }),
         ));
     }
@@ -264,6 +288,9 @@ impl ViewerApp {
     /// The whole UI (also what the tests drive).
     pub fn show(&mut self, ui: &mut egui::Ui) {
         self.poll();
+        if let Some(source) = self.view.as_mut().and_then(|v| v.reload.take()) {
+            self.reload(source);
+        }
         let quit = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::Q);
         if ui.ctx().input_mut(|i| i.consume_shortcut(&quit)) {
             // Closing autosaves unsaved edits (`on_exit`), so quitting loses nothing.
@@ -407,12 +434,17 @@ pub fn bundled_model() -> PathBuf {
     bundled(&Path::new("models").join("brats"))
 }
 
-/// Opens the viewer window on `path` with an optional overlay file and model folder (blocks until it is
-/// closed). The wgpu renderer (slices drawn by `shaders/slice.wgsl`) is used where wgpu finds an
+/// Opens the viewer window on `path` (with `MODALITY=NUMBER` series choices for a DICOM study), an
+/// optional overlay file and model folder (blocks until it is closed). The wgpu renderer (slices drawn by `shaders/slice.wgsl`) is used where wgpu finds an
 /// adapter, else glow with the CPU slice path; `CLOE_RENDERER=glow` picks glow directly. The choice
 /// is made before the window opens: winit allows one event loop per process, so a failed start
 /// cannot be retried with the other renderer.
-pub fn run(path: Option<PathBuf>, overlay: Option<PathBuf>, model: Option<PathBuf>) -> Result<()> {
+pub fn run(
+    path: Option<PathBuf>,
+    series: Vec<String>,
+    overlay: Option<PathBuf>,
+    model: Option<PathBuf>,
+) -> Result<()> {
     use eframe::Renderer;
     let renderer = match std::env::var("CLOE_RENDERER").as_deref() {
         Ok("glow") => Renderer::Glow,
@@ -422,12 +454,13 @@ pub fn run(path: Option<PathBuf>, overlay: Option<PathBuf>, model: Option<PathBu
         }
         _ => Renderer::Wgpu,
     };
-    launch(renderer, path, overlay, model)
+    launch(renderer, path, series, overlay, model)
 }
 
 fn launch(
     renderer: eframe::Renderer,
     path: Option<PathBuf>,
+    series: Vec<String>,
     overlay: Option<PathBuf>,
     model: Option<PathBuf>,
 ) -> Result<()> {
@@ -442,7 +475,10 @@ fn launch(
         "CLoE Studio",
         options,
         Box::new(move |cc| {
-            let mut app = ViewerApp::new(path);
+            let mut app = ViewerApp::new(None);
+            if let Some(path) = path {
+                app.open_with_series(path, series);
+            }
             app.gpu = cc.wgpu_render_state.clone();
             // On a software rasterizer (lavapipe) the CPU path paints faster (benches/README.md).
             app.gpu_slicing = app.gpu.as_ref().is_some_and(|rs| {

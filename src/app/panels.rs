@@ -149,6 +149,7 @@ impl CaseView {
         if changed {
             self.auto_window();
         }
+        self.series_picker(ui);
         ui.separator();
         ui.label("Window / level (right-drag in a view)");
         ui.add(

@@ -1,12 +1,14 @@
 //! Finding cases: the files of one case from a folder or a list of files, or every case of a dataset
-//! folder (one sub-folder per case, a flat folder of several cases, or an MSD dataset). Nothing is read
-//! but names and `dataset.json` here; voxels are loaded by `load`.
+//! folder (one sub-folder per case, a flat folder of several cases, an MSD dataset, or DICOM studies).
+//! Nothing is read but names, `dataset.json` and DICOM headers here; voxels are loaded by `load`.
 
+use super::dicom_study::{dicom_cases_from_files, find_dicom_cases};
 use super::msd;
 use super::naming::{Role, Seq, classify};
 use super::profile::Profile;
 use super::source::{CaseSource, ModalitySource};
 use crate::error::{CloeError, Result};
+use crate::io::dicom::is_dicom_file;
 use crate::io::is_nifti_path;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -53,7 +55,11 @@ pub fn case_from_files(files: &[PathBuf], profile: Option<Profile>) -> Result<Ca
             });
         }
     }
-    let mut cases = group(files, profile, origin)?;
+    let mut cases = if files.iter().any(|f| !is_nifti_path(f) && is_dicom_file(f)) {
+        dicom_cases_from_files(files, profile)?
+    } else {
+        group(files, profile, origin)?
+    };
     match cases.len() {
         1 => Ok(cases.remove(0)),
         0 => Err(CloeError::no_case(
@@ -71,6 +77,11 @@ pub fn case_from_files(files: &[PathBuf], profile: Option<Profile>) -> Result<Ca
 pub fn find_cases(path: &Path, profile: Option<Profile>) -> Result<Vec<CaseSource>> {
     let meta = std::fs::metadata(path).map_err(|e| CloeError::unreadable(path, e))?;
     if meta.is_file() {
+        if !is_nifti_path(path) && is_dicom_file(path) {
+            // One file of a study (or its DICOMDIR): the study is the folder holding it.
+            let folder = path.parent().unwrap_or(Path::new("."));
+            return find_dicom_cases(folder, profile);
+        }
         return group(&[path.to_path_buf()], profile, path);
     }
     if !meta.is_dir() {
@@ -98,11 +109,15 @@ pub fn find_cases(path: &Path, profile: Option<Profile>) -> Result<Vec<CaseSourc
         }
     }
     if cases.is_empty() {
+        cases = find_dicom_cases(path, profile)?;
+    }
+    if cases.is_empty() {
         return Err(CloeError::no_case(
             path,
             "no case found: expected NIfTI files named like BraTS (`_flair _t1 _t1ce _t2 _seg`, \
              `-t1n -t1c -t2w -t2f`), BraTS-Toolkit (`_fla _t1 _t1c _t2`), prostate (`_t2w _adc`), \
-             or an MSD dataset with dataset.json, here or one folder down",
+             an MSD dataset with dataset.json, here or one folder down, or DICOM series \
+             (files with the DICM preamble) in this folder or below",
         ));
     }
     cases.sort_by(|a, b| a.id.cmp(&b.id));
@@ -241,6 +256,7 @@ fn build(
             pick(c, key).map(|path| ModalitySource {
                 path,
                 channel: None,
+                series: None,
             })
         })
         .collect();
@@ -253,6 +269,7 @@ fn build(
         ignored,
         profile_guessed: false,
         convention: None,
+        dicom: Vec::new(),
     }
 }
 

@@ -1,10 +1,12 @@
 //! Loading a case: reading its files, checking its label map against the profile, and putting every
-//! volume on the reference modality's grid (trilinear for images, nearest for labels).
+//! volume on the reference modality's grid (trilinear for images, nearest for labels). NIfTI files and
+//! DICOM series are read in parallel.
 
 use super::profile::{LabelConvention, Profile};
 use super::source::CaseSource;
 use super::subset::Subset;
 use crate::error::{CloeError, Result};
+use crate::io::dicom::read_series;
 use crate::io::{NiftiImage, ReadOptions, read_image, read_volume};
 use crate::resample::{Interp, resample, resample_data};
 use crate::stats::IntensityStats;
@@ -148,37 +150,17 @@ pub fn load_case(source: &CaseSource, opts: ReadOptions) -> Result<Case> {
         .modalities
         .iter()
         .flatten()
+        .filter(|m| m.series.is_none())
         .map(|m| &m.path)
         .collect();
     paths.dedup();
     let label_job = source.label.as_ref();
-    let (images, label_raw) = rayon::join(
+    let ((images, dicom), label_raw) = rayon::join(
         || {
-            paths
-                .par_iter()
-                .map(|&p| {
-                    let image = read_image(p, opts)?;
-                    if source
-                        .modalities
-                        .iter()
-                        .flatten()
-                        .any(|m| &m.path == p && m.channel.is_some())
-                    {
-                        check_channels(p, &image, source)?;
-                    } else if image.channels.len() != 1 {
-                        // Let the single-volume reader word the error.
-                        read_volume(p, opts)?;
-                    }
-                    let volumes: Vec<Option<Volume>> =
-                        image.into_volumes().into_iter().map(Some).collect();
-                    let stats: Vec<IntensityStats> = volumes
-                        .iter()
-                        .flatten()
-                        .map(|v| IntensityStats::of(&v.data))
-                        .collect();
-                    Ok((p.clone(), (volumes, stats)))
-                })
-                .collect::<Result<HashMap<PathBuf, (Vec<Option<Volume>>, Vec<IntensityStats>)>>>()
+            rayon::join(
+                || read_nifti_images(&paths, source, opts),
+                || read_dicom_series(source),
+            )
         },
         || {
             label_job
@@ -187,13 +169,32 @@ pub fn load_case(source: &CaseSource, opts: ReadOptions) -> Result<Case> {
         },
     );
     let mut images = images?;
+    let mut dicom = dicom?;
     let label_raw = label_raw?;
     let mut raw: Vec<Option<Volume>> = Vec::new();
-    for (key, m) in profile.modalities().iter().zip(&source.modalities) {
+    for (i, (key, m)) in profile
+        .modalities()
+        .iter()
+        .zip(&source.modalities)
+        .enumerate()
+    {
         let Some(m) = m else {
             raw.push(None);
             continue;
         };
+        if let Some(volume) = dicom[i].take() {
+            let series = source.series_of(i).expect("read from this series");
+            notes.push(format!(
+                "{} from DICOM {} ({} slices)",
+                profile.modality_display()[i],
+                series.name(),
+                series.slice_count
+            ));
+            let stats = IntensityStats::of(&volume.data);
+            files.push(report(key, &m.path, None, &volume, Some(stats), None));
+            raw.push(Some(volume));
+            continue;
+        }
         let (volumes, stats) = images
             .get_mut(&m.path)
             .expect("every modality's file was read");
@@ -443,4 +444,45 @@ fn report(
         intensity,
         labels,
     }
+}
+
+/// Every volume of the case's NIfTI files (an MSD image once for all its channels), with statistics.
+#[allow(clippy::type_complexity)]
+fn read_nifti_images(
+    paths: &[&PathBuf],
+    source: &CaseSource,
+    opts: ReadOptions,
+) -> Result<HashMap<PathBuf, (Vec<Option<Volume>>, Vec<IntensityStats>)>> {
+    paths
+        .par_iter()
+        .map(|&p| {
+            let image = read_image(p, opts)?;
+            if source
+                .modalities
+                .iter()
+                .flatten()
+                .any(|m| &m.path == p && m.channel.is_some())
+            {
+                check_channels(p, &image, source)?;
+            } else if image.channels.len() != 1 {
+                // Let the single-volume reader word the error.
+                read_volume(p, opts)?;
+            }
+            let volumes: Vec<Option<Volume>> = image.into_volumes().into_iter().map(Some).collect();
+            let stats: Vec<IntensityStats> = volumes
+                .iter()
+                .flatten()
+                .map(|v| IntensityStats::of(&v.data))
+                .collect();
+            Ok((p.clone(), (volumes, stats)))
+        })
+        .collect()
+}
+
+/// The volume of each modality that comes from a DICOM series (`None` for the others).
+fn read_dicom_series(source: &CaseSource) -> Result<Vec<Option<Volume>>> {
+    (0..source.modalities.len())
+        .into_par_iter()
+        .map(|i| source.series_of(i).map(read_series).transpose())
+        .collect()
 }

@@ -1,6 +1,7 @@
 //! Patient cases: naming schemes, profiles and label conventions, discovery of a case's files (or a
-//! dataset's cases), and loading them onto one grid.
+//! dataset's cases, NIfTI or DICOM), and loading them onto one grid.
 
+mod dicom_study;
 mod discover;
 mod load;
 mod msd;
@@ -9,6 +10,10 @@ mod profile;
 mod source;
 mod subset;
 
+pub use dicom_study::{
+    SeriesGuess, apply_series_choices, choose_series, guess_series, parse_series_choice,
+    series_roles,
+};
 pub use discover::{case_from_files, find_case, find_cases};
 pub use load::{Case, FileReport, LabelCount, LabelMap, load_case, read_label_file};
 pub use msd::{MsdLayout, read_layout};

@@ -108,6 +108,7 @@ pub fn find_msd_cases(dir: &Path, forced: Option<Profile>) -> Result<Vec<CaseSou
                 modalities[m] = Some(ModalitySource {
                     path: image.clone(),
                     channel: Some(channel),
+                    series: None,
                 });
             }
             cases.push(CaseSource {
@@ -118,6 +119,7 @@ pub fn find_msd_cases(dir: &Path, forced: Option<Profile>) -> Result<Vec<CaseSou
                 ignored: Vec::new(),
                 profile_guessed: false,
                 convention: Some(layout.convention),
+                dicom: Vec::new(),
             });
         }
     }

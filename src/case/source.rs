@@ -1,7 +1,8 @@
 //! What a case is made of before any voxel is read: which file (and channel) holds each modality, the
-//! label file, the files left out and why. `discover` and `msd` both produce these.
+//! label file, the files left out and why. `discover`, `msd` and `dicom_study` produce these.
 
 use super::profile::{LabelConvention, Profile};
+use crate::io::dicom::DicomSeries;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -11,6 +12,9 @@ pub struct ModalitySource {
     pub path: PathBuf,
     /// The channel of a 4-D (MSD) image, if any.
     pub channel: Option<usize>,
+    /// The SeriesInstanceUID of a DICOM series (in [`CaseSource::dicom`]); `path` is then its folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series: Option<String>,
 }
 
 /// The files of one case, before any voxel is read.
@@ -29,6 +33,9 @@ pub struct CaseSource {
     /// How labels are written, when the dataset says so (MSD); else detected from the values.
     #[serde(skip)]
     pub convention: Option<LabelConvention>,
+    /// Every series of a DICOM study (empty for NIfTI cases), chosen for a modality or not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dicom: Vec<DicomSeries>,
 }
 
 impl CaseSource {
@@ -38,12 +45,22 @@ impl CaseSource {
             .modalities
             .iter()
             .flatten()
+            .filter(|m| m.series.is_none())
             .map(|m| m.path.clone())
             .collect();
+        for s in &self.dicom {
+            files.extend(s.slices.iter().map(|slice| slice.path.clone()));
+        }
         files.extend(self.label.clone());
         files.sort();
         files.dedup();
         files
+    }
+
+    /// The DICOM series behind modality `m`, if it comes from one.
+    pub fn series_of(&self, m: usize) -> Option<&DicomSeries> {
+        let uid = self.modalities.get(m)?.as_ref()?.series.as_deref()?;
+        self.dicom.iter().find(|s| s.uid == uid)
     }
 
     /// Modality keys found in files.

@@ -38,8 +38,11 @@ pub struct Cli {
 pub enum Command {
     /// Open the viewer on a case (three linked planes, window/level, label overlays).
     View {
-        /// A case folder or one of its files.
+        /// A case folder (NIfTI files or a DICOM study) or one of its files.
         path: PathBuf,
+        /// For a DICOM study: the series to use for a modality, by series number (repeatable).
+        #[arg(long, value_name = "MODALITY=NUMBER")]
+        series: Vec<String>,
         /// A label map to overlay (e.g. the output of `cloe segment`) instead of the ground truth.
         #[arg(long)]
         labels: Option<PathBuf>,
@@ -51,8 +54,8 @@ pub enum Command {
     /// orientation, datatype and intensity percentiles, label values with voxel counts and volumes in ml,
     /// and any resampling done to put the modalities on one grid.
     Inspect {
-        /// A case folder, a dataset folder, an MSD dataset (with dataset.json), one NIfTI file, or
-        /// several NIfTI files of one case.
+        /// A case folder, a dataset folder, an MSD dataset (with dataset.json), a DICOM study or a
+        /// folder of studies, one NIfTI file, or several files of one case.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Print JSON instead of text.
@@ -64,6 +67,10 @@ pub enum Command {
         /// Accept NaN/Inf voxels, treating them as 0 (background).
         #[arg(long)]
         allow_nonfinite: bool,
+        /// For a DICOM study: the series to use for a modality, by series number (repeatable),
+        /// e.g. `--series t2=6`.
+        #[arg(long, value_name = "MODALITY=NUMBER")]
+        series: Vec<String>,
     },
     /// Train CLoE on the labelled cases of a folder (or resume a stopped run).
     Train(Box<TrainArgs>),
@@ -300,6 +307,7 @@ pub fn run(cli: Cli) -> Result<()> {
         let model = crate::app::bundled_model();
         return crate::app::run(
             case.is_dir().then_some(case),
+            Vec::new(),
             None,
             model.join("config.json").is_file().then_some(model),
         );
@@ -307,16 +315,18 @@ pub fn run(cli: Cli) -> Result<()> {
     match command {
         Command::View {
             path,
+            series,
             labels,
             model,
-        } => crate::app::run(Some(path), labels, model)?,
+        } => crate::app::run(Some(path), series, labels, model)?,
         Command::Inspect {
             paths,
             json,
             profile,
             allow_nonfinite,
+            series,
         } => {
-            let report = inspect(&paths, profile, ReadOptions { allow_nonfinite })?;
+            let report = inspect(&paths, profile, &series, ReadOptions { allow_nonfinite })?;
             if json {
                 outln!("{}", to_json(&report)?)?;
             } else {

@@ -3,7 +3,7 @@
 //! as input.
 
 use super::outln;
-use crate::case::{Profile, Subset, find_case, find_cases, load_case};
+use crate::case::{Profile, Subset, apply_series_choices, find_case, find_cases, load_case};
 use crate::device::{DeviceChoice, select};
 use crate::error::{CloeError, Result};
 use crate::eval::{evaluate, fit_postprocessing};
@@ -102,12 +102,16 @@ pub fn run_train(opts: TrainOptions) -> Result<()> {
 /// Arguments of `cloe segment`.
 #[derive(Debug, clap::Args)]
 pub struct SegmentArgs {
-    /// The case: a folder, or one of its files.
+    /// The case: a folder (NIfTI files or a DICOM study), or one of its files.
     pub case: PathBuf,
     /// The model folder (config.json + model.bpk).
     #[arg(long)]
     pub model: PathBuf,
-    /// Output label map (.nii.gz), on the input's grid and label convention (BraTS {0,1,2,4}).
+    /// For a DICOM study: the series to use for a modality, by series number (repeatable),
+    /// e.g. `--series t2=6`.
+    #[arg(long, value_name = "MODALITY=NUMBER")]
+    pub series: Vec<String>,
+    /// Output label map (.nii.gz), on the input's (reference series') grid and label convention.
     #[arg(long)]
     pub out: PathBuf,
     /// Use only these modalities, e.g. flair,t1c (the others count as missing even if present).
@@ -137,7 +141,8 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
     let t = Instant::now();
     let compute = select(a.device)?;
     let net = load_model(&a.model, &compute.device)?;
-    let source = find_case(&a.case, Some(net.config().profile))?;
+    let mut source = find_case(&a.case, Some(net.config().profile))?;
+    apply_series_choices(&mut source, &a.series)?;
     let case = load_case(&source, ReadOptions::default())?;
     let present = case.available();
     let used = match &a.modalities {

@@ -1,6 +1,8 @@
-//! File input and output: NIfTI-1 volumes in and out, and atomic writes that never touch an input.
+//! File input and output: NIfTI-1 volumes in and out, DICOM series in, and atomic writes that never
+//! touch an input.
 
 mod atomic;
+pub mod dicom;
 mod header;
 mod nifti_read;
 mod nifti_write;

@@ -7,6 +7,8 @@ mod common;
 
 mod bad_input;
 mod case_discovery;
+mod dicom_bad_input;
+mod dicom_real;
 mod inspect_cli;
 mod io_real_data;
 mod metrics_real;
