@@ -409,3 +409,94 @@ fn sanitize(s: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(description: &str, image_type: &str, contrast: &str) -> DicomSeries {
+        DicomSeries {
+            uid: "1.2.3".into(),
+            study_uid: "1.2".into(),
+            patient_id: "P".into(),
+            number: Some(1),
+            description: description.into(),
+            protocol: String::new(),
+            sequence: String::new(),
+            modality: "MR".into(),
+            date: String::new(),
+            body_part: String::new(),
+            contrast_agent: contrast.into(),
+            image_type: image_type.split('\\').map(str::to_string).collect(),
+            sop_class: "1.2.840.10008.5.1.4.1.1.4".into(),
+            slice_count: 1,
+            slices: vec![crate::io::dicom::SliceHeader {
+                path: "x.dcm".into(),
+                rows: 2,
+                cols: 2,
+                pixel_spacing: None,
+                orientation: None,
+                position: None,
+                thickness: None,
+                instance: None,
+                frames: 1,
+                samples_per_pixel: 1,
+                bits_allocated: 16,
+                signed: false,
+                transfer_syntax: String::new(),
+            }],
+        }
+    }
+
+    #[test]
+    fn descriptions_scanners_write_map_to_the_right_modality() {
+        use SeriesGuess::*;
+        let g = |d: &str, t: &str, c: &str| guess_series(&series(d, t, c));
+        assert_eq!(g("t2_tse_tra", "ORIGINAL\\PRIMARY\\M", ""), Image(Seq::T2));
+        assert_eq!(g("AX T2 FSE", "ORIGINAL", ""), Image(Seq::T2));
+        assert_eq!(
+            g("ep2d_diff_tra_DYNDIST_ADC", "DERIVED\\ADC", ""),
+            Image(Seq::Adc)
+        );
+        assert_eq!(g("dADC_b50_800", "DERIVED", ""), Image(Seq::Adc));
+        assert_eq!(
+            g("ep2d_diff_tra_CALC_BVAL", "DERIVED\\DIFFUSION\\TRACEW", ""),
+            Unused("a diffusion-weighted (b-value) image")
+        );
+        assert_eq!(g("AX FLAIR", "ORIGINAL", ""), Image(Seq::Flair));
+        assert_eq!(
+            g("t2_tirm_tra_dark-fluid", "ORIGINAL", ""),
+            Image(Seq::Flair)
+        );
+        assert_eq!(g("t1_mprage_sag", "ORIGINAL", ""), Image(Seq::T1));
+        assert_eq!(g("t1_mprage_sag", "ORIGINAL", "Gadovist"), Image(Seq::T1c));
+        assert_eq!(g("AX T1 POST", "ORIGINAL", ""), Image(Seq::T1c));
+        assert_eq!(g("T1+C 3D", "ORIGINAL", ""), Image(Seq::T1c));
+        assert_eq!(
+            g("t2_swi_tra", "ORIGINAL", ""),
+            Unknown,
+            "T2*/SWI is not T2"
+        );
+        assert_eq!(
+            g("localizer", "ORIGINAL\\PRIMARY\\LOCALIZER", ""),
+            Unused("a localizer")
+        );
+        assert_eq!(g("PD_tse", "ORIGINAL", ""), Unknown);
+        let mut report = series("Dose report", "", "");
+        report.slices[0].rows = 0;
+        assert_eq!(guess_series(&report), Unused("not an image"));
+    }
+
+    #[test]
+    fn series_choices_parse_or_say_what_they_expect() {
+        assert_eq!(parse_series_choice("t2=6").unwrap(), ("t2".to_string(), 6));
+        assert_eq!(
+            parse_series_choice(" ADC = 8 ").unwrap(),
+            ("ADC".to_string(), 8)
+        );
+        for bad in ["t2", "t2=six", "=", "t2:6"] {
+            let e = parse_series_choice(bad).unwrap_err().to_string();
+            assert!(e.contains("MODALITY=SERIES_NUMBER"), "{e}");
+        }
+    }
+}
