@@ -5,7 +5,7 @@
 //! trained model to the viewer.
 
 use super::ViewerApp;
-use crate::case::{CaseSource, Profile, find_cases};
+use crate::case::{CaseSource, Profile, find_nifti_cases};
 use crate::device::DeviceChoice;
 use crate::error::{CloeError, Result};
 use crate::model::{CloeConfig, load_config};
@@ -126,7 +126,7 @@ impl TrainingTab {
             return None;
         }
         if self.detected.as_ref().is_none_or(|(f, _)| *f != folder) {
-            let found = find_cases(Path::new(&folder), None).unwrap_or_default();
+            let found = find_nifti_cases(Path::new(&folder), None).unwrap_or_default();
             let mut named = found
                 .iter()
                 .filter(|c| !c.profile_guessed)
@@ -151,7 +151,7 @@ impl TrainingTab {
             .as_ref()
             .is_none_or(|(f, p, _)| *f != folder || *p != profile)
         {
-            let found = find_cases(Path::new(&folder), Some(profile));
+            let found = find_nifti_cases(Path::new(&folder), Some(profile));
             self.preview = Some((folder, profile, found));
         }
         let Some((_, _, found)) = &self.preview else {

@@ -88,7 +88,7 @@ pub fn guess_series(s: &DicomSeries) -> SeriesGuess {
 
 /// Every DICOM study under `root`, one case per study.
 pub fn find_dicom_cases(root: &Path, forced: Option<Profile>) -> Result<Vec<CaseSource>> {
-    let files = dicom_files_under(root);
+    let files = dicom_files_under(root).map_err(|why| CloeError::no_case(root, why))?;
     cases_of(root, &files, forced)
 }
 

@@ -73,11 +73,22 @@ pub fn case_from_files(files: &[PathBuf], profile: Option<Profile>) -> Result<Ca
     }
 }
 
-/// Lists the cases at `path`: a case folder, a dataset folder, an MSD dataset or a single file.
+/// Lists the cases at `path`: a case folder, a dataset folder, an MSD dataset, DICOM studies or a
+/// single file.
 pub fn find_cases(path: &Path, profile: Option<Profile>) -> Result<Vec<CaseSource>> {
+    find_cases_in(path, profile, true)
+}
+
+/// [`find_cases`] from file names alone, without reading DICOM headers: quick enough to run as a
+/// folder path is typed (the Training page's preview).
+pub fn find_nifti_cases(path: &Path, profile: Option<Profile>) -> Result<Vec<CaseSource>> {
+    find_cases_in(path, profile, false)
+}
+
+fn find_cases_in(path: &Path, profile: Option<Profile>, dicom: bool) -> Result<Vec<CaseSource>> {
     let meta = std::fs::metadata(path).map_err(|e| CloeError::unreadable(path, e))?;
     if meta.is_file() {
-        if !is_nifti_path(path) && is_dicom_file(path) {
+        if dicom && !is_nifti_path(path) && is_dicom_file(path) {
             // One file of a study (or its DICOMDIR): the study is the folder holding it.
             let folder = path.parent().unwrap_or(Path::new("."));
             return find_dicom_cases(folder, profile);
@@ -108,7 +119,7 @@ pub fn find_cases(path: &Path, profile: Option<Profile>) -> Result<Vec<CaseSourc
             }
         }
     }
-    if cases.is_empty() {
+    if cases.is_empty() && dicom {
         cases = find_dicom_cases(path, profile)?;
     }
     if cases.is_empty() {

@@ -14,7 +14,7 @@ pub use dicom_study::{
     SeriesGuess, apply_series_choices, choose_series, guess_series, parse_series_choice,
     series_roles,
 };
-pub use discover::{case_from_files, find_case, find_cases};
+pub use discover::{case_from_files, find_case, find_cases, find_nifti_cases};
 pub use load::{Case, FileReport, LabelCount, LabelMap, load_case, read_label_file};
 pub use msd::{MsdLayout, read_layout};
 pub use naming::{Named, Role, Seq, classify};

@@ -8,7 +8,7 @@ use crate::device::{self, DeviceChoice};
 use crate::error::{CloeError, Result};
 use crate::inspect::inspect;
 use crate::io::ReadOptions;
-use crate::model::{Ablation, CloeConfig, LossWeights};
+use crate::model::{Ablation, CloeConfig, GateInput, LossWeights};
 use crate::train::TrainOptions;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -129,6 +129,13 @@ pub enum Command {
     },
 }
 
+/// `--gate-input` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GateInputArg {
+    Raw,
+    Standardized,
+}
+
 /// Arguments of `cloe train`.
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
@@ -206,6 +213,11 @@ pub struct TrainArgs {
     /// (0, the default, is the paper's CLoE).
     #[arg(long, default_value_t = LossWeights::DEFAULT.region)]
     pub region_weight: f64,
+    /// What the gating MLP sees of the consistency scores: `raw` (eq. 7 as written) or
+    /// `standardized` over the available experts (see models/brats/eval.md); starting from a model
+    /// with the other choice gives the gate fresh weights.
+    #[arg(long, value_enum, default_value_t = GateInputArg::Raw)]
+    pub gate_input: GateInputArg,
     /// Validate every N steps.
     #[arg(long, default_value_t = TrainOptions::DEFAULT_VALIDATE_EVERY)]
     pub validate_every: usize,
@@ -260,6 +272,10 @@ impl TrainArgs {
         c.loss.eta = self.eta;
         c.loss.lambda_rec = self.lambda_rec;
         c.loss.region = self.region_weight;
+        c.gate_input = match self.gate_input {
+            GateInputArg::Raw => GateInput::Raw,
+            GateInputArg::Standardized => GateInput::Standardized,
+        };
         c.ablation = Ablation {
             mec: !self.no_mec,
             rec: !self.no_rec,

@@ -29,6 +29,20 @@ impl Default for Ablation {
     }
 }
 
+/// What the gating MLP sees of the consistency scores (u_m, v_m).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GateInput {
+    /// The scores as they are (eq. 7). Trained, the experts' scores differ by about 0.01 while their
+    /// common part is about 0.9: the gradient reaching the shared MLP is the softmax-weighted sum of
+    /// per-expert terms that nearly cancel, so the gate barely learns and its weights stay uniform.
+    #[default]
+    Raw,
+    /// Each score standardised over the sample's available experts (zero mean, unit spread; all zero
+    /// when the experts agree exactly), so the MLP sees which expert is more consistent than the others.
+    Standardized,
+}
+
 /// Loss weights of eq. 8–11 and the contrastive term's own constants.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LossWeights {
@@ -96,6 +110,9 @@ pub struct CloeConfig {
     pub patch: usize,
     pub ablation: Ablation,
     pub loss: LossWeights,
+    /// What the gate sees of (u, v); models saved before this switch read as `raw`.
+    #[serde(default)]
+    pub gate_input: GateInput,
     /// What is done to a segmentation after the network (chosen on validation cases by
     /// `cloe eval --fit-postprocessing`; nothing for a model without the decision).
     #[serde(default, skip_serializing_if = "PostProcess::is_none")]
@@ -128,6 +145,7 @@ impl CloeConfig {
             patch: Self::DEFAULT_PATCH,
             ablation: Ablation::default(),
             loss: LossWeights::DEFAULT,
+            gate_input: GateInput::Raw,
             postprocess: PostProcess::none(),
         }
     }

@@ -13,7 +13,7 @@ mod persist;
 
 pub use crate::ops::{to_vec, upsample2x};
 pub use blocks::{ConvBlock, Decoder, Encoder, Features};
-pub use config::{Ablation, CloeConfig, LossWeights};
+pub use config::{Ablation, CloeConfig, GateInput, LossWeights};
 pub use consistency::{Consistency, consistency, cosine};
 pub use contrast_head::{Codes, ContrastHead, block_mean};
 pub use flops::conv_flops;

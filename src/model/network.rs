@@ -150,6 +150,18 @@ impl CloeNet {
             .collect()
     }
 
+    /// The gating weights `[B, A]` the network gives experts with consistency scores u, v `[B, A]`.
+    pub fn gate_weights(&self, u: Tensor<2>, v: Tensor<2>) -> Tensor<2> {
+        self.gate
+            .weights(u, v, self.config.ablation, self.config.gate_input)
+    }
+
+    /// The same network with a freshly initialised gating MLP (when fine-tuning changes what it sees).
+    pub fn with_new_gate(mut self, device: &Device) -> Self {
+        self.gate = Gate::new(self.config.gate_hidden, device);
+        self
+    }
+
     /// The fusion path from the available experts (`experts[m]` is `None` for a missing modality):
     /// region map, consistency, gating weights, weighted multiscale fusion and D_fuse.
     /// Panics if no expert is available (callers check the availability mask first).
@@ -173,9 +185,7 @@ impl CloeNet {
         let region = sigmoid(crate::ops::conv3d_module(&self.region_head, mean_f1));
         let probs: Vec<Tensor<5>> = available.iter().map(|(_, e)| e.probs.clone()).collect();
         let Consistency { u, v, mec, rec } = consistency(&probs, &region, self.config.cosine_eps);
-        let w = self
-            .gate
-            .weights(u.clone(), v.clone(), self.config.ablation);
+        let w = self.gate_weights(u.clone(), v.clone());
         let fused: Features = std::array::from_fn(|l| {
             available
                 .iter()

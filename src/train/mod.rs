@@ -351,7 +351,7 @@ pub fn train(
     ad.seed(opts.seed);
     let mut model = CloeNet::new(&cfg, &ad);
     if let Some(dir) = opts.init.as_ref().filter(|_| !opts.resume) {
-        model = initial_weights(model, dir)?;
+        model = initial_weights(model, dir, &ad)?;
     }
     // Decoupled weight decay (AdamW): with Adam's L2 term the decay dominates the normalised update of
     // parameters whose loss gradients are tiny, and it drove the gating MLP's weights towards zero.
@@ -506,7 +506,9 @@ pub fn train(
 
 /// Loads the weights of the model in `dir` into `model` (built from this run's config) for fine-tuning;
 /// the architecture must match.
-fn initial_weights(model: CloeNet, dir: &std::path::Path) -> Result<CloeNet> {
+/// The weights of the model in `dir`; the gating MLP starts afresh when the new run changes what it
+/// sees (`gate_input`), since weights fitted to raw scores mean nothing for standardised ones.
+fn initial_weights(model: CloeNet, dir: &std::path::Path, device: &Device) -> Result<CloeNet> {
     let theirs = crate::model::load_config(dir)?;
     model.config().same_architecture(&theirs).map_err(|why| {
         CloeError::Invalid(format!(
@@ -515,11 +517,16 @@ fn initial_weights(model: CloeNet, dir: &std::path::Path) -> Result<CloeNet> {
         ))
     })?;
     let weights = dir.join(crate::model::WEIGHTS_FILE);
-    model.try_load_file(weights.clone()).map_err(|e| {
+    let model = model.try_load_file(weights.clone()).map_err(|e| {
         CloeError::Invalid(format!(
             "cannot read the weights {} to start from: {e}",
             weights.display()
         ))
+    })?;
+    Ok(if theirs.gate_input == model.config().gate_input {
+        model
+    } else {
+        model.with_new_gate(device)
     })
 }
 

@@ -196,3 +196,18 @@ fn the_viewer_shows_a_broken_series_and_stays_up() {
     assert!(error.contains("missing"), "{error}");
     assert!(h.state().view.is_none());
 }
+
+#[test]
+fn a_folder_far_larger_than_a_study_is_refused_quickly() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..20_001 {
+        std::fs::write(dir.path().join(format!("f{i}")), b"").unwrap();
+    }
+    let err = cloe::case::find_cases(dir.path(), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("more than 20000 files") && err.contains("study's"),
+        "{err}"
+    );
+}

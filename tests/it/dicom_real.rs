@@ -21,7 +21,7 @@ fn dicom_reference() -> serde_json::Value {
 
 /// The one series stored in `folder`, read into a volume.
 fn read_folder(folder: &Path) -> Volume {
-    let scan = scan_files(&dicom_files_under(folder));
+    let scan = scan_files(&dicom_files_under(folder).unwrap());
     assert!(scan.skipped.is_empty(), "skipped: {:?}", scan.skipped);
     assert_eq!(scan.series.len(), 1, "{}", folder.display());
     read_series(&scan.series[0]).unwrap()

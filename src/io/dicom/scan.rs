@@ -14,8 +14,12 @@ use std::path::{Path, PathBuf};
 /// How deep a folder scan descends (PACS exports nest patient / study / series folders).
 const MAX_DEPTH: usize = 8;
 
-/// The most files a folder scan looks at, so that opening the wrong folder (a home directory) ends.
-const MAX_FILES: usize = 100_000;
+/// The most files a folder scan looks at: opening the wrong folder (a home directory, `/`) ends at once
+/// with a message instead of reading the whole disk. A large study has a few thousand files.
+const MAX_FILES: usize = 20_000;
+
+/// Folders never scanned: virtual file systems whose files can block a reader.
+const SKIPPED: [&str; 4] = ["/proc", "/sys", "/dev", "/run"];
 
 /// What one DICOM file says about its slice.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -119,37 +123,48 @@ pub fn is_dicom_file(path: &Path) -> bool {
         && &head[128..] == b"DICM"
 }
 
-/// Every DICOM file under `root` (depth-limited, hidden entries skipped), sorted.
-pub fn dicom_files_under(root: &Path) -> Vec<PathBuf> {
+/// Every DICOM file under `root` (depth-limited, hidden entries, other file systems and `/proc`-like
+/// folders skipped), sorted; an error when the folder holds more files than a study would.
+pub fn dicom_files_under(root: &Path) -> Result<Vec<PathBuf>, String> {
+    use std::os::unix::fs::MetadataExt;
+    let device = std::fs::metadata(root).map(|m| m.dev()).ok();
     let mut found = Vec::new();
     let mut stack = vec![(root.to_path_buf(), 0usize)];
-    let mut seen = 0usize;
     while let Some((dir, depth)) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
         for entry in entries.flatten() {
             let p = entry.path();
-            if p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            {
+            let hidden = p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if hidden || SKIPPED.iter().any(|s| p == Path::new(s)) {
                 continue;
             }
-            if p.is_dir() {
+            let Ok(meta) = std::fs::metadata(&p) else {
+                continue;
+            };
+            if Some(meta.dev()) != device {
+                continue;
+            }
+            if meta.is_dir() {
                 if depth + 1 < MAX_DEPTH {
                     stack.push((p, depth + 1));
                 }
-            } else if p.is_file() {
-                seen += 1;
-                if seen > MAX_FILES {
-                    break;
-                }
+            } else if meta.is_file() {
                 found.push(p);
+                if found.len() > MAX_FILES {
+                    return Err(format!(
+                        "more than {MAX_FILES} files under this folder: it is not one study; open the \
+                         study's (or the patient's) own folder"
+                    ));
+                }
             }
         }
     }
     found.sort();
-    found.into_par_iter().filter(|p| is_dicom_file(p)).collect()
+    Ok(found.into_par_iter().filter(|p| is_dicom_file(p)).collect())
 }
 
 /// Reads the headers of `files` (DICOM Part 10 files) and groups them into series.
