@@ -214,10 +214,11 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = LossWeights::DEFAULT.region)]
     pub region_weight: f64,
     /// What the gating MLP sees of the consistency scores: `raw` (eq. 7 as written) or
-    /// `standardized` over the available experts (see models/brats/eval.md); starting from a model
-    /// with the other choice gives the gate fresh weights.
-    #[arg(long, value_enum, default_value_t = GateInputArg::Raw)]
-    pub gate_input: GateInputArg,
+    /// `standardized` over the available experts (see models/brats/eval.md). Default: the choice of
+    /// the run being resumed or of the `--init` model, else raw; starting from a model with the other
+    /// choice gives the gate fresh weights.
+    #[arg(long, value_enum)]
+    pub gate_input: Option<GateInputArg>,
     /// Validate every N steps.
     #[arg(long, default_value_t = TrainOptions::DEFAULT_VALIDATE_EVERY)]
     pub validate_every: usize,
@@ -247,6 +248,16 @@ impl TrainArgs {
         o.batch = self.batch;
         o.init = self.init;
         o.resume = self.resume;
+        // An explicit choice, else the resumed run's, else the starting model's, else raw.
+        let saved =
+            |dir: &std::path::Path| crate::model::load_config(dir).ok().map(|c| c.gate_input);
+        let gate_input = match self.gate_input {
+            Some(GateInputArg::Raw) => GateInput::Raw,
+            Some(GateInputArg::Standardized) => GateInput::Standardized,
+            None => (o.resume.then(|| saved(&o.out_dir)).flatten())
+                .or_else(|| o.init.as_deref().and_then(saved))
+                .unwrap_or_default(),
+        };
         o.replace = self.replace;
         o.time_limit_seconds = self.time_limit;
         if let Some(n) = self.log_every {
@@ -272,10 +283,7 @@ impl TrainArgs {
         c.loss.eta = self.eta;
         c.loss.lambda_rec = self.lambda_rec;
         c.loss.region = self.region_weight;
-        c.gate_input = match self.gate_input {
-            GateInputArg::Raw => GateInput::Raw,
-            GateInputArg::Standardized => GateInput::Standardized,
-        };
+        c.gate_input = gate_input;
         c.ablation = Ablation {
             mec: !self.no_mec,
             rec: !self.no_rec,

@@ -1,8 +1,8 @@
 //! The viewer in a real window, as a reader uses it: the bundled case opens with the shipped model's
-//! segmentation; L / Shift+L step through the lesions, arrow keys and the wheel step slices (one
-//! notch, one slice), right-drag sets window/level, a click or left-drag moves the crosshair,
-//! middle-drag pans, double-click maximises a view and restores the grid, a modality switched off
-//! and on re-fuses; a brush stroke, Ctrl+Z, Ctrl+Y, Ctrl+Shift+Z, erase; Save labels
+//! segmentation; arrow keys and the wheel step slices (one notch, one slice), right-drag sets
+//! window/level, a click or left-drag moves the crosshair, middle-drag pans, double-click maximises a
+//! view and restores the grid, a modality switched off and on re-fuses; a brush stroke, Ctrl+Z, Ctrl+Y,
+//! Ctrl+Shift+Z, L / Shift+L through the lesions (the tumour and the stroke), erase; Save labels
 //! writes the edit on the case's grid; Ctrl+Q quits with the unsaved edit autosaved, and the reopened
 //! app offers it back; a shared case opens from the path field.
 
@@ -107,18 +107,6 @@ fn read_edit_save_quit_and_restore_in_a_real_window() {
     );
     let bars = |img: &RgbImage| count(img, GATING_CHART, |r, g, b| r as i32 - g.max(b) as i32 > 40);
     assert!(bars(&loaded) > 50, "no gating bars");
-
-    // L goes to the next lesion (the crosshair moves, every view follows), Shift+L back to the first.
-    app.key("l");
-    let next = app.snap("lesion-2");
-    assert_changed(&loaded, &next, CORONAL, "L: the next lesion");
-    app.key("shift+l");
-    assert_same(
-        &loaded,
-        &app.snap("lesion-1"),
-        Rect(300, 30, 1000, 850),
-        "Shift+L",
-    );
 
     // Arrow up over the axial view steps a slice. Each wheel event is one slice; an XTEST wheel
     // click (xdotool) is two events, since winit reports both its press and its release (a real
@@ -282,6 +270,33 @@ fn read_edit_save_quit_and_restore_in_a_real_window() {
         diff.iter().all(|&(s, v)| s == z && v == 1),
         "only NCR/NET on one axial slice: {:?}",
         &diff[..diff.len().min(5)]
+    );
+
+    // The stroke is a second lesion (the shipped model's post-processing leaves one tumour component):
+    // L goes to it, Shift+L to the tumour (the crosshair moves, every view follows), L back to it.
+    app.hover(NEUTRAL);
+    let here = app.snap("before-lesions");
+    app.key("l");
+    let stroke_lesion = app.snap("lesion-2");
+    assert_changed(&here, &stroke_lesion, CORONAL, "L: the next lesion");
+    app.key("shift+l");
+    let tumour = app.snap("lesion-1");
+    assert_changed(
+        &stroke_lesion,
+        &tumour,
+        AXIAL,
+        "Shift+L: the previous lesion",
+    );
+    assert!(
+        overlay_pixels(&tumour, AXIAL) > 500,
+        "Shift+L lands on the tumour"
+    );
+    app.key("l");
+    assert_same(
+        &stroke_lesion,
+        &app.snap("lesion-2-again"),
+        Rect(300, 30, 1000, 850),
+        "L again",
     );
 
     // One more stroke a slice up, not saved; Ctrl+Q quits and autosaves it.
