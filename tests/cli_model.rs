@@ -386,3 +386,89 @@ fn a_prepared_training_set_trains_without_its_sources() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("at 3 mm") && err.contains("at 2 mm"), "{err}");
 }
+
+#[test]
+fn training_killed_at_random_moments_resumes_from_whole_checkpoints_with_the_same_losses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    dataset(&data);
+    let cache = tmp.path().join("prepared");
+    let (d, c) = (data.to_str().unwrap(), cache.to_str().unwrap());
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let args = |out: &Path| -> Vec<String> {
+        let mut v: Vec<String> = train_args(d, out.to_str().unwrap(), "300", c)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let i = v.iter().position(|x| x == "--checkpoint-every").unwrap();
+        v[i + 1] = "1".into();
+        v
+    };
+    // Uninterrupted.
+    let a_args = args(&a);
+    let (code, _, err) = cloe(&a_args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{err}");
+
+    // The same run killed with SIGKILL at pseudo-random moments, each time resumed from what is on disk.
+    let mut seed = 12345u64;
+    let mut kills = 0;
+    for attempt in 0..40 {
+        let whole = ["checkpoint", "checkpoint.new", "checkpoint.old"]
+            .iter()
+            .any(|f| b.join(f).join("state.json").is_file());
+        let mut run = args(&b);
+        run.push(if whole { "--resume" } else { "--replace" }.into());
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cloe"))
+            .args(&run)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let delay = 40 + (seed >> 33) % 900;
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        if child.try_wait().unwrap().is_none() && attempt < 30 {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            kills += 1;
+            continue;
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        break;
+    }
+    assert!(
+        kills >= 3,
+        "only {kills} runs were killed: the test did not test"
+    );
+    let (ra, rb) = (log_rows(&a), log_rows(&b));
+    let first = (0..ra.len().max(rb.len())).find(|&i| ra.get(i) != rb.get(i));
+    assert!(
+        first.is_none(),
+        "the killed and resumed run's losses differ from the uninterrupted run's at row {first:?} \
+         ({} rows against {}): {:?} vs {:?}",
+        ra.len(),
+        rb.len(),
+        first.and_then(|i| ra.get(i)),
+        first.and_then(|i| rb.get(i))
+    );
+    // Nothing half-written is left: no swap folders, no temporary files.
+    for dir in [b.clone(), b.join("checkpoint")] {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            assert!(
+                !name.starts_with(".tmp-") && !name.starts_with("checkpoint."),
+                "{name} left in {}",
+                dir.display()
+            );
+        }
+    }
+    let model = cloe::model::load_model(&b, &burn::prelude::Device::flex());
+    assert!(model.is_ok(), "the kept model loads: {:?}", model.err());
+}

@@ -59,6 +59,24 @@ pub fn atomic_write(
     result
 }
 
+/// Removes the temporary files that [`atomic_write`] calls of other processes left in `dir` when they
+/// were killed mid-write (`.tmp-PID-name`); returns how many. Call it where one process owns the folder
+/// (a training run's model folder).
+pub fn remove_stale_temporaries(dir: &Path) -> usize {
+    let ours = format!(".tmp-{}-", std::process::id());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with(".tmp-") && !name.starts_with(&ours) && e.path().is_file()
+        })
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
+}
+
 fn parent_dir(target: &Path) -> PathBuf {
     match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),

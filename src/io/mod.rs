@@ -7,7 +7,7 @@ mod header;
 mod nifti_read;
 mod nifti_write;
 
-pub use atomic::{WriteOptions, atomic_write, check_target};
+pub use atomic::{WriteOptions, atomic_write, check_target, remove_stale_temporaries};
 pub use header::HeaderGeometry;
 pub use nifti_read::{NiftiImage, ReadOptions, read_image, read_volume};
 pub use nifti_write::{OutputType, write_volume, write_volumes};

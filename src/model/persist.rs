@@ -17,11 +17,10 @@ pub fn save_model(model: &CloeNet, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| CloeError::unwritable(dir, e.to_string()))?;
     save_config(model.config(), dir)?;
     let weights = dir.join(WEIGHTS_FILE);
-    // Burn writes the burnpack atomically itself (temporary file and rename).
-    model
-        .clone()
-        .save_file(weights.clone())
-        .map_err(|e| CloeError::unwritable(&weights, e.to_string()))
+    let opts = WriteOptions::default().overwriting(true);
+    atomic_write(&weights, &opts, |tmp| {
+        model.clone().save_file(tmp).map_err(|e| e.to_string())
+    })
 }
 
 /// Writes `dir/config.json` atomically (a model's post-processing decision, say, beside its weights).

@@ -368,6 +368,8 @@ pub fn train(
     };
     std::fs::create_dir_all(&opts.out_dir)
         .map_err(|e| CloeError::unwritable(&opts.out_dir, e.to_string()))?;
+    // What a killed run of this folder was writing when it died.
+    crate::io::remove_stale_temporaries(&opts.out_dir);
     let log_path = opts.out_dir.join("train-log.csv");
     let mut log = String::new();
     if opts.resume {
@@ -476,8 +478,10 @@ pub fn train(
         }
         let _ = writeln!(log, "{row},{val_score}");
         if state.step.is_multiple_of(opts.checkpoint_every.max(1)) || last {
-            checkpoint::save(&opts.out_dir, &model, &optim, &state)?;
+            // The log first: a run killed between the two resumes from the previous checkpoint and
+            // trims the log back to it, never the other way round (a checkpoint ahead of its log).
             write_log(&log_path, &log)?;
+            checkpoint::save(&opts.out_dir, &model, &optim, &state)?;
             on_event(TrainEvent::Checkpoint { step: state.step });
         }
     }
@@ -488,6 +492,7 @@ pub fn train(
             // Validate where the run stopped, so a better last model is not lost.
             validate_keep_best(&model, &val_cases, &device, &mut state, opts, on_event)?;
         }
+        write_log(&log_path, &log)?;
         checkpoint::save(&opts.out_dir, &model, &optim, &state)?;
         on_event(TrainEvent::Checkpoint { step: state.step });
     }
