@@ -472,3 +472,106 @@ fn training_killed_at_random_moments_resumes_from_whole_checkpoints_with_the_sam
     let model = cloe::model::load_model(&b, &burn::prelude::Device::flex());
     assert!(model.is_ok(), "the kept model loads: {:?}", model.err());
 }
+
+#[test]
+fn segment_killed_at_random_moments_leaves_the_old_output_or_the_whole_new_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    dataset(&data);
+    let (model, cache) = (tmp.path().join("model"), tmp.path().join("prepared"));
+    let (code, _, err) = cloe(&train_args(
+        data.to_str().unwrap(),
+        model.to_str().unwrap(),
+        "2",
+        cache.to_str().unwrap(),
+    ));
+    assert_eq!(code, 0, "{err}");
+    let case = data.join("Synth-1");
+    let out_dir = tmp.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let (labels, probs) = (
+        out_dir.join("labels.nii.gz"),
+        out_dir.join("probabilities.nii.gz"),
+    );
+    // The reference outputs of a whole run.
+    let (code, _, err) = segment(
+        &case,
+        &model,
+        &labels,
+        &[
+            "--probabilities",
+            probs.to_str().unwrap(),
+            "--device",
+            "cpu",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (new_labels, new_probs) = (
+        std::fs::read(&labels).unwrap(),
+        std::fs::read(&probs).unwrap(),
+    );
+    // The outputs start as other files ("old"); runs overwrite them (--force) and are killed.
+    std::fs::write(&labels, b"old labels").unwrap();
+    std::fs::write(&probs, b"old probabilities").unwrap();
+    let mut seed = 777u64;
+    let mut outcomes = std::collections::BTreeSet::new();
+    for _ in 0..12 {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cloe"))
+            .args([
+                "segment",
+                case.to_str().unwrap(),
+                "--model",
+                model.to_str().unwrap(),
+                "--out",
+                labels.to_str().unwrap(),
+                "--probabilities",
+                probs.to_str().unwrap(),
+                "--device",
+                "cpu",
+                "--force",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        std::thread::sleep(std::time::Duration::from_millis(20 + (seed >> 33) % 400));
+        let _ = child.kill();
+        child.wait().unwrap();
+        for (path, old, new) in [
+            (&labels, &b"old labels"[..], &new_labels),
+            (&probs, &b"old probabilities"[..], &new_probs),
+        ] {
+            let now = std::fs::read(path).unwrap();
+            let whole_new = now == **new;
+            assert!(
+                now == old || whole_new,
+                "{} is torn ({} bytes)",
+                path.display(),
+                now.len()
+            );
+            outcomes.insert(whole_new);
+        }
+        // Back to the old files for the next try.
+        std::fs::write(&labels, b"old labels").unwrap();
+        std::fs::write(&probs, b"old probabilities").unwrap();
+    }
+    // A whole run after the kills is not tripped by anything they left, and leaves nothing itself.
+    let (code, _, err) = segment(
+        &case,
+        &model,
+        &labels,
+        &[
+            "--probabilities",
+            probs.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--force",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read(&labels).unwrap(), new_labels);
+    eprintln!("outcomes seen (true = the new file): {outcomes:?}");
+}
