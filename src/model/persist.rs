@@ -62,10 +62,22 @@ pub fn load_model(dir: &Path, device: &Device) -> Result<CloeNet> {
     CloeNet::new(&config, device)
         .try_load_file(weights.clone())
         .map_err(|e| {
-            CloeError::Invalid(format!(
-                "the weights in {} do not match {}: {e}",
-                weights.display(),
-                dir.join(CONFIG_FILE).display()
-            ))
+            let why = e.to_string();
+            let damaged = ["truncated", "magic", "Invalid", "corrupt"]
+                .iter()
+                .any(|w| why.contains(w));
+            CloeError::Invalid(if damaged {
+                format!(
+                    "{} is damaged or not a CLoE weights file ({why}); copy the model folder again",
+                    weights.display()
+                )
+            } else {
+                format!(
+                    "the weights in {} do not match {} ({why}); keep a model's config.json and \
+                     model.bpk together",
+                    weights.display(),
+                    dir.join(CONFIG_FILE).display()
+                )
+            })
         })
 }

@@ -6,6 +6,7 @@
 mod common;
 
 mod bad_input;
+mod bad_model;
 mod case_discovery;
 mod dicom_bad_input;
 mod dicom_real;
