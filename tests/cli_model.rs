@@ -52,6 +52,15 @@ fn log_rows(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The next pseudo-random delay in `base..base + span` ms (a fixed LCG: the kill schedule is repeatable
+/// in intent, the moments it hits vary with the machine's speed).
+fn next_delay(seed: &mut u64, base: u64, span: u64) -> std::time::Duration {
+    *seed = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    std::time::Duration::from_millis(base + (*seed >> 33) % span)
+}
+
 /// `cloe segment CASE --model MODEL --out OUT` with `extra` arguments.
 fn segment(case: &Path, model: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) {
     let mut args = vec![
@@ -424,11 +433,7 @@ fn training_killed_at_random_moments_resumes_from_whole_checkpoints_with_the_sam
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let delay = 40 + (seed >> 33) % 900;
-        std::thread::sleep(std::time::Duration::from_millis(delay));
+        std::thread::sleep(next_delay(&mut seed, 40, 900));
         if child.try_wait().unwrap().is_none() && attempt < 30 {
             child.kill().unwrap();
             child.wait().unwrap();
@@ -493,56 +498,48 @@ fn segment_killed_at_random_moments_leaves_the_old_output_or_the_whole_new_one()
         out_dir.join("labels.nii.gz"),
         out_dir.join("probabilities.nii.gz"),
     );
+    let args: Vec<String> = [
+        "segment",
+        case.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        labels.to_str().unwrap(),
+        "--probabilities",
+        probs.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--force",
+    ]
+    .map(str::to_string)
+    .to_vec();
+    let run = || cloe(&args.iter().map(String::as_str).collect::<Vec<_>>());
     // The reference outputs of a whole run.
-    let (code, _, err) = segment(
-        &case,
-        &model,
-        &labels,
-        &[
-            "--probabilities",
-            probs.to_str().unwrap(),
-            "--device",
-            "cpu",
-        ],
-    );
+    let (code, _, err) = run();
     assert_eq!(code, 0, "{err}");
     let (new_labels, new_probs) = (
         std::fs::read(&labels).unwrap(),
         std::fs::read(&probs).unwrap(),
     );
-    // The outputs start as other files ("old"); runs overwrite them (--force) and are killed.
-    std::fs::write(&labels, b"old labels").unwrap();
-    std::fs::write(&probs, b"old probabilities").unwrap();
+    let (old_labels, old_probs) = (&b"old labels"[..], &b"old probabilities"[..]);
     let mut seed = 777u64;
     let mut outcomes = std::collections::BTreeSet::new();
     for _ in 0..12 {
+        // The outputs start as other files ("old"); the run overwrites them (--force) and is killed.
+        std::fs::write(&labels, old_labels).unwrap();
+        std::fs::write(&probs, old_probs).unwrap();
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cloe"))
-            .args([
-                "segment",
-                case.to_str().unwrap(),
-                "--model",
-                model.to_str().unwrap(),
-                "--out",
-                labels.to_str().unwrap(),
-                "--probabilities",
-                probs.to_str().unwrap(),
-                "--device",
-                "cpu",
-                "--force",
-            ])
+            .args(&args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        std::thread::sleep(std::time::Duration::from_millis(20 + (seed >> 33) % 400));
+        std::thread::sleep(next_delay(&mut seed, 20, 400));
         let _ = child.kill();
         child.wait().unwrap();
         for (path, old, new) in [
-            (&labels, &b"old labels"[..], &new_labels),
-            (&probs, &b"old probabilities"[..], &new_probs),
+            (&labels, old_labels, &new_labels),
+            (&probs, old_probs, &new_probs),
         ] {
             let now = std::fs::read(path).unwrap();
             let whole_new = now == **new;
@@ -554,23 +551,9 @@ fn segment_killed_at_random_moments_leaves_the_old_output_or_the_whole_new_one()
             );
             outcomes.insert(whole_new);
         }
-        // Back to the old files for the next try.
-        std::fs::write(&labels, b"old labels").unwrap();
-        std::fs::write(&probs, b"old probabilities").unwrap();
     }
-    // A whole run after the kills is not tripped by anything they left, and leaves nothing itself.
-    let (code, _, err) = segment(
-        &case,
-        &model,
-        &labels,
-        &[
-            "--probabilities",
-            probs.to_str().unwrap(),
-            "--device",
-            "cpu",
-            "--force",
-        ],
-    );
+    // A whole run after the kills is not tripped by anything they left.
+    let (code, _, err) = run();
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read(&labels).unwrap(), new_labels);
     eprintln!("outcomes seen (true = the new file): {outcomes:?}");

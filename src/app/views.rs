@@ -313,19 +313,29 @@ impl ViewerApp {
             (v.cursor, wl, v.pan, v.zoom.to_bits(), v.overlay_version)
         };
         let before = (shown(view), self.maximised);
-        if let Some(pos) = response
-            .interact_pointer_pos()
-            .filter(|_| response.dragged_by(egui::PointerButton::Primary) || response.clicked())
-        {
+        let voxel_at = |pos: egui::Pos2| {
             let c = ((pos.x - image_rect.min.x) / image_rect.width() * w as f32).floor();
             let r = ((pos.y - image_rect.min.y) / image_rect.height() * h as f32).floor();
-            if c >= 0.0 && r >= 0.0 && (c as usize) < w && (r as usize) < h {
-                let voxel = map.voxel(dims, c as usize, r as usize, k);
-                if view.edit.painting {
-                    view.paint(plane, voxel);
-                } else {
-                    view.cursor = voxel;
-                }
+            (c >= 0.0 && r >= 0.0 && (c as usize) < w && (r as usize) < h)
+                .then(|| map.voxel(dims, c as usize, r as usize, k))
+        };
+        // egui reports a drag only once the pointer has moved a few pixels: a stroke starts where the
+        // button went down, not where the drag was recognised.
+        if view.edit.painting
+            && response.drag_started_by(egui::PointerButton::Primary)
+            && let Some(voxel) = ui.input(|i| i.pointer.press_origin()).and_then(voxel_at)
+        {
+            view.paint(plane, voxel);
+        }
+        if let Some(voxel) = response
+            .interact_pointer_pos()
+            .filter(|_| response.dragged_by(egui::PointerButton::Primary) || response.clicked())
+            .and_then(voxel_at)
+        {
+            if view.edit.painting {
+                view.paint(plane, voxel);
+            } else {
+                view.cursor = voxel;
             }
         }
         if response.dragged_by(egui::PointerButton::Secondary) {
