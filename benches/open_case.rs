@@ -3,11 +3,12 @@
 //! gunzipping the same five files into memory and nothing else. Prints the median of N runs, the ratio to
 //! the baseline, and the process's peak resident memory.
 //!
-//! Second: opening the ProstateX-0000 DICOM study (3 series, 57 files; T2 and ADC read, ADC resampled
+//! Second (one warm-up, then the median of N runs): opening the ProstateX-0000 DICOM study (3 series, 57 files; T2 and ADC read, ADC resampled
 //! onto T2) against opening the NIfTI conversions of the same series, the baseline of that comparison.
 //!
 //! `cargo bench --bench open_case` (reads ../shared/data).
 
+use cloe::bench::{median, time};
 use cloe::case::{find_case, load_case};
 use cloe::io::ReadOptions;
 use std::io::Read;
@@ -15,11 +16,6 @@ use std::path::Path;
 use std::time::Instant;
 
 const RUNS: usize = 7;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// Peak resident set size of this process in MiB (Linux `VmHWM`).
 fn peak_rss_mib() -> Option<f64> {
@@ -34,19 +30,6 @@ fn main() {
     prostate_dicom();
 }
 
-/// Median seconds of `RUNS` timed calls of `f`.
-fn timed(mut f: impl FnMut()) -> f64 {
-    median(
-        (0..RUNS)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed().as_secs_f64()
-            })
-            .collect(),
-    )
-}
-
 fn prostate_dicom() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/prostatex-t2-adc");
     let (nifti, dicom) = (
@@ -57,9 +40,9 @@ fn prostate_dicom() {
         let source = find_case(dir, None).expect("the shared ProstateX study (../shared/data)");
         std::hint::black_box(load_case(&source, ReadOptions::default()).unwrap());
     };
-    let base = timed(|| open(&nifti));
-    let study = timed(|| open(&dicom));
-    let scan = timed(|| {
+    let base = time(RUNS, || open(&nifti));
+    let study = time(RUNS, || open(&dicom));
+    let scan = time(RUNS, || {
         std::hint::black_box(find_case(&dicom, None).unwrap());
     });
     println!(

@@ -11,15 +11,11 @@
 //! `cargo bench --bench viewer` (reads ../shared/data).
 
 use cloe::app::{ModelState, ViewerApp};
+use cloe::bench::median;
 use eframe::egui;
 use egui_kittest::Harness;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 fn main() {
     let case =

@@ -122,19 +122,7 @@ impl ViewerApp {
                             Color32::WHITE,
                         );
                     }
-                    let px = image_rect.min.x + (col as f32 + 0.5) / w as f32 * image_rect.width();
-                    let py = image_rect.min.y + (row as f32 + 0.5) / h as f32 * image_rect.height();
-                    let stroke =
-                        Stroke::new(1.0, Color32::from_rgba_unmultiplied(80, 160, 255, 140));
-                    let clip = painter.with_clip_rect(area);
-                    clip.line_segment(
-                        [Pos2::new(area.left(), py), Pos2::new(area.right(), py)],
-                        stroke,
-                    );
-                    clip.line_segment(
-                        [Pos2::new(px, area.top()), Pos2::new(px, area.bottom())],
-                        stroke,
-                    );
+                    super::views::crosshair(&painter, area, image_rect, (col, row), (w, h), 140);
                     if current {
                         painter.rect_stroke(
                             area,

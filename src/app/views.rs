@@ -127,6 +127,31 @@ impl super::CaseView {
     }
 }
 
+/// Draws the crosshair through pixel (col, row) of a `w`×`h` slice shown in `image_rect`, clipped to
+/// `area`; returns the clipped painter for what is drawn over it.
+pub(super) fn crosshair(
+    painter: &egui::Painter,
+    area: Rect,
+    image_rect: Rect,
+    (col, row): (usize, usize),
+    (w, h): (usize, usize),
+    alpha: u8,
+) -> egui::Painter {
+    let px = image_rect.min.x + (col as f32 + 0.5) / w as f32 * image_rect.width();
+    let py = image_rect.min.y + (row as f32 + 0.5) / h as f32 * image_rect.height();
+    let stroke = Stroke::new(1.0, Color32::from_rgba_unmultiplied(80, 160, 255, alpha));
+    let clip = painter.with_clip_rect(area);
+    clip.line_segment(
+        [Pos2::new(area.left(), py), Pos2::new(area.right(), py)],
+        stroke,
+    );
+    clip.line_segment(
+        [Pos2::new(px, area.top()), Pos2::new(px, area.bottom())],
+        stroke,
+    );
+    clip
+}
+
 impl ViewerApp {
     /// True when the slices are drawn by the shader.
     pub fn gpu_active(&self) -> bool {
@@ -244,18 +269,7 @@ impl ViewerApp {
 
         // Crosshair at the cursor.
         let (col, row, _) = map.pixel(dims, view.cursor);
-        let px = image_rect.min.x + (col as f32 + 0.5) / w as f32 * image_rect.width();
-        let py = image_rect.min.y + (row as f32 + 0.5) / h as f32 * image_rect.height();
-        let stroke = Stroke::new(1.0, Color32::from_rgba_unmultiplied(80, 160, 255, 160));
-        let clip = painter.with_clip_rect(area);
-        clip.line_segment(
-            [Pos2::new(area.left(), py), Pos2::new(area.right(), py)],
-            stroke,
-        );
-        clip.line_segment(
-            [Pos2::new(px, area.top()), Pos2::new(px, area.bottom())],
-            stroke,
-        );
+        let clip = crosshair(&painter, area, image_rect, (col, row), (w, h), 160);
         let [l, r, t, b] = plane.edge_letters();
         let font = egui::FontId::proportional(14.0);
         let letter = Color32::from_rgb(230, 200, 60);

@@ -130,13 +130,14 @@ impl std::fmt::Display for NetworkBench {
     }
 }
 
-pub(crate) fn median(mut v: Vec<f64>) -> f64 {
+/// The median of `v` (the upper one of an even count).
+pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
 /// Times `f` `runs` times after one warm-up; `f` must read a result back so device work is finished.
-pub(crate) fn time(runs: usize, mut f: impl FnMut()) -> f64 {
+pub fn time(runs: usize, mut f: impl FnMut()) -> f64 {
     f();
     median(
         (0..runs)

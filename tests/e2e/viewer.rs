@@ -23,6 +23,16 @@ fn settle(app: &App) -> RgbImage {
     app.settle(Duration::from_millis(1500), Duration::from_secs(180))
 }
 
+/// Clicks `at`, moves the pointer aside, waits for the work it starts (a re-fusion) to end; keeps a
+/// screenshot as `name` and returns the settled picture.
+fn click_and_settle(app: &mut App, at: (u32, u32), name: &str) -> RgbImage {
+    app.click(at);
+    app.hover(NEUTRAL);
+    let img = settle(app);
+    app.snap(name);
+    img
+}
+
 /// The overlay's colours: WT green, TC yellow, ET red, painted at opacity 0.5 over grey.
 fn overlay_pixels(img: &RgbImage, rect: Rect) -> usize {
     count(img, rect, |r, g, b| {
@@ -188,20 +198,14 @@ fn read_edit_save_quit_and_restore_in_a_real_window() {
     );
 
     // T1c off re-fuses without it (the chart loses a bar); on again gives the same picture.
-    app.click(modality_used(1));
-    app.hover(NEUTRAL);
-    let without = settle(&app);
-    app.snap("without-t1c");
+    let without = click_and_settle(&mut app, modality_used(1), "without-t1c");
     assert_changed(
         &grid,
         &without,
         GATING_CHART,
         "the gating chart without T1c",
     );
-    app.click(modality_used(1));
-    app.hover(NEUTRAL);
-    let with = settle(&app);
-    app.snap("with-t1c");
+    let with = click_and_settle(&mut app, modality_used(1), "with-t1c");
     assert_same(
         &grid,
         &with,

@@ -52,6 +52,15 @@ fn load_error(dir: &Path) -> String {
     }
 }
 
+/// The loading error of a copy of the series after `change` (given the folder and the sorted files);
+/// `None` when the shared data is missing.
+fn error_after(change: impl FnOnce(&Path, &[PathBuf])) -> Option<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let files = copy_series(dir.path())?;
+    change(dir.path(), &files);
+    Some(load_error(dir.path()))
+}
+
 #[test]
 fn a_missing_slice_is_named_and_the_cli_exits_with_2() {
     let dir = tempfile::tempdir().unwrap();
@@ -73,12 +82,11 @@ fn a_missing_slice_is_named_and_the_cli_exits_with_2() {
 
 #[test]
 fn a_duplicated_position_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(files) = copy_series(dir.path()) else {
+    let Some(err) = error_after(|dir, files| {
+        std::fs::copy(&files[3], dir.join("copy.dcm")).unwrap();
+    }) else {
         return;
     };
-    std::fs::copy(&files[3], dir.path().join("copy.dcm")).unwrap();
-    let err = load_error(dir.path());
     assert!(
         err.contains("same position") && err.contains("copy.dcm"),
         "{err}"
@@ -87,35 +95,33 @@ fn a_duplicated_position_is_refused() {
 
 #[test]
 fn mixed_orientations_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(files) = copy_series(dir.path()) else {
+    let Some(err) = error_after(|_, files| {
+        edit(&files[5], |obj| {
+            obj.put(DataElement::new(
+                tags::IMAGE_ORIENTATION_PATIENT,
+                VR::DS,
+                PrimitiveValue::from("1\\0\\0\\0\\0\\-1"),
+            ));
+        });
+    }) else {
         return;
     };
-    edit(&files[5], |obj| {
-        obj.put(DataElement::new(
-            tags::IMAGE_ORIENTATION_PATIENT,
-            VR::DS,
-            PrimitiveValue::from("1\\0\\0\\0\\0\\-1"),
-        ));
-    });
-    let err = load_error(dir.path());
     assert!(err.contains("different orientations"), "{err}");
 }
 
 #[test]
 fn a_multi_frame_object_is_refused_with_what_to_do() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(files) = copy_series(dir.path()) else {
+    let Some(err) = error_after(|_, files| {
+        edit(&files[0], |obj| {
+            obj.put(DataElement::new(
+                tags::NUMBER_OF_FRAMES,
+                VR::IS,
+                PrimitiveValue::from("2"),
+            ));
+        });
+    }) else {
         return;
     };
-    edit(&files[0], |obj| {
-        obj.put(DataElement::new(
-            tags::NUMBER_OF_FRAMES,
-            VR::IS,
-            PrimitiveValue::from("2"),
-        ));
-    });
-    let err = load_error(dir.path());
     assert!(
         err.contains("multi-frame") && err.contains("dcm2niix"),
         "{err}"
@@ -124,21 +130,20 @@ fn a_multi_frame_object_is_refused_with_what_to_do() {
 
 #[test]
 fn pixels_no_decoder_reads_are_reported_with_the_transfer_syntax() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(files) = copy_series(dir.path()) else {
+    let Some(err) = error_after(|_, files| {
+        edit(&files[2], |obj| {
+            // JPEG-LS: registered in dicom-rs but not decoded without the charls feature.
+            obj.meta_mut().transfer_syntax = "1.2.840.10008.1.2.4.80".into();
+            obj.meta_mut().update_information_group_length();
+            obj.put(DataElement::new(
+                tags::PIXEL_DATA,
+                VR::OB,
+                Value::PixelSequence(PixelFragmentSequence::new_fragments(vec![vec![0u8; 64]])),
+            ));
+        });
+    }) else {
         return;
     };
-    edit(&files[2], |obj| {
-        // JPEG-LS: registered in dicom-rs but not decoded without the charls feature.
-        obj.meta_mut().transfer_syntax = "1.2.840.10008.1.2.4.80".into();
-        obj.meta_mut().update_information_group_length();
-        obj.put(DataElement::new(
-            tags::PIXEL_DATA,
-            VR::OB,
-            Value::PixelSequence(PixelFragmentSequence::new_fragments(vec![vec![0u8; 64]])),
-        ));
-    });
-    let err = load_error(dir.path());
     assert!(
         err.contains("cannot decode the pixels") && err.contains("1.2.840.10008.1.2.4.80"),
         "{err}"
@@ -147,18 +152,17 @@ fn pixels_no_decoder_reads_are_reported_with_the_transfer_syntax() {
 
 #[test]
 fn objects_without_an_image_and_folders_without_dicom_are_explained() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(files) = copy_series(dir.path()) else {
+    let Some(err) = error_after(|_, files| {
+        for f in files {
+            edit(f, |obj| {
+                obj.remove_element(tags::PIXEL_DATA);
+                obj.remove_element(tags::ROWS);
+                obj.remove_element(tags::COLUMNS);
+            });
+        }
+    }) else {
         return;
     };
-    for f in &files {
-        edit(f, |obj| {
-            obj.remove_element(tags::PIXEL_DATA);
-            obj.remove_element(tags::ROWS);
-            obj.remove_element(tags::COLUMNS);
-        });
-    }
-    let err = load_error(dir.path());
     assert!(
         err.contains("no DICOM series is one of the modalities"),
         "{err}"
