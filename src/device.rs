@@ -76,6 +76,14 @@ pub struct ComputeDevice {
     pub label: String,
 }
 
+/// True for Burn's CPU backend (`flex`), false for a GPU.
+pub fn is_cpu(device: &Device) -> bool {
+    matches!(
+        device.clone().inner().as_dispatch(),
+        burn::backend::DispatchDevice::Flex(_)
+    )
+}
+
 /// The wgpu adapters of this machine (Vulkan, Metal, DX12), without opening any device.
 pub fn adapters() -> Vec<AdapterSummary> {
     static CACHE: OnceLock<Vec<AdapterSummary>> = OnceLock::new();

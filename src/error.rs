@@ -33,6 +33,17 @@ pub enum CloeError {
         inf: usize,
         total: usize,
     },
+    /// A label map whose labelled voxels lie partly outside the case's grid (resampling would lose them).
+    #[error(
+        "{outside} of the {labelled} labelled voxels of {path} lie outside the grid of {reference} \
+         (the label map covers another field of view): it is probably not this case's label map"
+    )]
+    LabelsOutside {
+        path: PathBuf,
+        outside: usize,
+        labelled: usize,
+        reference: String,
+    },
     /// A label map holds values outside the profile's convention.
     #[error(
         "{path} is not a {profile} label map: unexpected label values {values} (expected one of {expected})"
@@ -73,6 +84,15 @@ pub enum CloeError {
     /// The user stopped a long computation before it finished.
     #[error("cancelled")]
     Cancelled,
+    /// The compute device could not allocate what the work needs (a GPU out of memory, say).
+    #[error(
+        "the {device} ran out of memory ({why}); use a smaller batch or patch, choose the CPU as the \
+         device, or close other programs that use it"
+    )]
+    OutOfMemory { device: String, why: String },
+    /// A bug: something panicked inside the program or a library it uses.
+    #[error("internal error: {0}; please report it with the command or the steps that led here")]
+    Internal(String),
     /// The standard output is closed or full.
     #[error("cannot write to the standard output: {0}")]
     Output(#[source] std::io::Error),

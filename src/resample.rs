@@ -152,3 +152,37 @@ mod tests {
         );
     }
 }
+
+/// How many non-zero voxels of `source` have their centre outside `target` (beyond half a voxel of
+/// its edge): what resampling a label map onto `target` would lose.
+pub fn nonzero_outside(source: &Volume, target: &Grid) -> usize {
+    if source.grid.same_as(target) {
+        return 0;
+    }
+    let Some(to_target) = target
+        .affine
+        .inverse()
+        .map(|inv| inv.compose(&source.grid.affine))
+    else {
+        return source.data.iter().filter(|&&v| v != 0.0).count();
+    };
+    let [nx, ny, _] = source.grid.dims;
+    let limit = target.dims.map(|d| d as f64 - 0.5);
+    source
+        .data
+        .par_iter()
+        .enumerate()
+        .filter(|&(i, &v)| {
+            if v == 0.0 {
+                return false;
+            }
+            let p = [
+                (i % nx) as f64,
+                ((i / nx) % ny) as f64,
+                (i / (nx * ny)) as f64,
+            ];
+            let q = to_target.apply(p);
+            (0..3).any(|a| !(-0.5..=limit[a]).contains(&q[a]))
+        })
+        .count()
+}

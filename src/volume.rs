@@ -5,6 +5,9 @@ use crate::geometry::{Affine, WorldBox};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// The largest field of view an MRI scan has along any axis, mm (scanner bores are under 1 m wide).
+pub const MAX_FIELD_OF_VIEW_MM: f64 = 2000.0;
+
 /// A regular voxel grid placed in the world by an affine.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Grid {
@@ -54,6 +57,25 @@ impl Grid {
     /// The world box the grid covers.
     pub fn world_box(&self) -> WorldBox {
         WorldBox::of_grid(self.dims, &self.affine)
+    }
+
+    /// Refuses a grid wider than any MRI scan (more than [`MAX_FIELD_OF_VIEW_MM`] along an axis): a
+    /// damaged voxel size or unit, which would otherwise make the model's grid enormous.
+    pub fn check_field_of_view(&self) -> Result<(), String> {
+        let b = self.world_box();
+        let size: [f64; 3] = std::array::from_fn(|a| b.max[a] - b.min[a]);
+        if size
+            .iter()
+            .all(|s| s.is_finite() && *s <= MAX_FIELD_OF_VIEW_MM)
+        {
+            return Ok(());
+        }
+        Err(format!(
+            "its field of view is {:.0}x{:.0}x{:.0} mm, larger than any MRI scan (at most {} mm along \
+             an axis): the voxel size (pixdim and its unit, PixelSpacing or the slice positions) is \
+             damaged",
+            size[0], size[1], size[2], MAX_FIELD_OF_VIEW_MM
+        ))
     }
 
     /// True when both grids have the same shape and (to 1e-4 mm) the same affine.

@@ -262,7 +262,7 @@ impl ViewerApp {
                 .is_some_and(|t| t.elapsed() >= AUTOSAVE_AFTER);
         if due && let Some(disk) = unsaved_labels(view) {
             let (grid, path) = (view.case.grid, autosave_path(&dir, view));
-            let job = Promise::spawn_thread("autosave", move || {
+            let job = crate::guard::spawn("autosave", move || {
                 write_autosave(&dir, &path, &grid, &disk)
             });
             view.edit.autosave_job = Some((view.overlay_version, job));

@@ -27,7 +27,7 @@ pub struct Measurements {
     pub volumes: Vec<f64>,
     /// Dice per region against the ground truth, when the shown labels are not the ground truth.
     pub dice: Option<Vec<f64>>,
-    job: Option<Promise<Slow>>,
+    job: Option<Promise<crate::Result<Slow>>>,
     pub slow: Option<Slow>,
     /// The lesion the crosshair went to last (index into `slow.lesions`).
     pub lesion: usize,
@@ -49,7 +49,8 @@ impl Measurements {
         let m = &mut view.measure;
         if let Some(job) = m.job.take() {
             match job.try_take() {
-                Ok(slow) => m.slow = Some(slow),
+                Ok(Ok(slow)) => m.slow = Some(slow),
+                Ok(Err(e)) => log::error!("measuring the segmentation failed: {e}"),
                 Err(job) => m.job = Some(job),
             }
         }
@@ -83,7 +84,7 @@ impl Measurements {
             .filter(|t| *t != labels);
         self.dice = truth.as_ref().map(|t| region_dice(profile, &labels, t));
         let grid = case.grid;
-        self.job = Some(Promise::spawn_thread("measure", move || {
+        self.job = Some(crate::guard::spawn("measure", move || {
             let (dims, spacing) = (grid.dims, grid.spacing());
             let hd95 = truth.map(|t| {
                 region_scores(profile, &labels, &t, dims, spacing)
@@ -93,10 +94,10 @@ impl Measurements {
             });
             let outer = &profile.regions()[0];
             let mask: Vec<bool> = labels.iter().map(|c| outer.classes.contains(c)).collect();
-            Slow {
+            Ok(Slow {
                 hd95,
                 lesions: lesions(&mask, dims, grid.voxel_ml()),
-            }
+            })
         }));
     }
 }

@@ -231,7 +231,7 @@ impl ViewerApp {
         let p = path.clone();
         self.loading = Some((
             path,
-            Promise::spawn_thread("load-case", move || {
+            crate::guard::spawn("load-case", move || {
                 let mut source = find_case(&p, None)?;
                 apply_series_choices(&mut source, &series)?;
                 load_case(&source, ReadOptions::default())
@@ -246,7 +246,7 @@ impl ViewerApp {
         let path = PathBuf::from(&self.path_field);
         self.loading = Some((
             path,
-            Promise::spawn_thread("load-case", move || {
+            crate::guard::spawn("load-case", move || {
                 load_case(&source, ReadOptions::default())
             }),
         ));

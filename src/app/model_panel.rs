@@ -112,7 +112,7 @@ impl ModelState {
             self.subset.clone(),
         );
         let (progress, cancel) = (self.progress.clone(), self.cancel.clone());
-        self.job = Some(Job::Experts(Box::new(Promise::spawn_thread(
+        self.job = Some(Job::Experts(Box::new(crate::guard::spawn(
             "cloe-experts",
             move || {
                 let t = Instant::now();
@@ -134,7 +134,7 @@ impl ModelState {
             return;
         };
         let subset = self.subset.clone();
-        self.job = Some(Job::Fuse(Box::new(Promise::spawn_thread(
+        self.job = Some(Job::Fuse(Box::new(crate::guard::spawn(
             "cloe-fuse",
             move || {
                 let t = Instant::now();

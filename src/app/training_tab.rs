@@ -253,7 +253,7 @@ impl TrainingTab {
         let cancel = Arc::new(AtomicBool::new(false));
         let stop = cancel.clone();
         let out = opts.out_dir.clone();
-        let result = Promise::spawn_thread("train", move || {
+        let result = crate::guard::spawn("train", move || {
             train(&opts, &mut |e| drop(tx.send(e)), &stop)
         });
         self.status = vec![format!(

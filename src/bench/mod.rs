@@ -197,7 +197,7 @@ pub fn network_bench(
             spacing: Some(cfg.spacing_mm),
             margin: 2,
         },
-    );
+    )?;
     let dims = round_up(sample.grid.dims, 8);
     let inputs: Vec<Option<Tensor<5>>> = sample
         .channels

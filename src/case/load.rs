@@ -8,7 +8,7 @@ use super::subset::Subset;
 use crate::error::{CloeError, Result};
 use crate::io::dicom::read_series;
 use crate::io::{NiftiImage, ReadOptions, read_image, read_volume};
-use crate::resample::{Interp, resample, resample_data};
+use crate::resample::{Interp, nonzero_outside, resample, resample_data};
 use crate::stats::IntensityStats;
 use crate::volume::{Grid, Volume, VolumeInfo};
 use rayon::prelude::*;
@@ -113,6 +113,7 @@ pub fn read_label_file(case: &Case, path: &Path) -> Result<Vec<u8>> {
     let v = if v.grid.same_as(&case.grid) {
         v
     } else {
+        check_labels_inside(&v, &case.grid, &format!("case {}", case.id))?;
         resample(&v, &case.grid, Interp::Nearest, 0.0)
     };
     v.data
@@ -169,7 +170,7 @@ pub fn load_case(source: &CaseSource, opts: ReadOptions) -> Result<Case> {
         },
     );
     let mut images = images?;
-    let mut dicom = dicom?;
+    let mut dicom = dicom.map_err(|e| with_unreadable_files(e, source))?;
     let label_raw = label_raw?;
     let mut raw: Vec<Option<Volume>> = Vec::new();
     for (i, (key, m)) in profile
@@ -263,6 +264,7 @@ pub fn load_case(source: &CaseSource, opts: ReadOptions) -> Result<Case> {
                 .collect();
             if !v.grid.same_as(&reference) {
                 check_overlap(&v, &reference, &ref_path)?;
+                check_labels_inside(&v, &reference, &ref_path.display().to_string())?;
                 notes.push(format!(
                     "resampled the label map from {:?} onto the reference grid (nearest)",
                     v.grid.dims
@@ -346,6 +348,20 @@ fn check_overlap(v: &Volume, reference: &Grid, ref_path: &Path) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Refuses a label map on another grid when resampling it onto `grid` would lose labelled voxels.
+fn check_labels_inside(v: &Volume, grid: &Grid, reference: &str) -> Result<()> {
+    let outside = nonzero_outside(v, grid);
+    if outside == 0 {
+        return Ok(());
+    }
+    Err(CloeError::LabelsOutside {
+        path: v.info.path.clone().unwrap_or_default(),
+        outside,
+        labelled: v.data.iter().filter(|&&d| d != 0.0).count(),
+        reference: reference.to_string(),
+    })
 }
 
 /// Reads a label map and checks its values against the profile's conventions.
@@ -480,6 +496,25 @@ fn read_nifti_images(
 }
 
 /// The volume of each modality that comes from a DICOM series (`None` for the others).
+/// A series that cannot be assembled (a slice missing, say) may be short of a file the scan could not
+/// read: the message then names that file and why, which is the fault to fix.
+fn with_unreadable_files(e: CloeError, source: &CaseSource) -> CloeError {
+    let CloeError::BadDicom { path, why } = e else {
+        return e;
+    };
+    let Some((file, reason)) = source.ignored.first() else {
+        return CloeError::BadDicom { path, why };
+    };
+    CloeError::BadDicom {
+        path,
+        why: format!(
+            "{why}; {} file(s) beside it could not be read, first {}: {reason}",
+            source.ignored.len(),
+            file.display()
+        ),
+    }
+}
+
 fn read_dicom_series(source: &CaseSource) -> Result<Vec<Option<Volume>>> {
     (0..source.modalities.len())
         .into_par_iter()

@@ -301,7 +301,8 @@ fn parse_profile(s: &str) -> std::result::Result<Profile, String> {
 /// Runs the command line; errors become a message on stderr and exit code 2.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    crate::guard::quiet_panics();
+    match crate::guard::guarded("compute device", || run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that stopped reading (`cloe inspect … | head`) is not an error.
         Err(CloeError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {

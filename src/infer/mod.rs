@@ -5,6 +5,7 @@
 
 mod experts;
 mod fusion;
+pub mod memory;
 mod session;
 mod windows;
 
@@ -16,6 +17,7 @@ pub use session::Session;
 pub use windows::{accumulate, extract, gaussian, origins, starts};
 
 use crate::case::Case;
+use crate::error::Result;
 use crate::model::CloeNet;
 use crate::preprocess::{PrepareOptions, Sample, prepare};
 
@@ -33,7 +35,7 @@ impl Default for InferOptions {
 }
 
 /// Prepares `case` for `net` (crop, z-score, model spacing).
-pub fn prepare_for(net: &CloeNet, case: &Case) -> Sample {
+pub fn prepare_for(net: &CloeNet, case: &Case) -> Result<Sample> {
     prepare(
         case,
         PrepareOptions {

@@ -4,7 +4,7 @@
 
 use super::experts::{ExpertCache, compute_experts};
 use super::fusion::{CaseMaps, SampleMaps, fuse, to_case_grid};
-use super::{InferOptions, prepare_for};
+use super::{InferOptions, memory, prepare_for};
 use crate::case::{Case, Subset};
 use crate::error::{CloeError, Result};
 use crate::model::CloeNet;
@@ -45,7 +45,20 @@ impl Session {
     /// Prepares `case` for `net` on `device`; an error when the model is for another profile.
     pub fn new(net: CloeNet, case: &Case, device: Device) -> Result<Self> {
         Self::fits(&net, case)?;
-        let sample = prepare_for(&net, case);
+        let sample = prepare_for(&net, case)?;
+        // Refused now, with the figure, rather than killed by the system halfway: on a GPU the expert
+        // cache lives in the GPU's memory, the rest in the machine's.
+        let mut need = memory::estimate(
+            net.config(),
+            sample.grid.dims,
+            &case.grid,
+            case.available().indices().count(),
+            InferOptions::default().overlap,
+        );
+        if !crate::device::is_cpu(&device) {
+            need.expert_cache = 0;
+        }
+        memory::check(&case.id, net.config(), &need, memory::available())?;
         Ok(Self {
             net,
             device,

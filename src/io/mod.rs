@@ -9,7 +9,7 @@ mod nifti_write;
 
 pub use atomic::{WriteOptions, atomic_write, check_target, remove_stale_temporaries};
 pub use header::HeaderGeometry;
-pub use nifti_read::{NiftiImage, ReadOptions, read_image, read_volume};
+pub use nifti_read::{NiftiImage, ReadOptions, header_grid, read_image, read_volume};
 pub use nifti_write::{OutputType, write_volume, write_volumes};
 
 /// True when the path names a NIfTI file by its extension (`.nii` or `.nii.gz`).

@@ -14,6 +14,12 @@ use std::path::Path;
 /// The most voxel bytes a single file may claim (4 GiB: twenty times a 1 mm whole-body CT).
 const MAX_DATA_BYTES: u64 = 4 << 30;
 
+/// The most voxels a single file may claim: their `f32` copy stays within 4 GiB.
+const MAX_VOXELS: u64 = 1 << 30;
+
+/// The most bytes a file may hold after its voxels (padding, a trailing extension, a second copy).
+const MAX_TRAILING_BYTES: u64 = 64 << 20;
+
 /// The largest expansion deflate can achieve (RFC 1951 streams of repeated bytes, about 1032:1).
 const MAX_DEFLATE_RATIO: u64 = 1032;
 
@@ -65,6 +71,7 @@ pub fn read_image(path: &Path, opts: ReadOptions) -> Result<NiftiImage> {
     let (mut header, compressed) = read_checked_header(path)?;
     let dims = header_dims(path, &header)?;
     check_size(path, &header, &dims, compressed)?;
+    let (grid, affine_source) = geometry(path, &header, &dims)?;
     // A slope that is not a finite non-zero number means "no scaling" (as nibabel reads it), not NaN
     // or zero voxels.
     if !header.scl_slope.is_finite() || !header.scl_inter.is_finite() {
@@ -84,23 +91,29 @@ pub fn read_image(path: &Path, opts: ReadOptions) -> Result<NiftiImage> {
     }
     let object =
         InMemNiftiVolume::from_reader(&mut reader, &header).map_err(|e| nifti_error(path, e))?;
-    std::io::copy(&mut reader, &mut std::io::sink())
-        .map_err(|e| nifti_error(path, NiftiError::Io(e)))?;
+    // Bounded: a stream that goes on far past the voxels (a gzip bomb behind a small header) is
+    // refused instead of being inflated to its end.
+    let trailing = std::io::copy(
+        &mut (&mut reader).take(MAX_TRAILING_BYTES + 1),
+        &mut std::io::sink(),
+    )
+    .map_err(|e| nifti_error(path, NiftiError::Io(e)))?;
+    if trailing > MAX_TRAILING_BYTES {
+        return Err(CloeError::bad_header(
+            path,
+            format!(
+                "the file goes on for more than {} MiB after the voxels its header describes; \
+                 the header does not match the data (check dim[] and datatype)",
+                MAX_TRAILING_BYTES >> 20
+            ),
+        ));
+    }
     let datatype = datatype_name(header.data_type().ok());
     let array = object
         .into_ndarray::<f32>()
         .map_err(|e| nifti_error(path, e))?;
     // The array is in Fortran order over the raw buffer: x fastest, channels slowest.
     let (mut raw, _) = array.into_raw_vec_and_offset();
-    let mut geometry = HeaderGeometry::from_header(&header);
-    let unit = spatial_unit_mm(path, header.xyzt_units)?;
-    if unit != 1.0 {
-        for row in geometry.affine.0.iter_mut().take(3) {
-            row.iter_mut().for_each(|v| *v *= unit);
-        }
-    }
-    let grid = Grid::new([dims[0], dims[1], dims[2]], geometry.affine);
-    check_affine(path, &grid.affine)?;
 
     let (mut nan, mut inf) = (0usize, 0usize);
     for v in raw.iter_mut().filter(|v| !v.is_finite()) {
@@ -131,7 +144,7 @@ pub fn read_image(path: &Path, opts: ReadOptions) -> Result<NiftiImage> {
         info: VolumeInfo {
             path: Some(path.to_path_buf()),
             datatype,
-            affine_source: geometry.source,
+            affine_source,
             nan_voxels: nan,
             inf_voxels: inf,
         },
@@ -171,6 +184,12 @@ fn read_checked_header(path: &Path) -> Result<(NiftiHeader, bool)> {
     }
     let (reader, compressed) = open(path)?;
     let header = NiftiHeader::from_reader(reader).map_err(|e| match e {
+        NiftiError::Io(io) if compressed && io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            CloeError::Truncated {
+                path: path.to_path_buf(),
+                why: "the gzip stream ends inside the header".into(),
+            }
+        }
         NiftiError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
             CloeError::NotNifti {
                 path: path.to_path_buf(),
@@ -183,6 +202,17 @@ fn read_checked_header(path: &Path) -> Result<(NiftiHeader, bool)> {
             why: format!("its first 348 bytes are not a NIfTI-1 header ({other})"),
         },
     })?;
+    // The nifti crate tells the byte order by dim[0] (1 to 7): a dim[0] outside that range makes it read
+    // the header byte-swapped, sizeof_hdr included. Blame dim[0], not sizeof_hdr.
+    if header.sizeof_hdr == 348i32.swap_bytes() {
+        return Err(CloeError::bad_header(
+            path,
+            format!(
+                "dim[0] (the number of dimensions) is {}; it must be 1 to 7",
+                (header.dim[0] as i16).swap_bytes()
+            ),
+        ));
+    }
     match header.sizeof_hdr {
         348 => {}
         540 | 0x1c02_0000 => {
@@ -211,6 +241,32 @@ fn read_checked_header(path: &Path) -> Result<(NiftiHeader, bool)> {
             why: format!("its magic is {:?}, not \"n+1\"", String::from_utf8_lossy(m)),
         }),
     }
+}
+
+/// The grid a header describes (dimensions checked, the affine in mm and invertible), without reading
+/// voxels; also says which header fields the affine came from.
+pub fn header_grid(path: &Path, header: &NiftiHeader) -> Result<Grid> {
+    let dims = header_dims(path, header)?;
+    Ok(geometry(path, header, &dims)?.0)
+}
+
+fn geometry(
+    path: &Path,
+    header: &NiftiHeader,
+    dims: &[usize; 4],
+) -> Result<(Grid, crate::volume::AffineSource)> {
+    let mut geometry = HeaderGeometry::from_header(header);
+    let unit = spatial_unit_mm(path, header.xyzt_units)?;
+    if unit != 1.0 {
+        for row in geometry.affine.0.iter_mut().take(3) {
+            row.iter_mut().for_each(|v| *v *= unit);
+        }
+    }
+    let grid = Grid::new([dims[0], dims[1], dims[2]], geometry.affine);
+    check_affine(path, &grid.affine)?;
+    grid.check_field_of_view()
+        .map_err(|why| CloeError::bad_header(path, why))?;
+    Ok((grid, geometry.source))
 }
 
 /// The four meaningful dimensions (x, y, z, channels), each checked to be positive and sane.
@@ -292,7 +348,7 @@ fn check_size(path: &Path, h: &NiftiHeader, dims: &[usize; 4], compressed: bool)
     }
     let voxels: u64 = dims.iter().map(|&d| d as u64).product();
     let bytes = voxels * datatype.size_of() as u64;
-    if bytes > MAX_DATA_BYTES {
+    if bytes > MAX_DATA_BYTES || voxels > MAX_VOXELS {
         return Err(CloeError::bad_header(
             path,
             format!(
@@ -314,7 +370,7 @@ fn check_size(path: &Path, h: &NiftiHeader, dims: &[usize; 4], compressed: bool)
             ),
         ));
     }
-    let needed = h.vox_offset.max(352.0) as u64 + bytes;
+    let needed = (h.vox_offset.max(352.0) as u64).saturating_add(bytes);
     if !compressed && file_len < needed {
         return Err(CloeError::Truncated {
             path: path.to_path_buf(),

@@ -88,6 +88,10 @@ impl Default for LossWeights {
 /// The CLoE network's shape and training constants.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CloeConfig {
+    /// The version of this file's layout ([`CloeConfig::FORMAT`]); configs saved before it existed
+    /// read as 1. A later format is refused with "update CLoE Studio".
+    #[serde(default = "CloeConfig::first_format")]
+    pub format: u32,
     /// Which profile the model serves (fixes the modalities and classes).
     pub profile: Profile,
     /// Number of modalities M (4 for BraTS, 2 for prostate).
@@ -120,6 +124,13 @@ pub struct CloeConfig {
 }
 
 impl CloeConfig {
+    /// The config layout this version writes and the newest it reads.
+    pub const FORMAT: u32 = 1;
+
+    fn first_format() -> u32 {
+        1
+    }
+
     /// Base channels of the default model.
     pub const DEFAULT_CHANNELS: usize = 8;
     /// Patch side of the default model: 48³ costs half a 64³ step on the CPU (benches/README.md) and is
@@ -132,6 +143,7 @@ impl CloeConfig {
     /// Training page and the benchmarks comes from here and from `TrainOptions`.
     pub fn for_profile(profile: Profile) -> Self {
         Self {
+            format: Self::FORMAT,
             profile,
             modalities: profile.modalities().len(),
             classes: profile.classes().len(),

@@ -37,6 +37,18 @@ pub fn save_config(config: &CloeConfig, dir: &Path) -> Result<()> {
 pub fn load_config(dir: &Path) -> Result<CloeConfig> {
     let path = dir.join(CONFIG_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| CloeError::unreadable(&path, e))?;
+    // The format first: a newer config may not parse as this version's at all.
+    let format = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("format").and_then(serde_json::Value::as_u64));
+    if let Some(f) = format.filter(|&f| f > CloeConfig::FORMAT as u64) {
+        return Err(CloeError::Invalid(format!(
+            "{} was written by a newer CLoE Studio (config format {f}; this version reads format {} \
+             and older): update CLoE Studio to use this model",
+            path.display(),
+            CloeConfig::FORMAT
+        )));
+    }
     let config: CloeConfig = serde_json::from_str(&text).map_err(|e| {
         CloeError::Invalid(format!(
             "{} is not a CLoE model config: {e}",

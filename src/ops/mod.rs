@@ -13,7 +13,6 @@ pub use conv::{ConvOps, conv3d};
 pub use norm_act::{NormActOps, instance_norm_leaky_relu};
 pub use upsample::{UpsampleOps, upsample2x};
 
-use burn::backend::DispatchDevice;
 use burn::nn::PaddingConfig3d;
 use burn::nn::conv::Conv3d;
 use burn::prelude::*;
@@ -46,12 +45,7 @@ pub fn use_cpu_kernels(device: &Device) -> bool {
     let env_off = *ENV_OFF.get_or_init(|| {
         std::env::var("CLOE_CPU_KERNELS").is_ok_and(|v| v.eq_ignore_ascii_case("off"))
     });
-    !env_off
-        && !CPU_KERNELS_OFF.with(Cell::get)
-        && matches!(
-            device.clone().inner().as_dispatch(),
-            DispatchDevice::Flex(_)
-        )
+    !env_off && !CPU_KERNELS_OFF.with(Cell::get) && crate::device::is_cpu(device)
 }
 
 /// `conv.forward(x)` through [`conv3d`] (CPU kernels on the CPU); Burn's module forward for the cases

@@ -8,6 +8,7 @@ pub use crop::{BBox, crop, crop_data, foreground_bbox, uncrop, uncrop_data};
 pub use normalize::{CLIP_PERCENTILES, ZScore, robust_zscore};
 
 use crate::case::Case;
+use crate::error::{CloeError, Result};
 use crate::resample::{Interp, resample_data};
 use crate::volume::Grid;
 
@@ -55,8 +56,41 @@ pub struct Sample {
     pub zscores: Vec<Option<ZScore>>,
 }
 
+/// The most voxels a prepared grid may have (512³: 512 MiB per channel). A case whose voxel size or
+/// a model whose spacing would make more is refused with the figure, before anything is allocated.
+pub const MAX_SAMPLE_VOXELS: u64 = 1 << 27;
+
+/// Refuses a grid bigger than [`MAX_SAMPLE_VOXELS`], naming its size, the memory it would take and
+/// the spacings that made it.
+pub fn check_sample_grid(grid: &Grid, from: &Grid, channels: usize) -> Result<()> {
+    // In f64: a voxel size of kilometres makes dims whose product overflows any integer.
+    let voxels: f64 = grid.dims.iter().map(|&d| d as f64).product();
+    if voxels <= MAX_SAMPLE_VOXELS as f64 {
+        return Ok(());
+    }
+    let [a, b, c] = grid.dims;
+    let s = from.spacing();
+    let t = grid.spacing();
+    Err(CloeError::Invalid(format!(
+        "resampling the case (voxels {:.3}×{:.3}×{:.3} mm, {}×{}×{}) to {:.3} mm makes a grid of \
+         {a}×{b}×{c} voxels, which would need {:.1} GiB for its {channels} channel(s); the most \
+         this program prepares is {} voxels. Check the image's voxel size (pixdim, xyzt_units) or \
+         the model's spacing_mm",
+        s[0],
+        s[1],
+        s[2],
+        from.dims[0],
+        from.dims[1],
+        from.dims[2],
+        t[0],
+        voxels * 4.0 * channels.max(1) as f64 / (1u64 << 30) as f64,
+        MAX_SAMPLE_VOXELS
+    )))
+}
+
 /// Crops `case` to its foreground, z-scores each modality and resamples to the model spacing.
-pub fn prepare(case: &Case, opts: PrepareOptions) -> Sample {
+/// Refuses (before allocating) a resampled grid beyond [`MAX_SAMPLE_VOXELS`].
+pub fn prepare(case: &Case, opts: PrepareOptions) -> Result<Sample> {
     let present: Vec<_> = case.modalities.iter().flatten().collect();
     let bbox = foreground_bbox(&present, opts.margin).unwrap_or(BBox::full(case.grid.dims));
     let cropped_grid = bbox.grid(&case.grid);
@@ -64,6 +98,7 @@ pub fn prepare(case: &Case, opts: PrepareOptions) -> Sample {
         Some(s) => grid_at_spacing(&cropped_grid, [s; 3]),
         None => cropped_grid,
     };
+    check_sample_grid(&grid, &cropped_grid, case.modalities.len())?;
     let (mut channels, mut zscores) = (Vec::new(), Vec::new());
     for m in &case.modalities {
         let Some(m) = m else {
@@ -89,14 +124,14 @@ pub fn prepare(case: &Case, opts: PrepareOptions) -> Sample {
             .map(|c| c as u8)
             .collect()
     });
-    Sample {
+    Ok(Sample {
         grid,
         channels,
         label,
         bbox,
         case_grid: case.grid,
         zscores,
-    }
+    })
 }
 
 impl Sample {

@@ -116,7 +116,7 @@ pub fn prepared_case(
 
 /// The case prepared now, with its grid at the model spacing.
 fn prepare_now(source: &CaseSource, opts: PrepareOptions) -> Result<(Grid, SamplerCase)> {
-    let sample = prepare(&load_case(source, ReadOptions::default())?, opts);
+    let sample = prepare(&load_case(source, ReadOptions::default())?, opts)?;
     let case = SamplerCase::new(
         source.profile,
         sample.grid.dims,

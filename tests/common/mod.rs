@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod bad_files;
+
 /// `../shared/data` beside the repository.
 pub fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
@@ -47,8 +49,14 @@ pub fn write_f32(path: &Path, dims: [usize; 3], affine: cloe::geometry::Affine, 
 
 /// Runs the `cloe` binary; returns (exit code, stdout, stderr).
 pub fn cloe(args: &[&str]) -> (i32, String, String) {
+    cloe_env(args, &[])
+}
+
+/// Runs the `cloe` binary with extra environment variables; returns (exit code, stdout, stderr).
+pub fn cloe_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cloe"))
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("run cloe");
     (

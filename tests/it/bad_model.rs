@@ -1,12 +1,13 @@
 //! Damaged model folders: `cloe segment` refuses each with one line naming the file and what to do
 //! (exit code 2, no panic): weights cut short, weights that are not a weights file, a config.json that is
-//! not JSON or names another architecture than the weights', a folder without weights.
+//! not JSON or names another architecture than the weights', a config from a newer version, a folder
+//! without weights.
 
 use crate::common::cloe;
 use std::path::Path;
 
 /// A copy of the shipped model in `dir`, changed by `damage`.
-fn damaged(dir: &Path, damage: impl FnOnce(&Path)) -> String {
+pub(crate) fn damaged(dir: &Path, damage: impl FnOnce(&Path)) -> String {
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/brats");
     std::fs::create_dir_all(dir).unwrap();
     for f in ["config.json", "model.bpk"] {
@@ -73,6 +74,18 @@ fn damaged_model_folders_are_refused_with_what_to_do() {
         std::fs::write(d.join("config.json"), text).unwrap();
     });
     refused(&wider, &["model.bpk", "config.json", "do not match"]);
+    let newer = damaged(&t("newer"), |d| {
+        let text = std::fs::read_to_string(d.join("config.json")).unwrap();
+        let text = text.replace(
+            "\"format\": 1",
+            "\"format\": 2, \"experts\": {\"kind\": \"moe\"}",
+        );
+        std::fs::write(d.join("config.json"), text).unwrap();
+    });
+    refused(
+        &newer,
+        &["config.json", "newer CLoE Studio", "update CLoE Studio"],
+    );
     let empty = damaged(&t("no-weights"), |d| {
         std::fs::remove_file(d.join("model.bpk")).unwrap();
     });

@@ -1,6 +1,7 @@
 //! Bad DICOM input gets one clear message each (exit code 2 on the command line, the viewer stays up):
 //! a folder with no DICOM, a series with a missing slice, a duplicated position, mixed orientations, a
-//! multi-frame object, pixels in a transfer syntax no decoder here reads, and objects without an image.
+//! multi-frame object, pixels in a transfer syntax no decoder here reads, objects without an image, and
+//! an element that claims more bytes than its file holds.
 //! Each is made from a copy of a real ProstateX series in a temporary folder, changed with dicom-object.
 
 use crate::common::{self, data};
@@ -212,6 +213,35 @@ fn a_folder_far_larger_than_a_study_is_refused_quickly() {
         .to_string();
     assert!(
         err.contains("more than 20000 files") && err.contains("study's"),
+        "{err}"
+    );
+}
+
+/// A slice whose pixel data claims a gigabyte (dicom-rs would reserve and zero it before finding
+/// the file short): refused before reading, within 1 GiB of address space, naming the element.
+#[test]
+fn an_element_longer_than_its_file_is_refused_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(files) = copy_series(dir.path()) else {
+        return;
+    };
+    let mut bytes = std::fs::read(&files[4]).unwrap();
+    // The last element is the pixel data (explicit VR OW): its 4-byte length sits 384·384·2 + 4 bytes
+    // before the end.
+    let at = bytes.len() - 384 * 384 * 2 - 4;
+    assert_eq!(&bytes[at - 8..at - 4], &[0xE0, 0x7F, 0x10, 0x00]);
+    bytes[at..at + 4].copy_from_slice(&0x4000_0000u32.to_le_bytes());
+    std::fs::write(&files[4], bytes).unwrap();
+    let out = std::process::Command::new("bash")
+        .args(["-c", "ulimit -v 1048576; exec \"$0\" inspect \"$1\""])
+        .args([env!("CARGO_BIN_EXE_cloe"), dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let name = files[4].file_name().unwrap().to_str().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(name) && err.contains("(7FE0,0010) claims 1073741824 bytes"),
         "{err}"
     );
 }

@@ -6,10 +6,12 @@
 mod common;
 
 mod bad_input;
-mod bad_model;
+pub(crate) mod bad_model;
 mod case_discovery;
+mod device_faults;
 mod dicom_bad_input;
 mod dicom_real;
+mod fuzz_regressions;
 mod inspect_cli;
 mod io_real_data;
 mod metrics_real;
@@ -18,6 +20,7 @@ mod model_network;
 mod preprocess_real;
 mod shipped_model;
 mod viewer;
+mod viewer_bad_input;
 mod viewer_editing;
 mod viewer_gpu;
 mod viewer_model;

@@ -103,7 +103,8 @@ fn a_prepared_case_goes_back_onto_its_own_grid() {
             spacing: Some(2.0),
             margin: 2,
         },
-    );
+    )
+    .unwrap();
     assert_eq!(sample.channels.iter().flatten().count(), 4);
     assert!(sample.zscores.iter().all(Option::is_some));
     assert_eq!(

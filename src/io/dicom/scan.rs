@@ -231,6 +231,8 @@ impl From<SeriesKey> for DicomSeries {
 }
 
 fn read_header(path: &Path) -> Result<(SeriesKey, SliceHeader), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot be read ({e})"))?;
+    super::check_lengths(&bytes).map_err(|e| format!("is damaged: {e}"))?;
     let obj = OpenFileOptions::new()
         .read_until(tags::PIXEL_DATA)
         .open_file(path)

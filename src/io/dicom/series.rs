@@ -133,6 +133,7 @@ pub fn read_series(series: &DicomSeries) -> Result<Volume> {
     }
     let dims = [cols as usize, rows as usize, slices.len()];
     let grid = Grid::new(dims, Affine(m));
+    grid.check_field_of_view().map_err(&bad)?;
 
     let planes: Vec<Vec<f32>> = slices
         .par_iter()
@@ -196,8 +197,27 @@ fn check_stack(slices: &[(&SliceHeader, [f64; 3], f64)]) -> Result<(), String> {
     Ok(())
 }
 
+/// The most pixels a byte of a DICOM file can hold (deflate's largest expansion; JPEG and RLE expand
+/// less).
+const MAX_PIXELS_PER_BYTE: u64 = 1032;
+
 /// Decodes one slice's pixels (rows × columns, a row at a time) with the modality LUT applied.
 fn decode(s: &SliceHeader, rows: u32, cols: u32) -> Result<Vec<f32>, String> {
+    // The file may have changed since the scan: its lengths are checked again before dicom-rs
+    // allocates by them.
+    let bytes =
+        std::fs::read(&s.path).map_err(|e| format!("cannot read {}: {e}", s.path.display()))?;
+    super::check_lengths(&bytes).map_err(|e| format!("{} is damaged: {e}", s.path.display()))?;
+    // The decoder allocates rows × columns before it finds the pixels short: a size no file of this
+    // length can hold, even compressed as far as deflate goes, is refused first.
+    let pixels = rows as u64 * cols as u64;
+    if pixels > bytes.len() as u64 * MAX_PIXELS_PER_BYTE {
+        return Err(format!(
+            "{} says it is {cols}x{rows} pixels, which its {} bytes cannot hold; the header is damaged",
+            s.path.display(),
+            bytes.len()
+        ));
+    }
     let obj = OpenFileOptions::new()
         .open_file(&s.path)
         .map_err(|e| format!("cannot read {}: {e}", s.path.display()))?;

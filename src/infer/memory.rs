@@ -1,0 +1,129 @@
+//! What segmenting a case will hold in memory, estimated from the grids and the model before any work,
+//! and checked against what the machine has free: a case too large for the machine is refused at once
+//! with the figure it would need, instead of being killed by the system halfway through.
+//!
+//! The big buffers, in bytes (M present modalities, K classes, C base channels, p the patch, N the
+//! sample grid padded to a patch, n the case grid):
+//! - the expert cache: every window keeps, per present modality, its four encoder feature levels
+//!   (C·2^l channels at 1/2^l resolution) and K logits and K probabilities, as `f32`;
+//! - the fusion on the sample grid: K probabilities, the region map and the blending norm, and each
+//!   expert's K probabilities for the disagreement map: (K + 2 + M·K)·4·N;
+//! - the maps on the case grid: classes, K probabilities, region, disagreement, M expert labels, and
+//!   one `f32` copy while a map is written: (1 + 4K + 4 + 4 + M + 4)·n.
+
+use super::windows::origins;
+use crate::error::{CloeError, Result};
+use crate::model::CloeConfig;
+use crate::volume::Grid;
+
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// The estimate, by part.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MemoryEstimate {
+    pub windows: usize,
+    pub expert_cache: u64,
+    pub sample_maps: u64,
+    pub case_maps: u64,
+}
+
+impl MemoryEstimate {
+    /// The whole estimate, bytes.
+    pub fn total(&self) -> u64 {
+        self.expert_cache + self.sample_maps + self.case_maps
+    }
+}
+
+/// The estimate for `present` modalities of a case on `case_grid`, prepared onto `sample_dims`.
+pub fn estimate(
+    cfg: &CloeConfig,
+    sample_dims: [usize; 3],
+    case_grid: &Grid,
+    present: usize,
+    overlap: f64,
+) -> MemoryEstimate {
+    let p = cfg.patch;
+    let padded = sample_dims.map(|d| d.max(p));
+    let windows = origins(padded, p, overlap).len();
+    let block = (p * p * p) as f64;
+    let features: f64 = (0..4)
+        .map(|l| cfg.level_channels(l) as f64 / 8f64.powi(l as i32))
+        .sum();
+    let (k, m) = (cfg.classes as f64, present as f64);
+    let per_window = m * block * (features + 2.0 * k) * 4.0;
+    let n = padded.iter().product::<usize>() as f64;
+    let case = case_grid.len() as f64;
+    MemoryEstimate {
+        windows,
+        expert_cache: (windows as f64 * per_window) as u64,
+        sample_maps: ((k + 2.0 + m * k) * 4.0 * n) as u64,
+        case_maps: ((1.0 + 4.0 * k + 4.0 + 4.0 + m + 4.0) * case) as u64,
+    }
+}
+
+/// The memory this process may still use: `CLOE_MEMORY_LIMIT_MB` when set (a cap of the user's), else
+/// the system's `MemAvailable` (Linux); `None` where neither is known.
+pub fn available() -> Option<u64> {
+    if let Some(mb) = std::env::var("CLOE_MEMORY_LIMIT_MB")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        return Some(mb << 20);
+    }
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb << 10)
+}
+
+/// Refuses `estimate` when it exceeds `available`, with the figures and what to do.
+pub fn check(
+    case: &str,
+    cfg: &CloeConfig,
+    e: &MemoryEstimate,
+    available: Option<u64>,
+) -> Result<()> {
+    let Some(free) = available else {
+        return Ok(());
+    };
+    if e.total() <= free {
+        return Ok(());
+    }
+    Err(CloeError::Invalid(format!(
+        "segmenting {case} needs about {:.1} GiB of memory ({} windows of {}³ with every expert kept \
+         for the modality switches: {:.1} GiB; the maps: {:.1} GiB) but {:.1} GiB is available; close \
+         other programs, use a machine with more memory, or crop the case to the region to segment",
+        e.total() as f64 / GIB,
+        e.windows,
+        cfg.patch,
+        e.expert_cache as f64 / GIB,
+        (e.sample_maps + e.case_maps) as f64 / GIB,
+        free as f64 / GIB
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::Profile;
+    use crate::geometry::Affine;
+
+    #[test]
+    fn counts_by_hand_and_refuses_with_the_figures() {
+        let cfg = CloeConfig::for_profile(Profile::Brats);
+        let grid = Grid::new([10, 10, 10], Affine::IDENTITY);
+        // One 48³ window of 4 experts: C·(1 + 2/8 + 4/64 + 8/512) + 2K = 10.625 + 8 floats per voxel.
+        let e = estimate(&cfg, [40, 40, 40], &grid, 4, 0.5);
+        assert_eq!(e.windows, 1);
+        assert_eq!(e.expert_cache, (4.0 * 110_592.0 * 18.625 * 4.0) as u64);
+        assert_eq!(e.sample_maps, (22 * 4 * 110_592) as u64);
+        assert_eq!(e.case_maps, (33 * 1000) as u64);
+        assert!(check("c", &cfg, &e, None).is_ok());
+        assert!(check("c", &cfg, &e, Some(e.total())).is_ok());
+        let msg = check("c", &cfg, &e, Some(1 << 20)).unwrap_err().to_string();
+        assert!(
+            msg.contains("0.0 GiB is available") && msg.contains("1 windows of 48³"),
+            "{msg}"
+        );
+    }
+}
