@@ -103,6 +103,40 @@ fn sample(data: &[f32], dims: [usize; 3], p: [f64; 3], interp: Interp) -> Option
     }
 }
 
+/// How many non-zero voxels of `source` have their centre outside `target` (beyond half a voxel of
+/// its edge): what resampling a label map onto `target` would lose.
+pub fn nonzero_outside(source: &Volume, target: &Grid) -> usize {
+    if source.grid.same_as(target) {
+        return 0;
+    }
+    let Some(to_target) = target
+        .affine
+        .inverse()
+        .map(|inv| inv.compose(&source.grid.affine))
+    else {
+        return source.data.iter().filter(|&&v| v != 0.0).count();
+    };
+    let [nx, ny, _] = source.grid.dims;
+    let limit = target.dims.map(|d| d as f64 - 0.5);
+    source
+        .data
+        .par_iter()
+        .enumerate()
+        .filter(|&(i, &v)| {
+            if v == 0.0 {
+                return false;
+            }
+            let p = [
+                (i % nx) as f64,
+                ((i / nx) % ny) as f64,
+                (i / (nx * ny)) as f64,
+            ];
+            let q = to_target.apply(p);
+            (0..3).any(|a| !(-0.5..=limit[a]).contains(&q[a]))
+        })
+        .count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,38 +185,20 @@ mod tests {
             vec![1.0, 1.0, 4.0, 4.0]
         );
     }
-}
 
-/// How many non-zero voxels of `source` have their centre outside `target` (beyond half a voxel of
-/// its edge): what resampling a label map onto `target` would lose.
-pub fn nonzero_outside(source: &Volume, target: &Grid) -> usize {
-    if source.grid.same_as(target) {
-        return 0;
+    #[test]
+    fn labelled_voxels_outside_the_target_are_counted() {
+        // Four voxels along x at 1 mm, labelled 0 1 1 2; a target covering x = 0..1 keeps two of them.
+        let src = Volume::new(
+            Grid::new([4, 1, 1], Affine::IDENTITY),
+            vec![0.0, 1.0, 1.0, 2.0],
+            VolumeInfo::derived("uint8"),
+        );
+        let target = Grid::new([2, 1, 1], Affine::IDENTITY);
+        assert_eq!(nonzero_outside(&src, &target), 2);
+        assert_eq!(nonzero_outside(&src, &src.grid), 0);
+        // Half a voxel past the edge still counts as inside (the resampler clamps it there).
+        let wide = Grid::new([3, 1, 1], Affine::from_spacing([1.0; 3], [0.6, 0.0, 0.0]));
+        assert_eq!(nonzero_outside(&src, &wide), 0);
     }
-    let Some(to_target) = target
-        .affine
-        .inverse()
-        .map(|inv| inv.compose(&source.grid.affine))
-    else {
-        return source.data.iter().filter(|&&v| v != 0.0).count();
-    };
-    let [nx, ny, _] = source.grid.dims;
-    let limit = target.dims.map(|d| d as f64 - 0.5);
-    source
-        .data
-        .par_iter()
-        .enumerate()
-        .filter(|&(i, &v)| {
-            if v == 0.0 {
-                return false;
-            }
-            let p = [
-                (i % nx) as f64,
-                ((i / nx) % ny) as f64,
-                (i / (nx * ny)) as f64,
-            ];
-            let q = to_target.apply(p);
-            (0..3).any(|a| !(-0.5..=limit[a]).contains(&q[a]))
-        })
-        .count()
 }

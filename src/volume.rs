@@ -8,6 +8,9 @@ use std::path::PathBuf;
 /// The largest field of view an MRI scan has along any axis, mm (scanner bores are under 1 m wide).
 pub const MAX_FIELD_OF_VIEW_MM: f64 = 2000.0;
 
+/// The farthest an image's origin lies from the scanner's centre, mm (a patient is within a metre).
+pub const MAX_ORIGIN_MM: f64 = 100_000.0;
+
 /// A regular voxel grid placed in the world by an affine.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Grid {
@@ -62,8 +65,19 @@ impl Grid {
     /// Refuses a grid wider than any MRI scan (more than [`MAX_FIELD_OF_VIEW_MM`] along an axis): a
     /// damaged voxel size or unit, which would otherwise make the model's grid enormous.
     pub fn check_field_of_view(&self) -> Result<(), String> {
-        let b = self.world_box();
-        let size: [f64; 3] = std::array::from_fn(|a| b.max[a] - b.min[a]);
+        // Along the voxel axes (a world box would lose a long axis to rounding next to a far origin).
+        let spacing = self.spacing();
+        let size: [f64; 3] = std::array::from_fn(|a| spacing[a] * self.dims[a] as f64);
+        let origin: [f64; 3] = std::array::from_fn(|a| self.affine.0[a][3]);
+        if let Some(far) = origin
+            .iter()
+            .find(|t| !t.is_finite() || t.abs() > MAX_ORIGIN_MM)
+        {
+            return Err(format!(
+                "its origin lies {far:.3e} mm from the scanner's centre (at most {MAX_ORIGIN_MM} mm): \
+                 the header's offsets (qoffset, srow) are damaged"
+            ));
+        }
         if size
             .iter()
             .all(|s| s.is_finite() && *s <= MAX_FIELD_OF_VIEW_MM)

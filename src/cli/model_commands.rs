@@ -170,8 +170,10 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
         check_target(target, &opts)?;
     }
     let pb = bar(0, "segment");
-    let mut session = Session::new(net, &case, compute.device.clone())?;
-    let maps = session.segment(
+    // One subset: the experts are fused window by window and not kept (the viewer keeps them for its
+    // modality switches), so a large case needs the memory of its maps alone.
+    let session = Session::for_one_subset(net, &case, compute.device.clone())?;
+    let maps = session.segment_once(
         &used,
         &mut |done, total| {
             pb.set_length(total as u64);

@@ -34,8 +34,46 @@ pub(super) fn compute_experts(
     progress: &mut dyn FnMut(usize, usize),
     cancel: &AtomicBool,
 ) -> Result<ExpertCache> {
+    let mut experts = Vec::new();
+    let (dims, windows) = for_each_window(
+        net,
+        &sample,
+        device,
+        opts,
+        progress,
+        cancel,
+        &mut |_, row| experts.push(row),
+    )?;
+    Ok(ExpertCache {
+        profile: net.config().profile,
+        sample,
+        dims,
+        patch: net.config().patch,
+        windows,
+        experts,
+    })
+}
+
+/// The padded grid of `sample` for `net`'s patch (at least one patch per axis).
+pub(super) fn padded_dims(net: &CloeNet, sample: &Sample) -> [usize; 3] {
     let p = net.config().patch;
-    let dims = sample.grid.dims.map(|d| d.max(p));
+    sample.grid.dims.map(|d| d.max(p))
+}
+
+/// Runs the experts of every window in turn and hands each window's row (one expert per modality,
+/// `None` where missing) to `each`, without keeping them; returns the padded grid and the window
+/// origins. Progress and cancel as for [`compute_experts`].
+pub(super) fn for_each_window(
+    net: &CloeNet,
+    sample: &Sample,
+    device: &Device,
+    opts: InferOptions,
+    progress: &mut dyn FnMut(usize, usize),
+    cancel: &AtomicBool,
+    each: &mut dyn FnMut([usize; 3], Vec<Option<Expert>>),
+) -> Result<([usize; 3], Vec<[usize; 3]>)> {
+    let p = net.config().patch;
+    let dims = padded_dims(net, sample);
     let padded: Vec<Option<Vec<f32>>> = sample
         .channels
         .iter()
@@ -47,7 +85,6 @@ pub(super) fn compute_experts(
         ));
     }
     let windows = origins(dims, p, opts.overlap);
-    let mut experts = Vec::with_capacity(windows.len());
     for (i, origin) in windows.iter().enumerate() {
         if cancel.load(Ordering::Relaxed) {
             return Err(CloeError::Cancelled);
@@ -59,18 +96,10 @@ pub(super) fn compute_experts(
                     .map(|c| volume_tensor(&extract(c, dims, *origin, p), [p; 3], device))
             })
             .collect();
-        let row = net.experts(&inputs);
-        experts.push(row);
+        each(*origin, net.experts(&inputs));
         progress(i + 1, windows.len());
     }
-    Ok(ExpertCache {
-        profile: net.config().profile,
-        sample,
-        dims,
-        patch: p,
-        windows,
-        experts,
-    })
+    Ok((dims, windows))
 }
 
 impl ExpertCache {

@@ -25,97 +25,151 @@ pub struct SampleMaps {
     pub w: Vec<f64>,
 }
 
-/// The fusion path for the modalities of `subset` the case has, over every window, blended.
+/// The fusion path for the modalities of `subset` the case has, over every cached window, blended.
 pub(super) fn fuse(
     net: &CloeNet,
     cache: &ExpertCache,
     subset: &Subset,
     keep_experts: bool,
 ) -> Result<SampleMaps> {
-    let used = subset.intersection(&cache.present());
-    if used.is_empty() {
-        return Err(CloeError::Invalid(
-            "switch on at least one modality that the case has".into(),
-        ));
-    }
-    let used = used.mask().to_vec();
-    let (k, m, p) = (net.config().classes, used.len(), cache.patch);
-    let n: usize = cache.dims.iter().product();
-    let g = gaussian(p);
-    let mut probs = vec![vec![0.0f32; n]; k];
-    let mut region = vec![0.0f32; n];
-    let mut norm = vec![0.0f32; n];
-    let mut experts: Vec<Option<Vec<Vec<f32>>>> = used
-        .iter()
-        .map(|&u| (keep_experts && u).then(|| vec![vec![0.0; n]; k]))
-        .collect();
-    let (mut u, mut v, mut w, mut total) = (vec![0.0; m], vec![0.0; m], vec![0.0; m], 0.0);
-    let block = p * p * p;
-    let ones = vec![1.0f32; block];
-    // Adds the K class blocks of one window (`[K, p, p, p]`, x fastest) into per-class buffers.
-    let add_classes = |acc: &mut [Vec<f32>], origin: [usize; 3], data: &[f32]| {
-        for (c, buf) in acc.iter_mut().enumerate() {
-            accumulate(
-                buf,
-                cache.dims,
-                origin,
-                p,
-                &data[c * block..(c + 1) * block],
-                &g,
-            );
-        }
-    };
+    let mut blend = Blend::new(net, cache.dims, &cache.present(), subset, keep_experts)?;
     for (origin, row) in cache.windows.iter().zip(&cache.experts) {
+        blend.add(net, *origin, row);
+    }
+    Ok(blend.finish())
+}
+
+/// The fusion of one subset blended over windows as they come (from the cache, or straight from the
+/// experts when no cache is kept): Gaussian-weighted sums, normalised at the end.
+pub(super) struct Blend {
+    dims: [usize; 3],
+    p: usize,
+    used: Vec<bool>,
+    g: Vec<f32>,
+    ones: Vec<f32>,
+    probs: Vec<Vec<f32>>,
+    region: Vec<f32>,
+    norm: Vec<f32>,
+    experts: Vec<Option<Vec<Vec<f32>>>>,
+    scores: [Vec<f64>; 3],
+    total: f64,
+}
+
+impl Blend {
+    /// An empty blend over the padded sample grid `dims` for the modalities of `subset` in `present`.
+    pub(super) fn new(
+        net: &CloeNet,
+        dims: [usize; 3],
+        present: &Subset,
+        subset: &Subset,
+        keep_experts: bool,
+    ) -> Result<Self> {
+        let used = subset.intersection(present);
+        if used.is_empty() {
+            return Err(CloeError::Invalid(
+                "switch on at least one modality that the case has".into(),
+            ));
+        }
+        let used = used.mask().to_vec();
+        let (k, m, p) = (net.config().classes, used.len(), net.config().patch);
+        let n: usize = dims.iter().product();
+        let experts = used
+            .iter()
+            .map(|&u| (keep_experts && u).then(|| vec![vec![0.0; n]; k]))
+            .collect();
+        Ok(Self {
+            dims,
+            p,
+            used,
+            g: gaussian(p),
+            ones: vec![1.0; p * p * p],
+            probs: vec![vec![0.0; n]; k],
+            region: vec![0.0; n],
+            norm: vec![0.0; n],
+            experts,
+            scores: [vec![0.0; m], vec![0.0; m], vec![0.0; m]],
+            total: 0.0,
+        })
+    }
+
+    /// Adds the K class blocks of one window (`[K, p, p, p]`, x fastest) into per-class buffers.
+    fn add_classes(&self, acc: &mut [Vec<f32>], origin: [usize; 3], data: &[f32]) {
+        let block = self.p * self.p * self.p;
+        for (c, buf) in acc.iter_mut().enumerate() {
+            let part = &data[c * block..(c + 1) * block];
+            accumulate(buf, self.dims, origin, self.p, part, &self.g);
+        }
+    }
+
+    /// Fuses the experts of the window at `origin` and adds the result.
+    pub(super) fn add(&mut self, net: &CloeNet, origin: [usize; 3], row: &[Option<Expert>]) {
         let refs: Vec<Option<&Expert>> = row
             .iter()
-            .zip(&used)
+            .zip(&self.used)
             .map(|(e, &u)| e.as_ref().filter(|_| u))
             .collect();
         let fusion = net.fuse(&refs);
         let fp = to_vec(fusion.probs);
-        add_classes(&mut probs, *origin, &fp);
+        let mut probs = std::mem::take(&mut self.probs);
+        self.add_classes(&mut probs, origin, &fp);
+        self.probs = probs;
+        let (dims, p) = (self.dims, self.p);
         accumulate(
-            &mut region,
-            cache.dims,
-            *origin,
+            &mut self.region,
+            dims,
+            origin,
             p,
             &to_vec(fusion.region),
-            &g,
+            &self.g,
         );
-        accumulate(&mut norm, cache.dims, *origin, p, &ones, &g);
+        accumulate(&mut self.norm, dims, origin, p, &self.ones, &self.g);
+        let mut experts = std::mem::take(&mut self.experts);
         for (slot, e) in experts.iter_mut().zip(&refs) {
             if let (Some(acc), Some(e)) = (slot.as_mut(), e) {
-                add_classes(acc, *origin, &to_vec(e.probs.clone()));
+                self.add_classes(acc, origin, &to_vec(e.probs.clone()));
             }
         }
+        self.experts = experts;
         // Case-level scores: windows weighted by how much foreground they predict.
+        let block = p * p * p;
         let weight = fp[block..].iter().map(|&x| x as f64).sum::<f64>() + 1e-3 * block as f64;
-        for (acc, t) in [(&mut u, fusion.u), (&mut v, fusion.v), (&mut w, fusion.w)] {
+        for (acc, t) in self.scores.iter_mut().zip([fusion.u, fusion.v, fusion.w]) {
             for (a, x) in acc.iter_mut().zip(to_vec(t)) {
                 *a += weight * x as f64;
             }
         }
-        total += weight;
+        self.total += weight;
     }
-    let normalise = |buf: &mut Vec<f32>| {
-        buf.iter_mut()
-            .zip(&norm)
-            .for_each(|(x, n)| *x /= n.max(1e-12))
-    };
-    probs.iter_mut().for_each(normalise);
-    normalise(&mut region);
-    experts.iter_mut().flatten().flatten().for_each(normalise);
-    for s in [&mut u, &mut v, &mut w] {
-        s.iter_mut().for_each(|x| *x /= total);
+
+    /// The blended maps, normalised by the summed window weights.
+    pub(super) fn finish(self) -> SampleMaps {
+        let Self {
+            mut probs,
+            mut region,
+            norm,
+            mut experts,
+            scores,
+            total,
+            ..
+        } = self;
+        let normalise = |buf: &mut Vec<f32>| {
+            buf.iter_mut()
+                .zip(&norm)
+                .for_each(|(x, n)| *x /= n.max(1e-12))
+        };
+        probs.iter_mut().for_each(normalise);
+        normalise(&mut region);
+        experts.iter_mut().flatten().flatten().for_each(normalise);
+        let [u, v, w] = scores.map(|s| s.into_iter().map(|x| x / total).collect::<Vec<f64>>());
+        SampleMaps {
+            probs,
+            region,
+            experts,
+            u,
+            v,
+            w,
+        }
     }
-    Ok(SampleMaps {
-        probs,
-        region,
-        experts,
-        u,
-        v,
-        w,
-    })
 }
 
 /// Maps on the case's own grid.
@@ -174,9 +228,9 @@ pub fn disagreement(experts: &[&Vec<Vec<f32>>]) -> Vec<f32> {
 }
 
 /// Brings sample-grid maps back onto the case grid (outside the crop: background).
-pub fn to_case_grid(cache: &ExpertCache, maps: &SampleMaps) -> CaseMaps {
-    let sample = &cache.sample;
-    let unpad = |buf: &[f32]| crop_data(buf, cache.dims, &BBox::full(sample.grid.dims));
+/// `dims` is the padded sample grid the maps are on.
+pub fn to_case_grid(sample: &Sample, dims: [usize; 3], maps: &SampleMaps) -> CaseMaps {
+    let unpad = |buf: &[f32]| crop_data(buf, dims, &BBox::full(sample.grid.dims));
     let back = |buf: &[f32], fill: f32| sample.to_case_grid(&unpad(buf), Interp::Linear, fill);
     let probs: Vec<Vec<f32>> = maps
         .probs

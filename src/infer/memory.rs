@@ -89,15 +89,29 @@ pub fn check(
     if e.total() <= free {
         return Ok(());
     }
+    let maps = (e.sample_maps + e.case_maps) as f64 / GIB;
+    let (detail, way_out) = if e.expert_cache > 0 {
+        (
+            format!(
+                "{} windows of {}³ with every expert kept for the modality switches: {:.1} GiB; the \
+                 maps: {maps:.1} GiB",
+                e.windows,
+                cfg.patch,
+                e.expert_cache as f64 / GIB
+            ),
+            format!("; `cloe segment` keeps no experts and needs about {maps:.1} GiB"),
+        )
+    } else {
+        (
+            "the maps on the model's and the case's grids".to_string(),
+            String::new(),
+        )
+    };
     Err(CloeError::Invalid(format!(
-        "segmenting {case} needs about {:.1} GiB of memory ({} windows of {}³ with every expert kept \
-         for the modality switches: {:.1} GiB; the maps: {:.1} GiB) but {:.1} GiB is available; close \
-         other programs, use a machine with more memory, or crop the case to the region to segment",
+        "segmenting {case} needs about {:.1} GiB of memory ({detail}) but {:.1} GiB is available; \
+         close other programs, use a machine with more memory, or crop the case to the region to \
+         segment{way_out}",
         e.total() as f64 / GIB,
-        e.windows,
-        cfg.patch,
-        e.expert_cache as f64 / GIB,
-        (e.sample_maps + e.case_maps) as f64 / GIB,
         free as f64 / GIB
     )))
 }
@@ -123,6 +137,18 @@ mod tests {
         let msg = check("c", &cfg, &e, Some(1 << 20)).unwrap_err().to_string();
         assert!(
             msg.contains("0.0 GiB is available") && msg.contains("1 windows of 48³"),
+            "{msg}"
+        );
+        assert!(msg.contains("`cloe segment` keeps no experts"), "{msg}");
+        let maps_only = MemoryEstimate {
+            expert_cache: 0,
+            ..e
+        };
+        let msg = check("c", &cfg, &maps_only, Some(1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("(the maps on the model's") && !msg.contains("windows"),
             "{msg}"
         );
     }

@@ -2,8 +2,8 @@
 //! case for the model (crop, z-score, model spacing), runs the experts of every window once, and then
 //! fuses them for any subset of the modalities the case has, back on the case's grid.
 
-use super::experts::{ExpertCache, compute_experts};
-use super::fusion::{CaseMaps, SampleMaps, fuse, to_case_grid};
+use super::experts::{ExpertCache, compute_experts, for_each_window, padded_dims};
+use super::fusion::{Blend, CaseMaps, SampleMaps, fuse, to_case_grid};
 use super::{InferOptions, memory, prepare_for};
 use crate::case::{Case, Subset};
 use crate::error::{CloeError, Result};
@@ -42,8 +42,20 @@ impl Session {
         Ok(())
     }
 
-    /// Prepares `case` for `net` on `device`; an error when the model is for another profile.
+    /// Prepares `case` for `net` on `device`, to keep every window's experts for the modality
+    /// switches; an error when the model is for another profile or the case needs more memory than
+    /// the machine has free.
     pub fn new(net: CloeNet, case: &Case, device: Device) -> Result<Self> {
+        Self::prepared(net, case, device, true)
+    }
+
+    /// As [`Session::new`], for one fusion only ([`Session::segment_once`]): no experts are kept, so
+    /// a case too large for the cache still fits.
+    pub fn for_one_subset(net: CloeNet, case: &Case, device: Device) -> Result<Self> {
+        Self::prepared(net, case, device, false)
+    }
+
+    fn prepared(net: CloeNet, case: &Case, device: Device, cache: bool) -> Result<Self> {
         Self::fits(&net, case)?;
         let sample = prepare_for(&net, case)?;
         // Refused now, with the figure, rather than killed by the system halfway: on a GPU the expert
@@ -55,7 +67,7 @@ impl Session {
             case.available().indices().count(),
             InferOptions::default().overlap,
         );
-        if !crate::device::is_cpu(&device) {
+        if !cache || !crate::device::is_cpu(&device) {
             need.expert_cache = 0;
         }
         memory::check(&case.id, net.config(), &need, memory::available())?;
@@ -125,11 +137,44 @@ impl Session {
     /// map, u v w.
     pub fn fuse(&self, subset: &Subset, keep_experts: bool) -> Result<CaseMaps> {
         let cache = self.cache()?;
-        let mut maps = to_case_grid(cache, &self.fuse_sample(subset, keep_experts)?);
+        let maps = self.fuse_sample(subset, keep_experts)?;
+        Ok(self.on_case_grid(&cache.sample, cache.dims, &maps))
+    }
+
+    /// Sample maps back on the case grid, post-processed as the model's config says.
+    fn on_case_grid(&self, sample: &Sample, dims: [usize; 3], maps: &SampleMaps) -> CaseMaps {
+        let mut maps = to_case_grid(sample, dims, maps);
         let cfg = self.net.config();
-        let dims = cache.sample.case_grid.dims;
-        cfg.postprocess.apply(cfg.profile, &mut maps.classes, dims);
-        Ok(maps)
+        cfg.postprocess
+            .apply(cfg.profile, &mut maps.classes, sample.case_grid.dims);
+        maps
+    }
+
+    /// The experts and the fusion for `subset` window by window, with every expert's map, keeping no
+    /// experts: what `cloe segment` does (one subset), in the memory of the maps alone. Gives what
+    /// [`Session::segment`] gives.
+    pub fn segment_once(
+        &self,
+        subset: &Subset,
+        progress: &mut dyn FnMut(usize, usize),
+        cancel: &AtomicBool,
+    ) -> Result<CaseMaps> {
+        let sample = match &self.stage {
+            Stage::Prepared(sample) => sample,
+            Stage::Experts(_) => return self.fuse(subset, true),
+        };
+        let dims = padded_dims(&self.net, sample);
+        let mut blend = Blend::new(&self.net, dims, &self.present, subset, true)?;
+        for_each_window(
+            &self.net,
+            sample,
+            &self.device,
+            InferOptions::default(),
+            progress,
+            cancel,
+            &mut |origin, row| blend.add(&self.net, origin, &row),
+        )?;
+        Ok(self.on_case_grid(sample, dims, &blend.finish()))
     }
 
     /// The experts, then the fusion for `subset` with every expert's map: what `cloe segment` and the

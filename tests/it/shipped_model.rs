@@ -130,3 +130,36 @@ fn evaluate_a_held_out_case_above_the_dice_floor() {
     assert!(dice("Full", "WT") >= 0.82, "Full WT {}", dice("Full", "WT"));
     assert!(dice("F", "WT") >= 0.62, "FLAIR-only WT {}", dice("F", "WT"));
 }
+
+/// `cloe segment`'s path (experts fused window by window, none kept) gives what the viewer's path
+/// (every window's experts cached, then fused) gives, on the bundled case.
+#[test]
+fn fusing_window_by_window_gives_what_the_cached_experts_give() {
+    use cloe::infer::Session;
+    let case_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/TCGA-DU-7294");
+    let source = cloe::case::find_case(&case_dir, None).unwrap();
+    let case = cloe::case::load_case(&source, Default::default()).unwrap();
+    let device = cloe::device::select(Some(cloe::device::DeviceChoice::Cpu)).unwrap();
+    let net = || cloe::model::load_model(&model(), &device.device).unwrap();
+    let all = case.available();
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let cached = Session::new(net(), &case, device.device.clone())
+        .unwrap()
+        .segment(&all, &mut |_, _| {}, &never)
+        .unwrap();
+    let once = Session::for_one_subset(net(), &case, device.device.clone())
+        .unwrap()
+        .segment_once(&all, &mut |_, _| {}, &never)
+        .unwrap();
+    assert_eq!(once.classes, cached.classes);
+    assert_eq!(once.experts, cached.experts);
+    for (a, b) in once.w.iter().zip(&cached.w) {
+        assert!((a - b).abs() < 1e-9, "{a} {b}");
+    }
+    let worst = once.probs[1]
+        .iter()
+        .zip(&cached.probs[1])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-5, "{worst}");
+}

@@ -14,6 +14,24 @@ const SHORT_VRS: [&[u8; 2]; 21] = [
     b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"PN",
     b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
 ];
+/// Binary VRs and the size of one value: a length that is not a multiple of it is malformed, and
+/// dicom-rs reads only whole values of it, leaving the rest to be misread as the next element.
+const VALUE_SIZES: [(&[u8; 2], u32); 14] = [
+    (b"AT", 4),
+    (b"FL", 4),
+    (b"FD", 8),
+    (b"OD", 8),
+    (b"OF", 4),
+    (b"OL", 4),
+    (b"OV", 8),
+    (b"OW", 2),
+    (b"SL", 4),
+    (b"SS", 2),
+    (b"SV", 8),
+    (b"UL", 4),
+    (b"US", 2),
+    (b"UV", 8),
+];
 const UNDEFINED: u32 = 0xFFFF_FFFF;
 const ITEM: (u16, u16) = (0xFFFE, 0xE000);
 const ITEM_END: (u16, u16) = (0xFFFE, 0xE00D);
@@ -161,6 +179,19 @@ impl Walker<'_> {
                 (self.u16_at(self.pos + 6) as u32, 8)
             }
         };
+        if explicit && len != UNDEFINED {
+            let vr = &self.bytes[self.pos + 4..self.pos + 6];
+            if let Some((name, size)) = VALUE_SIZES.iter().find(|(v, _)| v.as_slice() == vr)
+                && len % size != 0
+            {
+                return Err(format!(
+                    "element ({:04X},{:04X}) of VR {} has {len} bytes, not a multiple of {size}",
+                    tag.0,
+                    tag.1,
+                    String::from_utf8_lossy(name.as_slice())
+                ));
+            }
+        }
         if len != UNDEFINED && len as usize > rest - header {
             return Err(format!(
                 "element ({:04X},{:04X}) claims {len} bytes but only {} follow it",
@@ -344,6 +375,11 @@ mod tests {
                 .unwrap_err()
                 .contains("(0008,0033) claims")
         );
+        // A binary value whose length is not a whole number of values.
+        let mut sl = element((0x0008, 0x0032), b"TM", b"115341.275000 ");
+        sl[4..6].copy_from_slice(b"SL");
+        let e = check_lengths(&file(&sl)).unwrap_err();
+        assert!(e.contains("VR SL has 14 bytes, not a multiple of 4"), "{e}");
         // A sequence never closed.
         let open = &seq[..seq.len() - 8];
         assert!(check_lengths(&file(open)).unwrap_err().contains("no end"));
