@@ -131,7 +131,7 @@ pub fn nifti_header(data: &[u8]) -> Result<()> {
 }
 
 /// Up to six files named like one case (the first byte picks the naming and whether names end in
-/// `.gz`), found, loaded and prepared at 1 mm as `segment` does.
+/// `.gz`), found, loaded and prepared at the default model's spacing as `segment` does.
 pub fn case_folder(data: &[u8], scratch: &Path) -> Result<()> {
     fresh(scratch).expect("the fuzz scratch folder must be writable");
     let Some((&layout, rest)) = data.split_first() else {
@@ -152,7 +152,7 @@ pub fn case_folder(data: &[u8], scratch: &Path) -> Result<()> {
     prepare(
         &case,
         PrepareOptions {
-            spacing: Some(1.0),
+            spacing: Some(crate::model::CloeConfig::DEFAULT_SPACING_MM),
             margin: 2,
         },
     )?;

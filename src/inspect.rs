@@ -55,6 +55,7 @@ pub struct SeriesSummary {
 /// A dataset: its cases by name, files not read.
 #[derive(Debug, Clone, Serialize)]
 pub struct DatasetReport {
+    #[serde(serialize_with = "crate::lossy_path::path")]
     pub path: PathBuf,
     pub cases: Vec<CaseSummary>,
 }

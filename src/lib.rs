@@ -20,6 +20,7 @@ pub mod infer;
 pub mod inspect;
 pub mod io;
 pub mod loss;
+pub mod lossy_path;
 pub mod metrics;
 pub mod model;
 pub mod ops;

@@ -125,6 +125,7 @@ pub enum AffineSource {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VolumeInfo {
     /// The file it was read from, if any.
+    #[serde(serialize_with = "crate::lossy_path::option")]
     pub path: Option<PathBuf>,
     /// On-disk datatype, e.g. `int16`.
     pub datatype: String,

@@ -93,7 +93,16 @@ fn find_cases_in(path: &Path, profile: Option<Profile>, dicom: bool) -> Result<V
             let folder = path.parent().unwrap_or(Path::new("."));
             return find_dicom_cases(folder, profile);
         }
-        return group(&[path.to_path_buf()], profile, path);
+        let cases = group(&[path.to_path_buf()], profile, path)?;
+        if cases.is_empty() {
+            return Err(CloeError::no_case(
+                path,
+                "the file name does not say which sequence it is: name it like CASE_t1.nii.gz \
+                 (BraTS `_t1 _t1ce _t2 _flair _seg`, BraTS 2023 `-t1n -t1c -t2w -t2f`, prostate \
+                 `_t2w _adc`), or open the folder of the case",
+            ));
+        }
+        return Ok(cases);
     }
     if !meta.is_dir() {
         return Err(CloeError::NotNifti {

@@ -55,6 +55,7 @@ pub struct LabelCount {
 pub struct FileReport {
     /// Modality key, or `label`.
     pub role: String,
+    #[serde(serialize_with = "crate::lossy_path::path")]
     pub path: PathBuf,
     pub channel: Option<usize>,
     pub dims: [usize; 3],

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 /// Where the voxels of one modality come from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModalitySource {
+    #[serde(serialize_with = "crate::lossy_path::path")]
     pub path: PathBuf,
     /// The channel of a 4-D (MSD) image, if any.
     pub channel: Option<usize>,
@@ -25,8 +26,10 @@ pub struct CaseSource {
     pub profile: Profile,
     /// One entry per profile modality, in profile order; `None` where the file is absent.
     pub modalities: Vec<Option<ModalitySource>>,
+    #[serde(serialize_with = "crate::lossy_path::option")]
     pub label: Option<PathBuf>,
     /// Files seen but not used, each with the reason.
+    #[serde(serialize_with = "crate::lossy_path::with_reasons")]
     pub ignored: Vec<(PathBuf, String)>,
     /// True when no file said which profile the case is, and the default (brats) was assumed.
     pub profile_guessed: bool,

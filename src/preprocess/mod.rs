@@ -56,9 +56,10 @@ pub struct Sample {
     pub zscores: Vec<Option<ZScore>>,
 }
 
-/// The most voxels a prepared grid may have (512³: 512 MiB per channel). A case whose voxel size or
+/// The most voxels a prepared grid may have (2^25, a 322³ cube: 128 MiB per channel; a brain at 2 mm is
+/// 120³, a 512×512×400 scan at 1 mm resampled to 2 mm is 256×256×200). A case whose voxel size or
 /// a model whose spacing would make more is refused with the figure, before anything is allocated.
-pub const MAX_SAMPLE_VOXELS: u64 = 1 << 27;
+pub const MAX_SAMPLE_VOXELS: u64 = 1 << 25;
 
 /// Refuses a grid bigger than [`MAX_SAMPLE_VOXELS`], naming its size, the memory it would take and
 /// the spacings that made it.

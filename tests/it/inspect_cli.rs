@@ -129,3 +129,51 @@ fn every_shared_case_can_be_inspected() {
         assert_eq!(r["kind"], "case", "{rel}");
     }
 }
+
+/// One NIfTI file whose name says no sequence is refused with how to name it (not "a dataset of 0
+/// cases" with exit code 0).
+#[test]
+fn an_unnamed_single_file_says_how_to_name_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let scan = dir.path().join("scan.nii.gz");
+    let t1 = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/TCGA-DU-7294/TCGA-DU-7294_t1_bet.nii.gz");
+    std::fs::copy(t1, &scan).unwrap();
+    let (code, out, err) = cloe(&["inspect", scan.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("scan.nii.gz") && err.contains("does not say which sequence"),
+        "{err}"
+    );
+}
+
+/// A folder whose name is not UTF-8 (Latin-1 `café`): the JSON report is written, the byte shown as
+/// U+FFFD, instead of the whole report being lost.
+#[cfg(unix)]
+#[test]
+fn a_path_that_is_not_utf8_keeps_the_json_report() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+    std::fs::create_dir(&case).unwrap();
+    let assets = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/TCGA-DU-7294");
+    for m in ["t1", "t1c", "t2", "fla"] {
+        let name = format!("TCGA-DU-7294_{m}_bet.nii.gz");
+        std::fs::copy(assets.join(&name), case.join(&name)).unwrap();
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cloe"))
+        .arg("inspect")
+        .arg("--json")
+        .arg(&case)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(json.to_string().contains("caf\u{fffd}"), "{json}");
+}

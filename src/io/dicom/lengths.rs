@@ -73,7 +73,7 @@ pub fn check_lengths(bytes: &[u8]) -> Result<(), String> {
     // at the first element of another group.
     let mut meta_end = None;
     if w.pos + 12 <= bytes.len() && (w.u16_at(w.pos), w.u16_at(w.pos + 2)) == (0x0002, 0x0000) {
-        let (_, len, header) = w.header()?;
+        let (_, len, header) = w.meta_header()?;
         if len == 4 {
             let group = w.u32_at(w.pos + header) as usize;
             meta_end = Some((w.pos + header + 4).saturating_add(group).min(bytes.len()));
@@ -87,7 +87,7 @@ pub fn check_lengths(bytes: &[u8]) -> Result<(), String> {
             None => w.u16_at(w.pos) == 0x0002,
         }
     {
-        let (tag, len, header) = w.header()?;
+        let (tag, len, header) = w.meta_header()?;
         if tag == (0x0002, 0x0010) {
             let value = &bytes[w.pos + header..w.pos + header + len as usize];
             transfer = String::from_utf8_lossy(value)
@@ -149,6 +149,18 @@ impl Walker<'_> {
         } else {
             u32::from_be_bytes(b)
         }
+    }
+
+    /// A header of the meta group, where every length is defined.
+    fn meta_header(&self) -> Result<((u16, u16), u32, usize), String> {
+        let (tag, len, header) = self.header()?;
+        if len == UNDEFINED {
+            return Err(format!(
+                "meta element ({:04X},{:04X}) has an undefined length",
+                tag.0, tag.1
+            ));
+        }
+        Ok((tag, len, header))
     }
 
     /// The element header at `pos`: tag, declared length, header size. Refuses a header cut short
@@ -229,9 +241,11 @@ impl Walker<'_> {
             }
             let undefined = len == UNDEFINED;
             if tag == PIXEL_DATA && undefined {
-                // Encapsulated pixels: items of raw fragments, then a sequence delimiter.
+                // Encapsulated pixels: items of raw fragments, then a sequence delimiter; elements
+                // may follow (dicom-rs reads on).
                 self.pos += header;
-                return self.fragments();
+                self.fragments()?;
+                continue;
             }
             if undefined || self.holds_items(header, len) {
                 // An explicit UN of undefined length holds an implicit VR sequence.
@@ -384,5 +398,31 @@ mod tests {
         let open = &seq[..seq.len() - 8];
         assert!(check_lengths(&file(open)).unwrap_err().contains("no end"));
         assert!(check_lengths(b"short").is_err());
+    }
+
+    #[test]
+    fn no_cut_or_flipped_byte_makes_the_walk_panic() {
+        let name = element((0x0010, 0x0010), b"PN", b"Doe^Jane");
+        let mut seq = element((0x0008, 0x1140), b"SQ", &[]);
+        let n = seq.len();
+        seq[n - 4..].copy_from_slice(&UNDEFINED.to_le_bytes());
+        seq.extend([0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        seq.extend(&name);
+        seq.extend([
+            0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0, 0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0,
+        ]);
+        let good = file(&[seq, element(PIXEL_DATA, b"OW", &[7u8; 16])].concat());
+        assert_eq!(check_lengths(&good), Ok(()));
+        for cut in 0..good.len() {
+            let _ = check_lengths(&good[..cut]);
+        }
+        // Every byte set to each of a few values that matter to a parser (0, 0xFF, a VR letter).
+        for at in 128..good.len() {
+            for v in [0x00, 0xFF, b'S', b'Q', 0xFE, 0xE0] {
+                let mut bad = good.clone();
+                bad[at] = v;
+                let _ = check_lengths(&bad);
+            }
+        }
     }
 }

@@ -24,6 +24,7 @@ const SKIPPED: [&str; 4] = ["/proc", "/sys", "/dev", "/run"];
 /// What one DICOM file says about its slice.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SliceHeader {
+    #[serde(serialize_with = "crate::lossy_path::path")]
     pub path: PathBuf,
     /// Rows and columns of the image (0 when the object holds no image).
     pub rows: u32,
