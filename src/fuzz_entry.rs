@@ -12,6 +12,17 @@ use crate::io::{ReadOptions, header_grid, read_image};
 use crate::preprocess::{PrepareOptions, prepare};
 use std::path::{Path, PathBuf};
 
+/// A scratch folder of this process's own for `target`, in memory where the system has /dev/shm.
+pub fn scratch_dir(target: &str) -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    let base = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    base.join(format!("cloe-fuzz-{target}-{}", std::process::id()))
+}
+
 /// What separates the files of one input.
 pub const FILE_SEPARATOR: &[u8] = b"--cloe-fuzz-file--";
 

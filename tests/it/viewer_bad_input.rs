@@ -6,6 +6,7 @@
 
 use crate::bad_model::damaged;
 use crate::common;
+use crate::viewer_editing::wait;
 use cloe::app::ViewerApp;
 use cloe::render::Plane;
 use common::bad_files::catalogue;
@@ -26,15 +27,6 @@ impl egui::DroppedFile for Dropped {
     fn bytes(&self) -> Result<Vec<u8>, String> {
         std::fs::read(&self.0).map_err(|e| e.to_string())
     }
-}
-
-fn wait(h: &mut Harness<'static, ViewerApp>, what: &str, done: impl Fn(&ViewerApp) -> bool) {
-    let t = std::time::Instant::now();
-    while !done(h.state()) && t.elapsed().as_secs() < 60 {
-        h.step();
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert!(done(h.state()), "timed out waiting for {what}");
 }
 
 /// The open case's id, its overlay and whether the edits are unsaved.
@@ -101,36 +93,26 @@ fn bad_files_folders_and_models_leave_the_case_and_its_edits_in_place() {
     let before = snapshot(&h);
     assert!(before.2, "the edit is unsaved");
 
+    // Typed into the path field and opened, then dropped on the window (what exists of it): each file
+    // and the folder with no case is refused, and the case and its edits stay.
     let files = catalogue(&tmp.path().join("bad"));
-    for bad in &files {
-        h.state_mut().path_field = bad.path.display().to_string();
-        h.get_by_label("Open").click();
+    let typed = files.iter().map(|b| (b, false));
+    let dropped = files.iter().filter(|b| b.path.exists()).map(|b| (b, true));
+    for (bad, drop) in typed.chain(dropped) {
+        if drop {
+            h.input_mut()
+                .dropped_files
+                .push(std::sync::Arc::new(Dropped(bad.path.clone())));
+        } else {
+            h.state_mut().path_field = bad.path.display().to_string();
+            h.get_by_label("Open").click();
+        }
         h.step();
         wait(&mut h, bad.what, |a| !a.is_loading());
         h.run_steps(2);
         assert_error(&h, bad.what, &bad.path, &bad.needles);
-        assert_eq!(
-            snapshot(&h),
-            before,
-            "{}: the case and its edits stay",
-            bad.what
-        );
-    }
-    // Dropped on the window, each file (and the folder with no case) is refused the same way.
-    for bad in files.iter().filter(|b| b.path.exists()) {
-        h.input_mut()
-            .dropped_files
-            .push(std::sync::Arc::new(Dropped(bad.path.clone())));
-        h.step();
-        wait(&mut h, bad.what, |a| !a.is_loading());
-        h.run_steps(2);
-        assert_error(&h, bad.what, &bad.path, &bad.needles);
-        assert_eq!(
-            snapshot(&h),
-            before,
-            "{}: the case and its edits stay",
-            bad.what
-        );
+        let what = format!("{} ({})", bad.what, if drop { "dropped" } else { "typed" });
+        assert_eq!(snapshot(&h), before, "{what}: the case and its edits stay");
     }
 
     // Damaged model folders in the model panel.

@@ -27,7 +27,11 @@ fn harness(case: &Path, autosave: &Path) -> Harness<'static, ViewerApp> {
     h
 }
 
-fn wait(h: &mut Harness<'static, ViewerApp>, what: &str, done: impl Fn(&ViewerApp) -> bool) {
+pub(crate) fn wait(
+    h: &mut Harness<'static, ViewerApp>,
+    what: &str,
+    done: impl Fn(&ViewerApp) -> bool,
+) {
     let t = std::time::Instant::now();
     while !done(h.state()) && t.elapsed().as_secs() < 60 {
         h.step();

@@ -2,15 +2,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use std::path::PathBuf;
-use std::sync::LazyLock;
 
-/// A scratch folder of this process's own, in memory where the system has /dev/shm.
-static SCRATCH: LazyLock<PathBuf> = LazyLock::new(|| {
-    let base = PathBuf::from("/dev/shm");
-    let base = if base.is_dir() { base } else { std::env::temp_dir() };
-    base.join(format!("cloe-fuzz-nifti_file-{}", std::process::id()))
-});
+static SCRATCH: std::sync::LazyLock<std::path::PathBuf> =
+    std::sync::LazyLock::new(|| cloe::fuzz_entry::scratch_dir("nifti_file"));
 
 fuzz_target!(|data: &[u8]| {
     let _ = cloe::fuzz_entry::nifti_file(data, &SCRATCH);
