@@ -23,6 +23,13 @@ pub fn scratch_dir(target: &str) -> PathBuf {
     base.join(format!("cloe-fuzz-{target}-{}", std::process::id()))
 }
 
+/// For a fuzz target's start: libFuzzer's panic hook aborts on every panic, also on one the readers
+/// catch on purpose (`guard::contained` around dicom-rs's pixel decoders); this hook only prints, so
+/// a panic still crashes the run exactly when nothing catches it.
+pub fn report_panics_without_aborting() {
+    std::panic::set_hook(Box::new(|info| eprintln!("{info}")));
+}
+
 /// What separates the files of one input.
 pub const FILE_SEPARATOR: &[u8] = b"--cloe-fuzz-file--";
 

@@ -78,6 +78,16 @@ pub fn guarded<T>(device: &str, work: impl FnOnce() -> Result<T>) -> Result<T> {
     }
 }
 
+/// Runs `work`, turning a panic inside it into its message (for a library call known to panic on
+/// damaged input, whose failure is the input's, not a bug of ours).
+pub fn contained<T>(work: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|payload| {
+        let kept = LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let text = kept.unwrap_or_else(|| payload_text(payload.as_ref()));
+        text.lines().next().unwrap_or("").trim().to_string()
+    })
+}
+
 /// A promise of work on its own thread whose panic becomes an error instead of a second panic in the
 /// thread that polls it.
 pub fn spawn<T: Send + 'static>(
@@ -116,6 +126,8 @@ mod tests {
             "{bug}"
         );
         assert_eq!(guarded("CPU", || Ok(7)).unwrap(), 7);
+        let caught = contained(|| -> u8 { panic!("index out of bounds: the len is 8") });
+        assert!(caught.unwrap_err().starts_with("index out of bounds"));
         let p = spawn("t", || -> Result<()> { panic!("boom") });
         assert!(p.block_and_take().unwrap_err().to_string().contains("boom"));
     }

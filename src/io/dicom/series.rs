@@ -201,6 +201,48 @@ fn check_stack(slices: &[(&SliceHeader, [f64; 3], f64)]) -> Result<(), String> {
 /// less).
 const MAX_PIXELS_PER_BYTE: u64 = 1032;
 
+const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
+
+/// Checks each RLE fragment's 64-byte header (PS3.5 G.5: 1 to 15 segments, offsets inside the
+/// fragment, increasing) before dicom-rs reads it: dicom-rs allocates as many offsets as the first
+/// four bytes say (up to 4 billion) and indexes past the fragment when they lie.
+fn check_rle(obj: &dicom_object::DefaultDicomObject) -> std::result::Result<(), String> {
+    let Some(fragments) = obj
+        .element(dicom_dictionary_std::tags::PIXEL_DATA)
+        .ok()
+        .and_then(|e| e.value().fragments())
+    else {
+        return Ok(());
+    };
+    for f in fragments {
+        if f.len() < 64 {
+            return Err(format!(
+                "a fragment of {} bytes is shorter than the 64-byte RLE header",
+                f.len()
+            ));
+        }
+        let word =
+            |i: usize| u32::from_le_bytes([f[4 * i], f[4 * i + 1], f[4 * i + 2], f[4 * i + 3]]);
+        let n = word(0);
+        if !(1..=15).contains(&n) {
+            return Err(format!(
+                "the RLE header names {n} segments (1 to 15 are possible)"
+            ));
+        }
+        let offsets: Vec<u32> = (1..=n as usize).map(word).collect();
+        if offsets[0] != 64
+            || offsets.windows(2).any(|w| w[1] < w[0])
+            || offsets.iter().any(|&o| o as usize > f.len())
+        {
+            return Err(format!(
+                "the RLE segment offsets {offsets:?} do not fit a fragment of {} bytes",
+                f.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Decodes one slice's pixels (rows × columns, a row at a time) with the modality LUT applied.
 fn decode(s: &SliceHeader, rows: u32, cols: u32) -> Result<Vec<f32>, String> {
     // The file may have changed since the scan: its lengths are checked again before dicom-rs
@@ -221,7 +263,20 @@ fn decode(s: &SliceHeader, rows: u32, cols: u32) -> Result<Vec<f32>, String> {
     let obj = OpenFileOptions::new()
         .open_file(&s.path)
         .map_err(|e| format!("cannot read {}: {e}", s.path.display()))?;
-    let pixels = obj.decode_pixel_data().map_err(|e| {
+    if s.transfer_syntax == RLE_LOSSLESS {
+        check_rle(&obj).map_err(|e| format!("{} has damaged RLE pixels: {e}", s.path.display()))?;
+    }
+    // dicom-rs's decoders can panic on damaged compressed pixels (an RLE segment shorter than its
+    // header says, found by fuzzing): that is a damaged file, said as such.
+    let decoded = crate::guard::contained(|| obj.decode_pixel_data()).map_err(|panic| {
+        format!(
+            "the pixel decoder failed on {} (transfer syntax {}): {panic}; the compressed pixels \
+             are damaged",
+            s.path.display(),
+            s.transfer_syntax
+        )
+    })?;
+    let pixels = decoded.map_err(|e| {
         format!(
             "cannot decode the pixels of {} (transfer syntax {}): {e}; decompress the study \
              (e.g. `gdcmconv --raw`) or convert it with dcm2niix",
@@ -229,8 +284,13 @@ fn decode(s: &SliceHeader, rows: u32, cols: u32) -> Result<Vec<f32>, String> {
             s.transfer_syntax
         )
     })?;
-    let plane: Vec<f32> = pixels
-        .to_vec_frame(0)
+    let plane: Vec<f32> = crate::guard::contained(|| pixels.to_vec_frame(0))
+        .map_err(|panic| {
+            format!(
+                "the pixel converter failed on {}: {panic}",
+                s.path.display()
+            )
+        })?
         .map_err(|e| format!("cannot convert the pixels of {}: {e}", s.path.display()))?;
     if plane.len() != rows as usize * cols as usize {
         return Err(format!(

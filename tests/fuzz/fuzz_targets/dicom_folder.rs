@@ -6,6 +6,9 @@ use libfuzzer_sys::fuzz_target;
 static SCRATCH: std::sync::LazyLock<std::path::PathBuf> =
     std::sync::LazyLock::new(|| cloe::fuzz_entry::scratch_dir("dicom_folder"));
 
-fuzz_target!(|data: &[u8]| {
-    let _ = cloe::fuzz_entry::dicom_folder(data, &SCRATCH);
-});
+fuzz_target!(
+    init: cloe::fuzz_entry::report_panics_without_aborting(),
+    |data: &[u8]| {
+        let _ = cloe::fuzz_entry::dicom_folder(data, &SCRATCH);
+    }
+);
