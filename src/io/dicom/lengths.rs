@@ -120,11 +120,11 @@ pub fn check_lengths(bytes: &[u8]) -> Result<(), String> {
             pos: 0,
             syntax,
         };
-        return d.elements(inflated.len(), 0).map(drop);
+        return d.elements(inflated.len(), 0, false).map(drop);
     }
     w.syntax = syntax;
     let end = bytes.len();
-    w.elements(end, 0).map(drop)
+    w.elements(end, 0, false).map(drop)
 }
 
 impl Walker<'_> {
@@ -228,16 +228,23 @@ impl Walker<'_> {
             && (self.u16_at(at), self.u16_at(at + 2)) == ITEM
     }
 
-    /// Elements up to `end` (or a delimiter); returns at the delimiter or `end`.
-    fn elements(&mut self, end: usize, depth: usize) -> Result<(), String> {
+    /// Elements up to `end`; in an item of undefined length (`open_item`), up to its item delimiter.
+    /// Any other delimiter, or one with a length, is refused: dicom-rs would read on past it.
+    fn elements(&mut self, end: usize, depth: usize, open_item: bool) -> Result<(), String> {
         if depth > MAX_DEPTH {
             return Err(format!("sequences nest more than {MAX_DEPTH} deep"));
         }
         while self.pos < end {
             let (tag, len, header) = self.header()?;
             if tag == ITEM_END || tag == SEQUENCE_END {
-                self.pos += header;
-                return Ok(());
+                if open_item && tag == ITEM_END && len == 0 {
+                    self.pos += header;
+                    return Ok(());
+                }
+                return Err(format!(
+                    "a stray delimiter ({:04X},{:04X}) of length {len} at byte {}",
+                    tag.0, tag.1, self.pos
+                ));
             }
             let undefined = len == UNDEFINED;
             if tag == PIXEL_DATA && undefined {
@@ -275,10 +282,10 @@ impl Walker<'_> {
             self.pos += header;
             match tag {
                 SEQUENCE_END => return Ok(()),
-                ITEM if len == UNDEFINED => self.elements(self.bytes.len(), depth)?,
+                ITEM if len == UNDEFINED => self.elements(self.bytes.len(), depth, true)?,
                 ITEM => {
                     let end = self.pos + len as usize;
-                    self.elements(end, depth)?;
+                    self.elements(end, depth, false)?;
                     self.pos = end;
                 }
                 _ => {
@@ -394,6 +401,11 @@ mod tests {
         sl[4..6].copy_from_slice(b"SL");
         let e = check_lengths(&file(&sl)).unwrap_err();
         assert!(e.contains("VR SL has 14 bytes, not a multiple of 4"), "{e}");
+        // A delimiter where no item is open (dicom-rs reads on past it into whatever follows).
+        let mut stray = vec![0xFE, 0xFF, 0x0D, 0xE0, 4, 0, 0, 0];
+        stray.extend(&name);
+        let e = check_lengths(&file(&stray)).unwrap_err();
+        assert!(e.contains("stray delimiter (FFFE,E00D) of length 4"), "{e}");
         // A sequence never closed.
         let open = &seq[..seq.len() - 8];
         assert!(check_lengths(&file(open)).unwrap_err().contains("no end"));
