@@ -496,7 +496,6 @@ fn read_nifti_images(
         .collect()
 }
 
-/// The volume of each modality that comes from a DICOM series (`None` for the others).
 /// A series that cannot be assembled (a slice missing, say) may be short of a file the scan could not
 /// read: the message then names that file and why, which is the fault to fix.
 fn with_unreadable_files(e: CloeError, source: &CaseSource) -> CloeError {
@@ -516,6 +515,7 @@ fn with_unreadable_files(e: CloeError, source: &CaseSource) -> CloeError {
     }
 }
 
+/// The volume of each modality that comes from a DICOM series (`None` for the others).
 fn read_dicom_series(source: &CaseSource) -> Result<Vec<Option<Volume>>> {
     (0..source.modalities.len())
         .into_par_iter()

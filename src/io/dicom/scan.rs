@@ -4,6 +4,7 @@
 
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
+use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, OpenFileOptions};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -231,13 +232,29 @@ impl From<SeriesKey> for DicomSeries {
     }
 }
 
-fn read_header(path: &Path) -> Result<(SeriesKey, SliceHeader), String> {
+/// Reads a DICOM file once, checks its element lengths ([`super::check_lengths`]) and parses the
+/// same bytes (up to the pixel data with `headers_only`); also gives the file's length. The error
+/// reads after the file's name ("is damaged: …").
+pub(super) fn read_object(
+    path: &Path,
+    headers_only: bool,
+) -> Result<(DefaultDicomObject, usize), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot be read ({e})"))?;
     super::check_lengths(&bytes).map_err(|e| format!("is damaged: {e}"))?;
-    let obj = OpenFileOptions::new()
-        .read_until(tags::PIXEL_DATA)
-        .open_file(path)
-        .map_err(|e| format!("not a readable DICOM file ({e})"))?;
+    let options = OpenFileOptions::new().read_preamble(ReadPreamble::Always);
+    let options = if headers_only {
+        options.read_until(tags::PIXEL_DATA)
+    } else {
+        options
+    };
+    let obj = options
+        .from_reader(bytes.as_slice())
+        .map_err(|e| format!("is not a readable DICOM file ({e})"))?;
+    Ok((obj, bytes.len()))
+}
+
+fn read_header(path: &Path) -> Result<(SeriesKey, SliceHeader), String> {
+    let (obj, _) = read_object(path, true)?;
     let uid = text(&obj, tags::SERIES_INSTANCE_UID);
     if uid.is_empty() {
         return Err("has no SeriesInstanceUID, so it belongs to no series".into());

@@ -3,11 +3,10 @@
 //! step: a missing slice is named), the RAS+ affine built from orientation, position, PixelSpacing and the
 //! slice step, and the pixels decoded by `dicom-pixeldata` with RescaleSlope/Intercept applied.
 
-use super::scan::{DicomSeries, SliceHeader};
+use super::scan::{DicomSeries, SliceHeader, read_object};
 use crate::error::{CloeError, Result};
 use crate::geometry::Affine;
 use crate::volume::{AffineSource, Grid, Volume, VolumeInfo};
-use dicom_object::OpenFileOptions;
 use dicom_pixeldata::PixelDecoder;
 use rayon::prelude::*;
 
@@ -245,24 +244,20 @@ fn check_rle(obj: &dicom_object::DefaultDicomObject) -> std::result::Result<(), 
 
 /// Decodes one slice's pixels (rows × columns, a row at a time) with the modality LUT applied.
 fn decode(s: &SliceHeader, rows: u32, cols: u32) -> Result<Vec<f32>, String> {
-    // The file may have changed since the scan: its lengths are checked again before dicom-rs
-    // allocates by them.
-    let bytes =
-        std::fs::read(&s.path).map_err(|e| format!("cannot read {}: {e}", s.path.display()))?;
-    super::check_lengths(&bytes).map_err(|e| format!("{} is damaged: {e}", s.path.display()))?;
+    // Read once; the file may have changed since the scan, so its lengths are checked again before
+    // dicom-rs allocates by them.
+    let (obj, file_len) =
+        read_object(&s.path, false).map_err(|e| format!("{} {e}", s.path.display()))?;
     // The decoder allocates rows × columns before it finds the pixels short: a size no file of this
     // length can hold, even compressed as far as deflate goes, is refused first.
     let pixels = rows as u64 * cols as u64;
-    if pixels > bytes.len() as u64 * MAX_PIXELS_PER_BYTE {
+    if pixels > file_len as u64 * MAX_PIXELS_PER_BYTE {
         return Err(format!(
-            "{} says it is {cols}x{rows} pixels, which its {} bytes cannot hold; the header is damaged",
-            s.path.display(),
-            bytes.len()
+            "{} says it is {cols}x{rows} pixels, which its {file_len} bytes cannot hold; the header \
+             is damaged",
+            s.path.display()
         ));
     }
-    let obj = OpenFileOptions::new()
-        .open_file(&s.path)
-        .map_err(|e| format!("cannot read {}: {e}", s.path.display()))?;
     if s.transfer_syntax == RLE_LOSSLESS {
         check_rle(&obj).map_err(|e| format!("{} has damaged RLE pixels: {e}", s.path.display()))?;
     }
