@@ -1,13 +1,62 @@
 //! Choosing where the network runs: a GPU through wgpu when a hardware adapter exists, otherwise the CPU
 //! through Burn's `flex` backend. Adapters are enumerated first, so no tensor operation ever finds out
-//! that there is no GPU. `--device cpu|gpu|auto` or `CLOE_DEVICE` overrides the choice.
+//! that there is no GPU. `--device cpu|gpu|auto` or `CLOE_DEVICE` overrides the choice. A GPU lost
+//! while the process runs (a driver reset, a device removed) is remembered: from then on `auto` means
+//! the CPU and `gpu` says why it cannot be had.
 
 use crate::error::{CloeError, Result};
 use burn::prelude::{Device, DeviceKind};
 use burn::tensor::wgpu::wgpu;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
+
+/// Set once a GPU of this process was lost ([`mark_gpu_lost`]).
+static GPU_LOST: AtomicBool = AtomicBool::new(false);
+
+/// A fault for tests: the GPU is destroyed this many milliseconds after it is opened, the way a driver
+/// reset or an unplugged device loses it.
+pub const LOSE_GPU_ENV: &str = "CLOE_FAULT_LOSE_GPU_AFTER_MS";
+
+/// Records that the GPU stopped working: later choices go to the CPU (wgpu never gives a lost device
+/// back, and every later call on it fails).
+pub fn mark_gpu_lost() {
+    GPU_LOST.store(true, Ordering::SeqCst);
+}
+
+/// True once a GPU of this process was lost.
+pub fn gpu_lost() -> bool {
+    GPU_LOST.load(Ordering::SeqCst)
+}
+
+/// The GPU devices this process opened.
+static OPENED_GPUS: Mutex<Vec<Device>> = Mutex::new(Vec::new());
+
+/// After work failed: whether a GPU this process opened no longer works (remembered, see
+/// [`gpu_lost`]). Each one is asked for a small sum; a lost device fails even that.
+pub fn check_gpus_lost() -> bool {
+    if gpu_lost() {
+        return true;
+    }
+    let gpus = OPENED_GPUS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let lost = gpus.iter().any(|device| {
+        let answer = crate::guard::contained(|| {
+            // A computed value, not a copy: a destroyed device can still hand back bytes.
+            let twos = burn::tensor::Tensor::<1>::ones([1024], device) * 2.0;
+            let sum = twos.sum().try_into_data().ok();
+            sum.and_then(|d| d.try_to_vec::<f32>().ok()) == Some(vec![2048.0])
+        });
+        answer != Ok(true)
+    });
+    if lost {
+        mark_gpu_lost();
+    }
+    lost
+}
 
 /// What the user asked for.
 #[derive(
@@ -117,6 +166,16 @@ pub fn select(choice: Option<DeviceChoice>) -> Result<ComputeDevice> {
         Some(c) => c,
         None => DeviceChoice::from_env()?.unwrap_or_default(),
     };
+    if gpu_lost() {
+        return match choice {
+            DeviceChoice::Gpu => Err(CloeError::Invalid(
+                "the GPU stopped working earlier in this session (a driver reset or a device removed); \
+                 restart CLoE Studio to use it again, or choose the CPU"
+                    .into(),
+            )),
+            DeviceChoice::Auto | DeviceChoice::Cpu => Ok(cpu()),
+        };
+    }
     static CHOSEN: OnceLock<Mutex<HashMap<DeviceChoice, ComputeDevice>>> = OnceLock::new();
     let mut chosen = CHOSEN
         .get_or_init(Default::default)
@@ -165,15 +224,20 @@ fn gpu(adapter: &AdapterSummary, all: &[AdapterSummary]) -> Result<ComputeDevice
         "VirtualGpu" => DeviceKind::VirtualGpu(nth),
         _ => DeviceKind::Cpu,
     };
-    let device = Device::wgpu_options()
+    let (device, setup) = Device::wgpu_options()
         .device_kind(kind)
-        .init()
+        .init_with_setup()
         .map_err(|e| {
             CloeError::Invalid(format!(
                 "the GPU {} could not be opened: {e}; choose the CPU as the device",
                 adapter.name
             ))
         })?;
+    lose_when_asked(setup.device);
+    OPENED_GPUS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(device.clone());
     let soft = if adapter.is_hardware() {
         ""
     } else {
@@ -184,6 +248,22 @@ fn gpu(adapter: &AdapterSummary, all: &[AdapterSummary]) -> Result<ComputeDevice
         is_gpu: true,
         label: format!("GPU: {} ({}{soft})", adapter.name, adapter.backend),
     })
+}
+
+/// With [`LOSE_GPU_ENV`] set, destroys `device` after that many milliseconds (a test of what a lost
+/// GPU does to the work running on it).
+fn lose_when_asked(device: wgpu::Device) {
+    let Some(ms) = std::env::var(LOSE_GPU_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    else {
+        return;
+    };
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        log::warn!("{LOSE_GPU_ENV}: destroying the GPU device");
+        device.destroy();
+    });
 }
 
 /// Polls a future that completes without waiting (wgpu's native enumeration does).

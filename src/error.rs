@@ -90,6 +90,14 @@ pub enum CloeError {
          device, or close other programs that use it"
     )]
     OutOfMemory { device: String, why: String },
+    /// The GPU stopped working under the work (a driver reset, a device removed); it stays lost for
+    /// the rest of the process.
+    #[error(
+        "the GPU stopped working during the computation (its driver was reset or the device was removed), \
+         so the work was not finished; run it again on the CPU (--device cpu), or restart once the GPU \
+         is back"
+    )]
+    GpuLost,
     /// A bug: something panicked inside the program or a library it uses.
     #[error("internal error: {0}; please report it with the command or the steps that led here")]
     Internal(String),

@@ -48,7 +48,8 @@ fn payload_text(payload: &(dyn Any + Send)) -> String {
         .unwrap_or_else(|| "a panic without a message".into())
 }
 
-/// The error a panic stands for: out of memory when its message says so, else an internal error.
+/// The error a panic stands for: a lost GPU when one no longer answers, out of memory when its
+/// message says so, else an internal error.
 pub fn from_panic(payload: &(dyn Any + Send), device: &str) -> CloeError {
     let kept = LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()).take();
     let text = kept.unwrap_or_else(|| payload_text(payload));
@@ -58,7 +59,10 @@ pub fn from_panic(payload: &(dyn Any + Send), device: &str) -> CloeError {
         let lower = l.to_ascii_lowercase();
         MEMORY_WORDS.iter().any(|w| lower.contains(w))
     });
-    if let Some(line) = memory_line {
+    if crate::device::check_gpus_lost() {
+        log::error!("the GPU was lost: {text}");
+        CloeError::GpuLost
+    } else if let Some(line) = memory_line {
         // The line that names the allocation says more than the first ("Error while reading data").
         CloeError::OutOfMemory {
             device: device.to_string(),

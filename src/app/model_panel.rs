@@ -6,7 +6,7 @@
 
 use super::CaseView;
 use crate::case::{Case, Subset};
-use crate::device::{ComputeDevice, select};
+use crate::device::{ComputeDevice, DeviceChoice, select};
 use crate::error::{CloeError, Result};
 use crate::infer::{CaseMaps, Session};
 use crate::model::{CloeNet, load_model};
@@ -67,7 +67,12 @@ pub struct ModelState {
 impl ModelState {
     /// Loads the model in `dir` on the default device.
     pub fn load(dir: &Path) -> Result<Self> {
-        let device = select(None)?;
+        Self::load_on(dir, None)
+    }
+
+    /// Loads the model in `dir` on `choice` (`None`: the default device).
+    pub fn load_on(dir: &Path, choice: Option<DeviceChoice>) -> Result<Self> {
+        let device = select(choice)?;
         let net = load_model(dir, &device.device)?;
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -310,6 +315,25 @@ impl ModelPanel {
                 }
             }
             Ok(false) => {}
+            Err(CloeError::GpuLost) => {
+                // The GPU is gone for this process: the model moves to the CPU and runs again.
+                let moved = ModelState::load_on(&model.dir, Some(DeviceChoice::Cpu)).and_then(
+                    |mut on_cpu| {
+                        on_cpu.start(&view.case)?;
+                        *model = on_cpu;
+                        Ok(())
+                    },
+                );
+                *error = Some(match moved {
+                    Ok(()) => {
+                        "the GPU stopped working during the computation (its driver was reset \
+                               or the device was removed); the model now runs on the CPU and is \
+                               segmenting the case again"
+                            .to_string()
+                    }
+                    Err(e) => e.to_string(),
+                });
+            }
             Err(e) => *error = Some(e.to_string()),
         }
         ui.label(format!("device: {}", model.device.label));

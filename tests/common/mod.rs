@@ -136,3 +136,28 @@ pub fn synthetic_prostate(dir: &Path) {
         );
     }
 }
+
+/// Set in a test's own process started by [`child_test`].
+const CHILD_ENV: &str = "CLOE_TEST_CHILD";
+
+/// The ignored test `name` of this test binary in a process of its own, for what must not share the
+/// test process: a process to kill, a GPU lost for good. The test runs its body only there
+/// ([`in_child`]).
+pub fn child_test(name: &str, env: &[(&str, &str)]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(std::env::current_exe().expect("the test binary"));
+    cmd.args([
+        name,
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD_ENV, "1")
+    .envs(env.iter().copied());
+    cmd
+}
+
+/// True inside a process started by [`child_test`].
+pub fn in_child() -> bool {
+    std::env::var(CHILD_ENV).is_ok_and(|v| v == "1")
+}

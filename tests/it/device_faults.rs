@@ -1,9 +1,13 @@
 //! Device faults. A machine without a GPU, played by hiding the Vulkan drivers (`VK_ICD_FILENAMES`
 //! naming no file): the CLI runs on the CPU and says so, asking for the GPU says what is missing and
 //! what to do. A GPU that cannot allocate what the work needs (lavapipe given a 192³ batch of 48): one
-//! line saying so and what to do, exit code 2, no panic.
+//! line saying so and what to do, exit code 2, no panic. A GPU lost in the middle of the work (the
+//! device destroyed under it by `CLOE_FAULT_LOSE_GPU_AFTER_MS`, as a driver reset loses it): the CLI
+//! says so in one line and writes nothing; the viewer moves the model to the CPU and segments again.
 
-use crate::common::{cloe_env, data, wgpu_device};
+use crate::common::{child_test, cloe_env, data, in_child, wgpu_device};
+use cloe::app::ViewerApp;
+use eframe::egui;
 use std::path::Path;
 
 const NO_DRIVERS: (&str, &str) = ("VK_ICD_FILENAMES", "/nonexistent/no-such-icd.json");
@@ -58,6 +62,14 @@ fn without_a_gpu_the_cli_runs_on_the_cpu_and_says_so() {
     assert!(labels.is_file());
 }
 
+/// The lines of `err` that `cloe` wrote as its error (without a headless machine's XDG_RUNTIME_DIR
+/// notices).
+fn our_errors(err: &str) -> Vec<&str> {
+    err.lines()
+        .filter(|l| l.starts_with("error: ") && !l.contains("XDG_RUNTIME_DIR"))
+        .collect()
+}
+
 #[test]
 fn a_gpu_out_of_memory_is_one_line_with_what_to_do() {
     let Some(case) = data("brats2018/Brats18_2013_11_1") else {
@@ -83,13 +95,142 @@ fn a_gpu_out_of_memory_is_one_line_with_what_to_do() {
     );
     assert_eq!(code, 2, "{err}");
     assert!(!err.contains("panicked"), "{err}");
-    let ours: Vec<&str> = err
-        .lines()
-        .filter(|l| l.starts_with("error: ") && !l.contains("XDG_RUNTIME_DIR"))
-        .collect();
+    let ours = our_errors(&err);
     assert_eq!(ours.len(), 1, "{err}");
     assert!(
         ours[0].contains("ran out of memory") && ours[0].contains("smaller batch"),
         "{err}"
+    );
+}
+
+/// Milliseconds after the GPU opens at which the fault destroys it: inside the model's first forward
+/// on lavapipe, which takes many seconds.
+const LOSE_AFTER_MS: &str = "1500";
+
+#[test]
+fn a_gpu_lost_mid_segmentation_is_one_line_and_writes_nothing() {
+    if wgpu_device().is_none() {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let labels = tmp.path().join("labels.nii.gz");
+    let (case, model) = (root.join("assets/TCGA-DU-7294"), root.join("models/brats"));
+    let (code, _, err) = cloe_env(
+        &[
+            "segment",
+            case.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--out",
+            labels.to_str().unwrap(),
+            "--device",
+            "gpu",
+        ],
+        &[
+            (cloe::device::LOSE_GPU_ENV, LOSE_AFTER_MS),
+            ("RUST_BACKTRACE", "0"),
+            ("RUST_LOG", "off"),
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let ours = our_errors(&err);
+    assert_eq!(ours.len(), 1, "{err}");
+    assert!(
+        ours[0].contains("GPU stopped working") && ours[0].contains("--device cpu"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "nothing is written"
+    );
+}
+
+#[test]
+fn the_viewer_moves_to_the_cpu_when_the_gpu_is_lost() {
+    if wgpu_device().is_none() {
+        return;
+    }
+    // In a process of its own: a lost GPU stays lost for the rest of the process.
+    let out = child_test(
+        "device_faults::viewer_with_a_gpu_that_is_lost",
+        &[
+            ("CLOE_DEVICE", "gpu"),
+            (cloe::device::LOSE_GPU_ENV, LOSE_AFTER_MS),
+            ("RUST_LOG", "off"),
+        ],
+    )
+    .output()
+    .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("1 passed"), "the child test ran: {said}");
+}
+
+#[test]
+#[ignore = "runs in its own process, started by the_viewer_moves_to_the_cpu_when_the_gpu_is_lost"]
+fn viewer_with_a_gpu_that_is_lost() {
+    if !in_child() {
+        return;
+    }
+    let mut app = ViewerApp::new(Some(cloe::app::bundled_case()));
+    app.models.shipped = Some(cloe::app::bundled_model());
+    let mut h = egui_kittest::Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut ViewerApp| app.show(ui), app);
+    let on_the_gpu = |a: &ViewerApp| a.models.model.as_ref().is_some_and(|m| m.device.is_gpu);
+    let lost = |a: &ViewerApp| {
+        a.error
+            .as_ref()
+            .is_some_and(|e| e.contains("GPU stopped working"))
+    };
+    let segmented = |a: &ViewerApp| {
+        a.models
+            .model
+            .as_ref()
+            .is_some_and(|m| m.maps.is_some() && !m.busy())
+    };
+    let mut saw_gpu = false;
+    let t = std::time::Instant::now();
+    while !(lost(h.state()) && segmented(h.state())) && t.elapsed().as_secs() < 600 {
+        saw_gpu |= on_the_gpu(h.state());
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let state = h.state();
+    assert!(saw_gpu, "the model started on the GPU");
+    assert!(lost(state), "the loss is shown; error: {:?}", state.error);
+    assert!(
+        segmented(state),
+        "the case is segmented again; error: {:?}",
+        state.error
+    );
+    let model = state.models.model.as_ref().unwrap();
+    assert!(
+        model.device.label.starts_with("CPU"),
+        "{}",
+        model.device.label
+    );
+    assert!(
+        state
+            .error
+            .as_ref()
+            .unwrap()
+            .contains("now runs on the CPU")
+    );
+    let view = state.view.as_ref().unwrap();
+    let tumour = view
+        .overlay
+        .as_ref()
+        .unwrap()
+        .iter()
+        .filter(|&&c| c > 0)
+        .count();
+    assert!(
+        tumour > 1000,
+        "the CPU run finds the glioma ({tumour} voxels)"
     );
 }

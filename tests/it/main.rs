@@ -22,6 +22,7 @@ mod shipped_model;
 mod viewer;
 mod viewer_bad_input;
 mod viewer_editing;
+mod viewer_export_killed;
 mod viewer_gpu;
 mod viewer_model;
 mod viewer_training;

@@ -14,7 +14,7 @@ use std::path::Path;
 
 const SIZE: egui::Vec2 = egui::Vec2::new(1400.0, 900.0);
 
-fn harness(case: &Path, autosave: &Path) -> Harness<'static, ViewerApp> {
+pub(crate) fn harness(case: &Path, autosave: &Path) -> Harness<'static, ViewerApp> {
     let mut app = ViewerApp::new(Some(case.to_path_buf()));
     app.autosave_dir = Some(autosave.to_path_buf());
     app.maximised = Some(Plane::Axial);
