@@ -30,6 +30,7 @@ pub mod render;
 pub mod resample;
 pub mod segment;
 pub mod stats;
+pub mod surface;
 pub mod train;
 pub mod volume;
 

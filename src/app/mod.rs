@@ -10,12 +10,15 @@ mod measure;
 mod model_panel;
 mod panels;
 mod series_picker;
+pub mod surface_gpu;
+mod surface_view;
 mod training_tab;
 mod views;
 
 pub use editing::{EditState, autosave_path};
 pub use measure::Measurements;
 pub use model_panel::{ModelPanel, ModelState, OverlaySource};
+pub use surface_view::{SurfaceView, build_meshes};
 pub use training_tab::TrainingTab;
 
 use crate::case::{Case, CaseSource, apply_series_choices, find_case, load_case, read_label_file};
@@ -183,6 +186,8 @@ pub struct ViewerApp {
     pub training: TrainingTab,
     /// Where edited labels are autosaved (the app's data folder; None: no autosave).
     pub autosave_dir: Option<PathBuf>,
+    /// The 3-D view of the fourth quadrant.
+    pub surface: SurfaceView,
 }
 
 /// The app's pages.
@@ -211,6 +216,7 @@ impl ViewerApp {
             page: Page::Viewer,
             training: TrainingTab::default(),
             autosave_dir: None,
+            surface: SurfaceView::default(),
         };
         if let Some(p) = path {
             app.open(p);
@@ -369,13 +375,7 @@ impl ViewerApp {
         });
         ui.horizontal(|ui| {
             self.plane_view(ui, Plane::Sagittal, cell);
-            ui.allocate_ui(cell, |ui| {
-                ui.vertical(|ui| {
-                    if let Some(view) = &self.view {
-                        view.readout(ui);
-                    }
-                })
-            });
+            self.fourth_quadrant(ui, cell);
         });
     }
 }
