@@ -12,6 +12,7 @@ mod panels;
 mod series_picker;
 pub mod surface_gpu;
 mod surface_view;
+mod training_preview;
 mod training_tab;
 mod views;
 

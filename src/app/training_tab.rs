@@ -5,7 +5,8 @@
 //! trained model to the viewer.
 
 use super::ViewerApp;
-use crate::case::{CaseSource, Profile, find_nifti_cases};
+use super::training_preview::CasesPreview;
+use crate::case::{Profile, find_nifti_cases};
 use crate::device::DeviceChoice;
 use crate::error::{CloeError, Result};
 use crate::model::{CloeConfig, load_config};
@@ -60,8 +61,8 @@ pub struct TrainingTab {
     pub eta_seconds: f64,
     /// The model folder of the last run that ended with a model.
     pub finished: Option<PathBuf>,
-    /// What the cases folder holds, for the folder and profile it was looked at with.
-    preview: Option<(String, Profile, Result<Vec<CaseSource>>)>,
+    /// What the cases folder holds and the check of its labelled cases.
+    pub preview: CasesPreview,
     /// The profile of the started-from model folder.
     init_profile: Option<(String, Profile)>,
     /// The profile the cases folder's file names say (None: mixed, unknown or unreadable).
@@ -92,7 +93,7 @@ impl Default for TrainingTab {
             total: 0,
             eta_seconds: 0.0,
             finished: None,
-            preview: None,
+            preview: CasesPreview::default(),
             init_profile: None,
             detected: None,
         }
@@ -101,7 +102,7 @@ impl Default for TrainingTab {
 
 impl TrainingTab {
     /// The profile a run would train: the started-from model's (read once per folder), else the form's.
-    fn run_profile(&mut self) -> Profile {
+    pub(super) fn run_profile(&mut self) -> Profile {
         let init = self.init_field.trim().to_string();
         if init.is_empty() {
             if self.profile_from_cases
@@ -140,56 +141,6 @@ impl TrainingTab {
 
     /// What the cases folder holds (file names and dataset.json only, no voxels): looked at again when
     /// the folder or the profile changes.
-    fn preview_ui(&mut self, ui: &mut egui::Ui) {
-        let folder = self.data_field.trim().to_string();
-        if folder.is_empty() {
-            return;
-        }
-        let profile = self.run_profile();
-        if self
-            .preview
-            .as_ref()
-            .is_none_or(|(f, p, _)| *f != folder || *p != profile)
-        {
-            let found = find_nifti_cases(Path::new(&folder), Some(profile));
-            self.preview = Some((folder, profile, found));
-        }
-        let Some((_, _, found)) = &self.preview else {
-            return;
-        };
-        match found {
-            Err(e) => {
-                ui.colored_label(egui::Color32::from_rgb(230, 90, 80), e.to_string());
-            }
-            Ok(cases) => {
-                let labelled = cases.iter().filter(|c| c.label.is_some()).count();
-                let head = format!(
-                    "{} cases found ({profile}): {labelled} with a label map to train and validate on, \
-                     {} without one (left out)",
-                    cases.len(),
-                    cases.len() - labelled
-                );
-                egui::CollapsingHeader::new(head)
-                    .id_salt("train-preview")
-                    .show(ui, |ui| {
-                        for c in cases {
-                            let missing = c.missing();
-                            let mut line = format!("{}: {}", c.id, c.present().join(" "));
-                            if !missing.is_empty() {
-                                line += &format!(" (missing {})", missing.join(" "));
-                            }
-                            line += if c.label.is_some() {
-                                ", labels"
-                            } else {
-                                ", no label map: left out"
-                            };
-                            ui.label(line);
-                        }
-                    });
-            }
-        }
-    }
-
     /// True while a run is going.
     pub fn is_running(&self) -> bool {
         self.run.is_some()

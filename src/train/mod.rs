@@ -3,6 +3,7 @@
 //! validation every N steps with the best model kept, checkpoints, exact resume, progress events, cancel.
 
 mod cache;
+mod check;
 mod checkpoint;
 mod device_cases;
 mod sampler;
@@ -12,6 +13,7 @@ pub use cache::{
     MANIFEST, Manifest, default_dir as default_cache_dir, prepare_dataset, prepared_case,
     read_manifest,
 };
+pub use check::{CaseCheck, check_cases};
 pub use checkpoint::LoopState;
 pub use device_cases::DeviceCases;
 pub use sampler::{

@@ -72,8 +72,14 @@ fn the_training_tab_fine_tunes_stops_resumes_and_hands_over_the_model() {
     h.get_by_label("Training").click();
     h.run_steps(2);
     assert_eq!(h.state().page, Page::Training);
-    // What the folder holds is shown before Start.
+    // What the folder holds is shown before Start: the cases, then each read as the run will.
     h.get_by_label_contains("3 cases found (prostate): 3 with a label map");
+    wait(&mut h, "the check of the cases", |a| {
+        a.training.preview.checks.is_some()
+    });
+    h.run_steps(2);
+    h.get_by_label_contains("3 labelled cases read; label classes found: PZ, TZ");
+    assert!(h.state().training.preview.all_usable());
 
     h.get_by_label("Start training").click();
     h.run_steps(2);
@@ -175,4 +181,29 @@ fn a_model_from_scratch_takes_the_profile_the_cases_name() {
     h.state_mut().training.profile = Profile::Brats;
     h.run_steps(2);
     h.get_by_label_contains("3 cases found (brats)");
+}
+
+#[test]
+fn the_training_page_names_the_cases_a_run_would_stop_at_before_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    synthetic_prostate(&data);
+    // Synth-2's label map is cut short (a copy that did not finish, say).
+    let label = data.join("Synth-2/Synth-2_label.nii.gz");
+    let bytes = std::fs::read(&label).unwrap();
+    std::fs::write(&label, &bytes[..bytes.len() / 2]).unwrap();
+    let mut app = ViewerApp::new(None);
+    app.training.data_field = data.display().to_string();
+    app.training.init_field = String::new();
+    app.page = Page::Training;
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut ViewerApp| app.show(ui), app);
+    wait(&mut h, "the check of the cases", |a| {
+        a.training.preview.checks.is_some()
+    });
+    h.run_steps(2);
+    h.get_by_label_contains("Synth-2 would stop the run");
+    h.get_by_label_contains("label classes found: PZ, TZ");
+    assert!(!h.state().training.preview.all_usable());
 }
