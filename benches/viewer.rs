@@ -8,6 +8,9 @@
 //!
 //! Painting: frames with one brush dab each (the overlay changes every frame), on both paths.
 //!
+//! The 3-D view: the time to build the ground truth's surfaces, and painted frames with it open while
+//! scrolling (it redraws for the moved crosshair) and while turning it, against shader slicing alone.
+//!
 //! `cargo bench --bench viewer` (reads ../shared/data).
 
 use cloe::app::{ModelState, ViewerApp};
@@ -160,5 +163,47 @@ fn painted_frames(case: &Path) {
         "  painted frame while painting (wgpu renderer): shader slicing {:.1} ms (label volume re-uploaded), CPU slicing {:.1} ms",
         result[0].1 * 1e3,
         result[1].1 * 1e3
+    );
+
+    // The 3-D view open in the fourth quadrant (shader slicing): the surfaces are built once, then
+    // every scrolling frame draws them again (the crosshair moved), as does every turn.
+    h.state_mut().gpu_slicing = true;
+    h.state_mut().surface.shown = true;
+    let t = Instant::now();
+    while h.state().surface.triangles.is_empty() {
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let built = t.elapsed().as_secs_f64();
+    let _ = h.render();
+    let scrolling: Vec<f64> = (0..30)
+        .map(|i| {
+            h.state_mut().view.as_mut().unwrap().cursor[2] = 40 + i;
+            let t = Instant::now();
+            h.step();
+            let _ = h.render().expect("render");
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    let turning: Vec<f64> = (0..30)
+        .map(|_| {
+            h.state_mut().surface.yaw += 0.05;
+            let t = Instant::now();
+            h.step();
+            let _ = h.render().expect("render");
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    let triangles: usize = h.state().surface.triangles.iter().map(|t| t.1).sum();
+    let (scrolling, turning) = (median(scrolling), median(turning));
+    println!(
+        "  3-D view: surfaces of WT/TC/ET built in {:.2} s ({triangles} triangles, on a worker thread)",
+        built
+    );
+    println!(
+        "  painted frame with the 3-D view open: scrolling {:.1} ms ({:.2}x shader slicing without it), turning {:.1} ms",
+        scrolling * 1e3,
+        scrolling / result[0].0,
+        turning * 1e3
     );
 }

@@ -50,7 +50,8 @@ pub const CASES_FIELD: (u32, u32) = (302, 67);
 pub const START_FROM_FIELD: (u32, u32) = (302, 90);
 pub const WRITE_TO_FIELD: (u32, u32) = (302, 113);
 pub const STEPS_FIELD: (u32, u32) = (131, 159);
-/// "Start training" / "Stop" (one place), below the line saying what the cases folder holds.
-pub const START_STOP: (u32, u32) = (54, 320);
+/// "Start training" / "Stop" (one place), below the line saying what the cases folder holds and the
+/// line of the cases' check (a spinner with the count, then the label classes found).
+pub const START_STOP: (u32, u32) = (54, 340);
 /// The "Experts side by side" check box in the right panel.
 pub const EXPERTS_SIDE_BY_SIDE: (u32, u32) = (1017, 470);
