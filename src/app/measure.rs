@@ -43,11 +43,12 @@ pub struct Measurements {
 }
 
 impl Measurements {
-    /// Measures `view`'s overlay when it changed since the last time and no stroke is being painted;
-    /// collects the worker's result. Returns true while work is pending (repaint).
+    /// Measures `view`'s overlay when it changed since the last time, no stroke is being painted and
+    /// no measurement is running (one worker at a time: quick strokes do not pile up workers that
+    /// each compute HD95); collects the worker's result. Returns true while work is pending (repaint).
     pub fn update(view: &mut CaseView) -> bool {
         let changed = view.measure.version != Some(view.overlay_version);
-        if changed && !view.edit.stroke_active() {
+        if changed && !view.edit.stroke_active() && view.measure.job.is_none() {
             let mut m = std::mem::take(&mut view.measure);
             m.start(view);
             view.measure = m;
@@ -68,7 +69,7 @@ impl Measurements {
             m.jump_when_ready = false;
             view.go_to_lesion(0);
         }
-        view.measure.job.is_some()
+        view.measure.job.is_some() || view.measure.version != Some(view.overlay_version)
     }
 
     fn start(&mut self, view: &CaseView) {

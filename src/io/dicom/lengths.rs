@@ -127,6 +127,18 @@ pub fn check_lengths(bytes: &[u8]) -> Result<(), String> {
     w.elements(end, 0, false).map(drop)
 }
 
+/// The VR dicom-rs gives an element of implicit VR: OW for pixel and overlay data, else the standard
+/// dictionary's (UN for a tag it does not know).
+fn implicit_vr(tag: (u16, u16)) -> String {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+    if tag == PIXEL_DATA || (tag.0 >> 8 == 0x60 && tag.1 == 0x3000) {
+        return "OW".into();
+    }
+    dicom_dictionary_std::StandardDataDictionary
+        .by_tag(dicom_core::Tag(tag.0, tag.1))
+        .map_or_else(|| "UN".into(), |e| e.vr().relaxed().to_string().to_string())
+}
+
 impl Walker<'_> {
     fn u16_at(&self, at: usize) -> u16 {
         let b = [self.bytes[at], self.bytes[at + 1]];
@@ -191,8 +203,17 @@ impl Walker<'_> {
                 (self.u16_at(self.pos + 6) as u32, 8)
             }
         };
-        if explicit && len != UNDEFINED {
-            let vr = &self.bytes[self.pos + 4..self.pos + 6];
+        if len != UNDEFINED && tag.0 != 0xFFFE {
+            // Explicit VR: the file's; implicit VR: the dictionary's, as dicom-rs resolves it (a
+            // group length (gggg,0000) of 171 bytes read as UL left 3 bytes to misread, found by
+            // fuzzing).
+            let implicit;
+            let vr: &[u8] = if explicit {
+                &self.bytes[self.pos + 4..self.pos + 6]
+            } else {
+                implicit = implicit_vr(tag);
+                implicit.as_bytes()
+            };
             if let Some((name, size)) = VALUE_SIZES.iter().find(|(v, _)| v.as_slice() == vr)
                 && len % size != 0
             {
@@ -351,6 +372,30 @@ mod tests {
         }
         e.extend(value);
         e
+    }
+
+    /// In implicit VR the dictionary gives the VR: Rows (0028,0010) is US, so 2 bytes pass and 3 do
+    /// not; an unknown tag (UN) takes any length.
+    #[test]
+    fn implicit_values_are_whole_numbers_of_the_dictionarys_vr() {
+        let implicit = |tag: (u16, u16), value: &[u8]| {
+            let mut f = vec![0u8; 128];
+            f.extend(b"DICM");
+            let ts = b"1.2.840.10008.1.2\0";
+            f.extend([0x02, 0x00, 0x10, 0x00]);
+            f.extend(b"UI");
+            f.extend((ts.len() as u16).to_le_bytes());
+            f.extend(ts);
+            f.extend(tag.0.to_le_bytes());
+            f.extend(tag.1.to_le_bytes());
+            f.extend((value.len() as u32).to_le_bytes());
+            f.extend(value);
+            f
+        };
+        assert!(check_lengths(&implicit((0x0028, 0x0010), &[0, 1])).is_ok());
+        let e = check_lengths(&implicit((0x0028, 0x0010), &[0, 1, 2])).unwrap_err();
+        assert!(e.contains("of VR US has 3 bytes"), "{e}");
+        assert!(check_lengths(&implicit((0x0009, 0x1001), &[0, 1, 2])).is_ok());
     }
 
     #[test]
