@@ -7,6 +7,7 @@
 #   cargo build --release --features autotune,fusion --target-dir target/tuned \
 #     && strip -o .gpu/cloe-tuned target/tuned/release/cloe
 #   cp ../shared/data/brats2018/Brats18_2013_11_1/* .gpu/case/
+#   cargo bench --bench viewer --no-run && cp "$(ls -t target/release/deps/viewer-* | grep -v '\.d$' | head -1)" .gpu/viewer-bench
 #   (and the Vulkan loader debs as .gl/, see the device tool's README)
 #
 # then run it there with carry [".gpu", ".gl"]:
@@ -30,3 +31,8 @@ for bin in cloe cloe-tuned; do
     ".gpu/$bin" bench "$case_dir" --device gpu --patch 48 --runs 3 --batch 8
   } 2>&1 | tee "$out/$bin.txt"
 done
+# The viewer's frame times on the GPU (issue 13): three views with shader slicing and CPU slicing, and
+# with the 3-D view open (egui_kittest's offscreen wgpu renderer on the machine's adapter; no display).
+if [ -x .gpu/viewer-bench ]; then
+  CLOE_BENCH_CASE=.gpu/case CLOE_BENCH_ROOT=. .gpu/viewer-bench --bench 2>&1 | tee "$out/viewer.txt"
+fi

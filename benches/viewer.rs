@@ -11,7 +11,7 @@
 //! The 3-D view: the time to build the ground truth's surfaces, and painted frames with it open while
 //! scrolling (it redraws for the moved crosshair) and while turning it, against shader slicing alone.
 //!
-//! `cargo bench --bench viewer` (reads ../shared/data).
+//! `cargo bench --bench viewer` (reads ../shared/data, or the case folder `CLOE_BENCH_CASE` names).
 
 use cloe::app::{ModelState, ViewerApp};
 use cloe::bench::median;
@@ -21,8 +21,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn main() {
-    let case =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/brats2018/Brats18_2013_11_1");
+    // `CLOE_BENCH_CASE` names the case where ../shared is not beside the checkout (a lent GPU machine).
+    let case = std::env::var_os("CLOE_BENCH_CASE").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/brats2018/Brats18_2013_11_1"),
+        std::path::PathBuf::from,
+    );
     let mut h = Harness::builder()
         .with_size(egui::Vec2::new(1400.0, 900.0))
         .build_ui_state(
@@ -61,7 +64,11 @@ fn main() {
     painted_frames(&case);
 
     // Inference as a user meets it: the bundled case with the shipped model.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // `CLOE_BENCH_ROOT`: the checkout, where the bench binary runs away from where it was built.
+    let root = std::env::var_os("CLOE_BENCH_ROOT").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf(),
+        std::path::PathBuf::from,
+    );
     let bundled = cloe::case::load_case(
         &cloe::case::find_case(&root.join("assets/TCGA-DU-7294"), None).unwrap(),
         cloe::io::ReadOptions::default(),

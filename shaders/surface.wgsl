@@ -25,6 +25,10 @@ struct VertexOut {
 fn vs_main(v: VertexIn) -> VertexOut {
     var out: VertexOut;
     out.clip = u.clip_from_world * vec4<f32>(v.position, 1.0);
+    if (dot(v.normal, v.normal) == 0.0) {
+        // The crosshair: never clipped by depth (the cursor may lie far from the surfaces).
+        out.clip.z = clamp(out.clip.z, 0.0, 1.0);
+    }
     out.normal = v.normal;
     out.colour = v.colour;
     return out;

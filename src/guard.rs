@@ -59,7 +59,10 @@ pub fn from_panic(payload: &(dyn Any + Send), device: &str) -> CloeError {
         let lower = l.to_ascii_lowercase();
         MEMORY_WORDS.iter().any(|w| lower.contains(w))
     });
-    if crate::device::check_gpus_lost() {
+    // A GPU counts as lost when this failure is the one that finds it gone: a later panic (on the CPU
+    // the work moved to, say) is reported as what it is.
+    let lost_before = crate::device::gpu_lost();
+    if memory_line.is_none() && !lost_before && crate::device::check_gpus_lost() {
         log::error!("the GPU was lost: {text}");
         CloeError::GpuLost
     } else if let Some(line) = memory_line {

@@ -65,7 +65,12 @@ impl Measurements {
                 Err(job) => m.job = Some(job),
             }
         }
-        if m.jump_when_ready && m.slow.is_some() {
+        // Only on the results of the labels shown now (a job for older labels may finish first).
+        if m.jump_when_ready
+            && m.slow.is_some()
+            && m.job.is_none()
+            && m.version == Some(view.overlay_version)
+        {
             m.jump_when_ready = false;
             view.go_to_lesion(0);
         }

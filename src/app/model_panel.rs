@@ -315,7 +315,7 @@ impl ModelPanel {
                 }
             }
             Ok(false) => {}
-            Err(CloeError::GpuLost) => {
+            Err(CloeError::GpuLost) if model.device.is_gpu => {
                 // The GPU is gone for this process: the model moves to the CPU and runs again.
                 let moved = ModelState::load_on(&model.dir, Some(DeviceChoice::Cpu)).and_then(
                     |mut on_cpu| {

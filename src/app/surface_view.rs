@@ -138,14 +138,21 @@ impl ViewerApp {
         let Some(view) = self.view.as_ref() else {
             return;
         };
-        let maps = self.models.model.as_ref().and_then(|m| m.maps.as_ref());
+        // The model's maps of this case (a model kept from another case has maps of that one), painted
+        // on the outermost region, which is legend item 1 when the legend shows regions.
+        let maps = (self.models.model.as_ref())
+            .and_then(|m| m.maps.as_ref())
+            .filter(|m| m.disagreement.len() == view.case.grid.len());
         let s = &mut self.surface;
         ui.horizontal(|ui| {
             ui.add_enabled(
-                maps.is_some(),
+                maps.is_some() && view.by_region,
                 egui::Checkbox::new(&mut s.disagreement, "disagreement on the outer surface"),
             )
-            .on_hover_text("The experts' disagreement (blue: they agree, red: they differ most)");
+            .on_hover_text(
+                "The experts' disagreement on the outermost region (blue: they agree, red: they \
+                 differ most); needs the model's maps and the legend showing regions",
+            );
             if ui.button("Reset").clicked() {
                 (s.yaw, s.pitch, s.zoom) = (0.5, 0.3, 1.0);
             }
@@ -157,7 +164,7 @@ impl ViewerApp {
             ui.label("No labels to show in 3-D: load a segmentation or run the model.");
             return;
         };
-        let painted = s.disagreement && maps.is_some();
+        let painted = s.disagreement && maps.is_some() && view.by_region;
         let maps_version = self.models.model.as_ref().map_or(0, |m| m.maps_version);
         let key = (
             view.serial,
@@ -166,7 +173,8 @@ impl ViewerApp {
             painted,
             maps_version,
         );
-        if s.built != Some(key) && s.job.as_ref().is_none_or(|(k, _)| *k != key) {
+        // One build at a time: labels that change while one runs (painting) are built after it.
+        if s.built != Some(key) && s.job.is_none() {
             let (grid, labels, style) = (view.case.grid, labels.clone(), view.label_style());
             let heat = maps.filter(|_| painted).map(|m| m.disagreement.clone());
             s.job = Some((
@@ -178,6 +186,8 @@ impl ViewerApp {
         }
         if let Some((k, job)) = s.job.take() {
             match job.try_take() {
+                // Meshes of a case no longer shown are dropped (the next frame builds the new one's).
+                Ok(Ok(_)) if k.0 != view.serial => ui.ctx().request_repaint(),
                 Ok(Ok(meshes)) => {
                     let mut renderer = rs.renderer.write();
                     let res = &mut renderer.callback_resources;
@@ -203,8 +213,17 @@ impl ViewerApp {
                             });
                     s.built = Some(k);
                     s.drawn = None;
+                    if k != key {
+                        // The labels changed while it ran: build again.
+                        ui.ctx().request_repaint();
+                    }
                 }
-                Ok(Err(e)) => self.error = Some(format!("the 3-D surfaces failed: {e}")),
+                Ok(Err(e)) => {
+                    // Not tried again until the labels change.
+                    s.built = Some(k);
+                    s.bounds = None;
+                    self.error = Some(format!("the 3-D surfaces failed: {e}"));
+                }
                 Err(job) => {
                     s.job = Some((k, job));
                     ui.ctx().request_repaint();
@@ -212,7 +231,11 @@ impl ViewerApp {
             }
         }
         let Some((lo, hi)) = s.bounds.filter(|_| s.built.is_some()) else {
-            ui.spinner();
+            if s.built.is_some() && s.job.is_none() {
+                ui.label("No labelled voxels to show in 3-D.");
+            } else {
+                ui.spinner();
+            }
             return;
         };
         let size = ui.available_size();

@@ -146,7 +146,7 @@ impl TrainingTab {
                     }
                 }
                 ui.label(format!(
-                    "{} labelled cases read; label classes found: {}",
+                    "{} labelled cases checked; label classes found: {}",
                     checks.len(),
                     if classes.is_empty() {
                         "none".to_string()

@@ -139,8 +139,6 @@ impl TrainingTab {
         self.detected.as_ref().and_then(|(_, p)| *p)
     }
 
-    /// What the cases folder holds (file names and dataset.json only, no voxels): looked at again when
-    /// the folder or the profile changes.
     /// True while a run is going.
     pub fn is_running(&self) -> bool {
         self.run.is_some()

@@ -11,14 +11,22 @@ use std::path::{Path, PathBuf};
 
 const CHILD: &str = "viewer_export_killed::viewer_exporting_until_killed";
 
-/// The child's folders and whether it stops after one export and autosave.
-fn exporter(tmp: &Path, case: &Path, exports: &Path, once: bool) -> std::process::Command {
+/// The child's folders, the name its exports start with, and whether it stops after one export and
+/// autosave.
+fn exporter(
+    tmp: &Path,
+    case: &Path,
+    exports: &Path,
+    prefix: &str,
+    once: bool,
+) -> std::process::Command {
     let mut cmd = child_test(
         CHILD,
         &[
             ("CLOE_TEST_CASE", case.to_str().unwrap()),
             ("CLOE_TEST_AUTOSAVE", tmp.join("autosave").to_str().unwrap()),
             ("CLOE_TEST_EXPORTS", exports.to_str().unwrap()),
+            ("CLOE_TEST_PREFIX", prefix),
             ("CLOE_TEST_ONCE", if once { "1" } else { "0" }),
         ],
     );
@@ -49,7 +57,9 @@ fn label_export_and_autosave_killed_at_random_moments_leave_old_or_whole_files()
     let tmp = tempfile::tempdir().unwrap();
     // The reference: one export and one autosave that finished.
     let first = tmp.path().join("exports-0");
-    let done = exporter(tmp.path(), &case, &first, true).output().unwrap();
+    let done = exporter(tmp.path(), &case, &first, "labels", true)
+        .output()
+        .unwrap();
     assert!(
         done.status.success(),
         "{}",
@@ -68,7 +78,7 @@ fn label_export_and_autosave_killed_at_random_moments_leave_old_or_whole_files()
     for run in 1..=12 {
         std::fs::write(&autosave, &old_autosave).unwrap();
         let exports = tmp.path().join(format!("exports-{run}"));
-        let mut child = exporter(tmp.path(), &case, &exports, false)
+        let mut child = exporter(tmp.path(), &case, &exports, "labels", false)
             .spawn()
             .unwrap();
         // The kill comes while the export loop runs: after its first line (printed after the test
@@ -84,7 +94,7 @@ fn label_export_and_autosave_killed_at_random_moments_leave_old_or_whole_files()
         child.wait().unwrap();
 
         let (files, hidden) = listing(&exports);
-        temporaries += hidden;
+        temporaries += hidden + listing(&tmp.path().join("autosave")).1;
         for file in &files {
             assert!(
                 std::fs::read(file).unwrap() == whole_export,
@@ -109,19 +119,21 @@ fn label_export_and_autosave_killed_at_random_moments_leave_old_or_whole_files()
         temporaries > 0,
         "no kill landed inside a write: the test did not test"
     );
-    // A later export into a folder holding a killed one's temporary is not tripped by it.
+    // A later export into a folder holding a killed one's temporary (when a kill left one there)
+    // and the autosave of the same case are not tripped by what the kills left.
     let littered = (1..=12)
         .map(|run| tmp.path().join(format!("exports-{run}")))
-        .find(|d| listing(d).1 > 0)
+        .max_by_key(|d| listing(d).1)
         .unwrap();
-    let later = exporter(tmp.path(), &case, &littered.join("later"), true)
+    let later = exporter(tmp.path(), &case, &littered, "later", true)
         .output()
         .unwrap();
     assert!(later.status.success());
     assert_eq!(
-        std::fs::read(littered.join("later/labels-0.nii.gz")).unwrap(),
+        std::fs::read(littered.join("later-0.nii.gz")).unwrap(),
         whole_export
     );
+    assert_eq!(std::fs::read(&autosave).unwrap(), whole_autosave);
 }
 
 #[test]
@@ -133,6 +145,7 @@ fn viewer_exporting_until_killed() {
     let var = |name: &str| PathBuf::from(std::env::var(name).unwrap());
     let (case, exports) = (var("CLOE_TEST_CASE"), var("CLOE_TEST_EXPORTS"));
     let autosave_dir = var("CLOE_TEST_AUTOSAVE");
+    let prefix = std::env::var("CLOE_TEST_PREFIX").unwrap();
     std::fs::create_dir_all(&exports).unwrap();
     let mut h = crate::viewer_editing::harness(&case, &autosave_dir);
     // An edit: a TC dab in the middle of the brain.
@@ -154,7 +167,7 @@ fn viewer_exporting_until_killed() {
     let once = std::env::var("CLOE_TEST_ONCE").is_ok_and(|v| v == "1");
     for i in 0.. {
         let app = h.state_mut();
-        app.export_labels(&exports.join(format!("labels-{i}.nii.gz")))
+        app.export_labels(&exports.join(format!("{prefix}-{i}.nii.gz")))
             .unwrap();
         // The same labels as a newer version: the autosave is written again.
         app.view.as_mut().unwrap().overlay_version += 1;

@@ -78,7 +78,7 @@ fn the_training_tab_fine_tunes_stops_resumes_and_hands_over_the_model() {
         a.training.preview.checks.is_some()
     });
     h.run_steps(2);
-    h.get_by_label_contains("3 labelled cases read; label classes found: PZ, TZ");
+    h.get_by_label_contains("3 labelled cases checked; label classes found: PZ, TZ");
     assert!(h.state().training.preview.all_usable());
 
     h.get_by_label("Start training").click();
