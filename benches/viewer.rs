@@ -149,15 +149,7 @@ fn painted_frames(case: &Path) {
         h.state_mut().gpu_slicing = gpu;
         h.step();
         let _ = h.render();
-        let frames: Vec<f64> = (0..30)
-            .map(|i| {
-                h.state_mut().view.as_mut().unwrap().cursor[2] = 40 + i;
-                let t = Instant::now();
-                h.step();
-                let _ = h.render().expect("render");
-                t.elapsed().as_secs_f64()
-            })
-            .collect();
+        let frames = painted_frames_after(&mut h, 30, scroll);
         result.push((median(frames), median(paint_frames(&mut h, 20, true))));
     }
     println!(
@@ -183,24 +175,8 @@ fn painted_frames(case: &Path) {
     }
     let built = t.elapsed().as_secs_f64();
     let _ = h.render();
-    let scrolling: Vec<f64> = (0..30)
-        .map(|i| {
-            h.state_mut().view.as_mut().unwrap().cursor[2] = 40 + i;
-            let t = Instant::now();
-            h.step();
-            let _ = h.render().expect("render");
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-    let turning: Vec<f64> = (0..30)
-        .map(|_| {
-            h.state_mut().surface.yaw += 0.05;
-            let t = Instant::now();
-            h.step();
-            let _ = h.render().expect("render");
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
+    let scrolling = painted_frames_after(&mut h, 30, scroll);
+    let turning = painted_frames_after(&mut h, 30, |app, _| app.surface.yaw += 0.05);
     let triangles: usize = h.state().surface.triangles.iter().map(|t| t.1).sum();
     let (scrolling, turning) = (median(scrolling), median(turning));
     println!(
@@ -213,4 +189,26 @@ fn painted_frames(case: &Path) {
         scrolling / result[0].0,
         turning * 1e3
     );
+}
+
+/// One axial slice further for frame `i`.
+fn scroll(app: &mut ViewerApp, i: usize) {
+    app.view.as_mut().unwrap().cursor[2] = 40 + i;
+}
+
+/// The times of `n` frames, each stepped and painted by the wgpu renderer after `change(app, i)`.
+fn painted_frames_after(
+    h: &mut Harness<'_, ViewerApp>,
+    n: usize,
+    change: impl Fn(&mut ViewerApp, usize),
+) -> Vec<f64> {
+    (0..n)
+        .map(|i| {
+            change(h.state_mut(), i);
+            let t = Instant::now();
+            h.step();
+            let _ = h.render().expect("render");
+            t.elapsed().as_secs_f64()
+        })
+        .collect()
 }

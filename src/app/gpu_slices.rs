@@ -340,40 +340,8 @@ impl GpuSlices {
             });
             self.draw(&mut pass, 0);
         }
-        let row = (w * 4).div_ceil(256) * 256;
-        let buffer = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("cloe-slice-readback"),
-            size: (row * h) as u64,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        encoder.copy_texture_to_buffer(
-            target.as_image_copy(),
-            wgpu::TexelCopyBufferInfo {
-                buffer: &buffer,
-                layout: wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: Some(row as u32),
-                    rows_per_image: None,
-                },
-            },
-            target.size(),
-        );
         queue.submit([encoder.finish()]);
-        let (tx, rx) = std::sync::mpsc::channel();
-        buffer
-            .slice(..)
-            .map_async(wgpu::MapMode::Read, move |r| drop(tx.send(r)));
-        let _ = device.poll(wgpu::PollType::wait_indefinitely());
-        let mut out = Vec::with_capacity(w * h * 4);
-        if let Ok(Ok(())) = rx.recv()
-            && let Ok(data) = buffer.slice(..).get_mapped_range()
-        {
-            for r in 0..h {
-                out.extend_from_slice(&data[r * row..r * row + w * 4]);
-            }
-        }
-        out
+        read_rgba(device, queue, &target)
     }
 }
 
@@ -426,4 +394,45 @@ impl egui_wgpu::CallbackTrait for SliceCallback {
         );
         g.draw(pass, self.plane);
     }
+}
+
+/// The pixels of an RGBA8 `texture` (made with `COPY_SRC`), row by row from the top: the tests' view
+/// of what a shader drew.
+pub fn read_rgba(device: &wgpu::Device, queue: &wgpu::Queue, texture: &wgpu::Texture) -> Vec<u8> {
+    let (w, h) = (texture.width() as usize, texture.height() as usize);
+    let row = (w * 4).div_ceil(256) * 256;
+    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("cloe-readback"),
+        size: (row * h) as u64,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut encoder = device.create_command_encoder(&Default::default());
+    encoder.copy_texture_to_buffer(
+        texture.as_image_copy(),
+        wgpu::TexelCopyBufferInfo {
+            buffer: &buffer,
+            layout: wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(row as u32),
+                rows_per_image: None,
+            },
+        },
+        texture.size(),
+    );
+    queue.submit([encoder.finish()]);
+    let (tx, rx) = std::sync::mpsc::channel();
+    buffer
+        .slice(..)
+        .map_async(wgpu::MapMode::Read, move |r| drop(tx.send(r)));
+    let _ = device.poll(wgpu::PollType::wait_indefinitely());
+    let mut out = Vec::with_capacity(w * h * 4);
+    if let Ok(Ok(())) = rx.recv()
+        && let Ok(data) = buffer.slice(..).get_mapped_range()
+    {
+        for r in 0..h {
+            out.extend_from_slice(&data[r * row..r * row + w * 4]);
+        }
+    }
+    out
 }

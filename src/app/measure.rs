@@ -43,6 +43,11 @@ pub struct Measurements {
 }
 
 impl Measurements {
+    /// True when the last measurement has arrived and none is running.
+    pub fn done(&self) -> bool {
+        self.job.is_none() && self.slow.is_some()
+    }
+
     /// Measures `view`'s overlay when it changed since the last time, no stroke is being painted and
     /// no measurement is running (one worker at a time: quick strokes do not pile up workers that
     /// each compute HD95); collects the worker's result. Returns true while work is pending (repaint).
@@ -150,37 +155,39 @@ impl CaseView {
     /// The measurements of the shown labels: volumes, agreement with the ground truth, the lesions.
     pub fn measurements_ui(&mut self, ui: &mut eframe::egui::Ui) {
         let m = &self.measure;
-        if self.overlay.is_none() || m.volumes.is_empty() {
+        if self.overlay.is_none() {
             return;
         }
+        // Every line is there from the start, "measuring…" until the worker's first figures arrive,
+        // so the panel keeps its layout when they do (a button must not move under the pointer).
         let regions = self.case.profile.regions();
-        let cells: Vec<String> = regions
-            .iter()
-            .zip(&m.volumes)
-            .map(|(r, v)| format!("{} {v:.1}", r.name))
-            .collect();
-        ui.label(format!("Volumes (ml): {}", cells.join(" · ")));
-        if let Some(dice) = &m.dice {
-            // Dice and HD95 on lines of their own, the slow HD95 line held by a placeholder: the panel
-            // keeps its layout when the worker finishes (a button must not move under the pointer).
+        let row = |values: &[f64], digits: usize| -> String {
             let cells: Vec<String> = regions
                 .iter()
-                .zip(dice)
-                .map(|(r, d)| format!("{} {d:.2}", r.name))
+                .zip(values)
+                .map(|(r, v)| format!("{} {v:.digits$}", r.name))
                 .collect();
-            ui.label(format!("vs ground truth, Dice: {}", cells.join(" · ")))
-                .on_hover_text("the same Dice and HD95 as cloe eval");
-            let hd = match m.slow.as_ref().and_then(|s| s.hd95.as_ref()) {
-                Some(hd) => {
-                    let cells: Vec<String> = regions
-                        .iter()
-                        .zip(hd)
-                        .map(|(r, h)| format!("{} {h:.1}", r.name))
-                        .collect();
-                    cells.join(" · ")
-                }
-                None => "measuring…".into(),
+            cells.join(" · ")
+        };
+        let measured = m.slow.is_some() || !m.volumes.is_empty();
+        let current = m.done() && m.version == Some(self.overlay_version);
+        let volumes = if measured {
+            row(&m.volumes, 1)
+        } else {
+            "measuring…".into()
+        };
+        ui.label(format!("Volumes (ml): {volumes}"));
+        if self.case.label.is_some() {
+            // Dice and HD95 against the case's own ground truth, on lines of their own.
+            let (dice, hd) = match (&m.dice, m.slow.as_ref().and_then(|s| s.hd95.as_ref())) {
+                (Some(d), Some(h)) => (row(d, 2), row(h, 1)),
+                (Some(d), None) => (row(d, 2), "measuring…".into()),
+                // The ground truth itself is shown.
+                (None, _) if current => ("–".into(), "–".into()),
+                (None, _) => ("measuring…".into(), "measuring…".into()),
             };
+            ui.label(format!("vs ground truth, Dice: {dice}"))
+                .on_hover_text("the same Dice and HD95 as cloe eval");
             ui.label(format!("HD95 (mm): {hd}"));
         }
         let count = m.slow.as_ref().map(|s| s.lesions.len());

@@ -260,20 +260,7 @@ impl SurfaceRenderer {
                 .flat_map(|v| v.to_le_bytes()),
         );
         queue.write_buffer(&self.uniform, 0, &uniform);
-        let depth = device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("cloe-surface-depth"),
-            size: wgpu::Extent3d {
-                width: size[0].max(1),
-                height: size[1].max(1),
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: DEPTH,
-            usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
-            view_formats: &[],
-        });
+        let depth = texture_2d(device, size, DEPTH, wgpu::TextureUsages::RENDER_ATTACHMENT);
         let depth_view = depth.create_view(&Default::default());
         let cross = cursor.map(|c| crosshair(device, c, camera.radius));
         let mut encoder = device.create_command_encoder(&Default::default());
@@ -329,42 +316,7 @@ impl SurfaceRenderer {
         let target = target_texture(device, size, wgpu::TextureUsages::COPY_SRC);
         let view = target.create_view(&Default::default());
         self.render(device, queue, &view, size, scene);
-        let (w, h) = (size[0] as usize, size[1] as usize);
-        let row = (w * 4).div_ceil(256) * 256;
-        let buffer = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("cloe-surface-readback"),
-            size: (row * h) as u64,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let mut encoder = device.create_command_encoder(&Default::default());
-        encoder.copy_texture_to_buffer(
-            target.as_image_copy(),
-            wgpu::TexelCopyBufferInfo {
-                buffer: &buffer,
-                layout: wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: Some(row as u32),
-                    rows_per_image: None,
-                },
-            },
-            target.size(),
-        );
-        queue.submit([encoder.finish()]);
-        let (tx, rx) = std::sync::mpsc::channel();
-        buffer
-            .slice(..)
-            .map_async(wgpu::MapMode::Read, move |r| drop(tx.send(r)));
-        let _ = device.poll(wgpu::PollType::wait_indefinitely());
-        let mut out = Vec::with_capacity(w * h * 4);
-        if let Ok(Ok(())) = rx.recv()
-            && let Ok(data) = buffer.slice(..).get_mapped_range()
-        {
-            for r in 0..h {
-                out.extend_from_slice(&data[r * row..r * row + w * 4]);
-            }
-        }
-        out
+        super::gpu_slices::read_rgba(device, queue, &target)
     }
 }
 
@@ -374,8 +326,20 @@ pub fn target_texture(
     size: [u32; 2],
     extra: wgpu::TextureUsages,
 ) -> wgpu::Texture {
+    let usage =
+        wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING | extra;
+    texture_2d(device, size, FORMAT, usage)
+}
+
+/// A 2-D texture of `size` (at least 1×1).
+fn texture_2d(
+    device: &wgpu::Device,
+    size: [u32; 2],
+    format: wgpu::TextureFormat,
+    usage: wgpu::TextureUsages,
+) -> wgpu::Texture {
     device.create_texture(&wgpu::TextureDescriptor {
-        label: Some("cloe-surface-image"),
+        label: Some("cloe-surface"),
         size: wgpu::Extent3d {
             width: size[0].max(1),
             height: size[1].max(1),
@@ -384,10 +348,8 @@ pub fn target_texture(
         mip_level_count: 1,
         sample_count: 1,
         dimension: wgpu::TextureDimension::D2,
-        format: FORMAT,
-        usage: wgpu::TextureUsages::RENDER_ATTACHMENT
-            | wgpu::TextureUsages::TEXTURE_BINDING
-            | extra,
+        format,
+        usage,
         view_formats: &[],
     })
 }

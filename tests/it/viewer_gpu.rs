@@ -122,6 +122,12 @@ fn the_three_views_look_the_same_on_either_path_and_match_the_snapshot() {
         "the harness gives the app a wgpu renderer"
     );
     assert!(h.state().view.as_ref().unwrap().overlay.is_some());
+    // The measurements arrive from a worker: the snapshot is taken with them.
+    let t = std::time::Instant::now();
+    while !h.state().view.as_ref().unwrap().measure.done() && t.elapsed().as_secs() < 120 {
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     // The path field shows where the data lies on this machine; the snapshot must not depend on it.
     h.state_mut().path_field = "Brats18_2013_11_1".into();
     h.run_steps(1);

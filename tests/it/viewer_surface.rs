@@ -130,7 +130,9 @@ fn the_3d_tab_shows_the_surfaces_and_the_layout_matches_its_snapshot() {
     h.state_mut().view.as_mut().unwrap().set_by_region(true);
     h.run_steps(2);
     h.get_by_label("3-D").click();
-    wait(&mut h, "the surfaces", |a| !a.surface.triangles.is_empty());
+    wait(&mut h, "the surfaces and the measurements", |a| {
+        !a.surface.triangles.is_empty() && a.view.as_ref().unwrap().measure.done()
+    });
     h.run_steps(3);
     let shown: Vec<usize> = h.state().surface.triangles.iter().map(|t| t.1).collect();
     assert_eq!(
@@ -139,6 +141,8 @@ fn the_3d_tab_shows_the_surfaces_and_the_layout_matches_its_snapshot() {
     );
     // The path field shows where the data lies on this machine; the snapshot must not depend on it.
     h.state_mut().path_field = "Brats18_2013_11_1".into();
+    // The pointer away from every widget (its drawing would depend on how many frames ran).
+    h.hover_at(egui::Pos2::new(1300.0, 880.0));
     h.run_steps(2);
     h.snapshot("layout_three_planes_and_3d");
     // Dragging on the image turns the surfaces.
@@ -195,7 +199,11 @@ fn the_experts_side_by_side_match_their_snapshot() {
     h.get_by_label("Experts side by side").click();
     h.run_steps(3);
     assert_eq!(h.state().models.tiles.drawn(), 5);
+    wait(&mut h, "the measurements", |a| {
+        a.view.as_ref().unwrap().measure.done()
+    });
     h.state_mut().path_field = "TCGA-DU-7294".into();
+    h.hover_at(egui::Pos2::new(1300.0, 880.0));
     h.run_steps(2);
     // The network runs on the CPU with a multi-threaded backend: a boundary voxel may differ between
     // runs, so a few hundred pixels may.
