@@ -348,9 +348,13 @@ mod tests {
 
     /// A file of the meta group (explicit VR LE transfer syntax) and `body`.
     fn file(body: &[u8]) -> Vec<u8> {
+        file_in(b"1.2.840.10008.1.2.1\0", body)
+    }
+
+    /// A file of the meta group naming transfer syntax `ts`, and `body`.
+    fn file_in(ts: &[u8], body: &[u8]) -> Vec<u8> {
         let mut f = vec![0u8; 128];
         f.extend(b"DICM");
-        let ts = b"1.2.840.10008.1.2.1\0";
         f.extend([0x02, 0x00, 0x10, 0x00]);
         f.extend(b"UI");
         f.extend((ts.len() as u16).to_le_bytes());
@@ -379,18 +383,12 @@ mod tests {
     #[test]
     fn implicit_values_are_whole_numbers_of_the_dictionarys_vr() {
         let implicit = |tag: (u16, u16), value: &[u8]| {
-            let mut f = vec![0u8; 128];
-            f.extend(b"DICM");
-            let ts = b"1.2.840.10008.1.2\0";
-            f.extend([0x02, 0x00, 0x10, 0x00]);
-            f.extend(b"UI");
-            f.extend((ts.len() as u16).to_le_bytes());
-            f.extend(ts);
-            f.extend(tag.0.to_le_bytes());
-            f.extend(tag.1.to_le_bytes());
-            f.extend((value.len() as u32).to_le_bytes());
-            f.extend(value);
-            f
+            let mut e = Vec::new();
+            e.extend(tag.0.to_le_bytes());
+            e.extend(tag.1.to_le_bytes());
+            e.extend((value.len() as u32).to_le_bytes());
+            e.extend(value);
+            file_in(b"1.2.840.10008.1.2\0", &e)
         };
         assert!(check_lengths(&implicit((0x0028, 0x0010), &[0, 1])).is_ok());
         let e = check_lengths(&implicit((0x0028, 0x0010), &[0, 1, 2])).unwrap_err();
