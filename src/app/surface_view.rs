@@ -147,7 +147,7 @@ impl ViewerApp {
         ui.horizontal(|ui| {
             ui.add_enabled(
                 maps.is_some() && view.by_region,
-                egui::Checkbox::new(&mut s.disagreement, "disagreement on the outer surface"),
+                egui::Checkbox::new(&mut s.disagreement, "disagreement"),
             )
             .on_hover_text(
                 "The experts' disagreement on the outermost region (blue: they agree, red: they \
