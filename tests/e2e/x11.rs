@@ -93,12 +93,20 @@ impl Screen {
     /// Starts Xvfb on a free display number with a US keyboard map. `-noreset`: by default Xvfb resets
     /// when its last client leaves, and an app started right after another has quit finds no server.
     pub fn start(name: &str) -> Screen {
+        // A display is taken while the server named in its lock file runs; the lock and socket of a
+        // server that was killed (a test run stopped with SIGKILL) are stale, and Xvfb replaces them.
+        let taken = |n: u32| {
+            let lock = std::fs::read_to_string(format!("/tmp/.X{n}-lock")).ok();
+            let pid = lock.and_then(|l| l.trim().parse::<u32>().ok());
+            match pid {
+                Some(pid) => Path::new(&format!("/proc/{pid}")).exists(),
+                None => Path::new(&format!("/tmp/.X{n}-lock")).exists(),
+            }
+        };
         let n = (130..200)
-            .find(|n| {
-                !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-                    && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
-            })
+            .find(|&n| !taken(n))
             .expect("a free X display number");
+        let _ = std::fs::remove_file(format!("/tmp/.X11-unix/X{n}"));
         let display = format!(":{n}");
         let xvfb = Command::new("Xvfb")
             .args([
