@@ -4,9 +4,9 @@
 
 use super::training_tab::TrainingTab;
 use crate::case::{CaseSource, Profile, find_nifti_cases};
-use crate::error::Result;
+use crate::error::{CloeError, Result};
 use crate::model::{CloeConfig, load_config};
-use crate::train::{CaseCheck, check_cases, default_cache_dir};
+use crate::train::{CaseCheck, Manifest, check_cases, default_cache_dir, read_manifest};
 use eframe::egui;
 use poll_promise::Promise;
 use std::path::Path;
@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 pub struct CasesPreview {
     /// (folder, profile, started-from model) it was made for.
     made_for: Option<(String, Profile, String)>,
+    /// A folder made by `cloe prepare`: the run reads its cases as they are, nothing to check.
+    prepared: Option<Manifest>,
     found: Option<Result<Vec<CaseSource>>>,
     job: Option<Promise<Result<Vec<CaseCheck>>>>,
     progress: Arc<(AtomicUsize, AtomicUsize)>,
@@ -32,6 +34,11 @@ impl CasesPreview {
         matches!(&self.checks, Some(Ok(c)) if c.iter().all(|c| c.problem.is_none()))
     }
 
+    /// Stops a check that is running (a run is starting and reads the same cases).
+    pub fn stop_checking(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
     /// Looks at `folder` again when it, the profile or the started-from model changed.
     fn refresh(&mut self, folder: &str, profile: Profile, init: &str) {
         let key = (folder.to_string(), profile, init.to_string());
@@ -42,6 +49,11 @@ impl CasesPreview {
         self.made_for = Some(key);
         self.checks = None;
         self.job = None;
+        self.prepared = read_manifest(Path::new(folder)).ok().flatten();
+        if self.prepared.is_some() {
+            self.found = None;
+            return;
+        }
         let found = find_nifti_cases(Path::new(folder), Some(profile));
         if let Ok(cases) = &found {
             let spacing = if init.is_empty() {
@@ -89,6 +101,16 @@ impl TrainingTab {
             }
         }
         let red = egui::Color32::from_rgb(230, 90, 80);
+        if let Some(m) = &p.prepared {
+            ui.label(format!(
+                "a prepared training set (cloe prepare): {} cases for {} models at {} mm, read as \
+                 they are",
+                m.cases.len(),
+                m.profile,
+                m.spacing_mm
+            ));
+            return;
+        }
         let cases = match &p.found {
             Some(Err(e)) => {
                 ui.colored_label(red, e.to_string());
@@ -135,6 +157,9 @@ impl TrainingTab {
                 });
             }
             None => {}
+            Some(Err(CloeError::Cancelled)) => {
+                ui.weak("the check of the cases stopped when the run started");
+            }
             Some(Err(e)) => {
                 ui.colored_label(red, format!("checking the cases failed: {e}"));
             }

@@ -190,6 +190,7 @@ impl TrainingTab {
     /// Starts a run with the form's options on a worker thread.
     pub fn start(&mut self) {
         self.error = None;
+        self.preview.stop_checking();
         self.run_profile();
         let opts = match self.options() {
             Ok(o) => o,

@@ -207,3 +207,27 @@ fn the_training_page_names_the_cases_a_run_would_stop_at_before_start() {
     h.get_by_label_contains("label classes found: PZ, TZ");
     assert!(!h.state().training.preview.all_usable());
 }
+
+#[test]
+fn a_prepared_training_set_is_named_as_such_before_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    synthetic_prostate(&data);
+    let sources = cloe::case::find_cases(&data, Some(Profile::Prostate)).unwrap();
+    let prepared = tmp.path().join("prepared");
+    let opts = cloe::preprocess::PrepareOptions {
+        spacing: Some(3.0),
+        margin: 2,
+    };
+    cloe::train::prepare_dataset(&sources, opts, &prepared, &mut |_, _| {}).unwrap();
+    let mut app = ViewerApp::new(None);
+    app.training.data_field = prepared.display().to_string();
+    app.page = Page::Training;
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut ViewerApp| app.show(ui), app);
+    h.run_steps(3);
+    h.get_by_label_contains(
+        "a prepared training set (cloe prepare): 3 cases for prostate models at 3 mm",
+    );
+}
