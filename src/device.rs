@@ -21,7 +21,7 @@ pub const LOSE_GPU_ENV: &str = "CLOE_FAULT_LOSE_GPU_AFTER_MS";
 
 /// Records that the GPU stopped working: later choices go to the CPU (wgpu never gives a lost device
 /// back, and every later call on it fails).
-pub fn mark_gpu_lost() {
+fn mark_gpu_lost() {
     GPU_LOST.store(true, Ordering::SeqCst);
 }
 

@@ -11,7 +11,7 @@ use crate::metrics::{region_dice, region_scores};
 use crate::postprocess::components;
 use poll_promise::Promise;
 
-/// What the worker measures.
+/// What the worker measures (its volumes and Dice move into [`Measurements`] when it arrives).
 pub struct Slow {
     /// Volume of each region of the profile in ml.
     pub volumes: Vec<f64>,
@@ -61,9 +61,9 @@ impl Measurements {
         let m = &mut view.measure;
         if let Some(job) = m.job.take() {
             match job.try_take() {
-                Ok(Ok(slow)) => {
-                    m.volumes = slow.volumes.clone();
-                    m.dice = slow.dice.clone();
+                Ok(Ok(mut slow)) => {
+                    m.volumes = std::mem::take(&mut slow.volumes);
+                    m.dice = slow.dice.take();
                     m.slow = Some(slow);
                 }
                 Ok(Err(e)) => log::error!("measuring the segmentation failed: {e}"),

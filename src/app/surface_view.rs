@@ -19,6 +19,9 @@ use poll_promise::Promise;
 /// disagreement painted, the model's maps version).
 type MeshKey = (u64, u64, bool, bool, u64);
 
+/// What one image of the 3-D view shows: camera, visible items, crosshair (mm), size (px), meshes.
+type Drawn = (Camera, Vec<bool>, [f32; 3], u32, Option<MeshKey>);
+
 /// The 3-D view's state: the camera, the choice of the fourth quadrant, the meshes and their image.
 pub struct SurfaceView {
     /// The fourth quadrant shows the 3-D view (else the numbers).
@@ -34,7 +37,8 @@ pub struct SurfaceView {
     job: Option<(MeshKey, Promise<Result<Vec<ColouredMesh>>>)>,
     bounds: Option<([f32; 3], [f32; 3])>,
     image: Option<(egui::TextureId, wgpu::Texture)>,
-    drawn: Option<String>,
+    /// What the image shows now (it is drawn again only when this changes).
+    drawn: Option<Drawn>,
 }
 
 impl Default for SurfaceView {
@@ -272,10 +276,7 @@ impl ViewerApp {
         let cursor = view.case.grid.affine.apply(c).map(|v| v as f32);
         let px = (side * ui.ctx().pixels_per_point()).round() as u32;
         let size_px = [px, px];
-        let drawn = format!(
-            "{camera:?} {:?} {cursor:?} {px} {:?}",
-            view.visible, s.built
-        );
+        let drawn: Drawn = (camera, view.visible.clone(), cursor, px, s.built);
         let mut renderer = rs.renderer.write();
         let stale = s
             .image
