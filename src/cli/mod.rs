@@ -195,6 +195,10 @@ pub struct TrainArgs {
     pub device: DeviceChoice,
     #[arg(long, default_value_t = TrainOptions::DEFAULT_LR)]
     pub lr: f64,
+    /// The gating MLP and the region head learn at this multiple of --lr (for heads that start
+    /// afresh when fine-tuning; 1: as the rest of the network).
+    #[arg(long, default_value_t = TrainOptions::DEFAULT_HEAD_LR_SCALE)]
+    pub head_lr_scale: f64,
     #[arg(long, default_value_t = TrainOptions::DEFAULT_WEIGHT_DECAY)]
     pub weight_decay: f64,
     /// α: weight of L_ECL.
@@ -271,6 +275,7 @@ impl TrainArgs {
         o.seed = self.seed;
         o.device = self.device;
         o.lr = self.lr;
+        o.head_lr_scale = self.head_lr_scale;
         o.weight_decay = self.weight_decay;
         o.validate_every = self.validate_every;
         o.checkpoint_every = self.checkpoint_every;

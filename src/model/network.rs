@@ -8,8 +8,11 @@ use super::config::CloeConfig;
 use super::consistency::{Consistency, consistency};
 use super::contrast_head::{Codes, ContrastHead};
 use super::gating::Gate;
+use burn::module::{ModuleVisitor, Param, ParamId};
 use burn::nn::conv::{Conv3d, Conv3dConfig};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
+use burn::tensor::Gradients;
 use burn::tensor::activation::{sigmoid, softmax};
 
 /// The network. Build with [`CloeNet::new`]; its shape comes from a [`CloeConfig`].
@@ -23,6 +26,16 @@ pub struct CloeNet {
     contrast: ContrastHead,
     #[module(skip)]
     config: CloeConfig,
+}
+
+/// The ids of a module's float parameters.
+#[derive(Default)]
+struct ParamIds(Vec<ParamId>);
+
+impl ModuleVisitor for ParamIds {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.push(param.id);
+    }
 }
 
 /// One modality's expert: its features and its own prediction p(m).
@@ -160,6 +173,23 @@ impl CloeNet {
     pub fn with_new_gate(mut self, device: &Device) -> Self {
         self.gate = Gate::new(self.config.gate_hidden, device);
         self
+    }
+
+    /// The same network with a freshly initialised region head π (when fine-tuning starts supervising
+    /// r: weights fitted to L_REC alone hold r near 0, and Adam moves them back only lr per step).
+    pub fn with_new_region_head(mut self, device: &Device) -> Self {
+        let c = self.config.channels;
+        self.region_head = Conv3dConfig::new([c, 1], [1, 1, 1]).init(device);
+        self
+    }
+
+    /// Takes the gradients of the two small heads, the gating MLP and the region head π, out of
+    /// `grads` (the training loop can step them at a learning rate of their own); the rest stay.
+    pub fn take_head_gradients(&self, grads: &mut Gradients) -> GradientsParams {
+        let mut ids = ParamIds::default();
+        self.gate.visit(&mut ids);
+        self.region_head.visit(&mut ids);
+        GradientsParams::from_params(grads, self, &ids.0)
     }
 
     /// The fusion path from the available experts (`experts[m]` is `None` for a missing modality):

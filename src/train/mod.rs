@@ -6,6 +6,7 @@ mod cache;
 mod check;
 mod checkpoint;
 mod device_cases;
+mod init;
 mod sampler;
 mod validate;
 
@@ -55,6 +56,10 @@ pub struct TrainOptions {
     #[serde(default)]
     pub init: Option<PathBuf>,
     pub lr: f64,
+    /// The gating MLP and the region head π learn at this multiple of `lr` (1: as the rest). Small heads
+    /// that start afresh in a fine-tuning run need more than Adam's `lr` per step to reach their scale.
+    #[serde(default = "unit")]
+    pub head_lr_scale: f64,
     pub weight_decay: f64,
     pub poly_power: f64,
     pub seed: u64,
@@ -83,11 +88,16 @@ fn one() -> usize {
     1
 }
 
+fn unit() -> f64 {
+    1.0
+}
+
 impl TrainOptions {
     pub const DEFAULT_ITERATIONS: usize = 1000;
     pub const DEFAULT_BATCH: usize = 1;
     /// Adam's learning rate of the paper (and RFNet).
     pub const DEFAULT_LR: f64 = 2e-4;
+    pub const DEFAULT_HEAD_LR_SCALE: f64 = 1.0;
     pub const DEFAULT_WEIGHT_DECAY: f64 = 1e-4;
     pub const DEFAULT_VAL_FRACTION: f64 = 0.2;
     pub const DEFAULT_VALIDATE_EVERY: usize = 100;
@@ -106,6 +116,7 @@ impl TrainOptions {
             batch: Self::DEFAULT_BATCH,
             init: None,
             lr: Self::DEFAULT_LR,
+            head_lr_scale: Self::DEFAULT_HEAD_LR_SCALE,
             weight_decay: Self::DEFAULT_WEIGHT_DECAY,
             poly_power: 0.9,
             seed: Self::DEFAULT_SEED,
@@ -133,6 +144,12 @@ impl TrainOptions {
                  must each be at least 1"
                     .into(),
             ));
+        }
+        if !(self.head_lr_scale.is_finite() && self.head_lr_scale > 0.0) {
+            return Err(CloeError::Invalid(format!(
+                "the heads' learning-rate scale must be a positive number (it is {})",
+                self.head_lr_scale
+            )));
         }
         if self.resume {
             return Ok(());
@@ -353,7 +370,7 @@ pub fn train(
     ad.seed(opts.seed);
     let mut model = CloeNet::new(&cfg, &ad);
     if let Some(dir) = opts.init.as_ref().filter(|_| !opts.resume) {
-        model = initial_weights(model, dir, &ad)?;
+        model = init::initial_weights(model, dir, &ad)?;
     }
     // Decoupled weight decay (AdamW): with Adam's L2 term the decay dominates the normalised update of
     // parameters whose loss gradients are tiny, and it drove the gating MLP's weights towards zero.
@@ -437,9 +454,14 @@ pub fn train(
                 "the loss became {total} at step {step}; lower the learning rate"
             )));
         }
-        let grads = GradientsParams::from_grads(terms.total.backward(), &model);
+        let mut grads = terms.total.backward();
         let lr = opts.lr_at(step);
-        model = optim.step(lr, model, grads);
+        if opts.head_lr_scale != 1.0 {
+            let heads = model.take_head_gradients(&mut grads);
+            model = optim.step(lr * opts.head_lr_scale, model, heads);
+        }
+        let rest = GradientsParams::from_grads(grads, &model);
+        model = optim.step(lr, model, rest);
         state.step += 1;
         let seconds = t.elapsed().as_secs_f64();
         let done = state.step - first_step;
@@ -508,32 +530,6 @@ pub fn train(
         best_score: state.best_score,
         seconds: started.elapsed().as_secs_f64(),
         device: compute.label,
-    })
-}
-
-/// Loads the weights of the model in `dir` into `model` (built from this run's config) for fine-tuning;
-/// the architecture must match.
-/// The weights of the model in `dir`; the gating MLP starts afresh when the new run changes what it
-/// sees (`gate_input`), since weights fitted to raw scores mean nothing for standardised ones.
-fn initial_weights(model: CloeNet, dir: &std::path::Path, device: &Device) -> Result<CloeNet> {
-    let theirs = crate::model::load_config(dir)?;
-    model.config().same_architecture(&theirs).map_err(|why| {
-        CloeError::Invalid(format!(
-            "cannot start from {}: {why}; train a model of the same size, or start from random weights",
-            dir.display()
-        ))
-    })?;
-    let weights = dir.join(crate::model::WEIGHTS_FILE);
-    let model = model.try_load_file(weights.clone()).map_err(|e| {
-        CloeError::Invalid(format!(
-            "cannot read the weights {} to start from: {e}",
-            weights.display()
-        ))
-    })?;
-    Ok(if theirs.gate_input == model.config().gate_input {
-        model
-    } else {
-        model.with_new_gate(device)
     })
 }
 

@@ -1,7 +1,9 @@
 //! The losses: finite-difference gradient checks of Dice, WCE, MEC, REC and SSIM, every term finite and
-//! logged on its own, and a tiny model that overfits one small synthetic case on the CPU.
+//! logged on its own, a tiny model that overfits one small synthetic case on the CPU, and the two small
+//! heads stepped at a learning rate of their own.
 
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use cloe::case::Profile;
@@ -177,5 +179,102 @@ fn a_tiny_model_overfits_one_small_case_on_the_cpu() {
     assert!(
         last < 0.1 * first,
         "loss fell from {first} to {last}: less than 90 %"
+    );
+}
+
+/// Each float parameter of a module: its values, and whether `heads` holds a gradient for it.
+struct Params<'a> {
+    heads: &'a GradientsParams,
+    seen: Vec<(ParamId, bool, Vec<f32>)>,
+}
+
+impl ModuleVisitor for Params<'_> {
+    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+        let head = self.heads.get::<D>(p.id).is_some();
+        self.seen.push((p.id, head, to_vec(p.val())));
+    }
+}
+
+fn params(net: &CloeNet, heads: &GradientsParams) -> Vec<(ParamId, bool, Vec<f32>)> {
+    let mut v = Params {
+        heads,
+        seen: Vec::new(),
+    };
+    net.visit(&mut v);
+    v.seen
+}
+
+#[test]
+fn the_gate_and_the_region_head_step_at_their_own_learning_rate() {
+    let device = Device::flex().autodiff();
+    device.seed(5);
+    // Four experts (the gate only gets a gradient when its input differs between experts) and the
+    // region supervision on, so that both heads have gradients.
+    let mut cfg = CloeConfig {
+        channels: 4,
+        gate_hidden: 8,
+        content_channels: 4,
+        style_dim: 4,
+        patch: 16,
+        gate_input: cloe::model::GateInput::Standardized,
+        ..CloeConfig::for_profile(Profile::Brats)
+    };
+    cfg.loss.region = 1.0;
+    let net = CloeNet::new(&cfg, &device);
+    let (x, y) = synthetic_case(&device);
+    let (t2, adc) = (x[0].clone(), x[1].clone());
+    let inputs: Vec<Option<Tensor<5>>> = vec![
+        Some(t2.clone()),
+        Some(adc.clone()),
+        Some(t2.clone().mul_scalar(0.5) + adc.clone()),
+        Some(t2 - adc.mul_scalar(0.3)),
+    ];
+    let y = Tensor::cat(vec![y, Tensor::zeros([1, 1, 16, 16, 16], &device)], 1);
+    let pred = net.forward(&inputs);
+    let terms = cloe_loss(&net, &pred, &inputs, y, &mut cloe::train::step_rng(2, 0));
+    let mut grads = terms.total.backward();
+    let heads = net.take_head_gradients(&mut grads);
+    // The gate's two layers and π, each a weight and a bias.
+    assert_eq!(heads.len(), 6);
+    let before = params(&net, &heads);
+    assert_eq!(before.iter().filter(|p| p.1).count(), 6);
+    let rest = GradientsParams::from_grads(grads, &net);
+    let (lr, scale) = (1e-3, 10.0);
+    let mut optim = AdamWConfig::new().with_weight_decay(0.0).init();
+    let net = optim.step(lr * scale, net, heads);
+    let net = optim.step(lr, net, rest);
+    let after = params(&net, &GradientsParams::new());
+    // Adam's first step moves each element by its learning rate times g / (|g| + ε): at most lr.
+    let (mut rest_moved, mut heads_moved) = (0.0f64, 0);
+    for ((id, head, b), (id2, _, a)) in before.iter().zip(&after) {
+        assert_eq!(id, id2);
+        let moved = b
+            .iter()
+            .zip(a)
+            .map(|(b, a)| (a - b).abs() as f64)
+            .fold(0.0, f64::max);
+        if *head {
+            assert!(
+                moved <= 1.01 * scale * lr,
+                "a head parameter moved {moved} > {}",
+                scale * lr
+            );
+            heads_moved += usize::from(moved > 0.5 * scale * lr);
+        } else {
+            assert!(
+                moved <= 1.01 * lr,
+                "a network parameter moved {moved} > {lr}"
+            );
+            rest_moved = rest_moved.max(moved);
+        }
+    }
+    assert!(
+        rest_moved > 0.5 * lr,
+        "the rest of the network did not step"
+    );
+    // All but the gate's output bias, which gets no gradient: softmax ignores a shift of every logit.
+    assert_eq!(
+        heads_moved, 5,
+        "head parameters that stepped at lr × {scale}"
     );
 }

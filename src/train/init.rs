@@ -1,0 +1,99 @@
+//! Where a fine-tuning run (`--init`) starts: the weights of another model folder of the same
+//! architecture, with a fresh head wherever the new run changes what that head sees or learns.
+
+use crate::error::{CloeError, Result};
+use crate::model::CloeNet;
+use burn::prelude::*;
+use std::path::Path;
+
+/// The weights of the model in `dir` loaded into `model` (built from this run's config). The gating
+/// MLP starts afresh when the run changes what it sees (`gate_input`: weights fitted to raw scores
+/// mean nothing for standardised ones), and the region head π when the run starts supervising r
+/// (`loss.region` from 0 to more: trained by L_REC alone, π holds r near 0 where the experts agree).
+pub fn initial_weights(model: CloeNet, dir: &Path, device: &Device) -> Result<CloeNet> {
+    let theirs = crate::model::load_config(dir)?;
+    model.config().same_architecture(&theirs).map_err(|why| {
+        CloeError::Invalid(format!(
+            "cannot start from {}: {why}; train a model of the same size, or start from random weights",
+            dir.display()
+        ))
+    })?;
+    let weights = dir.join(crate::model::WEIGHTS_FILE);
+    let mut model = model.try_load_file(weights.clone()).map_err(|e| {
+        CloeError::Invalid(format!(
+            "cannot read the weights {} to start from: {e}",
+            weights.display()
+        ))
+    })?;
+    if theirs.gate_input != model.config().gate_input {
+        model = model.with_new_gate(device);
+    }
+    if theirs.loss.region == 0.0 && model.config().loss.region > 0.0 {
+        model = model.with_new_region_head(device);
+    }
+    Ok(model)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::Profile;
+    use crate::model::{CloeConfig, GateInput, save_model, to_vec};
+
+    fn tiny(region: f64, gate_input: GateInput) -> CloeConfig {
+        let mut cfg = CloeConfig {
+            channels: 2,
+            gate_hidden: 4,
+            content_channels: 2,
+            style_dim: 2,
+            patch: 16,
+            gate_input,
+            ..CloeConfig::for_profile(Profile::Brats)
+        };
+        cfg.loss.region = region;
+        cfg
+    }
+
+    /// Experts' probabilities, region map and gating weights of `net` on fixed inputs.
+    fn outputs(net: &CloeNet, device: &Device) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let x: Vec<Tensor<5>> = (0..4)
+            .map(|m| {
+                let v: Vec<f32> = (0..16 * 16 * 16)
+                    .map(|i| ((i * (7 + m) % 23) as f32 - 11.0) / 7.0)
+                    .collect();
+                Tensor::from_data(TensorData::new(v, [1, 1, 16, 16, 16]), device)
+            })
+            .collect();
+        let p = net.forward_masked(&x, &[true; 4]);
+        let experts = p.experts.iter().flatten();
+        let experts = experts.flat_map(|e| to_vec(e.probs.clone())).collect();
+        (experts, to_vec(p.fusion.region), to_vec(p.fusion.w))
+    }
+
+    #[test]
+    fn the_region_head_starts_afresh_only_when_r_becomes_supervised() {
+        let device = Device::flex();
+        device.seed(9);
+        let dir = tempfile::tempdir().unwrap();
+        let saved = CloeNet::new(&tiny(0.0, GateInput::Standardized), &device);
+        save_model(&saved, dir.path()).unwrap();
+        let (experts, region, w) = outputs(&saved, &device);
+        let start = |cfg: CloeConfig| {
+            let fresh = CloeNet::new(&cfg, &device);
+            outputs(
+                &initial_weights(fresh, dir.path(), &device).unwrap(),
+                &device,
+            )
+        };
+        // The same job: every weight is the saved one.
+        assert_eq!(
+            start(tiny(0.0, GateInput::Standardized)),
+            (experts.clone(), region.clone(), w.clone())
+        );
+        // Supervising r: a new region head (a new r), the experts and the gate as saved. (The gate
+        // sees v, computed with r, so w is not compared.)
+        let (e, r, _) = start(tiny(0.5, GateInput::Standardized));
+        assert_eq!(e, experts);
+        assert_ne!(r, region);
+    }
+}
