@@ -40,14 +40,14 @@ mod tests {
     use crate::case::Profile;
     use crate::model::{CloeConfig, GateInput, save_model, to_vec};
 
-    fn tiny(region: f64, gate_input: GateInput) -> CloeConfig {
+    fn tiny(region: f64) -> CloeConfig {
         let mut cfg = CloeConfig {
             channels: 2,
             gate_hidden: 4,
             content_channels: 2,
             style_dim: 2,
             patch: 16,
-            gate_input,
+            gate_input: GateInput::Standardized,
             ..CloeConfig::for_profile(Profile::Brats)
         };
         cfg.loss.region = region;
@@ -75,7 +75,7 @@ mod tests {
         let device = Device::flex();
         device.seed(9);
         let dir = tempfile::tempdir().unwrap();
-        let saved = CloeNet::new(&tiny(0.0, GateInput::Standardized), &device);
+        let saved = CloeNet::new(&tiny(0.0), &device);
         save_model(&saved, dir.path()).unwrap();
         let (experts, region, w) = outputs(&saved, &device);
         let start = |cfg: CloeConfig| {
@@ -87,12 +87,12 @@ mod tests {
         };
         // The same job: every weight is the saved one.
         assert_eq!(
-            start(tiny(0.0, GateInput::Standardized)),
+            start(tiny(0.0)),
             (experts.clone(), region.clone(), w.clone())
         );
         // Supervising r: a new region head (a new r), the experts and the gate as saved. (The gate
         // sees v, computed with r, so w is not compared.)
-        let (e, r, _) = start(tiny(0.5, GateInput::Standardized));
+        let (e, r, _) = start(tiny(0.5));
         assert_eq!(e, experts);
         assert_ne!(r, region);
     }
