@@ -90,8 +90,8 @@ mod tests {
             start(tiny(0.0)),
             (experts.clone(), region.clone(), w.clone())
         );
-        // Supervising r: a new region head (a new r), the experts and the gate as saved. (The gate
-        // sees v, computed with r, so w is not compared.)
+        // Supervising r: a new region head (a new r), the experts as saved. (The gate sees v, which
+        // is computed with r, so w is not compared.)
         let (e, r, _) = start(tiny(0.5));
         assert_eq!(e, experts);
         assert_ne!(r, region);
