@@ -217,6 +217,19 @@ pub struct TrainArgs {
     /// (0, the default, is the paper's CLoE).
     #[arg(long, default_value_t = LossWeights::DEFAULT.region)]
     pub region_weight: f64,
+    /// Weight of a soft Dice on the evaluated regions (WT, TC, ET for BraTS) beside the per-class
+    /// Dice (0, the default, is the paper's CLoE).
+    #[arg(long, default_value_t = LossWeights::DEFAULT.region_dice)]
+    pub region_dice: f64,
+    /// Deep supervision of the fusion decoder at 1/2 and 1/4 resolution (nnU-Net). Kept when resuming
+    /// or starting from a model that has it.
+    #[arg(long)]
+    pub deep_supervision: bool,
+    /// The region head π sees the averaged f1, f2 and f3 through a conv block instead of f1 alone (a
+    /// change to the paper, see models/brats/README.md). Kept when resuming or starting from a model
+    /// that has it.
+    #[arg(long)]
+    pub region_context: bool,
     /// What the gating MLP sees of the consistency scores: `raw` (eq. 7 as written) or
     /// `standardized` over the available experts (see models/brats/eval.md). Default: the choice of
     /// the run being resumed or of the `--init` model, else raw; starting from a model with the other
@@ -262,6 +275,19 @@ impl TrainArgs {
                 .or_else(|| o.init.as_deref().and_then(saved))
                 .unwrap_or_default(),
         };
+        // A switch given, or kept from the resumed run or the starting model.
+        let earlier = (o
+            .resume
+            .then(|| crate::model::load_config(&o.out_dir).ok())
+            .flatten())
+        .or_else(|| {
+            o.init
+                .as_deref()
+                .and_then(|d| crate::model::load_config(d).ok())
+        });
+        let kept = |f: fn(&CloeConfig) -> bool| earlier.as_ref().is_some_and(f);
+        o.config.deep_supervision = self.deep_supervision || kept(|c| c.deep_supervision);
+        o.config.region_context = self.region_context || kept(|c| c.region_context);
         o.replace = self.replace;
         o.time_limit_seconds = self.time_limit;
         if let Some(n) = self.log_every {
@@ -288,6 +314,7 @@ impl TrainArgs {
         c.loss.eta = self.eta;
         c.loss.lambda_rec = self.lambda_rec;
         c.loss.region = self.region_weight;
+        c.loss.region_dice = self.region_dice;
         c.gate_input = gate_input;
         c.ablation = Ablation {
             mec: !self.no_mec,

@@ -5,7 +5,7 @@ mod contrast;
 mod seg;
 
 pub use contrast::{ContrastTerms, contrast_terms, ssim};
-pub use seg::{one_hot, soft_dice, weighted_ce};
+pub use seg::{downsample_target, one_hot, region_soft_dice, soft_dice, weighted_ce};
 
 use crate::model::{CloeNet, Prediction};
 use burn::prelude::*;
@@ -128,9 +128,50 @@ impl LossTerms {
     }
 }
 
-/// WCE + soft Dice of probabilities against a one-hot target.
-pub fn seg_loss(probs: Tensor<5>, target: Tensor<5>) -> Tensor<1> {
-    weighted_ce(probs.clone(), target.clone()) + soft_dice(probs, target)
+/// WCE + soft Dice of probabilities against a one-hot target, plus the region Dice with weight
+/// `region_dice` over `regions` (each a set of classes).
+pub fn seg_loss(
+    probs: Tensor<5>,
+    target: Tensor<5>,
+    regions: &[&[u8]],
+    region_dice: f64,
+) -> Tensor<1> {
+    let classes =
+        weighted_ce(probs.clone(), target.clone()) + soft_dice(probs.clone(), target.clone());
+    if region_dice > 0.0 {
+        classes + region_soft_dice(probs, target, regions).mul_scalar(region_dice)
+    } else {
+        classes
+    }
+}
+
+/// The segmentation loss of the fused prediction: at full resolution, and with deep supervision also
+/// at 1/2 and 1/4 against the downsampled target, weighted 1, ½, ¼ and normalised (nnU-Net).
+fn fused_seg_loss(
+    fusion: &crate::model::Fusion,
+    target: Tensor<5>,
+    regions: &[&[u8]],
+    region_dice: f64,
+) -> Tensor<1> {
+    let full = seg_loss(fusion.probs.clone(), target.clone(), regions, region_dice);
+    if fusion.deep_logits.is_empty() {
+        return full;
+    }
+    // deep_logits are ordered coarse to fine: 1/4, then 1/2.
+    let half = downsample_target(target);
+    let quarter = downsample_target(half.clone());
+    let mut total = full;
+    let mut weights = 1.0;
+    for (logits, (t, w)) in fusion
+        .deep_logits
+        .iter()
+        .zip([(quarter, 0.25), (half, 0.5)])
+    {
+        let probs = burn::tensor::activation::softmax(logits.clone(), 1);
+        total = total + seg_loss(probs, t, regions, region_dice).mul_scalar(w);
+        weights += w;
+    }
+    total.div_scalar(weights)
 }
 
 /// Standard normal values `[b, n]` on `device` from `rng` (Box–Muller), so a training step's style
@@ -160,12 +201,13 @@ pub fn cloe_loss(
     let w = cfg.loss;
     let device = target.device();
     let zero = || Tensor::<1>::zeros([1], &device);
-    let seg = seg_loss(pred.fusion.probs.clone(), target.clone());
+    let regions: Vec<&[u8]> = cfg.profile.regions().iter().map(|r| r.classes).collect();
+    let seg = fused_seg_loss(&pred.fusion, target.clone(), &regions, w.region_dice);
     let experts = pred
         .experts
         .iter()
         .flatten()
-        .map(|e| seg_loss(e.probs.clone(), target.clone()))
+        .map(|e| seg_loss(e.probs.clone(), target.clone(), &regions, w.region_dice))
         .reduce(|a, b| a + b)
         .unwrap_or_else(zero);
     let mec = if cfg.ablation.mec {

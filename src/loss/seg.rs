@@ -59,3 +59,41 @@ pub fn soft_dice(probs: Tensor<5>, target: Tensor<5>) -> Tensor<1> {
     let dice = inter.mul_scalar(2.0).add_scalar(DICE_EPS) / denom.add_scalar(DICE_EPS);
     dice.mean().neg().add_scalar(1.0)
 }
+
+/// The class probabilities and one-hot target `[B, K, D, H, W]` summed over each region's classes:
+/// `[B, R, D, H, W]` (for BraTS WT = NCR + ED + ET, TC = NCR + ET, ET).
+fn region_sums(x: Tensor<5>, regions: &[&[u8]]) -> Tensor<5> {
+    let parts = regions
+        .iter()
+        .map(|classes| {
+            classes
+                .iter()
+                .map(|&c| x.clone().narrow(1, c as usize, 1))
+                .reduce(|a, b| a + b)
+                .expect("a region has classes")
+        })
+        .collect();
+    Tensor::cat(parts, 1)
+}
+
+/// Soft Dice loss on regions made of classes (nnU-Net's region-based training on softmax outputs):
+/// 1 − mean over regions of the soft Dice of the summed probabilities against the region, each taken
+/// over the whole batch (nnU-Net's batch Dice: a patch without the region does not make its term 1).
+pub fn region_soft_dice(probs: Tensor<5>, target: Tensor<5>, regions: &[&[u8]]) -> Tensor<1> {
+    let (p, y) = (region_sums(probs, regions), region_sums(target, regions));
+    let inter = spatial_sum(p.clone() * y.clone()).sum_dim(0);
+    let denom = (spatial_sum(p) + spatial_sum(y)).sum_dim(0);
+    let dice = inter.mul_scalar(2.0).add_scalar(DICE_EPS) / denom.add_scalar(DICE_EPS);
+    dice.mean().neg().add_scalar(1.0)
+}
+
+/// `x` `[B, K, D, H, W]` averaged over 2×2×2 blocks (sides even): a one-hot target becomes the class
+/// shares of each coarser voxel, the target of a deep-supervision head.
+pub fn downsample_target(x: Tensor<5>) -> Tensor<5> {
+    let [b, k, d, h, w] = x.dims();
+    let x = x.reshape([b * k * d / 2, 2, h * w]).mean_dim(1);
+    let x = x.reshape([b * k * d / 2 * h / 2, 2, w]).mean_dim(1);
+    x.reshape([b * k * d / 2 * h / 2 * w / 2, 2])
+        .mean_dim(1)
+        .reshape([b, k, d / 2, h / 2, w / 2])
+}

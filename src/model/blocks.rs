@@ -143,13 +143,23 @@ impl Decoder {
 
     /// Class logits `[B, K, D, H, W]` from the four feature levels.
     pub fn forward(&self, f: &Features) -> Tensor<5> {
+        self.forward_levels(f).0
+    }
+
+    /// Class logits and the features of the two coarser decoder levels (4C channels at 1/4 resolution,
+    /// 2C at 1/2), which deep supervision reads.
+    pub fn forward_levels(&self, f: &Features) -> (Tensor<5>, Vec<Tensor<5>>) {
         let mut x = f[3].clone();
-        for (level, skip) in self.levels.iter().zip([&f[2], &f[1], &f[0]]) {
+        let mut coarse = Vec::with_capacity(2);
+        for (i, (level, skip)) in self.levels.iter().zip([&f[2], &f[1], &f[0]]).enumerate() {
             let up = level.reduce.forward(upsample2x(x));
             x = level
                 .out
                 .forward(level.merge.forward(Tensor::cat(vec![up, skip.clone()], 1)));
+            if i < 2 {
+                coarse.push(x.clone());
+            }
         }
-        crate::ops::conv3d_module(&self.head, x)
+        (crate::ops::conv3d_module(&self.head, x), coarse)
     }
 }

@@ -63,6 +63,11 @@ pub struct LossWeights {
     /// Weight of the region-map supervision (`loss::region_supervision`); 0 is the paper's CLoE.
     #[serde(default)]
     pub region: f64,
+    /// Weight of a soft Dice on the profile's evaluated regions (for BraTS WT, TC, ET as sums of the
+    /// class probabilities) beside the per-class one, in every segmentation term (nnU-Net's
+    /// region-based training, kept on the paper's softmax outputs); 0 is the paper's CLoE.
+    #[serde(default)]
+    pub region_dice: f64,
 }
 
 impl LossWeights {
@@ -76,6 +81,7 @@ impl LossWeights {
         gamma: 1.0,
         kl: 0.01,
         region: 0.0,
+        region_dice: 0.0,
     };
 }
 
@@ -117,6 +123,16 @@ pub struct CloeConfig {
     /// What the gate sees of (u, v); models saved before this switch read as `raw`.
     #[serde(default)]
     pub gate_input: GateInput,
+    /// Deep supervision of the fusion decoder (nnU-Net): 1×1×1 heads on its 1/4- and 1/2-resolution
+    /// levels, trained against the downsampled target; inference reads only the full resolution. Off in
+    /// models saved before this switch.
+    #[serde(default)]
+    pub deep_supervision: bool,
+    /// The region head π sees context (a change to the paper, whose π is one 1×1×1 convolution of the
+    /// averaged shallow features f1): the averaged f1, f2 and f3, the deeper two upsampled to full
+    /// resolution, through a 1×1×1 conv block before π. Off in models saved before this switch.
+    #[serde(default)]
+    pub region_context: bool,
     /// What is done to a segmentation after the network (chosen on validation cases by
     /// `cloe eval --fit-postprocessing`; nothing for a model without the decision).
     #[serde(default, skip_serializing_if = "PostProcess::is_none")]
@@ -158,6 +174,8 @@ impl CloeConfig {
             ablation: Ablation::default(),
             loss: LossWeights::DEFAULT,
             gate_input: GateInput::Raw,
+            deep_supervision: false,
+            region_context: false,
             postprocess: PostProcess::none(),
         }
     }

@@ -3,7 +3,7 @@
 //! path (per modality) and the fusion path run separately, so a viewer can cache experts and re-fuse
 //! when a modality is switched on or off without running any encoder again.
 
-use super::blocks::{Decoder, Encoder, Features};
+use super::blocks::{ConvBlock, Decoder, Encoder, Features};
 use super::config::CloeConfig;
 use super::consistency::{Consistency, consistency};
 use super::contrast_head::{Codes, ContrastHead};
@@ -22,6 +22,10 @@ pub struct CloeNet {
     expert_decoder: Decoder,
     fusion_decoder: Decoder,
     region_head: Conv3d,
+    /// The context π sees before `region_head` when `region_context` is on.
+    region_context: Option<ConvBlock>,
+    /// Deep supervision heads of D_fuse (1/4 and 1/2 resolution) when `deep_supervision` is on.
+    deep_heads: Vec<Conv3d>,
     gate: Gate,
     contrast: ContrastHead,
     #[module(skip)]
@@ -62,6 +66,8 @@ pub struct Fusion {
     /// L_MEC and L_REC of the available experts `[1]`.
     pub mec: Tensor<1>,
     pub rec: Tensor<1>,
+    /// Class logits of D_fuse at 1/4 and 1/2 resolution (deep supervision; empty when it is off).
+    pub deep_logits: Vec<Tensor<5>>,
 }
 
 /// Everything one forward gives: the experts (None where missing) and the fusion.
@@ -82,6 +88,16 @@ impl CloeNet {
             expert_decoder: Decoder::new(c, config.classes, slope, device),
             fusion_decoder: Decoder::new(c, config.classes, slope, device),
             region_head: Conv3dConfig::new([c, 1], [1, 1, 1]).init(device),
+            region_context: config
+                .region_context
+                .then(|| ConvBlock::new(7 * c, c, 1, 1, slope, device)),
+            deep_heads: if config.deep_supervision {
+                [4 * c, 2 * c]
+                    .map(|ch| Conv3dConfig::new([ch, config.classes], [1, 1, 1]).init(device))
+                    .to_vec()
+            } else {
+                Vec::new()
+            },
             gate: Gate::new(config.gate_hidden, device),
             contrast: ContrastHead::new(
                 config.level_channels(3),
@@ -180,6 +196,10 @@ impl CloeNet {
     pub fn with_new_region_head(mut self, device: &Device) -> Self {
         let c = self.config.channels;
         self.region_head = Conv3dConfig::new([c, 1], [1, 1, 1]).init(device);
+        if self.region_context.is_some() {
+            let slope = self.config.leaky_slope;
+            self.region_context = Some(ConvBlock::new(7 * c, c, 1, 1, slope, device));
+        }
         self
     }
 
@@ -189,6 +209,7 @@ impl CloeNet {
         let mut ids = ParamIds::default();
         self.gate.visit(&mut ids);
         self.region_head.visit(&mut ids);
+        self.region_context.visit(&mut ids);
         GradientsParams::from_params(grads, self, &ids.0)
     }
 
@@ -205,14 +226,7 @@ impl CloeNet {
             !available.is_empty(),
             "fusion needs at least one available modality"
         );
-        let a = available.len() as f64;
-        let mean_f1 = available
-            .iter()
-            .map(|(_, e)| e.features[0].clone())
-            .reduce(|x, y| x + y)
-            .expect("non-empty")
-            .div_scalar(a);
-        let region = sigmoid(crate::ops::conv3d_module(&self.region_head, mean_f1));
+        let region = self.region_map(&available);
         let probs: Vec<Tensor<5>> = available.iter().map(|(_, e)| e.probs.clone()).collect();
         let Consistency { u, v, mec, rec } = consistency(&probs, &region, self.config.cosine_eps);
         let w = self.gate_weights(u.clone(), v.clone());
@@ -228,7 +242,13 @@ impl CloeNet {
                 .reduce(|x, y| x + y)
                 .expect("non-empty")
         });
-        let logits = self.fusion_decoder.forward(&fused);
+        let (logits, coarse) = self.fusion_decoder.forward_levels(&fused);
+        let deep_logits = self
+            .deep_heads
+            .iter()
+            .zip(coarse)
+            .map(|(head, x)| crate::ops::conv3d_module(head, x))
+            .collect();
         let probs = softmax(logits.clone(), 1);
         let index: Vec<usize> = available.iter().map(|(m, _)| *m).collect();
         let spread = |t: Tensor<2>| scatter_columns(t, &index, self.config.modalities);
@@ -241,7 +261,32 @@ impl CloeNet {
             w: spread(w),
             mec,
             rec,
+            deep_logits,
         }
+    }
+
+    /// The REC region map r `[B, 1, D, H, W]` of the available experts: π on their averaged shallow
+    /// features f1 (the paper), or with `region_context` on the averaged f1, f2 and f3 through a conv
+    /// block first.
+    fn region_map(&self, available: &[(usize, &Expert)]) -> Tensor<5> {
+        let a = available.len() as f64;
+        let mean = |l: usize| {
+            available
+                .iter()
+                .map(|(_, e)| e.features[l].clone())
+                .reduce(|x, y| x + y)
+                .expect("non-empty")
+                .div_scalar(a)
+        };
+        let input = match &self.region_context {
+            None => mean(0),
+            Some(block) => {
+                let f2 = crate::ops::upsample2x(mean(1));
+                let f3 = crate::ops::upsample2x(crate::ops::upsample2x(mean(2)));
+                block.forward(Tensor::cat(vec![mean(0), f2, f3], 1))
+            }
+        };
+        sigmoid(crate::ops::conv3d_module(&self.region_head, input))
     }
 
     /// The full forward: experts for the available inputs, then the fusion. `inputs[m]` is `None` for a

@@ -101,23 +101,54 @@ impl DeviceCases {
         w
     }
 
-    /// The network inputs of a batch: per modality, the patches stacked along the batch axis (`None`
-    /// where the step's subset leaves the modality out).
-    pub fn inputs(&self, specs: &[PatchSpec]) -> Vec<Option<Tensor<5>>> {
+    /// The network inputs of a batch (per modality, the patches stacked along the batch axis; `None`
+    /// where the step's subset leaves the modality out) and its one-hot target `[B, K, p, p, p]`. Plain
+    /// windows are cut on the device; a patch with a spatial transform is resampled from `host` (the
+    /// same cases) and uploaded.
+    pub fn batch(
+        &self,
+        host: &[SamplerCase],
+        specs: &[PatchSpec],
+    ) -> (Vec<Option<Tensor<5>>>, Tensor<5>) {
+        let parts: Vec<(Vec<Option<Tensor<5>>>, Tensor<5>)> =
+            specs.iter().map(|s| self.patch(host, s)).collect();
         let modalities = specs[0].jitter.len();
-        (0..modalities)
+        let inputs = (0..modalities)
             .map(|m| {
-                let parts: Option<Vec<Tensor<5>>> = specs
-                    .iter()
-                    .map(|s| {
-                        let case = &self.cases[s.case];
-                        let x = self.window(case.channels[m].as_ref()?, case, s);
-                        Some(self.augment(x, &s.jitter[m]?))
-                    })
-                    .collect();
-                parts.map(|parts| Tensor::cat(parts, 0))
+                let xs: Option<Vec<Tensor<5>>> = parts.iter().map(|(x, _)| x[m].clone()).collect();
+                xs.map(|xs| Tensor::cat(xs, 0))
             })
-            .collect()
+            .collect();
+        let classes = Tensor::cat(parts.into_iter().map(|(_, c)| c).collect(), 0);
+        let target = Tensor::cat(
+            (0..self.classes)
+                .map(|k| classes.clone().equal_elem(k as f64).float())
+                .collect(),
+            1,
+        );
+        (inputs, target)
+    }
+
+    /// One patch's channels and classes (as floats), each `[1, 1, p, p, p]`.
+    fn patch(&self, host: &[SamplerCase], spec: &PatchSpec) -> (Vec<Option<Tensor<5>>>, Tensor<5>) {
+        let case = &self.cases[spec.case];
+        let device = case.classes.device();
+        if spec.spatial.is_some() {
+            let p = self.patch;
+            let cut = super::sampler::cut(host, spec, p);
+            let upload =
+                |v: Vec<f32>| Tensor::from_data(TensorData::new(v, [1, 1, p, p, p]), &device);
+            let channels = cut.channels.into_iter().map(|c| c.map(upload)).collect();
+            let classes = upload(cut.classes.into_iter().map(f32::from).collect());
+            return (channels, classes);
+        }
+        let channels = (0..spec.jitter.len())
+            .map(|m| {
+                let x = self.window(case.channels[m].as_ref()?, case, spec);
+                Some(self.augment(x, &spec.jitter[m]?))
+            })
+            .collect();
+        (channels, self.window(&case.classes, case, spec))
     }
 
     /// [`Intensity::apply`] on the device: gamma on the non-zero range, scale and shift, noise (its
@@ -145,24 +176,6 @@ impl DeviceCases {
             y = y + n;
         }
         y.mask_fill(background, 0.0)
-    }
-
-    /// The one-hot target `[B, K, p, p, p]` of a batch.
-    pub fn target(&self, specs: &[PatchSpec]) -> Tensor<5> {
-        let classes: Vec<Tensor<5>> = specs
-            .iter()
-            .map(|s| {
-                let case = &self.cases[s.case];
-                self.window(&case.classes, case, s)
-            })
-            .collect();
-        let classes = Tensor::cat(classes, 0);
-        Tensor::cat(
-            (0..self.classes)
-                .map(|k| classes.clone().equal_elem(k as f64).float())
-                .collect(),
-            1,
-        )
     }
 }
 
@@ -207,15 +220,16 @@ mod tests {
         let p = 8;
         let device = Device::flex();
         let on_device = DeviceCases::upload(&cases, p, 3, &device);
-        let (mut gammas, mut noises) = (0, 0);
+        let (mut gammas, mut noises, mut plain) = (0, 0, 0);
         for step in 0..40 {
             let specs = draw_batch(&cases, p, 0.5, 2, &mut step_rng(3, step));
+            plain += specs.iter().filter(|s| s.spatial.is_none()).count();
             for j in specs.iter().flat_map(|s| s.jitter.iter().flatten()) {
                 gammas += j.gamma.is_some() as usize;
                 noises += j.noise.is_some() as usize;
             }
             let host: Vec<_> = specs.iter().map(|s| cut(&cases, s, p)).collect();
-            let inputs = on_device.inputs(&specs);
+            let (inputs, target) = on_device.batch(&cases, &specs);
             for (m, x) in inputs.iter().enumerate() {
                 let want: Option<Vec<f32>> = host
                     .iter()
@@ -234,11 +248,11 @@ mod tests {
             }
             let classes: Vec<u8> = host.iter().flat_map(|h| h.classes.clone()).collect();
             let want = to_vec(one_hot(&classes, 2, [p; 3], 3, &device));
-            assert_eq!(to_vec(on_device.target(&specs)), want, "step {step} target");
+            assert_eq!(to_vec(target), want, "step {step} target");
         }
         assert!(
-            gammas > 0 && noises > 0,
-            "gamma {gammas}, noise {noises} patches"
+            gammas > 0 && noises > 0 && plain > 40,
+            "gamma {gammas}, noise {noises}, device-cut {plain} patches"
         );
     }
 }

@@ -18,17 +18,29 @@ pub fn initial_weights(model: CloeNet, dir: &Path, device: &Device) -> Result<Cl
             dir.display()
         ))
     })?;
+    let ours = model.config().clone();
+    // Parts one model has and the other has not (deep-supervision heads, π's context): new ones start
+    // afresh, dropped ones are left behind.
+    let added = (ours.deep_supervision && !theirs.deep_supervision)
+        || (ours.region_context && !theirs.region_context);
+    let dropped = (theirs.deep_supervision && !ours.deep_supervision)
+        || (theirs.region_context && !ours.region_context);
     let weights = dir.join(crate::model::WEIGHTS_FILE);
-    let mut model = model.try_load_file(weights.clone()).map_err(|e| {
+    let cannot = |e: &dyn std::fmt::Display| {
         CloeError::Invalid(format!(
             "cannot read the weights {} to start from: {e}",
             weights.display()
         ))
-    })?;
-    if theirs.gate_input != model.config().gate_input {
+    };
+    let record = burn::store::ModuleRecord::load(&weights).map_err(|e| cannot(&e))?;
+    let mut model = model
+        .try_load_record(record.allow_partial(added).allow_unused(dropped))
+        .map_err(|e| cannot(&e))?;
+    if theirs.gate_input != ours.gate_input {
         model = model.with_new_gate(device);
     }
-    if theirs.loss.region == 0.0 && model.config().loss.region > 0.0 {
+    let supervised_anew = theirs.loss.region == 0.0 && ours.loss.region > 0.0;
+    if supervised_anew || theirs.region_context != ours.region_context {
         model = model.with_new_region_head(device);
     }
     Ok(model)

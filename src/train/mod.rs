@@ -5,9 +5,11 @@
 mod cache;
 mod check;
 mod checkpoint;
+mod clock;
 mod device_cases;
 mod init;
 mod sampler;
+mod spatial;
 mod validate;
 
 pub use cache::{
@@ -21,6 +23,7 @@ pub use sampler::{
     Intensity, Patch, PatchSpec, SamplerCase, cut, draw_batch, draw_patch, draw_subset, step_rng,
     window_origin,
 };
+pub use spatial::Spatial;
 pub use validate::{Validation, validate};
 
 use crate::backend_check::check_conv_weight_gradient;
@@ -38,7 +41,6 @@ use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 /// Everything a training run needs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -427,23 +429,22 @@ pub fn train(
     let (p, k) = (cfg.patch, cfg.classes);
     // The training cases go to the device once; each step cuts its patches there.
     let on_device = DeviceCases::upload(&train_cases, p, k, &ad);
-    let started = Instant::now();
+    let clock = clock::ActiveClock::start();
     let first_step = state.step;
     let mut cancelled = false;
     while state.step < opts.iterations {
         let out_of_time = opts
             .time_limit_seconds
-            .is_some_and(|l| started.elapsed().as_secs_f64() >= l);
+            .is_some_and(|l| clock.seconds() >= l);
         if cancel.load(Ordering::Relaxed) || out_of_time {
             cancelled = true;
             break;
         }
-        let t = Instant::now();
+        let step_started = clock.seconds();
         let step = state.step;
         let mut rng = step_rng(opts.seed, step);
         let specs = draw_batch(&train_cases, p, opts.tumour_fraction, opts.batch, &mut rng);
-        let inputs = on_device.inputs(&specs);
-        let target = on_device.target(&specs);
+        let (inputs, target) = on_device.batch(&train_cases, &specs);
         let subset = specs[0].subset.clone();
         let pred = model.forward(&inputs);
         let terms = cloe_loss(&model, &pred, &inputs, target, &mut rng);
@@ -463,10 +464,9 @@ pub fn train(
         let rest = GradientsParams::from_grads(grads, &model);
         model = optim.step(lr, model, rest);
         state.step += 1;
-        let seconds = t.elapsed().as_secs_f64();
+        let seconds = clock.seconds() - step_started;
         let done = state.step - first_step;
-        let eta =
-            started.elapsed().as_secs_f64() / done as f64 * (opts.iterations - state.step) as f64;
+        let eta = clock.seconds() / done as f64 * (opts.iterations - state.step) as f64;
         let mut row = format!("{},{lr:.6e},{seconds:.3},{}", state.step, subset.bits());
         for v in losses
             .map(|l| l.values())
@@ -528,7 +528,7 @@ pub fn train(
         steps: state.step,
         cancelled,
         best_score: state.best_score,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds: clock.seconds(),
         device: compute.label,
     })
 }

@@ -1,9 +1,11 @@
-//! Training patches (RFNet's recipe with nnU-Net's intensity augmentations): a case, one of its modality
-//! subsets drawn uniformly, a p³ patch centred on tumour a third of the time and anywhere otherwise,
-//! random flips, and per channel gamma (p 0.3), scale (0.9–1.1) and shift (±0.1), Gaussian noise
-//! (p 0.1). Every draw comes from a generator seeded by (seed, step), so a resumed run sees exactly the
-//! patches an uninterrupted one would.
+//! Training patches (RFNet's recipe with nnU-Net's augmentations): a case, one of its modality subsets
+//! drawn uniformly, a p³ patch centred on tumour a third of the time (on a voxel of a foreground class
+//! drawn uniformly among the classes the case has, as nnU-Net oversamples) and anywhere otherwise,
+//! random flips, nnU-Net's rotation and zoom ([`super::spatial`]), and per channel gamma (p 0.3), scale
+//! (0.9–1.1) and shift (±0.1), Gaussian noise (p 0.1). Every draw comes from a generator seeded by
+//! (seed, step), so a resumed run sees exactly the patches an uninterrupted one would.
 
+use super::spatial::{Interpolation, Placement, Spatial, resample_patch};
 use crate::case::{Profile, Subset};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -29,6 +31,9 @@ pub struct SamplerCase {
     pub label: Option<Vec<u8>>,
     /// Indices of voxels with a tumour/organ class (label > 0).
     pub foreground: Vec<usize>,
+    /// Indices of the voxels of each foreground class present in the label map (empty classes left
+    /// out), for class-balanced oversampling.
+    pub class_voxels: Vec<Vec<usize>>,
 }
 
 impl SamplerCase {
@@ -38,22 +43,23 @@ impl SamplerCase {
         channels: Vec<Option<Vec<f32>>>,
         label: Option<Vec<u8>>,
     ) -> Self {
-        let foreground = label
-            .as_ref()
-            .map(|l| {
-                l.iter()
-                    .enumerate()
-                    .filter(|(_, c)| **c > 0)
-                    .map(|(i, _)| i)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let k = profile.classes().len();
+        let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); k];
+        for (i, &c) in label.iter().flatten().enumerate() {
+            if c > 0 {
+                by_class[(c as usize).min(k - 1)].push(i);
+            }
+        }
+        let mut foreground: Vec<usize> = by_class.concat();
+        foreground.sort_unstable();
+        let class_voxels = by_class.into_iter().filter(|v| !v.is_empty()).collect();
         Self {
             profile,
             dims,
             channels,
             label,
             foreground,
+            class_voxels,
         }
     }
 
@@ -75,8 +81,22 @@ pub struct PatchSpec {
     /// than the patch along an axis (it is then centred, the rest is 0).
     pub origin: [isize; 3],
     pub flips: [bool; 3],
+    /// Rotation and zoom about the patch's centre (None: the plain window, cut on the device).
+    pub spatial: Option<Spatial>,
     /// Per modality of the subset, the intensity augmentation of its non-zero voxels.
     pub jitter: Vec<Option<Intensity>>,
+}
+
+impl PatchSpec {
+    /// Where the patch reads the case (the centre of its window, the spatial transform, the flips).
+    pub fn placement(&self, p: usize) -> Placement {
+        let identity = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+        Placement {
+            centre: self.origin.map(|o| o as f32 + (p as f32 - 1.0) / 2.0),
+            matrix: self.spatial.map_or(identity, |s| s.matrix()),
+            flips: self.flips,
+        }
+    }
 }
 
 /// The intensity augmentation of one modality of a patch, on its non-zero voxels (background stays
@@ -212,8 +232,8 @@ pub fn draw_batch(
     specs
 }
 
-/// Draws the patch of case `ci` for `subset`: centred on tumour with `tumour_fraction`, random
-/// flips, intensity scale and shift per modality.
+/// Draws the patch of case `ci` for `subset`: centred on tumour with `tumour_fraction` (a class drawn
+/// first, then one of its voxels), random flips, rotation and zoom, intensity jitter per modality.
 fn draw_spec(
     case: &SamplerCase,
     ci: usize,
@@ -223,14 +243,17 @@ fn draw_spec(
     rng: &mut StdRng,
 ) -> PatchSpec {
     let dims = case.dims;
-    let centre: [usize; 3] = if !case.foreground.is_empty() && rng.random_bool(tumour_fraction) {
-        let i = case.foreground[rng.random_range(0..case.foreground.len())];
+    let classes = &case.class_voxels;
+    let centre: [usize; 3] = if !classes.is_empty() && rng.random_bool(tumour_fraction) {
+        let voxels = &classes[rng.random_range(0..classes.len())];
+        let i = voxels[rng.random_range(0..voxels.len())];
         [i % dims[0], i / dims[0] % dims[1], i / (dims[0] * dims[1])]
     } else {
         std::array::from_fn(|a| rng.random_range(0..dims[a]))
     };
     let origin = window_origin(dims, centre, p);
     let flips: [bool; 3] = std::array::from_fn(|_| rng.random_bool(0.5));
+    let spatial = Spatial::draw(rng);
     let jitter = case
         .channels
         .iter()
@@ -242,6 +265,7 @@ fn draw_spec(
         subset,
         origin,
         flips,
+        spatial,
         jitter,
     }
 }
@@ -259,38 +283,12 @@ pub fn window_origin(dims: [usize; 3], centre: [usize; 3], p: usize) -> [isize; 
     })
 }
 
-/// Cuts the patch `spec` on the host (the reference for the device cut).
+/// Cuts the patch `spec` on the host (the reference for the device cut, and the cut of patches with a
+/// spatial transform).
 pub fn cut(cases: &[SamplerCase], spec: &PatchSpec, p: usize) -> Patch {
     let case = &cases[spec.case];
-    let dims = case.dims;
-    let take = |data: &dyn Fn(usize) -> f32| -> Vec<f32> {
-        let mut out = Vec::with_capacity(p * p * p);
-        for z in 0..p {
-            for y in 0..p {
-                for x in 0..p {
-                    let q = [x, y, z];
-                    let src: [isize; 3] = std::array::from_fn(|a| {
-                        spec.origin[a]
-                            + if spec.flips[a] {
-                                (p - 1 - q[a]) as isize
-                            } else {
-                                q[a] as isize
-                            }
-                    });
-                    let inside = (0..3).all(|a| src[a] >= 0 && (src[a] as usize) < dims[a]);
-                    out.push(if inside {
-                        data(
-                            src[0] as usize
-                                + dims[0] * (src[1] as usize + dims[1] * src[2] as usize),
-                        )
-                    } else {
-                        0.0
-                    });
-                }
-            }
-        }
-        out
-    };
+    let at = spec.placement(p);
+    let take = |data: &[f32], how| resample_patch(data, case.dims, &at, p, how);
     let channels = case
         .channels
         .iter()
@@ -298,15 +296,18 @@ pub fn cut(cases: &[SamplerCase], spec: &PatchSpec, p: usize) -> Patch {
         .map(|(c, j)| {
             Some(
                 j.as_ref()?
-                    .apply(&take(&|i| c.as_ref().map_or(0.0, |c| c[i]))),
+                    .apply(&take(c.as_ref()?, Interpolation::Trilinear)),
             )
         })
         .collect();
     let classes = match &case.label {
-        Some(l) => take(&|i| l[i] as f32)
-            .into_iter()
-            .map(|c| c as u8)
-            .collect(),
+        Some(l) => {
+            let l: Vec<f32> = l.iter().map(|&c| c as f32).collect();
+            take(&l, Interpolation::Nearest)
+                .into_iter()
+                .map(|c| c as u8)
+                .collect()
+        }
         None => vec![0; p * p * p],
     };
     Patch {
