@@ -40,7 +40,7 @@ fn main() {
     // Scroll: one axial slice per frame (the axial texture is re-rendered each frame).
     let frames: Vec<f64> = (0..60)
         .map(|i| {
-            h.state_mut().view.as_mut().unwrap().cursor[2] = 40 + i;
+            h.state_mut().view.as_mut().unwrap().nav.cursor[2] = 40 + i;
             let t = Instant::now();
             h.step();
             t.elapsed().as_secs_f64()
@@ -122,7 +122,7 @@ fn paint_frames(h: &mut Harness<'_, ViewerApp>, n: usize, painted: bool) -> Vec<
         })
         .collect();
     let view = h.state_mut().view.as_mut().unwrap();
-    view.end_stroke();
+    view.edit.end_stroke();
     view.discard_edits();
     frames
 }
@@ -135,7 +135,7 @@ fn painted_frames(case: &Path) {
         .wgpu()
         .build_eframe(move |cc| {
             let mut app = ViewerApp::new(Some(dir.clone()));
-            app.gpu = cc.wgpu_render_state.clone();
+            app.slices.gpu = cc.wgpu_render_state.clone();
             app
         });
     while h.state().is_loading() {
@@ -146,7 +146,7 @@ fn painted_frames(case: &Path) {
     let _ = h.render();
     let mut result = Vec::new();
     for gpu in [true, false] {
-        h.state_mut().gpu_slicing = gpu;
+        h.state_mut().slices.slicing = gpu;
         h.step();
         let _ = h.render();
         let frames = painted_frames_after(&mut h, 30, scroll);
@@ -166,7 +166,7 @@ fn painted_frames(case: &Path) {
 
     // The 3-D view open in the fourth quadrant (shader slicing): the surfaces are built once, then
     // every scrolling frame draws them again (the crosshair moved), as does every turn.
-    h.state_mut().gpu_slicing = true;
+    h.state_mut().slices.slicing = true;
     h.state_mut().surface.shown = true;
     let t = Instant::now();
     while h.state().surface.triangles.is_empty() {
@@ -193,7 +193,7 @@ fn painted_frames(case: &Path) {
 
 /// One axial slice further for frame `i`.
 fn scroll(app: &mut ViewerApp, i: usize) {
-    app.view.as_mut().unwrap().cursor[2] = 40 + i;
+    app.view.as_mut().unwrap().nav.cursor[2] = 40 + i;
 }
 
 /// The times of `n` frames, each stepped and painted by the wgpu renderer after `change(app, i)`.

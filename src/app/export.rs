@@ -1,8 +1,8 @@
-//! Exports from the viewer: the current segmentation as NIfTI on the case's grid and label convention
+//! Exports from the viewer: the shown labels as NIfTI on the case's grid and label convention
 //! (atomic, never over an input, never over an existing file), and a plane as a PNG at its native pixel
 //! size with the overlay as shown. Also the recent-cases list kept in eframe's storage.
 
-use super::ViewerApp;
+use super::case_view::CaseView;
 use crate::error::{CloeError, Result};
 use crate::io::WriteOptions;
 use crate::render::{Plane, SliceMap};
@@ -13,45 +13,58 @@ use std::path::{Path, PathBuf};
 pub const RECENT_KEY: &str = "cloe.recent_cases";
 const RECENT_MAX: usize = 8;
 
-impl ViewerApp {
-    /// Writes the labels shown (the fused segmentation, an expert's, a loaded file's or the ground
-    /// truth) to `path` in the case's label convention.
-    pub fn export_labels(&self, path: &Path) -> Result<()> {
-        let view = self
-            .view
-            .as_ref()
-            .ok_or_else(|| CloeError::Invalid("no case is open".into()))?;
-        let classes = view
-            .overlay
-            .as_ref()
-            .ok_or_else(|| CloeError::Invalid("no label overlay to export".into()))?;
-        let opts = WriteOptions::protecting(view.case.source.input_files());
-        write_labels(path, &view.case, classes, &opts).map(|_| ())
-    }
+/// Writes the labels shown (the fused segmentation, an expert's, a loaded file's, the edits or the
+/// ground truth) to `path` in the case's label convention.
+pub fn export_labels(view: &CaseView, path: &Path) -> Result<()> {
+    let classes = (view.overlay.labels.as_ref())
+        .ok_or_else(|| CloeError::Invalid("no label overlay to export".into()))?;
+    let opts = WriteOptions::protecting(view.case.source.input_files());
+    write_labels(path, &view.case, classes, &opts).map(|_| ())
+}
 
-    /// Saves `plane` at the cursor as a PNG, as displayed (window/level and overlay).
-    pub fn export_png(&self, plane: Plane, path: &Path) -> Result<()> {
-        let view = self
-            .view
-            .as_ref()
-            .ok_or_else(|| CloeError::Invalid("no case is open".into()))?;
-        let rgba = view
-            .plane_rgba(plane)
-            .ok_or_else(|| CloeError::Invalid("the shown modality is missing".into()))?;
-        let (w, h) = SliceMap::new(&view.case.grid, plane).size(view.case.grid.dims);
-        let image = image::RgbaImage::from_raw(w as u32, h as u32, rgba).expect("w·h·4 bytes");
-        let opts = WriteOptions::protecting(view.case.source.input_files());
-        crate::io::atomic_write(path, &opts, |tmp| {
-            image
-                .save_with_format(tmp, image::ImageFormat::Png)
-                .map_err(|e| e.to_string())
-        })
-    }
+/// Saves `plane` at the cursor as a PNG, as displayed (window/level and overlay).
+pub fn export_png(view: &CaseView, plane: Plane, path: &Path) -> Result<()> {
+    let rgba = view
+        .plane_rgba(plane)
+        .ok_or_else(|| CloeError::Invalid("the shown modality is missing".into()))?;
+    let (w, h) = SliceMap::new(&view.case.grid, plane).size(view.case.grid.dims);
+    let image = image::RgbaImage::from_raw(w as u32, h as u32, rgba).expect("w·h·4 bytes");
+    let opts = WriteOptions::protecting(view.case.source.input_files());
+    crate::io::atomic_write(path, &opts, |tmp| {
+        image
+            .save_with_format(tmp, image::ImageFormat::Png)
+            .map_err(|e| e.to_string())
+    })
+}
 
-    /// Puts `path` first in the recent-cases list.
+/// Recently opened cases, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct Recent(pub Vec<PathBuf>);
+
+impl Recent {
+    /// Puts `path` first.
     pub fn remember(&mut self, path: PathBuf) {
-        self.recent.retain(|p| p != &path);
-        self.recent.insert(0, path);
-        self.recent.truncate(RECENT_MAX);
+        self.0.retain(|p| p != &path);
+        self.0.insert(0, path);
+        self.0.truncate(RECENT_MAX);
+    }
+
+    /// Adds the list kept in eframe's storage after the ones of this run.
+    pub fn restore(&mut self, storage: &dyn eframe::Storage) {
+        if let Some(json) = storage.get_string(RECENT_KEY) {
+            let list: Vec<PathBuf> = serde_json::from_str(&json).unwrap_or_default();
+            for p in list {
+                if !self.0.contains(&p) {
+                    self.0.push(p);
+                }
+            }
+        }
+    }
+
+    /// Keeps the list in eframe's storage.
+    pub fn save(&self, storage: &mut dyn eframe::Storage) {
+        if let Ok(json) = serde_json::to_string(&self.0) {
+            storage.set_string(RECENT_KEY, json);
+        }
     }
 }

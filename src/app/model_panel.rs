@@ -4,7 +4,8 @@
 //! chart with u and v, and chooses the overlay: fused CLoE labels, one expert, the disagreement map or
 //! the REC region map.
 
-use super::CaseView;
+use super::case_view::{CaseView, HeatMap};
+use super::job::Job;
 use crate::case::{Case, Subset};
 use crate::device::{ComputeDevice, DeviceChoice, select};
 use crate::error::{CloeError, Result};
@@ -12,9 +13,7 @@ use crate::infer::{CaseMaps, Session};
 use crate::model::{CloeNet, load_model};
 use eframe::egui;
 use egui_plot::{Bar, BarChart, Plot};
-use poll_promise::Promise;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -33,12 +32,10 @@ pub enum OverlaySource {
     Region,
 }
 
-type ExpertsResult = Result<(Session, CaseMaps, f64)>;
-type FuseResult = Result<(CaseMaps, f64)>;
-
-enum Job {
-    Experts(Box<Promise<ExpertsResult>>),
-    Fuse(Box<Promise<FuseResult>>),
+/// The model's work on the open case: its experts (and the first fusion), or a re-fusion.
+enum Work {
+    Experts(Box<Job<(Session, CaseMaps, f64)>>),
+    Fuse(Box<Job<(CaseMaps, f64)>>),
 }
 
 /// A loaded model and what it computed for the open case.
@@ -48,7 +45,7 @@ pub struct ModelState {
     net: CloeNet,
     /// The model on the open case, once its experts have run.
     session: Option<Arc<Mutex<Session>>>,
-    job: Option<Job>,
+    work: Option<Work>,
     /// The modalities switched on.
     pub subset: Subset,
     pub maps: Option<CaseMaps>,
@@ -60,8 +57,6 @@ pub struct ModelState {
     /// Seconds of the first inference (experts + fusion) and of the last re-fusion.
     pub first_seconds: Option<f64>,
     pub fusion_seconds: Option<f64>,
-    progress: Arc<(AtomicUsize, AtomicUsize)>,
-    cancel: Arc<AtomicBool>,
 }
 
 impl ModelState {
@@ -80,15 +75,13 @@ impl ModelState {
             subset: Subset::none(net.config().profile),
             net,
             session: None,
-            job: None,
+            work: None,
             maps: None,
             source: OverlaySource::Labels,
             first_done: false,
             maps_version: 0,
             first_seconds: None,
             fusion_seconds: None,
-            progress: Arc::new((AtomicUsize::new(0), AtomicUsize::new(0))),
-            cancel: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -99,7 +92,7 @@ impl ModelState {
 
     /// True while experts or a fusion are being computed.
     pub fn busy(&self) -> bool {
-        self.job.is_some()
+        self.work.is_some()
     }
 
     /// Starts the experts of every present modality and the fusion of all of them (the case is
@@ -110,26 +103,19 @@ impl ModelState {
         self.subset = case.available();
         self.maps = None;
         self.session = None;
-        self.cancel.store(false, Ordering::Relaxed);
         let (net, device, subset) = (
             self.net.clone(),
             self.device.device.clone(),
             self.subset.clone(),
         );
-        let (progress, cancel) = (self.progress.clone(), self.cancel.clone());
-        self.job = Some(Job::Experts(Box::new(crate::guard::spawn(
-            "cloe-experts",
-            move || {
-                let t = Instant::now();
-                let mut session = Session::new(net, &case, device)?;
-                let mut report = |done: usize, total: usize| {
-                    progress.0.store(done, Ordering::Relaxed);
-                    progress.1.store(total, Ordering::Relaxed);
-                };
-                let maps = session.segment(&subset, &mut report, &cancel)?;
-                Ok((session, maps, t.elapsed().as_secs_f64()))
-            },
-        ))));
+        let job = Job::spawn("cloe-experts", move |worker| {
+            let t = Instant::now();
+            let mut session = Session::new(net, &case, device)?;
+            let mut report = |done, total| worker.report(done, total);
+            let maps = session.segment(&subset, &mut report, worker.cancel_flag())?;
+            Ok((session, maps, t.elapsed().as_secs_f64()))
+        });
+        self.work = Some(Work::Experts(Box::new(job)));
         Ok(())
     }
 
@@ -139,55 +125,71 @@ impl ModelState {
             return;
         };
         let subset = self.subset.clone();
-        self.job = Some(Job::Fuse(Box::new(crate::guard::spawn(
-            "cloe-fuse",
-            move || {
-                let t = Instant::now();
-                let session = session.lock().map_err(|_| {
-                    CloeError::Invalid("the model is unusable after a crash".into())
-                })?;
-                let maps = session.fuse(&subset, true)?;
-                Ok((maps, t.elapsed().as_secs_f64()))
-            },
-        ))));
+        let job = Job::spawn("cloe-fuse", move |_| {
+            let t = Instant::now();
+            let session = session
+                .lock()
+                .map_err(|_| CloeError::Invalid("the model is unusable after a crash".into()))?;
+            let maps = session.fuse(&subset, true)?;
+            Ok((maps, t.elapsed().as_secs_f64()))
+        });
+        self.work = Some(Work::Fuse(Box::new(job)));
     }
 
-    /// Collects a finished job; returns true when new maps arrived.
+    /// Collects finished work; returns true when new maps arrived.
     pub fn poll(&mut self) -> Result<bool> {
-        match self.job.take() {
-            Some(Job::Experts(p)) => match (*p).try_take() {
-                Ok(r) => {
-                    let (session, maps, secs) = r?;
-                    self.session = Some(Arc::new(Mutex::new(session)));
-                    self.maps = Some(maps);
-                    self.maps_version += 1;
-                    self.first_seconds = Some(secs);
-                    self.first_done = true;
-                    // The user ran CLoE: show its segmentation (they can switch back to the labels).
-                    if matches!(self.source, OverlaySource::Labels) {
-                        self.source = OverlaySource::Fused;
-                    }
-                    Ok(true)
-                }
-                Err(p) => {
-                    self.job = Some(Job::Experts(Box::new(p)));
-                    Ok(false)
-                }
-            },
-            Some(Job::Fuse(p)) => match (*p).try_take() {
-                Ok(r) => {
-                    let (maps, secs) = r?;
-                    self.maps = Some(maps);
-                    self.maps_version += 1;
-                    self.fusion_seconds = Some(secs);
-                    Ok(true)
-                }
-                Err(p) => {
-                    self.job = Some(Job::Fuse(Box::new(p)));
-                    Ok(false)
-                }
-            },
-            None => Ok(false),
+        let arrived = match self.work.take() {
+            Some(Work::Experts(job)) => {
+                let mut slot = Some(*job);
+                let done = Job::poll(&mut slot);
+                self.work = slot.map(|j| Work::Experts(Box::new(j)));
+                done.map(|r| r.map(|(session, maps, secs)| self.experts_done(session, maps, secs)))
+            }
+            Some(Work::Fuse(job)) => {
+                let mut slot = Some(*job);
+                let done = Job::poll(&mut slot);
+                self.work = slot.map(|j| Work::Fuse(Box::new(j)));
+                done.map(|r| {
+                    r.map(|(maps, secs)| {
+                        self.fusion_seconds = Some(secs);
+                        self.maps_arrived(maps);
+                    })
+                })
+            }
+            None => None,
+        };
+        arrived.transpose().map(|a| a.is_some())
+    }
+
+    fn experts_done(&mut self, session: Session, maps: CaseMaps, secs: f64) {
+        self.session = Some(Arc::new(Mutex::new(session)));
+        self.first_seconds = Some(secs);
+        self.first_done = true;
+        self.maps_arrived(maps);
+        // The user ran CLoE: show its segmentation (they can switch back to the labels).
+        if matches!(self.source, OverlaySource::Labels) {
+            self.source = OverlaySource::Fused;
+        }
+    }
+
+    fn maps_arrived(&mut self, maps: CaseMaps) {
+        self.maps = Some(maps);
+        self.maps_version += 1;
+    }
+
+    /// Steps done and in all of the experts' windows, while they run.
+    fn progress(&self) -> (usize, usize) {
+        match &self.work {
+            Some(Work::Experts(job)) => job.progress(),
+            _ => (0, 0),
+        }
+    }
+
+    fn cancel(&self) {
+        match &self.work {
+            Some(Work::Experts(job)) => job.cancel(),
+            Some(Work::Fuse(job)) => job.cancel(),
+            None => {}
         }
     }
 
@@ -199,31 +201,25 @@ impl ModelState {
             return;
         }
         view.edit.history.clear();
-        view.heat = None;
+        let overlay = &mut view.overlay;
         match self.source {
-            OverlaySource::Labels => {
-                view.overlay = view.case.label.as_ref().map(|l| l.classes.clone());
-                view.overlay_name = "ground truth".into();
-            }
-            OverlaySource::Fused => {
-                view.overlay = Some(maps.classes.clone());
-                view.overlay_name = "CLoE".into();
-            }
+            OverlaySource::Labels => overlay.show_truth(&view.case),
+            OverlaySource::Fused => overlay.show_labels(Some(maps.classes.clone()), "CLoE"),
             OverlaySource::Expert(m) => {
-                view.overlay = maps.experts.get(m).cloned().flatten();
-                view.overlay_name = format!("expert {}", view.case.profile.modality_display()[m]);
+                let name = view.case.profile.modality_display()[m];
+                let labels = maps.experts.get(m).cloned().flatten();
+                overlay.show_labels(labels, format!("expert {name}"));
             }
             OverlaySource::Disagreement => {
                 let max = maps.disagreement.iter().copied().fold(1e-6f32, f32::max);
-                view.heat = Some((maps.disagreement.clone(), max));
-                view.overlay_name = "disagreement".into();
+                let values = maps.disagreement.clone();
+                overlay.show_heat(HeatMap { values, max }, "disagreement");
             }
             OverlaySource::Region => {
-                view.heat = Some((maps.region.clone(), 1.0));
-                view.overlay_name = "REC region map".into();
+                let values = maps.region.clone();
+                overlay.show_heat(HeatMap { values, max: 1.0 }, "REC region map");
             }
         }
-        view.overlay_version += 1;
     }
 }
 
@@ -241,7 +237,6 @@ pub struct ModelPanel {
     pub shipped: Option<PathBuf>,
     /// Show the experts side by side under the main view.
     pub side_by_side: bool,
-    pub tiles: super::experts_view::ExpertTiles,
 }
 
 impl ModelPanel {
@@ -280,6 +275,50 @@ impl ModelPanel {
         Ok(())
     }
 
+    /// Shows the model's chosen overlay in `view`: when the experts or a fusion finished, or when a
+    /// click on an expert tile chose another overlay.
+    pub fn show_source(&mut self, source: OverlaySource, view: &mut CaseView) {
+        if let Some(model) = self.model.as_mut() {
+            model.source = source;
+            model.apply_overlay(view);
+        }
+    }
+
+    /// Collects the model's finished work into `view`; a lost GPU moves the model to the CPU, which
+    /// segments the case again. What goes wrong is put in `error`.
+    pub fn poll(&mut self, view: &mut CaseView, error: &mut Option<String>) {
+        let Some(model) = self.model.as_mut() else {
+            return;
+        };
+        match model.poll() {
+            Ok(true) => {
+                model.apply_overlay(view);
+                // A case's first segmentation: the crosshair goes to its largest lesion.
+                if std::mem::take(&mut model.first_done) && !view.edit.unsaved {
+                    view.measure.jump_when_ready = true;
+                }
+            }
+            Ok(false) => {}
+            Err(CloeError::GpuLost) if model.device.is_gpu => {
+                let moved = ModelState::load_on(&model.dir, Some(DeviceChoice::Cpu)).and_then(
+                    |mut on_cpu| {
+                        on_cpu.start(&view.case)?;
+                        *model = on_cpu;
+                        Ok(())
+                    },
+                );
+                *error = Some(match moved {
+                    Ok(()) => "the GPU stopped working during the computation (its driver was \
+                               reset or the device was removed); the model now runs on the CPU \
+                               and is segmenting the case again"
+                        .to_string(),
+                    Err(e) => e.to_string(),
+                });
+            }
+            Err(e) => *error = Some(e.to_string()),
+        }
+    }
+
     /// The panel: load a model, run it, toggle modalities, the gating chart, the overlay source. What
     /// goes wrong is put in `error`.
     pub fn ui(
@@ -289,6 +328,45 @@ impl ModelPanel {
         error: &mut Option<String>,
     ) {
         ui.heading("Model");
+        self.load_row(ui, error);
+        let Some(view) = view.filter(|_| self.model.is_some()) else {
+            ui.label("Load a model and a case to run CLoE.");
+            return;
+        };
+        self.poll(view, error);
+        let Some(model) = self.model.as_mut() else {
+            return;
+        };
+        ui.label(format!("device: {}", model.device.label));
+        run_row(ui, model, view, error);
+        if model.maps.is_none() {
+            return;
+        }
+        ui.separator();
+        modality_toggles(ui, model, view, error);
+        let Some(maps) = model.maps.as_ref() else {
+            return;
+        };
+        ui.separator();
+        gating(
+            ui,
+            maps,
+            &model.subset,
+            view.case.profile.modality_display(),
+        );
+        if let (Some(first), Some(f)) = (model.first_seconds, model.fusion_seconds) {
+            ui.small(format!(
+                "first inference {first:.1} s, last toggle {f:.2} s"
+            ));
+        }
+        ui.separator();
+        ui.checkbox(&mut self.side_by_side, "Experts side by side")
+            .on_hover_text("a small view per expert and the fused result under the main view");
+        overlay_choice(ui, model, view);
+    }
+
+    /// The model folder field and its Load button.
+    fn load_row(&mut self, ui: &mut egui::Ui, error: &mut Option<String>) {
         ui.horizontal(|ui| {
             ui.add(
                 egui::TextEdit::singleline(&mut self.field)
@@ -302,167 +380,121 @@ impl ModelPanel {
                 }
             }
         });
-        let (Some(model), Some(view)) = (self.model.as_mut(), view) else {
-            ui.label("Load a model and a case to run CLoE.");
-            return;
-        };
-        match model.poll() {
-            Ok(true) => {
-                model.apply_overlay(view);
-                // A case's first segmentation: the crosshair goes to its largest lesion.
-                if std::mem::take(&mut model.first_done) && !view.edit.unsaved {
-                    view.measure.jump_when_ready = true;
-                }
-            }
-            Ok(false) => {}
-            Err(CloeError::GpuLost) if model.device.is_gpu => {
-                // The GPU is gone for this process: the model moves to the CPU and runs again.
-                let moved = ModelState::load_on(&model.dir, Some(DeviceChoice::Cpu)).and_then(
-                    |mut on_cpu| {
-                        on_cpu.start(&view.case)?;
-                        *model = on_cpu;
-                        Ok(())
-                    },
-                );
-                *error = Some(match moved {
-                    Ok(()) => {
-                        "the GPU stopped working during the computation (its driver was reset \
-                               or the device was removed); the model now runs on the CPU and is \
-                               segmenting the case again"
-                            .to_string()
-                    }
-                    Err(e) => e.to_string(),
-                });
-            }
-            Err(e) => *error = Some(e.to_string()),
-        }
-        ui.label(format!("device: {}", model.device.label));
-        if model.busy() {
-            let (done, total) = (
-                model.progress.0.load(Ordering::Relaxed),
-                model.progress.1.load(Ordering::Relaxed),
-            );
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label(if model.maps.is_none() {
-                    format!("experts: window {done}/{total}")
-                } else {
-                    "re-fusing…".into()
-                });
-                if ui.button("Cancel").clicked() {
-                    model.cancel.store(true, Ordering::Relaxed);
-                }
-            });
-            ui.ctx()
-                .request_repaint_after(std::time::Duration::from_millis(100));
-        } else if model.maps.is_none()
-            && ui.button("Run CLoE").clicked()
-            && let Err(e) = model.start(&view.case)
-        {
-            *error = Some(e.to_string());
-        }
-        if model.maps.is_none() {
-            return;
-        }
-        let names = view.case.profile.modality_display();
-        ui.separator();
-        ui.label("Modalities used");
-        let mut toggled = false;
-        for (i, name) in names.iter().enumerate() {
-            let present = view.case.modalities[i].is_some();
-            ui.add_enabled_ui(present && !model.busy(), |ui| {
-                let label = if present {
-                    name.to_string()
-                } else {
-                    format!("{name} (missing)")
-                };
-                let mut on = model.subset.contains(i);
-                if ui.checkbox(&mut on, label).changed() {
-                    model.subset = model.subset.with(i, on);
-                    toggled = true;
-                }
-            });
-        }
-        if toggled {
-            if !model.subset.is_empty() {
-                model.refuse();
+    }
+}
+
+/// The progress of the model's work with Cancel, or Run CLoE when it has not run on the case.
+fn run_row(ui: &mut egui::Ui, model: &mut ModelState, view: &CaseView, error: &mut Option<String>) {
+    if model.busy() {
+        let (done, total) = model.progress();
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label(if model.maps.is_none() {
+                format!("experts: window {done}/{total}")
             } else {
-                *error = Some("switch on at least one modality".into());
+                "re-fusing…".into()
+            });
+            if ui.button("Cancel").clicked() {
+                model.cancel();
             }
-        }
-        let Some(maps) = model.maps.as_ref() else {
-            return;
-        };
-        ui.separator();
-        ui.label("Gating weights w (u, v beside)");
-        let bars: Vec<Bar> = maps
-            .w
-            .iter()
-            .enumerate()
-            .map(|(i, &w)| Bar::new(i as f64, w).name(names[i]).width(0.6))
-            .collect();
-        Plot::new("gating")
-            .height(120.0)
-            .include_y(0.0)
-            .include_y(1.0)
-            .allow_drag(false)
-            .allow_zoom(false)
-            .allow_scroll(false)
-            .x_axis_formatter(move |m, _| {
-                names
-                    .get(m.value.round() as usize)
-                    .map(|s| s.to_string())
-                    .unwrap_or_default()
-            })
-            .show(ui, |plot| plot.bar_chart(BarChart::new("w", bars)));
-        for (i, name) in names.iter().enumerate() {
-            if model.subset.contains(i) {
-                ui.monospace(format!(
-                    "{name:<6} w {:.3}  u {:.3}  v {:.3}",
-                    maps.w[i], maps.u[i], maps.v[i]
-                ));
+        });
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_millis(100));
+    } else if model.maps.is_none()
+        && ui.button("Run CLoE").clicked()
+        && let Err(e) = model.start(&view.case)
+    {
+        *error = Some(e.to_string());
+    }
+}
+
+/// One check box per modality (missing ones greyed out); a toggle re-fuses on the cached experts.
+fn modality_toggles(
+    ui: &mut egui::Ui,
+    model: &mut ModelState,
+    view: &CaseView,
+    error: &mut Option<String>,
+) {
+    ui.label("Modalities used");
+    let mut toggled = false;
+    for (i, name) in view.case.profile.modality_display().iter().enumerate() {
+        let present = view.case.modalities[i].is_some();
+        ui.add_enabled_ui(present && !model.busy(), |ui| {
+            let label = if present {
+                name.to_string()
+            } else {
+                format!("{name} (missing)")
+            };
+            let mut on = model.subset.contains(i);
+            if ui.checkbox(&mut on, label).changed() {
+                model.subset = model.subset.with(i, on);
+                toggled = true;
             }
+        });
+    }
+    if toggled {
+        if !model.subset.is_empty() {
+            model.refuse();
+        } else {
+            *error = Some("switch on at least one modality".into());
         }
-        if let Some(d) = maps.mean_disagreement_in_tumour() {
-            ui.label(format!("mean disagreement in tumour: {d:.4}"));
-        }
-        if let (Some(first), Some(f)) = (model.first_seconds, model.fusion_seconds) {
-            ui.small(format!(
-                "first inference {first:.1} s, last toggle {f:.2} s"
+    }
+}
+
+/// The gating weights as a bar chart, each used expert's w, u and v, the mean disagreement.
+fn gating(ui: &mut egui::Ui, maps: &CaseMaps, subset: &Subset, names: &'static [&'static str]) {
+    ui.label("Gating weights w (u, v beside)");
+    let bars: Vec<Bar> = (maps.w.iter().enumerate())
+        .map(|(i, &w)| Bar::new(i as f64, w).name(names[i]).width(0.6))
+        .collect();
+    Plot::new("gating")
+        .height(120.0)
+        .include_y(0.0)
+        .include_y(1.0)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .x_axis_formatter(move |m, _| {
+            (names.get(m.value.round() as usize))
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+        })
+        .show(ui, |plot| plot.bar_chart(BarChart::new("w", bars)));
+    for (i, name) in names.iter().enumerate() {
+        if subset.contains(i) {
+            ui.monospace(format!(
+                "{name:<6} w {:.3}  u {:.3}  v {:.3}",
+                maps.w[i], maps.u[i], maps.v[i]
             ));
         }
-        ui.separator();
-        ui.checkbox(&mut self.side_by_side, "Experts side by side")
-            .on_hover_text("a small view per expert and the fused result under the main view");
-        ui.label("Overlay");
-        if view.edit.unsaved {
-            ui.label("Your unsaved edits are shown: save or discard them (left panel) to switch.");
-            return;
+    }
+    if let Some(d) = maps.mean_disagreement_in_tumour() {
+        ui.label(format!("mean disagreement in tumour: {d:.4}"));
+    }
+}
+
+/// The overlay's source: the labels, the fused result, each expert, the disagreement, the REC map.
+fn overlay_choice(ui: &mut egui::Ui, model: &mut ModelState, view: &mut CaseView) {
+    ui.label("Overlay");
+    if view.edit.unsaved {
+        ui.label("Your unsaved edits are shown: save or discard them (left panel) to switch.");
+        return;
+    }
+    let Some(maps) = model.maps.as_ref() else {
+        return;
+    };
+    let before = model.source;
+    let source = &mut model.source;
+    ui.radio_value(source, OverlaySource::Labels, "ground truth / file");
+    ui.radio_value(source, OverlaySource::Fused, "CLoE (fused)");
+    for (i, name) in view.case.profile.modality_display().iter().enumerate() {
+        if maps.experts[i].is_some() {
+            ui.radio_value(source, OverlaySource::Expert(i), format!("expert {name}"));
         }
-        let before = model.source;
-        ui.radio_value(
-            &mut model.source,
-            OverlaySource::Labels,
-            "ground truth / file",
-        );
-        ui.radio_value(&mut model.source, OverlaySource::Fused, "CLoE (fused)");
-        for (i, name) in names.iter().enumerate() {
-            if maps.experts[i].is_some() {
-                ui.radio_value(
-                    &mut model.source,
-                    OverlaySource::Expert(i),
-                    format!("expert {name}"),
-                );
-            }
-        }
-        ui.radio_value(
-            &mut model.source,
-            OverlaySource::Disagreement,
-            "disagreement",
-        );
-        ui.radio_value(&mut model.source, OverlaySource::Region, "REC region map");
-        if model.source != before {
-            model.apply_overlay(view);
-        }
+    }
+    ui.radio_value(source, OverlaySource::Disagreement, "disagreement");
+    ui.radio_value(source, OverlaySource::Region, "REC region map");
+    if model.source != before {
+        model.apply_overlay(view);
     }
 }

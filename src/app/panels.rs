@@ -1,260 +1,177 @@
-//! The viewer's panels: the app's page switch and path bar and its left panel (label file, editing,
-//! export, slicing), and the case view's own controls (modality shown, window and level with presets, the
-//! overlay's opacity and per-item visibility, zoom) and its voxel readout.
+//! The viewer's panels as functions of the parts they show: the top bar (page switch, case path field,
+//! Browse, Recent, the status line) and the left panel's sections (the case's display controls and
+//! measurements, a label file, export, how slices are drawn). Each returns what the user asked for,
+//! and the app acts on it.
 
-use super::{CaseView, Page, ViewerApp};
+use super::case_view::CaseView;
+use super::editing::Autosave;
+use super::export::{Recent, export_labels, export_png};
+use super::series_picker::series_picker;
+use super::views::SliceRenderer;
+use crate::render::Plane;
 use eframe::egui;
 use std::path::PathBuf;
 
-impl ViewerApp {
-    pub(super) fn top_bar(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            ui.selectable_value(&mut self.page, Page::Viewer, "Viewer");
-            ui.selectable_value(&mut self.page, Page::Training, "Training");
-            if self.training.is_running() && self.page == Page::Viewer {
-                ui.spinner().on_hover_text(format!(
-                    "training: step {}/{}",
-                    self.training.step, self.training.total
-                ));
-            }
-            ui.separator();
-            ui.label("Case");
-            let field = ui.add(
-                egui::TextEdit::singleline(&mut self.path_field)
-                    .desired_width(420.0)
-                    .hint_text("folder or file of a case"),
-            );
-            let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-            if ui.button("Open").clicked() || enter {
-                let p = PathBuf::from(self.path_field.trim());
-                self.open(p);
-            }
-            if ui.button("Browse…").clicked() {
-                // A native dialog when a portal or dialog is available; otherwise the path field serves.
-                if let Some(p) = rfd::FileDialog::new().pick_folder() {
-                    self.open(p);
-                }
-            }
-            ui.menu_button("Recent", |ui| {
-                let mut chosen = None;
-                for p in &self.recent {
-                    if ui.button(p.display().to_string()).clicked() {
-                        chosen = Some(p.clone());
-                    }
-                }
-                if self.recent.is_empty() {
-                    ui.label("none yet");
-                }
-                if let Some(p) = chosen {
-                    self.open(p);
-                }
-            });
-            if self.is_loading() {
-                ui.spinner();
-                ui.label("reading…");
-            }
-            if let Some(e) = &self.error {
-                ui.colored_label(egui::Color32::from_rgb(230, 90, 80), e);
-            }
-        });
-    }
+/// The app's pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Viewer,
+    Training,
+}
 
-    pub(super) fn side_panel(&mut self, ui: &mut egui::Ui) {
-        let Some(view) = self.view.as_mut() else {
-            ui.label("No case open.");
-            return;
-        };
-        view.display_controls(ui);
-        view.measurements_ui(ui);
-        ui.horizontal(|ui| {
-            ui.add(
-                egui::TextEdit::singleline(&mut self.overlay_field)
-                    .desired_width(150.0)
-                    .hint_text("label map file"),
-            );
-            if ui.button("Load labels").clicked() {
-                let p = PathBuf::from(self.overlay_field.trim());
-                if let Err(e) = view.load_overlay(&p) {
-                    self.error = Some(e.to_string());
-                }
-            }
-        });
-        ui.separator();
-        ui.label("Edit labels (Ctrl+Z undo, Ctrl+Y redo)");
-        self.editing_controls(ui);
-        ui.separator();
-        ui.label("Export");
-        ui.add(
-            egui::TextEdit::singleline(&mut self.export_field)
-                .desired_width(230.0)
-                .hint_text("file: .nii.gz labels or .png view"),
-        );
-        ui.horizontal(|ui| {
-            let target = PathBuf::from(self.export_field.trim());
-            if ui.button("Save labels").clicked() {
-                match self.export_labels(&target) {
-                    Ok(()) => {
-                        self.error = None;
-                        self.edits_saved();
-                    }
-                    Err(e) => self.error = Some(e.to_string()),
-                }
-            }
-            if ui.button("Save view PNG").clicked() {
-                let plane = self.maximised.unwrap_or(crate::render::Plane::Axial);
-                self.error = self.export_png(plane, &target).err().map(|e| e.to_string());
-            }
-        });
-        if let Some(view) = self.view.as_mut() {
-            view.zoom_controls(ui);
+/// What the top bar shows besides its own fields.
+pub struct TopBarState<'a> {
+    /// The step and total of a training run going on.
+    pub training: Option<(usize, usize)>,
+    pub recent: &'a Recent,
+    pub loading: bool,
+    pub error: Option<&'a str>,
+}
+
+/// The page switch, the case field with Open, Browse… and Recent, and the status line; returns the
+/// case to open.
+pub fn top_bar(
+    ui: &mut egui::Ui,
+    page: &mut Page,
+    path_field: &mut String,
+    state: TopBarState,
+) -> Option<PathBuf> {
+    let mut open = None;
+    ui.horizontal(|ui| {
+        ui.selectable_value(page, Page::Viewer, "Viewer");
+        ui.selectable_value(page, Page::Training, "Training");
+        if let Some((step, total)) = state.training.filter(|_| *page == Page::Viewer) {
+            ui.spinner()
+                .on_hover_text(format!("training: step {step}/{total}"));
         }
-        let gpu = self.gpu.is_some();
-        ui.add_enabled_ui(gpu, |ui| {
-            ui.checkbox(&mut self.gpu_slicing, "GPU slicing (WGSL)")
-                .on_hover_text(
-                    "Slices drawn by shaders/slice.wgsl from 3-D textures; off: the CPU path",
-                );
+        ui.separator();
+        ui.label("Case");
+        let field = ui.add(
+            egui::TextEdit::singleline(path_field)
+                .desired_width(420.0)
+                .hint_text("folder or file of a case"),
+        );
+        let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if ui.button("Open").clicked() || enter {
+            open = Some(PathBuf::from(path_field.trim()));
+        }
+        // A native dialog when a portal or dialog is available; otherwise the path field serves.
+        if ui.button("Browse…").clicked()
+            && let Some(p) = rfd::FileDialog::new().pick_folder()
+        {
+            open = Some(p);
+        }
+        ui.menu_button("Recent", |ui| {
+            for p in &state.recent.0 {
+                if ui.button(p.display().to_string()).clicked() {
+                    open = Some(p.clone());
+                }
+            }
+            if state.recent.0.is_empty() {
+                ui.label("none yet");
+            }
         });
-        ui.weak(if gpu && self.gpu_slicing {
-            "slices: GPU shader"
-        } else if gpu {
-            "slices: CPU"
-        } else {
-            "slices: CPU (no wgpu renderer)"
-        });
+        if state.loading {
+            ui.spinner();
+            ui.label("reading…");
+        }
+        if let Some(e) = state.error {
+            ui.colored_label(egui::Color32::from_rgb(230, 90, 80), e);
+        }
+    });
+    open
+}
+
+/// The case's name and profile, the modality shown, its DICOM series, window/level, the overlay's
+/// style and the measurements.
+pub fn case_controls(ui: &mut egui::Ui, view: &mut CaseView) {
+    let case = &view.case;
+    ui.heading(&case.id);
+    ui.label(format!("profile {}", case.profile));
+    ui.separator();
+    view.display.modality_ui(ui, case);
+    if let Some(source) = series_picker(ui, &case.source) {
+        view.reload = Some(source);
+    }
+    ui.separator();
+    view.display.window_ui(ui, &view.case);
+    ui.separator();
+    ui.label(format!("Overlay: {}", view.overlay.title()));
+    view.display.overlay_ui(ui, view.case.profile);
+    if let Some(i) = view.measure.ui(ui, &view.case, &view.overlay) {
+        view.go_to_lesion(i);
     }
 }
 
-impl CaseView {
-    /// The case's name, the modality shown, window/level with presets, the overlay's opacity, style
-    /// and per-item visibility.
-    pub fn display_controls(&mut self, ui: &mut egui::Ui) {
-        let profile = self.case.profile;
-        ui.heading(&self.case.id);
-        ui.label(format!("profile {profile}"));
-        ui.separator();
-        ui.label("Modality shown");
-        let mut changed = false;
-        for (i, name) in profile.modality_display().iter().enumerate() {
-            let present = self.case.modalities[i].is_some();
-            ui.add_enabled_ui(present, |ui| {
-                let text = if present {
-                    name.to_string()
-                } else {
-                    format!("{name} (missing)")
-                };
-                changed |= ui.radio_value(&mut self.shown, i, text).changed();
-            });
-        }
-        if changed {
-            self.auto_window();
-        }
-        self.series_picker(ui);
-        ui.separator();
-        ui.label("Window / level (right-drag in a view)");
+/// A label map file to show as the overlay.
+pub fn label_file(
+    ui: &mut egui::Ui,
+    field: &mut String,
+    view: &mut CaseView,
+    error: &mut Option<String>,
+) {
+    ui.horizontal(|ui| {
         ui.add(
-            egui::Slider::new(&mut self.level, -2000.0..=40000.0)
-                .text("level")
-                .logarithmic(false),
+            egui::TextEdit::singleline(field)
+                .desired_width(150.0)
+                .hint_text("label map file"),
         );
-        ui.add(
-            egui::Slider::new(&mut self.width, 1.0..=40000.0)
-                .text("width")
-                .logarithmic(true),
-        );
-        ui.horizontal(|ui| {
-            if ui.button("Auto").clicked() {
-                self.auto_window();
+        if ui.button("Load labels").clicked()
+            && let Err(e) = view.load_overlay(&PathBuf::from(field.trim()))
+        {
+            *error = Some(e.to_string());
+        }
+    });
+}
+
+/// The export file field, Save labels (which ends the autosave) and Save view PNG.
+pub fn export(
+    ui: &mut egui::Ui,
+    field: &mut String,
+    view: &mut CaseView,
+    plane: Plane,
+    autosave: &Autosave,
+    error: &mut Option<String>,
+) {
+    ui.label("Export");
+    ui.add(
+        egui::TextEdit::singleline(field)
+            .desired_width(230.0)
+            .hint_text("file: .nii.gz labels or .png view"),
+    );
+    ui.horizontal(|ui| {
+        let target = PathBuf::from(field.trim());
+        if ui.button("Save labels").clicked() {
+            match export_labels(view, &target) {
+                Ok(()) => {
+                    *error = None;
+                    autosave.forget(view);
+                }
+                Err(e) => *error = Some(e.to_string()),
             }
-            if ui.button("Narrow").clicked() {
-                self.width *= 0.5;
-            }
-            if ui.button("Wide").clicked() {
-                self.width *= 2.0;
-            }
-        });
-        ui.separator();
-        ui.label(format!(
-            "Overlay: {}",
-            if self.overlay.is_some() {
-                self.overlay_name.as_str()
-            } else {
-                "none"
-            }
-        ));
-        ui.horizontal(|ui| {
-            ui.add(egui::Slider::new(&mut self.opacity, 0.0..=1.0).text("opacity"));
-            ui.checkbox(&mut self.outline, "outline");
-        });
-        ui.horizontal(|ui| {
-            let mut by_region = self.by_region;
-            ui.selectable_value(&mut by_region, true, "regions")
-                .on_hover_text("nested regions, innermost drawn on top");
-            ui.selectable_value(&mut by_region, false, "classes")
-                .on_hover_text("the training classes");
-            if by_region != self.by_region {
-                self.set_by_region(by_region);
-            }
-        });
-        for (i, (name, [r, g, b])) in self.legend().into_iter().enumerate() {
-            ui.checkbox(
-                &mut self.visible[i + 1],
-                egui::RichText::new(name).color(egui::Color32::from_rgb(r, g, b)),
+        }
+        if ui.button("Save view PNG").clicked() {
+            *error = export_png(view, plane, &target)
+                .err()
+                .map(|e| e.to_string());
+        }
+    });
+}
+
+/// How slices are drawn: the GPU slicing switch (with wgpu) and what draws them now.
+pub fn slicing(ui: &mut egui::Ui, slices: &mut SliceRenderer) {
+    let gpu = slices.gpu.is_some();
+    ui.add_enabled_ui(gpu, |ui| {
+        ui.checkbox(&mut slices.slicing, "GPU slicing (WGSL)")
+            .on_hover_text(
+                "Slices drawn by shaders/slice.wgsl from 3-D textures; off: the CPU path",
             );
-        }
-    }
-
-    /// Zoom and its reset.
-    pub fn zoom_controls(&mut self, ui: &mut egui::Ui) {
-        ui.separator();
-        ui.label("Zoom (middle-drag pans)");
-        ui.add(
-            egui::Slider::new(&mut self.zoom, 0.5..=8.0)
-                .logarithmic(true)
-                .text("zoom"),
-        );
-        if ui.button("Reset view").clicked() {
-            self.zoom = 1.0;
-            self.pan = egui::Vec2::ZERO;
-        }
-    }
-
-    /// The voxel under the crosshair: indices, world position, each modality's value, the label and
-    /// the regions it is in, and the case's notes.
-    pub fn readout(&self, ui: &mut egui::Ui) {
-        let case = &self.case;
-        let [x, y, z] = self.cursor;
-        let mm = case.grid.affine.apply([x as f64, y as f64, z as f64]);
-        ui.label(format!("voxel ({x}, {y}, {z})"));
-        ui.label(format!(
-            "world ({:.1}, {:.1}, {:.1}) mm",
-            mm[0], mm[1], mm[2]
-        ));
-        let i = case.grid.index(x, y, z);
-        for (name, m) in case.profile.modality_display().iter().zip(&case.modalities) {
-            match m {
-                Some(v) => ui.label(format!("{name}: {}", v.data[i])),
-                None => ui.label(format!("{name}: missing")),
-            };
-        }
-        if let Some(o) = &self.overlay {
-            let class = o[i];
-            let regions: Vec<&str> = case
-                .profile
-                .regions()
-                .iter()
-                .filter(|r| r.classes.contains(&class))
-                .map(|r| r.name)
-                .collect();
-            let name = case.profile.classes()[class as usize];
-            ui.label(if regions.is_empty() {
-                format!("label: {name}")
-            } else {
-                format!("label: {name} (in {})", regions.join(", "))
-            });
-        }
-        for n in &case.notes {
-            ui.small(n);
-        }
-    }
+    });
+    ui.weak(if gpu && slices.slicing {
+        "slices: GPU shader"
+    } else if gpu {
+        "slices: CPU"
+    } else {
+        "slices: CPU (no wgpu renderer)"
+    });
 }

@@ -5,15 +5,15 @@
 //! cursor is; the experts' disagreement can be painted on the outermost region (WT, or the gland's
 //! first zone). On the glow renderer it says that 3-D needs wgpu.
 
-use super::ViewerApp;
+use super::case_view::CaseView;
+use super::job::Job;
 use super::surface_gpu::{self, Camera, ColouredMesh, SurfaceRenderer};
-use crate::error::Result;
+use crate::infer::CaseMaps;
 use crate::render::LabelStyle;
 use crate::surface::{item_mask, sample_at_vertices, surface};
 use crate::volume::Grid;
 use eframe::egui::{self, Vec2};
-use eframe::egui_wgpu::wgpu;
-use poll_promise::Promise;
+use eframe::egui_wgpu::{RenderState, wgpu};
 
 /// What the meshes were built from: (case view serial, overlay version, regions or classes, the
 /// disagreement painted, the model's maps version).
@@ -34,7 +34,7 @@ pub struct SurfaceView {
     /// Triangles of each legend item's surface (item, triangles), of the meshes on screen.
     pub triangles: Vec<(usize, usize)>,
     built: Option<MeshKey>,
-    job: Option<(MeshKey, Promise<Result<Vec<ColouredMesh>>>)>,
+    job: Option<(MeshKey, Job<Vec<ColouredMesh>>)>,
     bounds: Option<([f32; 3], [f32; 3])>,
     image: Option<(egui::TextureId, wgpu::Texture)>,
     /// What the image shows now (it is drawn again only when this changes).
@@ -113,208 +113,254 @@ fn heat_colour(t: f32) -> [f32; 4] {
     [r * r, g * g, b * b, 1.0]
 }
 
-impl ViewerApp {
+/// The model's maps of the open case, for the disagreement painted on the surface.
+pub struct ModelMaps<'a> {
+    pub maps: Option<&'a CaseMaps>,
+    /// Counts the maps the model produced (a change rebuilds painted meshes).
+    pub version: u64,
+}
+
+impl SurfaceView {
     /// The fourth quadrant: tabs for the numbers and the 3-D view, and the one chosen.
-    pub(super) fn fourth_quadrant(&mut self, ui: &mut egui::Ui, size: Vec2) {
+    pub fn quadrant(
+        &mut self,
+        ui: &mut egui::Ui,
+        size: Vec2,
+        view: &CaseView,
+        model: ModelMaps,
+        gpu: Option<&RenderState>,
+        error: &mut Option<String>,
+    ) {
         ui.allocate_ui(size, |ui| {
             ui.vertical(|ui| {
                 ui.horizontal(|ui| {
-                    ui.selectable_value(&mut self.surface.shown, false, "Numbers");
-                    ui.selectable_value(&mut self.surface.shown, true, "3-D");
+                    ui.selectable_value(&mut self.shown, false, "Numbers");
+                    ui.selectable_value(&mut self.shown, true, "3-D");
                 });
-                if !self.surface.shown {
-                    if let Some(view) = &self.view {
-                        view.readout(ui);
-                    }
+                if !self.shown {
+                    super::readout::readout(ui, view);
                     return;
                 }
-                self.surface_panel(ui);
+                let Some(rs) = gpu else {
+                    ui.label(
+                        "3-D needs the wgpu renderer; this window runs on glow (no wgpu adapter \
+                         was found, or CLOE_RENDERER=glow chose it).",
+                    );
+                    return;
+                };
+                self.panel(ui, view, model, rs, error);
             })
         });
     }
 
     /// The 3-D view's controls and, in the space left under them, its image.
-    fn surface_panel(&mut self, ui: &mut egui::Ui) {
-        let Some(rs) = self.gpu.clone() else {
-            ui.label("3-D needs the wgpu renderer; this window runs on glow (start without --renderer glow).");
-            return;
-        };
-        let Some(view) = self.view.as_ref() else {
-            return;
-        };
+    fn panel(
+        &mut self,
+        ui: &mut egui::Ui,
+        view: &CaseView,
+        model: ModelMaps,
+        rs: &RenderState,
+        error: &mut Option<String>,
+    ) {
         // The model's maps of this case (a model kept from another case has maps of that one), painted
         // on the outermost region, which is legend item 1 when the legend shows regions.
-        let maps = (self.models.model.as_ref())
-            .and_then(|m| m.maps.as_ref())
+        let maps = model
+            .maps
             .filter(|m| m.disagreement.len() == view.case.grid.len());
-        let s = &mut self.surface;
-        ui.horizontal(|ui| {
-            ui.add_enabled(
-                maps.is_some() && view.by_region,
-                egui::Checkbox::new(&mut s.disagreement, "disagreement"),
-            )
-            .on_hover_text(
-                "The experts' disagreement on the outermost region (blue: they agree, red: they \
-                 differ most); needs the model's maps and the legend showing regions",
-            );
-            if ui.button("Reset").clicked() {
-                (s.yaw, s.pitch, s.zoom) = (0.5, 0.3, 1.0);
-            }
-            let total: usize = s.triangles.iter().map(|t| t.1).sum();
-            ui.weak(format!("{total} triangles"));
-        });
+        let by_region = view.display.by_region;
+        self.controls(ui, maps.is_some() && by_region);
         // The meshes follow the labels shown.
-        let Some(labels) = view.overlay.as_ref() else {
+        let Some(labels) = view.overlay.labels.as_ref() else {
             ui.label("No labels to show in 3-D: load a segmentation or run the model.");
             return;
         };
-        let painted = s.disagreement && maps.is_some() && view.by_region;
-        let maps_version = self.models.model.as_ref().map_or(0, |m| m.maps_version);
+        let painted = self.disagreement && maps.is_some() && by_region;
         let key = (
             view.serial,
-            view.overlay_version,
-            view.by_region,
+            view.overlay.version,
+            by_region,
             painted,
-            maps_version,
+            model.version,
         );
         // One build at a time: labels that change while one runs (painting) are built after it.
-        if s.built != Some(key) && s.job.is_none() {
-            let (grid, labels, style) = (view.case.grid, labels.clone(), view.label_style());
+        if self.built != Some(key) && self.job.is_none() {
+            let (grid, labels) = (view.case.grid, labels.clone());
+            let style = view.display.label_style(view.case.profile);
             let heat = maps.filter(|_| painted).map(|m| m.disagreement.clone());
-            s.job = Some((
-                key,
-                crate::guard::spawn("cloe-surfaces", move || {
-                    Ok(build_meshes(&grid, &labels, &style, heat.as_deref()))
-                }),
-            ));
+            let job = Job::spawn("cloe-surfaces", move |_| {
+                Ok(build_meshes(&grid, &labels, &style, heat.as_deref()))
+            });
+            self.job = Some((key, job));
         }
-        if let Some((k, job)) = s.job.take() {
-            match job.try_take() {
-                // Meshes of a case no longer shown are dropped (the next frame builds the new one's).
-                Ok(Ok(_)) if k.0 != view.serial => ui.ctx().request_repaint(),
-                Ok(Ok(meshes)) => {
-                    let mut renderer = rs.renderer.write();
-                    let res = &mut renderer.callback_resources;
-                    if res.get::<SurfaceRenderer>().is_none() {
-                        res.insert(SurfaceRenderer::new(&rs.device));
-                    }
-                    if let Some(r) = res.get_mut::<SurfaceRenderer>() {
-                        r.set_meshes(&rs.device, &meshes);
-                    }
-                    s.triangles = meshes
-                        .iter()
-                        .map(|m| (m.item, m.mesh.triangles()))
-                        .collect();
-                    s.bounds =
-                        meshes
-                            .iter()
-                            .filter_map(|m| m.mesh.bounds())
-                            .reduce(|(a, b), (c, d)| {
-                                (
-                                    std::array::from_fn(|i| a[i].min(c[i])),
-                                    std::array::from_fn(|i| b[i].max(d[i])),
-                                )
-                            });
-                    s.built = Some(k);
-                    s.drawn = None;
-                    if k != key {
-                        // The labels changed while it ran: build again.
-                        ui.ctx().request_repaint();
-                    }
-                }
-                Ok(Err(e)) => {
-                    // Not tried again until the labels change.
-                    s.built = Some(k);
-                    s.bounds = None;
-                    self.error = Some(format!("the 3-D surfaces failed: {e}"));
-                }
-                Err(job) => {
-                    s.job = Some((k, job));
-                    ui.ctx().request_repaint();
-                }
-            }
-        }
-        let Some((lo, hi)) = s.bounds.filter(|_| s.built.is_some()) else {
-            if s.built.is_some() && s.job.is_none() {
+        self.collect_meshes(ui, view.serial, key, rs, error);
+        let Some(bounds) = self.bounds.filter(|_| self.built.is_some()) else {
+            if self.built.is_some() && self.job.is_none() {
                 ui.label("No labelled voxels to show in 3-D.");
             } else {
                 ui.spinner();
             }
             return;
         };
+        let (rect, camera) = self.camera_input(ui, bounds);
+        self.draw(ui, rect, camera, view, rs);
+    }
+
+    /// The disagreement switch, Reset and the triangle count.
+    fn controls(&mut self, ui: &mut egui::Ui, can_paint: bool) {
+        ui.horizontal(|ui| {
+            ui.add_enabled(
+                can_paint,
+                egui::Checkbox::new(&mut self.disagreement, "disagreement"),
+            )
+            .on_hover_text(
+                "The experts' disagreement on the outermost region (blue: they agree, red: they \
+                 differ most); needs the model's maps and the legend showing regions",
+            );
+            if ui.button("Reset").clicked() {
+                (self.yaw, self.pitch, self.zoom) = (0.5, 0.3, 1.0);
+            }
+            let total: usize = self.triangles.iter().map(|t| t.1).sum();
+            ui.weak(format!("{total} triangles"));
+        });
+    }
+
+    /// Takes a finished mesh build into the renderer (`serial`: the case view shown now, `key`: what
+    /// it shows now).
+    fn collect_meshes(
+        &mut self,
+        ui: &egui::Ui,
+        serial: u64,
+        key: MeshKey,
+        rs: &RenderState,
+        error: &mut Option<String>,
+    ) {
+        let Some((k, job)) = self.job.take() else {
+            return;
+        };
+        let mut slot = Some(job);
+        match Job::poll(&mut slot) {
+            // Meshes of a case no longer shown are dropped (the next frame builds the new one's).
+            Some(Ok(_)) if k.0 != serial => ui.ctx().request_repaint(),
+            Some(Ok(meshes)) => {
+                let mut renderer = rs.renderer.write();
+                let res = &mut renderer.callback_resources;
+                if res.get::<SurfaceRenderer>().is_none() {
+                    res.insert(SurfaceRenderer::new(&rs.device));
+                }
+                if let Some(r) = res.get_mut::<SurfaceRenderer>() {
+                    r.set_meshes(&rs.device, &meshes);
+                }
+                self.triangles = (meshes.iter())
+                    .map(|m| (m.item, m.mesh.triangles()))
+                    .collect();
+                self.bounds =
+                    (meshes.iter().filter_map(|m| m.mesh.bounds())).reduce(|(a, b), (c, d)| {
+                        (
+                            std::array::from_fn(|i| a[i].min(c[i])),
+                            std::array::from_fn(|i| b[i].max(d[i])),
+                        )
+                    });
+                self.built = Some(k);
+                self.drawn = None;
+                if k != key {
+                    // The labels changed while it ran: build again.
+                    ui.ctx().request_repaint();
+                }
+            }
+            Some(Err(e)) => {
+                // Not tried again until the labels change.
+                self.built = Some(k);
+                self.bounds = None;
+                *error = Some(format!("the 3-D surfaces failed: {e}"));
+            }
+            None => {
+                self.job = slot.map(|job| (k, job));
+                ui.ctx().request_repaint();
+            }
+        }
+    }
+
+    /// The square the image takes, with drag to rotate, scroll to zoom and double-click to reset; the
+    /// camera around the meshes' `bounds`.
+    fn camera_input(
+        &mut self,
+        ui: &mut egui::Ui,
+        (lo, hi): ([f32; 3], [f32; 3]),
+    ) -> (egui::Rect, Camera) {
         let size = ui.available_size();
         let side = size.x.min(size.y - 4.0).max(32.0);
         let (rect, response) =
             ui.allocate_exact_size(Vec2::splat(side), egui::Sense::click_and_drag());
         if response.dragged() {
             let d = response.drag_delta();
-            s.yaw -= d.x * 0.01;
-            s.pitch = (s.pitch + d.y * 0.01).clamp(-1.55, 1.55);
+            self.yaw -= d.x * 0.01;
+            self.pitch = (self.pitch + d.y * 0.01).clamp(-1.55, 1.55);
         }
         if response.hovered() {
             let scroll = ui.input(|i| i.smooth_scroll_delta.y);
-            s.zoom = (s.zoom * (1.0 + scroll * 0.002)).clamp(0.2, 20.0);
+            self.zoom = (self.zoom * (1.0 + scroll * 0.002)).clamp(0.2, 20.0);
         }
         if response.double_clicked() {
-            (s.yaw, s.pitch, s.zoom) = (0.5, 0.3, 1.0);
+            (self.yaw, self.pitch, self.zoom) = (0.5, 0.3, 1.0);
         }
         let centre: [f32; 3] = std::array::from_fn(|i| 0.5 * (lo[i] + hi[i]));
-        let radius = 0.5
-            * (0..3)
-                .map(|i| (hi[i] - lo[i]).powi(2))
-                .sum::<f32>()
-                .sqrt()
-                .max(1.0);
+        let diagonal: f32 = (0..3).map(|i| (hi[i] - lo[i]).powi(2)).sum::<f32>().sqrt();
         let camera = Camera {
             centre,
-            radius,
-            yaw: s.yaw,
-            pitch: s.pitch,
-            zoom: s.zoom,
+            radius: 0.5 * diagonal.max(1.0),
+            yaw: self.yaw,
+            pitch: self.pitch,
+            zoom: self.zoom,
         };
-        let c = view.cursor.map(|v| v as f64);
+        (rect, camera)
+    }
+
+    /// Renders the meshes into the view's texture when what it shows changed, and shows it in `rect`.
+    fn draw(
+        &mut self,
+        ui: &mut egui::Ui,
+        rect: egui::Rect,
+        camera: Camera,
+        view: &CaseView,
+        rs: &RenderState,
+    ) {
+        let c = view.nav.cursor.map(|v| v as f64);
         let cursor = view.case.grid.affine.apply(c).map(|v| v as f32);
-        let px = (side * ui.ctx().pixels_per_point()).round() as u32;
+        let px = (rect.width() * ui.ctx().pixels_per_point()).round() as u32;
         let size_px = [px, px];
-        let drawn: Drawn = (camera, view.visible.clone(), cursor, px, s.built);
+        let visible = &view.display.visible;
+        let drawn: Drawn = (camera, visible.clone(), cursor, px, self.built);
         let mut renderer = rs.renderer.write();
-        let stale = s
-            .image
-            .as_ref()
-            .is_none_or(|(_, t)| t.width() != px || t.height() != px);
+        let stale = (self.image.as_ref()).is_none_or(|(_, t)| t.width() != px || t.height() != px);
         if stale {
             let texture =
                 surface_gpu::target_texture(&rs.device, size_px, wgpu::TextureUsages::empty());
             let tv = texture.create_view(&Default::default());
-            let id = match &s.image {
+            let filter = wgpu::FilterMode::Linear;
+            let id = match &self.image {
                 Some((id, _)) => {
-                    renderer.update_egui_texture_from_wgpu_texture(
-                        &rs.device,
-                        &tv,
-                        wgpu::FilterMode::Linear,
-                        *id,
-                    );
+                    renderer.update_egui_texture_from_wgpu_texture(&rs.device, &tv, filter, *id);
                     *id
                 }
-                None => renderer.register_native_texture(&rs.device, &tv, wgpu::FilterMode::Linear),
+                None => renderer.register_native_texture(&rs.device, &tv, filter),
             };
-            s.image = Some((id, texture));
-            s.drawn = None;
+            self.image = Some((id, texture));
+            self.drawn = None;
         }
-        let Some((id, texture)) = &s.image else {
+        let Some((id, texture)) = &self.image else {
             return;
         };
-        if s.drawn.as_ref() != Some(&drawn)
+        if self.drawn.as_ref() != Some(&drawn)
             && let Some(r) = renderer.callback_resources.get::<SurfaceRenderer>()
         {
             let target = texture.create_view(&Default::default());
             let scene = surface_gpu::Scene {
                 camera,
-                visible: &view.visible,
+                visible,
                 cursor: Some(cursor),
             };
             r.render(&rs.device, &rs.queue, &target, size_px, &scene);
-            s.drawn = Some(drawn);
+            self.drawn = Some(drawn);
         }
         egui::Image::new((*id, rect.size())).paint_at(ui, rect);
     }

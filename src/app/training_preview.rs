@@ -2,16 +2,13 @@
 //! or not), then, on a worker thread, every labelled case read and prepared as the run will
 //! (`train::check_cases`): the label classes found and the cases the run would stop at, with why.
 
-use super::training_tab::TrainingTab;
+use super::job::Job;
 use crate::case::{CaseSource, Profile, find_nifti_cases};
 use crate::error::{CloeError, Result};
 use crate::model::{CloeConfig, load_config};
 use crate::train::{CaseCheck, Manifest, check_cases, default_cache_dir, read_manifest};
 use eframe::egui;
-use poll_promise::Promise;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// The folder looked at, what it holds, and the check of its labelled cases.
 #[derive(Default)]
@@ -21,9 +18,7 @@ pub struct CasesPreview {
     /// A folder made by `cloe prepare`: the run reads its cases as they are, nothing to check.
     prepared: Option<Manifest>,
     found: Option<Result<Vec<CaseSource>>>,
-    job: Option<Promise<Result<Vec<CaseCheck>>>>,
-    progress: Arc<(AtomicUsize, AtomicUsize)>,
-    cancel: Arc<AtomicBool>,
+    job: Option<Job<Vec<CaseCheck>>>,
     /// The checked cases, once the check has finished.
     pub checks: Option<Result<Vec<CaseCheck>>>,
 }
@@ -36,7 +31,9 @@ impl CasesPreview {
 
     /// Stops a check that is running (a run is starting and reads the same cases).
     pub fn stop_checking(&self) {
-        self.cancel.store(true, Ordering::Relaxed);
+        if let Some(job) = &self.job {
+            job.cancel();
+        }
     }
 
     /// Looks at `folder` again when it, the profile or the started-from model changed.
@@ -45,7 +42,7 @@ impl CasesPreview {
         if self.made_for.as_ref() == Some(&key) {
             return;
         }
-        self.cancel.store(true, Ordering::Relaxed);
+        self.stop_checking();
         self.made_for = Some(key);
         self.checks = None;
         self.job = None;
@@ -63,45 +60,37 @@ impl CasesPreview {
                     .map_or(CloeConfig::DEFAULT_SPACING_MM, |c| c.spacing_mm)
             };
             let cases = cases.clone();
-            self.cancel = Arc::new(AtomicBool::new(false));
-            self.progress = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
-            let (progress, cancel) = (self.progress.clone(), self.cancel.clone());
-            self.job = Some(crate::guard::spawn("cloe-check-cases", move || {
-                let mut report = |done: usize, total: usize| {
-                    progress.0.store(done, Ordering::Relaxed);
-                    progress.1.store(total, Ordering::Relaxed);
-                };
+            self.job = Some(Job::spawn("cloe-check-cases", move |worker| {
+                let mut report = |done, total| worker.report(done, total);
                 let cache = default_cache_dir();
-                check_cases(&cases, spacing, cache.as_deref(), &mut report, &cancel)
+                check_cases(
+                    &cases,
+                    spacing,
+                    cache.as_deref(),
+                    &mut report,
+                    worker.cancel_flag(),
+                )
             }));
         }
         self.found = Some(found);
     }
 }
 
-impl TrainingTab {
-    /// What the chosen folder holds: the cases found, then the check of the labelled ones.
-    pub(super) fn preview_ui(&mut self, ui: &mut egui::Ui) {
-        let folder = self.data_field.trim().to_string();
+impl CasesPreview {
+    /// What `folder` holds for a run of `profile` starting from `init`: the cases found, then the
+    /// check of the labelled ones.
+    pub fn ui(&mut self, ui: &mut egui::Ui, folder: &str, profile: Profile, init: &str) {
         if folder.is_empty() {
             return;
         }
-        let profile = self.run_profile();
-        let init = self.init_field.trim().to_string();
-        let p = &mut self.preview;
-        p.refresh(&folder, profile, &init);
-        if let Some(job) = p.job.take() {
-            match job.try_take() {
-                Ok(done) => p.checks = Some(done),
-                Err(job) => {
-                    p.job = Some(job);
-                    ui.ctx()
-                        .request_repaint_after(std::time::Duration::from_millis(200));
-                }
-            }
+        self.refresh(folder, profile, init);
+        if let Some(done) = Job::poll(&mut self.job) {
+            self.checks = Some(done);
+        } else if self.job.is_some() {
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(200));
         }
-        let red = egui::Color32::from_rgb(230, 90, 80);
-        if let Some(m) = &p.prepared {
+        if let Some(m) = &self.prepared {
             ui.label(format!(
                 "a prepared training set (cloe prepare): {} cases for {} models at {} mm, read as \
                  they are",
@@ -111,94 +100,98 @@ impl TrainingTab {
             ));
             return;
         }
-        let cases = match &p.found {
+        match &self.found {
             Some(Err(e)) => {
-                ui.colored_label(red, e.to_string());
+                ui.colored_label(RED, e.to_string());
                 return;
             }
-            Some(Ok(cases)) => cases,
+            Some(Ok(cases)) => found_ui(ui, cases, profile),
             None => return,
-        };
-        let labelled = cases.iter().filter(|c| c.label.is_some()).count();
-        let head = format!(
-            "{} cases found ({profile}): {labelled} with a label map to train and validate on, {} \
-             without one (left out)",
-            cases.len(),
-            cases.len() - labelled
-        );
-        egui::CollapsingHeader::new(head)
-            .id_salt("train-preview")
-            .show(ui, |ui| {
-                for c in cases {
-                    let missing = c.missing();
-                    let mut line = format!("{}: {}", c.id, c.present().join(" "));
-                    if !missing.is_empty() {
-                        line += &format!(" (missing {})", missing.join(" "));
-                    }
-                    line += if c.label.is_some() {
-                        ", labels"
-                    } else {
-                        ", no label map: left out"
-                    };
-                    ui.label(line);
+        }
+        self.checks_ui(ui);
+    }
+
+    /// The check's progress, or what it found.
+    fn checks_ui(&self, ui: &mut egui::Ui) {
+        match &self.checks {
+            None => {
+                if let Some(job) = &self.job {
+                    let (done, total) = job.progress();
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label(format!(
+                            "reading and preparing the labelled cases as training will: \
+                             {done}/{total}"
+                        ));
+                    });
                 }
-            });
-        match &p.checks {
-            None if p.job.is_some() => {
-                let (done, total) = (
-                    p.progress.0.load(Ordering::Relaxed),
-                    p.progress.1.load(Ordering::Relaxed),
-                );
-                ui.horizontal(|ui| {
-                    ui.spinner();
-                    ui.label(format!(
-                        "reading and preparing the labelled cases as training will: {done}/{total}"
-                    ));
-                });
             }
-            None => {}
             Some(Err(CloeError::Cancelled)) => {
                 ui.weak("the check of the cases stopped when the run started");
             }
             Some(Err(e)) => {
-                ui.colored_label(red, format!("checking the cases failed: {e}"));
+                ui.colored_label(RED, format!("checking the cases failed: {e}"));
             }
-            Some(Ok(checks)) => {
-                let mut classes: Vec<&str> = Vec::new();
-                for c in checks.iter().flat_map(|c| &c.classes) {
-                    if !classes.contains(&c.as_str()) {
-                        classes.push(c);
-                    }
-                }
-                ui.label(format!(
-                    "{} labelled cases checked; label classes found: {}",
-                    checks.len(),
-                    if classes.is_empty() {
-                        "none".to_string()
-                    } else {
-                        classes.join(", ")
-                    }
-                ));
-                for c in checks.iter().filter(|c| c.problem.is_some()) {
-                    ui.colored_label(
-                        red,
-                        format!(
-                            "{} would stop the run: {}",
-                            c.id,
-                            c.problem.as_deref().unwrap_or("")
-                        ),
-                    );
-                }
-                for c in checks
-                    .iter()
-                    .filter(|c| c.problem.is_none() && c.classes.is_empty())
-                {
-                    ui.label(format!(
-                        "{}: its label map is empty (it teaches only background)",
-                        c.id
-                    ));
-                }
-            }
+            Some(Ok(checks)) => checked_ui(ui, checks),
         }
+    }
+}
+
+const RED: egui::Color32 = egui::Color32::from_rgb(230, 90, 80);
+
+/// The cases found, one line each in a collapsed list under a summary.
+fn found_ui(ui: &mut egui::Ui, cases: &[CaseSource], profile: Profile) {
+    let labelled = cases.iter().filter(|c| c.label.is_some()).count();
+    let head = format!(
+        "{} cases found ({profile}): {labelled} with a label map to train and validate on, {} \
+         without one (left out)",
+        cases.len(),
+        cases.len() - labelled
+    );
+    egui::CollapsingHeader::new(head)
+        .id_salt("train-preview")
+        .show(ui, |ui| {
+            for c in cases {
+                let missing = c.missing();
+                let mut line = format!("{}: {}", c.id, c.present().join(" "));
+                if !missing.is_empty() {
+                    line += &format!(" (missing {})", missing.join(" "));
+                }
+                line += if c.label.is_some() {
+                    ", labels"
+                } else {
+                    ", no label map: left out"
+                };
+                ui.label(line);
+            }
+        });
+}
+
+/// The label classes found, the cases that would stop a run, the empty label maps.
+fn checked_ui(ui: &mut egui::Ui, checks: &[CaseCheck]) {
+    let mut classes: Vec<&str> = Vec::new();
+    for c in checks.iter().flat_map(|c| &c.classes) {
+        if !classes.contains(&c.as_str()) {
+            classes.push(c);
+        }
+    }
+    let found = if classes.is_empty() {
+        "none".to_string()
+    } else {
+        classes.join(", ")
+    };
+    ui.label(format!(
+        "{} labelled cases checked; label classes found: {found}",
+        checks.len()
+    ));
+    for c in checks.iter().filter(|c| c.problem.is_some()) {
+        let why = c.problem.as_deref().unwrap_or("");
+        ui.colored_label(RED, format!("{} would stop the run: {why}", c.id));
+    }
+    for c in (checks.iter()).filter(|c| c.problem.is_none() && c.classes.is_empty()) {
+        ui.label(format!(
+            "{}: its label map is empty (it teaches only background)",
+            c.id
+        ));
     }
 }

@@ -3,133 +3,327 @@
 //! with the linked crosshair and orientation letters; clicks move the cursor (or paint, with the brush
 //! outline shown, in paint mode), the mouse wheel and the arrow keys step through slices.
 
-use super::ViewerApp;
-use super::gpu_slices::{GpuSlices, SliceCallback, SliceParams};
-use crate::render::{LabelStyle, Plane, SliceMap, blend, blend_heat, slice_values, window_level};
+use super::case_view::CaseView;
+use super::gpu_slices::{GpuSlices, SliceCallback};
+use crate::render::{Plane, SliceMap};
+use eframe::egui_wgpu::RenderState;
 use eframe::{egui, egui_wgpu};
-use egui::{Color32, Pos2, Rect, Sense, Stroke, TextureOptions, Vec2};
+use egui::{Color32, Pos2, Rect, Response, Sense, Stroke, TextureOptions, Vec2};
 
-impl super::CaseView {
-    /// The legend: name and colour of each item (regions or training classes), item 1 first.
-    pub fn legend(&self) -> Vec<(&'static str, [u8; 3])> {
-        let profile = self.case.profile;
-        if self.by_region {
-            profile
-                .regions()
-                .iter()
-                .map(|r| (r.name, r.colour))
-                .collect()
-        } else {
-            let colours = profile.class_colours();
-            profile.classes()[1..]
-                .iter()
-                .zip(&colours[1..])
-                .map(|(n, c)| (*n, *c))
-                .collect()
+/// How slices are drawn: by the shader when the app runs on wgpu and GPU slicing is on, else on the
+/// CPU.
+pub struct SliceRenderer {
+    /// eframe's wgpu state when the app runs on the wgpu renderer (None on glow).
+    pub gpu: Option<RenderState>,
+    /// Slices drawn by the WGSL shader (when `gpu` is there) instead of the CPU path.
+    pub slicing: bool,
+}
+
+impl SliceRenderer {
+    /// True when the slices are drawn by the shader.
+    pub fn active(&self) -> bool {
+        self.slicing && self.gpu.is_some()
+    }
+
+    /// Brings the GPU textures up to date with the view (shown modality, labels, heat map).
+    pub fn sync(&mut self, view: &CaseView) {
+        let Some(rs) = self.gpu.as_ref().filter(|_| self.slicing) else {
+            return;
+        };
+        let limit = rs.device.limits().max_texture_dimension_3d as usize;
+        if view.case.grid.dims.iter().any(|&d| d > limit) {
+            // Too large for a 3-D texture on this adapter: the CPU path draws it.
+            self.slicing = false;
+            return;
         }
-    }
-
-    /// Shows regions or training classes, every item visible.
-    pub fn set_by_region(&mut self, by_region: bool) {
-        self.by_region = by_region;
-        self.visible = vec![true; self.legend().len() + 1];
-    }
-
-    /// How the label overlay is drawn now.
-    pub fn label_style(&self) -> LabelStyle {
-        let profile = self.case.profile;
-        if self.by_region {
-            let classes = profile.classes().len();
-            LabelStyle::regions(profile.regions(), classes, &self.visible, self.outline)
-        } else {
-            LabelStyle::classes(profile.class_colours(), &self.visible, self.outline)
+        let mut renderer = rs.renderer.write();
+        let res = &mut renderer.callback_resources;
+        if res.get::<GpuSlices>().is_none() {
+            res.insert(GpuSlices::new(&rs.device, &rs.queue, rs.target_format));
         }
-    }
-
-    /// The pixels of `plane` through the cursor as displayed: window/level, then the heat map or the
-    /// visible labels at the chosen opacity (row by row from the top). None when the modality is missing.
-    pub fn plane_rgba(&self, plane: Plane) -> Option<Vec<u8>> {
-        self.plane_rgba_with(plane, self.overlay.as_deref(), self.heat.as_ref())
-    }
-
-    /// [`CaseView::plane_rgba`] with other labels (an expert's, say) or another heat map.
-    pub fn plane_rgba_with(
-        &self,
-        plane: Plane,
-        overlay: Option<&[u8]>,
-        heat: Option<&(Vec<f32>, f32)>,
-    ) -> Option<Vec<u8>> {
-        let volume = self.case.modalities[self.shown].as_ref()?;
-        let dims = self.case.grid.dims;
-        let map = SliceMap::new(&self.case.grid, plane);
-        let (_, _, k) = map.pixel(dims, self.cursor);
-        let grey = window_level(
-            &slice_values(&volume.data, dims, &map, k),
-            self.level,
-            self.width,
-        );
-        Some(match heat {
-            Some((heat, max)) => blend_heat(
-                &grey,
-                &slice_values(heat, dims, &map, k),
-                *max,
-                self.opacity,
-            ),
-            None => {
-                let labels = overlay.map(|o| slice_values(o, dims, &map, k));
-                blend(
-                    &grey,
-                    labels.as_deref(),
-                    map.size(dims),
-                    &self.label_style(),
-                    self.opacity,
-                )
+        let Some(g) = res.get_mut::<GpuSlices>() else {
+            return;
+        };
+        let dims = view.case.grid.dims;
+        let shown = view.display.shown;
+        if g.volume_key != Some((view.serial, shown)) {
+            if let Some(v) = &view.case.modalities[shown] {
+                g.set_volume(&rs.device, &rs.queue, dims, &v.data);
             }
-        })
-    }
-
-    /// What the shader needs to draw `plane` through the cursor exactly as `plane_rgba` does.
-    pub fn slice_params(&self, plane: Plane) -> SliceParams {
-        let dims = self.case.grid.dims;
-        let map = SliceMap::new(&self.case.grid, plane);
-        let style = self.label_style();
-        let mut colours = [[0u8; 3]; 8];
-        for (c, colour) in colours.iter_mut().zip(&style.colours) {
-            *c = *colour;
+            g.volume_key = Some((view.serial, shown));
         }
-        let mut members = [0u32; 8];
-        for (m, member) in members.iter_mut().zip(&style.members) {
-            *m = *member;
-        }
-        SliceParams {
-            dims,
-            map,
-            k: map.pixel(dims, self.cursor).2,
-            mode: match (&self.heat, &self.overlay) {
-                (Some(_), _) => 2,
-                (None, Some(_)) => 1,
-                (None, None) => 0,
-            },
-            outline: self.outline,
-            members,
-            visible: self
-                .visible
-                .iter()
-                .enumerate()
-                .filter(|(l, v)| **v && *l < 8)
-                .fold(0, |m, (l, _)| m | 1 << l),
-            lo: self.level - self.width / 2.0,
-            scale: 255.0 / self.width.max(1e-6),
-            opacity: self.opacity,
-            heat_max: self.heat.as_ref().map_or(1.0, |h| h.1),
-            colours,
+        let key = (view.serial, view.overlay.version);
+        if g.overlay_key != Some(key) {
+            let heat = view.overlay.heat.as_ref().map(|h| h.values.as_slice());
+            let labels = view.overlay.labels.as_deref().filter(|_| heat.is_none());
+            g.set_overlay(&rs.device, &rs.queue, dims, labels, heat);
+            g.overlay_key = Some(key);
         }
     }
 }
 
+/// Where a plane's slice lies on screen.
+struct Placed {
+    map: SliceMap,
+    dims: [usize; 3],
+    /// Slice size in pixels and the slice index.
+    size: (usize, usize),
+    k: usize,
+    /// Screen points per mm.
+    scale: f32,
+    area: Rect,
+    image: Rect,
+}
+
+impl Placed {
+    fn new(view: &CaseView, plane: Plane, area: Rect) -> Self {
+        let grid = view.case.grid;
+        let (dims, map) = (grid.dims, SliceMap::new(&grid, plane));
+        let (w, h) = map.size(dims);
+        let k = map.pixel(dims, view.nav.cursor).2;
+        // Keep the physical aspect: pixel sizes are the voxel spacings of the two screen axes.
+        let spacing = grid.spacing();
+        let phys = Vec2::new(
+            (w as f64 * spacing[map.axes[0]]) as f32,
+            (h as f64 * spacing[map.axes[1]]) as f32,
+        );
+        let size = area.size();
+        let scale = (size.x / phys.x).min(size.y / phys.y).max(0.01) * view.nav.zoom;
+        let image = Rect::from_center_size(area.center() + view.nav.pan, phys * scale);
+        Self {
+            map,
+            dims,
+            size: (w, h),
+            k,
+            scale,
+            area,
+            image,
+        }
+    }
+
+    /// The voxel under a screen position, when it is on the slice.
+    fn voxel_at(&self, pos: Pos2) -> Option<[usize; 3]> {
+        let (w, h) = self.size;
+        let c = ((pos.x - self.image.min.x) / self.image.width() * w as f32).floor();
+        let r = ((pos.y - self.image.min.y) / self.image.height() * h as f32).floor();
+        (c >= 0.0 && r >= 0.0 && (c as usize) < w && (r as usize) < h)
+            .then(|| self.map.voxel(self.dims, c as usize, r as usize, self.k))
+    }
+}
+
+/// Draws `plane` of `view` in `size` and handles its input; a double click toggles `maximised`.
+pub fn plane_view(
+    ui: &mut egui::Ui,
+    view: &mut CaseView,
+    plane: Plane,
+    size: Vec2,
+    renderer: &SliceRenderer,
+    maximised: &mut Option<Plane>,
+) {
+    if view.case.modalities[view.display.shown].is_none() {
+        return;
+    }
+    let gpu = renderer.active();
+    if !gpu {
+        update_texture(ui, view, plane);
+    }
+    let (response, painter) = ui.allocate_painter(size, Sense::click_and_drag());
+    let placed = Placed::new(view, plane, response.rect);
+    draw_image(&painter, view, plane, &placed, gpu);
+    draw_marks(&painter, view, plane, &placed, &response);
+    // The views were drawn above with the state from before this input, so a change asks for one more
+    // frame (else the last step of a drag shows only at the next event).
+    let before = (shown_state(view), *maximised);
+    handle_input(ui, &response, view, plane, &placed, maximised);
+    if (shown_state(view), *maximised) != before {
+        ui.ctx().request_repaint();
+    }
+}
+
+/// What the views show of a view's state (a change of it is redrawn at once).
+fn shown_state(view: &CaseView) -> impl PartialEq + use<> {
+    let n = &view.nav;
+    let wl = (view.display.level.to_bits(), view.display.width.to_bits());
+    (n.cursor, wl, n.pan, n.zoom.to_bits(), view.overlay.version)
+}
+
+/// Renders the slice on the CPU into the plane's texture when what it shows changed.
+fn update_texture(ui: &egui::Ui, view: &mut CaseView, plane: Plane) {
+    let grid = view.case.grid;
+    let map = SliceMap::new(&grid, plane);
+    let k = map.pixel(grid.dims, view.nav.cursor).2;
+    let key = (plane, k, view.display.clone(), view.overlay.version);
+    if view
+        .textures
+        .get(&plane)
+        .is_some_and(|(old, _)| *old == key)
+    {
+        return;
+    }
+    let Some(rgba) = view.plane_rgba(plane) else {
+        return;
+    };
+    let (w, h) = map.size(grid.dims);
+    let image = egui::ColorImage::from_rgba_unmultiplied([w, h], &rgba);
+    let name = format!("slice-{}", plane.name());
+    let texture = ui.ctx().load_texture(name, image, TextureOptions::NEAREST);
+    view.textures.insert(plane, (key, texture));
+}
+
+/// The slice itself: the shader's paint callback, or the CPU texture.
+fn draw_image(painter: &egui::Painter, view: &CaseView, plane: Plane, at: &Placed, gpu: bool) {
+    painter.rect_filled(at.area, 0.0, Color32::BLACK);
+    let clipped = painter.with_clip_rect(at.area);
+    if gpu {
+        let callback = SliceCallback {
+            plane: Plane::ALL.iter().position(|p| *p == plane).unwrap_or(0),
+            params: view.slice_params(plane),
+            image: at.image,
+        };
+        clipped.add(egui_wgpu::Callback::new_paint_callback(at.image, callback));
+    } else if let Some((_, texture)) = view.textures.get(&plane) {
+        let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
+        clipped.image(texture.id(), at.image, uv, Color32::WHITE);
+    }
+}
+
+/// The crosshair, the orientation letters, the slice number and, in paint mode, the brush outline.
+fn draw_marks(
+    painter: &egui::Painter,
+    view: &CaseView,
+    plane: Plane,
+    at: &Placed,
+    response: &Response,
+) {
+    let (col, row, _) = at.map.pixel(at.dims, view.nav.cursor);
+    let clip = crosshair(painter, at.area, at.image, (col, row), at.size, 160);
+    let area = at.area;
+    let font = egui::FontId::proportional(14.0);
+    let letter = Color32::from_rgb(230, 200, 60);
+    let [l, r, t, b] = plane.edge_letters();
+    let c = area.center();
+    for (pos, align, text) in [
+        (
+            Pos2::new(area.left() + 4.0, c.y),
+            egui::Align2::LEFT_CENTER,
+            l,
+        ),
+        (
+            Pos2::new(area.right() - 4.0, c.y),
+            egui::Align2::RIGHT_CENTER,
+            r,
+        ),
+        (
+            Pos2::new(c.x, area.top() + 2.0),
+            egui::Align2::CENTER_TOP,
+            t,
+        ),
+        (
+            Pos2::new(c.x, area.bottom() - 2.0),
+            egui::Align2::CENTER_BOTTOM,
+            b,
+        ),
+    ] {
+        clip.text(pos, align, text, font.clone(), letter);
+    }
+    let slices = at.dims[at.map.axes[2]];
+    clip.text(
+        area.left_top() + Vec2::new(4.0, 2.0),
+        egui::Align2::LEFT_TOP,
+        format!("{} {}/{slices}", plane.name(), at.k + 1),
+        font,
+        Color32::LIGHT_GRAY,
+    );
+    // The brush outline under the pointer in paint mode (radius in mm times screen points per mm).
+    if view.edit.painting
+        && let Some(pos) = response.hover_pos()
+    {
+        let radius = (view.edit.brush.radius_mm as f32 * at.scale).max(2.0);
+        clip.circle_stroke(pos, radius, Stroke::new(1.0, Color32::WHITE));
+    }
+}
+
+/// Click or drag moves the cursor (paints in paint mode); right-drag sets window/level; middle-drag
+/// pans; a double click maximises the view or restores the grid; the wheel and arrow keys step slices.
+fn handle_input(
+    ui: &egui::Ui,
+    response: &Response,
+    view: &mut CaseView,
+    plane: Plane,
+    at: &Placed,
+    maximised: &mut Option<Plane>,
+) {
+    let painting = view.edit.painting;
+    // egui reports a drag only once the pointer has moved a few pixels: a stroke starts where the
+    // button went down, not where the drag was recognised.
+    if painting
+        && response.drag_started_by(egui::PointerButton::Primary)
+        && let Some(voxel) = ui
+            .input(|i| i.pointer.press_origin())
+            .and_then(|p| at.voxel_at(p))
+    {
+        view.paint(plane, voxel);
+    }
+    let primary = response.dragged_by(egui::PointerButton::Primary) || response.clicked();
+    if let Some(voxel) = (response.interact_pointer_pos())
+        .filter(|_| primary)
+        .and_then(|p| at.voxel_at(p))
+    {
+        if painting {
+            view.paint(plane, voxel);
+        } else {
+            view.nav.cursor = voxel;
+        }
+    }
+    if response.dragged_by(egui::PointerButton::Secondary) {
+        view.display.drag_window(response.drag_delta());
+    }
+    if response.dragged_by(egui::PointerButton::Middle) {
+        view.nav.pan += response.drag_delta();
+    }
+    if response.double_clicked() && !painting {
+        *maximised = if *maximised == Some(plane) {
+            None
+        } else {
+            Some(plane)
+        };
+    }
+    if response.hovered() {
+        let steps = slice_steps(ui, view);
+        if steps != 0 {
+            view.nav.step(at.dims, at.map.axes[2], steps);
+        }
+    }
+}
+
+/// The slice steps asked for this frame over a hovered view: one per wheel notch, as in ITK-SNAP (the
+/// raw wheel events, not egui's smoothed scrolling, which spreads a notch over frames and stepped five
+/// slices per notch; pixel deltas of track pads count one notch per `line_scroll_speed` points), and
+/// one per ↑ / ↓.
+fn slice_steps(ui: &egui::Ui, view: &mut CaseView) -> isize {
+    let line = ui.ctx().options(|o| o.input_options.line_scroll_speed);
+    let (notches, up, down) = ui.input(|i| {
+        let notches: f32 = (i.events.iter())
+            .filter_map(|e| match e {
+                egui::Event::MouseWheel { unit, delta, .. } => Some(match unit {
+                    egui::MouseWheelUnit::Point => delta.y / line,
+                    _ => delta.y,
+                }),
+                _ => None,
+            })
+            .sum();
+        (
+            notches,
+            i.key_pressed(egui::Key::ArrowUp),
+            i.key_pressed(egui::Key::ArrowDown),
+        )
+    });
+    view.nav.wheel_steps(notches) + up as isize - down as isize
+}
+
 /// Draws the crosshair through pixel (col, row) of a `w`×`h` slice shown in `image_rect`, clipped to
 /// `area`; returns the clipped painter for what is drawn over it.
-pub(super) fn crosshair(
+pub fn crosshair(
     painter: &egui::Painter,
     area: Rect,
     image_rect: Rect,
@@ -150,258 +344,4 @@ pub(super) fn crosshair(
         stroke,
     );
     clip
-}
-
-impl ViewerApp {
-    /// True when the slices are drawn by the shader.
-    pub fn gpu_active(&self) -> bool {
-        self.gpu_slicing && self.gpu.is_some()
-    }
-
-    /// Brings the GPU textures up to date with the view (shown modality, labels, heat map).
-    pub(super) fn sync_gpu(&mut self) {
-        let (Some(rs), Some(view)) = (&self.gpu, &self.view) else {
-            return;
-        };
-        if !self.gpu_slicing {
-            return;
-        }
-        let limit = rs.device.limits().max_texture_dimension_3d as usize;
-        if view.case.grid.dims.iter().any(|&d| d > limit) {
-            // Too large for a 3-D texture on this adapter: the CPU path draws it.
-            self.gpu_slicing = false;
-            return;
-        }
-        let mut renderer = rs.renderer.write();
-        let res = &mut renderer.callback_resources;
-        if res.get::<GpuSlices>().is_none() {
-            res.insert(GpuSlices::new(&rs.device, &rs.queue, rs.target_format));
-        }
-        let Some(g) = res.get_mut::<GpuSlices>() else {
-            return;
-        };
-        let dims = view.case.grid.dims;
-        let key = (view.serial, view.shown);
-        if g.volume_key != Some(key) {
-            if let Some(v) = &view.case.modalities[view.shown] {
-                g.set_volume(&rs.device, &rs.queue, dims, &v.data);
-            }
-            g.volume_key = Some(key);
-        }
-        let key = (view.serial, view.overlay_version);
-        if g.overlay_key != Some(key) {
-            let heat = view.heat.as_ref().map(|h| h.0.as_slice());
-            let labels = view.overlay.as_deref().filter(|_| heat.is_none());
-            g.set_overlay(&rs.device, &rs.queue, dims, labels, heat);
-            g.overlay_key = Some(key);
-        }
-    }
-
-    /// Draws `plane` into `rect` and handles its input.
-    pub(super) fn plane_view(&mut self, ui: &mut egui::Ui, plane: Plane, size: Vec2) {
-        let Some(view) = self.view.as_mut() else {
-            return;
-        };
-        let grid = view.case.grid;
-        let dims = grid.dims;
-        let map = SliceMap::new(&grid, plane);
-        let (w, h) = map.size(dims);
-        let (_, _, k) = map.pixel(dims, view.cursor);
-        let key = (
-            plane,
-            k,
-            view.shown,
-            view.level.to_bits(),
-            view.width.to_bits(),
-            view.opacity.to_bits(),
-            view.visible.clone(),
-            view.outline,
-            view.by_region,
-            view.overlay_version,
-        );
-        let gpu = self.gpu_slicing && self.gpu.is_some();
-        if view.case.modalities[view.shown].is_none() {
-            return;
-        }
-        if !gpu && view.textures.get(&plane).is_none_or(|(old, _)| *old != key) {
-            let Some(rgba) = view.plane_rgba(plane) else {
-                return;
-            };
-            let image = egui::ColorImage::from_rgba_unmultiplied([w, h], &rgba);
-            let options = TextureOptions::NEAREST;
-            let texture = ui
-                .ctx()
-                .load_texture(format!("slice-{}", plane.name()), image, options);
-            view.textures.insert(plane, (key, texture));
-        }
-        // Keep the physical aspect: pixel sizes are the voxel spacings of the two screen axes.
-        let spacing = grid.spacing();
-        let phys = Vec2::new(
-            (w as f64 * spacing[map.axes[0]]) as f32,
-            (h as f64 * spacing[map.axes[1]]) as f32,
-        );
-        let scale = (size.x / phys.x).min(size.y / phys.y).max(0.01) * view.zoom;
-        let (response, painter) = ui.allocate_painter(size, Sense::click_and_drag());
-        let area = response.rect;
-        let image_size = phys * scale;
-        let image_rect = Rect::from_center_size(area.center() + view.pan, image_size);
-        painter.rect_filled(area, 0.0, Color32::BLACK);
-        if gpu {
-            let callback = SliceCallback {
-                plane: Plane::ALL.iter().position(|p| *p == plane).unwrap_or(0),
-                params: view.slice_params(plane),
-                image: image_rect,
-            };
-            painter
-                .with_clip_rect(area)
-                .add(egui_wgpu::Callback::new_paint_callback(
-                    image_rect, callback,
-                ));
-        } else {
-            let texture = &view.textures[&plane].1;
-            painter.with_clip_rect(area).image(
-                texture.id(),
-                image_rect,
-                Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
-                Color32::WHITE,
-            );
-        }
-
-        // Crosshair at the cursor.
-        let (col, row, _) = map.pixel(dims, view.cursor);
-        let clip = crosshair(&painter, area, image_rect, (col, row), (w, h), 160);
-        let [l, r, t, b] = plane.edge_letters();
-        let font = egui::FontId::proportional(14.0);
-        let letter = Color32::from_rgb(230, 200, 60);
-        clip.text(
-            Pos2::new(area.left() + 4.0, area.center().y),
-            egui::Align2::LEFT_CENTER,
-            l,
-            font.clone(),
-            letter,
-        );
-        clip.text(
-            Pos2::new(area.right() - 4.0, area.center().y),
-            egui::Align2::RIGHT_CENTER,
-            r,
-            font.clone(),
-            letter,
-        );
-        clip.text(
-            Pos2::new(area.center().x, area.top() + 2.0),
-            egui::Align2::CENTER_TOP,
-            t,
-            font.clone(),
-            letter,
-        );
-        clip.text(
-            Pos2::new(area.center().x, area.bottom() - 2.0),
-            egui::Align2::CENTER_BOTTOM,
-            b,
-            font.clone(),
-            letter,
-        );
-        clip.text(
-            area.left_top() + Vec2::new(4.0, 2.0),
-            egui::Align2::LEFT_TOP,
-            format!("{} {}/{}", plane.name(), k + 1, dims[map.axes[2]]),
-            font,
-            Color32::LIGHT_GRAY,
-        );
-
-        let painting = view.edit.painting;
-        // The brush outline under the pointer in paint mode (radius in mm times screen points per mm).
-        if view.edit.painting
-            && let Some(pos) = response.hover_pos()
-        {
-            let radius = (view.edit.brush.radius_mm as f32 * scale).max(2.0);
-            clip.circle_stroke(pos, radius, Stroke::new(1.0, Color32::WHITE));
-        }
-
-        // Input: click or drag moves the cursor (paints in paint mode); the wheel and arrow keys step
-        // slices; right-drag sets window/level; a double click maximises the view or restores the grid.
-        // The views were drawn above with the state from before this input, so a change asks for one
-        // more frame (else the last step of a drag shows only at the next event).
-        let shown = |v: &super::CaseView| {
-            let wl = (v.level.to_bits(), v.width.to_bits());
-            (v.cursor, wl, v.pan, v.zoom.to_bits(), v.overlay_version)
-        };
-        let before = (shown(view), self.maximised);
-        let voxel_at = |pos: egui::Pos2| {
-            let c = ((pos.x - image_rect.min.x) / image_rect.width() * w as f32).floor();
-            let r = ((pos.y - image_rect.min.y) / image_rect.height() * h as f32).floor();
-            (c >= 0.0 && r >= 0.0 && (c as usize) < w && (r as usize) < h)
-                .then(|| map.voxel(dims, c as usize, r as usize, k))
-        };
-        // egui reports a drag only once the pointer has moved a few pixels: a stroke starts where the
-        // button went down, not where the drag was recognised.
-        if view.edit.painting
-            && response.drag_started_by(egui::PointerButton::Primary)
-            && let Some(voxel) = ui.input(|i| i.pointer.press_origin()).and_then(voxel_at)
-        {
-            view.paint(plane, voxel);
-        }
-        if let Some(voxel) = response
-            .interact_pointer_pos()
-            .filter(|_| response.dragged_by(egui::PointerButton::Primary) || response.clicked())
-            .and_then(voxel_at)
-        {
-            if view.edit.painting {
-                view.paint(plane, voxel);
-            } else {
-                view.cursor = voxel;
-            }
-        }
-        if response.dragged_by(egui::PointerButton::Secondary) {
-            let d = response.drag_delta();
-            view.width = (view.width * (1.0 + d.x * 0.005)).max(1e-3);
-            view.level -= d.y * view.width * 0.002;
-        }
-        if response.dragged_by(egui::PointerButton::Middle) {
-            view.pan += response.drag_delta();
-        }
-        if response.double_clicked() && !painting {
-            self.maximised = if self.maximised == Some(plane) {
-                None
-            } else {
-                Some(plane)
-            };
-        }
-        if response.hovered() {
-            // One wheel notch is one slice, as in ITK-SNAP: the raw wheel events, not egui's smoothed
-            // scrolling (which spreads a notch over frames and stepped five slices per notch). Pixel
-            // deltas (track pads) count one notch per `line_scroll_speed` points.
-            let view = self.view.as_mut().expect("checked above");
-            let line = ui.ctx().options(|o| o.input_options.line_scroll_speed);
-            let (notches, up, down) = ui.input(|i| {
-                let notches: f32 = (i.events.iter())
-                    .filter_map(|e| match e {
-                        egui::Event::MouseWheel { unit, delta, .. } => Some(match unit {
-                            egui::MouseWheelUnit::Point => delta.y / line,
-                            _ => delta.y,
-                        }),
-                        _ => None,
-                    })
-                    .sum();
-                (
-                    notches,
-                    i.key_pressed(egui::Key::ArrowUp),
-                    i.key_pressed(egui::Key::ArrowDown),
-                )
-            });
-            view.wheel += notches;
-            let wheel_steps = view.wheel.trunc();
-            view.wheel -= wheel_steps;
-            let step = wheel_steps as isize + up as isize - down as isize;
-            if step != 0 {
-                let axis = map.axes[2];
-                let n = dims[axis] as isize;
-                view.cursor[axis] = (view.cursor[axis] as isize + step).clamp(0, n - 1) as usize;
-            }
-        }
-        let view = self.view.as_ref().expect("checked above");
-        if (shown(view), self.maximised) != before {
-            ui.ctx().request_repaint();
-        }
-    }
 }

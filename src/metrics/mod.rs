@@ -3,9 +3,11 @@
 //! side is empty), per region, and the table over modality subsets.
 
 mod distance;
+mod label_measures;
 mod table;
 
 pub use distance::{squared_distance_to, surface};
+pub use label_measures::{LabelMeasures, Lesion, lesions, measure_labels};
 pub use table::SubsetTable;
 
 use crate::case::Profile;

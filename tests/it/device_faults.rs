@@ -233,6 +233,7 @@ fn viewer_with_a_gpu_that_is_lost() {
     let view = state.view.as_ref().unwrap();
     let tumour = view
         .overlay
+        .labels
         .as_ref()
         .unwrap()
         .iter()

@@ -38,18 +38,18 @@ fn open_a_case_switch_modality_step_slices_and_toggle_labels() {
         "case loaded: {:?}",
         h.state().error
     );
-    assert_eq!(h.state().view.as_ref().unwrap().cursor, [120, 120, 77]);
+    assert_eq!(h.state().view.as_ref().unwrap().nav.cursor, [120, 120, 77]);
 
     h.get_by_label("T1c").click();
     h.step();
     let v = h.state().view.as_ref().unwrap();
-    assert_eq!(v.shown, 1);
+    assert_eq!(v.display.shown, 1);
     // Auto window/level follows the T1c percentiles (numpy: 0.5 % = 2, 99.5 % = 129).
     assert!(
-        (v.level - 65.5).abs() < 1e-3 && (v.width - 127.0).abs() < 1e-3,
+        (v.display.level - 65.5).abs() < 1e-3 && (v.display.width - 127.0).abs() < 1e-3,
         "{} {}",
-        v.level,
-        v.width
+        v.display.level,
+        v.display.width
     );
 
     // Arrow up over the axial view steps one slice up (z + 1).
@@ -59,7 +59,7 @@ fn open_a_case_switch_modality_step_slices_and_toggle_labels() {
     h.key_press(egui::Key::ArrowUp);
     h.step();
     h.step();
-    assert_eq!(h.state().view.as_ref().unwrap().cursor[2], 78);
+    assert_eq!(h.state().view.as_ref().unwrap().nav.cursor[2], 78);
     // One wheel notch is one slice (egui's smoothed scroll stepped five); track-pad pixels add up
     // to a notch per `line_scroll_speed` points.
     let wheel = |unit, y| egui::Event::MouseWheel {
@@ -71,34 +71,34 @@ fn open_a_case_switch_modality_step_slices_and_toggle_labels() {
     };
     h.event(wheel(egui::MouseWheelUnit::Line, 1.0));
     h.run_steps(3);
-    assert_eq!(h.state().view.as_ref().unwrap().cursor[2], 79);
+    assert_eq!(h.state().view.as_ref().unwrap().nav.cursor[2], 79);
     h.event(wheel(egui::MouseWheelUnit::Line, -2.0));
     h.run_steps(3);
-    assert_eq!(h.state().view.as_ref().unwrap().cursor[2], 77);
+    assert_eq!(h.state().view.as_ref().unwrap().nav.cursor[2], 77);
     let line = h.ctx.options(|o| o.input_options.line_scroll_speed);
     for _ in 0..3 {
         h.event(wheel(egui::MouseWheelUnit::Point, 0.5 * line));
     }
     h.run_steps(3);
-    assert_eq!(h.state().view.as_ref().unwrap().cursor[2], 78);
+    assert_eq!(h.state().view.as_ref().unwrap().nav.cursor[2], 78);
 
     // The overlay shows the nested regions WT, TC, ET: hide the tumour core, then show it again.
     h.get_by_label("TC").click();
     h.step();
     assert_eq!(
-        h.state().view.as_ref().unwrap().visible,
+        h.state().view.as_ref().unwrap().display.visible,
         vec![true, true, false, true]
     );
     h.get_by_label("TC").click();
     h.step();
-    assert!(h.state().view.as_ref().unwrap().visible[2]);
+    assert!(h.state().view.as_ref().unwrap().display.visible[2]);
     // Switch to the training classes: the legend names them.
     h.get_by_label("classes").click();
     h.step();
-    assert!(!h.state().view.as_ref().unwrap().by_region);
+    assert!(!h.state().view.as_ref().unwrap().display.by_region);
     h.get_by_label("edema").click();
     h.step();
-    assert!(!h.state().view.as_ref().unwrap().visible[2]);
+    assert!(!h.state().view.as_ref().unwrap().display.visible[2]);
 }
 
 #[test]
@@ -123,10 +123,10 @@ fn an_overlay_from_a_file_replaces_the_ground_truth() {
     wait_loaded(&mut h);
     let seg = dir.join("Brats18_2013_11_1_seg.nii.gz");
     let view = h.state_mut().view.as_mut().unwrap();
-    let truth = view.overlay.clone().unwrap();
+    let truth = view.overlay.labels.clone().unwrap();
     view.load_overlay(&seg).unwrap();
-    assert_eq!(view.overlay.as_ref().unwrap(), &truth);
-    assert_eq!(view.overlay_name, "Brats18_2013_11_1_seg.nii.gz");
+    assert_eq!(view.overlay.labels.as_ref().unwrap(), &truth);
+    assert_eq!(view.overlay.name, "Brats18_2013_11_1_seg.nii.gz");
     let flair = dir.join("Brats18_2013_11_1_flair.nii.gz");
     let e = view.load_overlay(&flair).unwrap_err().to_string();
     assert!(e.contains("unexpected label values"), "{e}");
@@ -143,7 +143,7 @@ fn the_bundled_case_opens() {
         view.case.available(),
         cloe::case::Subset::all(cloe::case::Profile::Brats)
     );
-    assert!(view.overlay.is_none(), "no ground truth is bundled");
+    assert!(view.overlay.labels.is_none(), "no ground truth is bundled");
 }
 
 #[test]
@@ -153,7 +153,7 @@ fn export_labels_and_a_png_and_remember_the_case() {
     };
     let mut h = harness(ViewerApp::new(Some(dir.clone())));
     wait_loaded(&mut h);
-    assert_eq!(h.state().recent, vec![dir.clone()]);
+    assert_eq!(h.state().recent.0, vec![dir.clone()]);
     let out = tempfile::tempdir().unwrap();
     let labels = out.path().join("labels.nii.gz");
     h.state().export_labels(&labels).unwrap();
@@ -209,7 +209,7 @@ fn volumes_and_the_jump_to_the_lesion() {
         .state()
         .view
         .as_ref()
-        .is_none_or(|v| v.measure.slow.is_none())
+        .is_none_or(|v| v.measure.current().is_none())
         && t.elapsed().as_secs() < 120
     {
         h.step();
@@ -233,7 +233,7 @@ fn volumes_and_the_jump_to_the_lesion() {
             .sum()
     };
     let view = h.state().view.as_ref().unwrap();
-    let m = &view.measure;
+    let m = view.measure.current().unwrap();
     assert!(
         m.dice.is_none(),
         "the ground truth is not compared with itself"
@@ -251,7 +251,7 @@ fn volumes_and_the_jump_to_the_lesion() {
     h.get_by_label("Go to lesion").click();
     h.run_steps(2);
     let view = h.state().view.as_ref().unwrap();
-    let [x, y, z] = view.cursor;
+    let [x, y, z] = view.nav.cursor;
     let class = view.case.label.as_ref().unwrap().classes[view.case.grid.index(x, y, z)];
     assert!(
         class > 0,

@@ -34,7 +34,7 @@ fn snapshot(h: &Harness<'static, ViewerApp>) -> (String, Vec<u8>, bool) {
     let view = h.state().view.as_ref().expect("a case stays open");
     (
         view.case.id.clone(),
-        view.overlay.clone().unwrap(),
+        view.overlay.labels.clone().unwrap(),
         view.edit.unsaved,
     )
 }
@@ -58,7 +58,7 @@ fn bad_files_folders_and_models_leave_the_case_and_its_edits_in_place() {
     synthetic_prostate(&tmp.path().join("data"));
     let case = tmp.path().join("data/Synth-1");
     let mut app = ViewerApp::new(Some(case.clone()));
-    app.autosave_dir = Some(tmp.path().join("autosave"));
+    app.autosave.dir = Some(tmp.path().join("autosave"));
     app.maximised = Some(Plane::Axial);
     let mut h = Harness::builder()
         .with_size(egui::Vec2::new(1400.0, 900.0))
@@ -85,9 +85,9 @@ fn bad_files_folders_and_models_leave_the_case_and_its_edits_in_place() {
     {
         let view = h.state_mut().view.as_mut().unwrap();
         view.edit.brush.class = 2;
-        let at = view.cursor;
+        let at = view.nav.cursor;
         view.paint(Plane::Axial, at);
-        view.end_stroke();
+        view.edit.end_stroke();
     }
     h.run_steps(2);
     let before = snapshot(&h);
@@ -151,12 +151,12 @@ fn bad_files_folders_and_models_leave_the_case_and_its_edits_in_place() {
     }
 
     // Still answering the keyboard: the arrow keys step the slice.
-    let z = h.state().view.as_ref().unwrap().cursor[2];
+    let z = h.state().view.as_ref().unwrap().nav.cursor[2];
     h.hover_at(egui::pos2(660.0, 470.0));
     h.key_press(Key::ArrowUp);
     h.run_steps(2);
     assert_ne!(
-        h.state().view.as_ref().unwrap().cursor[2],
+        h.state().view.as_ref().unwrap().nav.cursor[2],
         z,
         "the slice moved"
     );

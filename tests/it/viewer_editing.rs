@@ -16,7 +16,7 @@ const SIZE: egui::Vec2 = egui::Vec2::new(1400.0, 900.0);
 
 pub(crate) fn harness(case: &Path, autosave: &Path) -> Harness<'static, ViewerApp> {
     let mut app = ViewerApp::new(Some(case.to_path_buf()));
-    app.autosave_dir = Some(autosave.to_path_buf());
+    app.autosave.dir = Some(autosave.to_path_buf());
     app.maximised = Some(Plane::Axial);
     let mut h = Harness::builder()
         .with_size(SIZE)
@@ -41,7 +41,14 @@ pub(crate) fn wait(
 }
 
 fn overlay(h: &Harness<'static, ViewerApp>) -> Vec<u8> {
-    h.state().view.as_ref().unwrap().overlay.clone().unwrap()
+    h.state()
+        .view
+        .as_ref()
+        .unwrap()
+        .overlay
+        .labels
+        .clone()
+        .unwrap()
 }
 
 /// A left-button drag from `a` to `b` through the middle point.
@@ -86,7 +93,7 @@ fn paint_undo_autosave_restore_save_and_discard() {
         .filter(|&i| painted[i] != truth[i])
         .collect();
     assert!(changed.len() > 10, "{} voxels painted", changed.len());
-    let z = view.cursor[2];
+    let z = view.nav.cursor[2];
     assert!(
         changed
             .iter()
@@ -94,7 +101,7 @@ fn paint_undo_autosave_restore_save_and_discard() {
         "TZ painted in the axial slice z = {z} only"
     );
     assert!(view.edit.unsaved && view.edit.history.can_undo());
-    assert!(view.overlay_name.ends_with("(edited)"));
+    assert!(view.overlay.name.ends_with("(edited)"));
 
     // Undo and redo from the keyboard: the whole stroke at once, also while a button holds the
     // keyboard focus (as the Paint toggle does in a real window after it is clicked).

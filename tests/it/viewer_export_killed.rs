@@ -152,25 +152,25 @@ fn viewer_exporting_until_killed() {
     let view = h.state_mut().view.as_mut().unwrap();
     view.edit.brush.class = 2;
     view.paint(Plane::Axial, [120, 120, 77]);
-    view.end_stroke();
+    view.edit.end_stroke();
     assert!(view.edit.unsaved);
     // Then labels that compress poorly (pseudo-random classes), so that most of each cycle is spent
     // writing files and the kills land inside writes, not in the conversions between them.
     let mut state = 1u64;
-    for c in view.overlay.as_mut().unwrap().iter_mut() {
+    for c in view.overlay.labels.as_mut().unwrap().iter_mut() {
         state = state
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         *c = (state >> 62) as u8;
     }
-    view.overlay_version += 1;
+    view.overlay.version += 1;
     let once = std::env::var("CLOE_TEST_ONCE").is_ok_and(|v| v == "1");
     for i in 0.. {
         let app = h.state_mut();
         app.export_labels(&exports.join(format!("{prefix}-{i}.nii.gz")))
             .unwrap();
         // The same labels as a newer version: the autosave is written again.
-        app.view.as_mut().unwrap().overlay_version += 1;
+        app.view.as_mut().unwrap().overlay.version += 1;
         app.flush_autosave();
         let view = app.view.as_ref().unwrap();
         assert!(autosave_path(&autosave_dir, view).is_file());

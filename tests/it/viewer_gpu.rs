@@ -59,7 +59,7 @@ fn the_shader_draws_what_the_cpu_path_draws() {
     // A label map of three classes from FLAIR intensity (a test pattern on a real scan) and a heat map.
     let flair = view.case.modalities[0].as_ref().unwrap().data.clone();
     let max = flair.iter().copied().fold(0.0f32, f32::max);
-    view.overlay = Some(
+    view.overlay.labels = Some(
         flair
             .iter()
             .map(|&v| (v / max * 6.0).clamp(0.0, 3.0) as u8)
@@ -72,11 +72,18 @@ fn the_shader_draws_what_the_cpu_path_draws() {
     );
     let dims = view.case.grid.dims;
     gpu.set_volume(&rs.device, &rs.queue, dims, &flair);
-    gpu.set_overlay(&rs.device, &rs.queue, dims, view.overlay.as_deref(), None);
+    gpu.set_overlay(
+        &rs.device,
+        &rs.queue,
+        dims,
+        view.overlay.labels.as_deref(),
+        None,
+    );
     for (by_region, outline) in [(true, false), (true, true), (false, false), (false, true)] {
-        view.set_by_region(by_region);
-        view.outline = outline;
-        view.visible[2] = !outline;
+        let profile = view.case.profile;
+        view.display.set_by_region(profile, by_region);
+        view.display.outline = outline;
+        view.display.visible[2] = !outline;
         assert_same(
             &view,
             &gpu,
@@ -85,7 +92,10 @@ fn the_shader_draws_what_the_cpu_path_draws() {
         );
     }
     // The heat map replaces the labels.
-    view.heat = Some((flair.clone(), max));
+    view.overlay.heat = Some(cloe::app::case_view::HeatMap {
+        values: flair.clone(),
+        max,
+    });
     gpu.set_overlay(&rs.device, &rs.queue, dims, None, Some(&flair));
     assert_same(&view, &gpu, &rs, "heat map");
 }
@@ -96,7 +106,7 @@ fn wgpu_harness(dir: std::path::PathBuf) -> Harness<'static, ViewerApp> {
         .wgpu()
         .build_eframe(move |cc| {
             let mut app = ViewerApp::new(Some(dir.clone()));
-            app.gpu = cc.wgpu_render_state.clone();
+            app.slices.gpu = cc.wgpu_render_state.clone();
             app
         });
     let t = std::time::Instant::now();
@@ -121,7 +131,7 @@ fn the_three_views_look_the_same_on_either_path_and_match_the_snapshot() {
         h.state().gpu_active(),
         "the harness gives the app a wgpu renderer"
     );
-    assert!(h.state().view.as_ref().unwrap().overlay.is_some());
+    assert!(h.state().view.as_ref().unwrap().overlay.labels.is_some());
     // The measurements arrive from a worker: the snapshot is taken with them.
     let t = std::time::Instant::now();
     while !h.state().view.as_ref().unwrap().measure.done() && t.elapsed().as_secs() < 120 {
@@ -133,7 +143,7 @@ fn the_three_views_look_the_same_on_either_path_and_match_the_snapshot() {
     h.run_steps(1);
     let shader = h.render().expect("render");
     h.snapshot("three_views_gpu");
-    h.state_mut().gpu_slicing = false;
+    h.state_mut().slices.slicing = false;
     h.run_steps(2);
     let cpu = h.render().expect("render");
     let (n, m) = compare(shader.as_raw(), cpu.as_raw());

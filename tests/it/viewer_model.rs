@@ -124,13 +124,20 @@ fn toggles_refuse_from_cached_experts_and_overlays_switch() {
     );
     model.source = OverlaySource::Disagreement;
     model.apply_overlay(view);
-    assert!(view.heat.is_some() && view.overlay_name == "disagreement");
+    assert!(view.overlay.heat.is_some() && view.overlay.name == "disagreement");
     model.source = OverlaySource::Expert(0);
     model.apply_overlay(view);
-    assert!(view.heat.is_none() && view.overlay.is_some() && view.overlay_name == "expert FLAIR");
+    assert!(
+        view.overlay.heat.is_none()
+            && view.overlay.labels.is_some()
+            && view.overlay.name == "expert FLAIR"
+    );
     model.source = OverlaySource::Fused;
     model.apply_overlay(view);
-    assert_eq!(view.overlay.as_ref().unwrap().len(), view.case.grid.len());
+    assert_eq!(
+        view.overlay.labels.as_ref().unwrap().len(),
+        view.case.grid.len()
+    );
     h.step();
 }
 
@@ -147,6 +154,7 @@ fn the_bundled_case_opens_with_the_shipped_model() {
     let view = state.view.as_ref().unwrap();
     let tumour = view
         .overlay
+        .labels
         .as_ref()
         .expect("the fused segmentation is shown")
         .iter()
@@ -188,7 +196,7 @@ fn the_shipped_model_runs_on_an_opened_case() {
     use egui_kittest::kittest::Queryable;
     h.get_by_label("Experts side by side").click();
     h.run_steps(3);
-    assert_eq!(h.state().models.tiles.drawn(), 5);
+    assert_eq!(h.state().tiles.drawn(), 5);
     let Some(other) = data("brats2018/Brats18_2013_11_1") else {
         return;
     };

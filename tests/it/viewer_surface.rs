@@ -40,9 +40,10 @@ fn the_ground_truth_surfaces_render_offscreen_with_a_stable_triangle_count() {
     };
     let case = load_case(&find_case(&dir, None).unwrap(), Default::default()).unwrap();
     let mut view = CaseView::new(case);
-    view.set_by_region(true);
-    let labels = view.overlay.clone().unwrap();
-    let style = view.label_style();
+    let profile = view.case.profile;
+    view.display.set_by_region(profile, true);
+    let labels = view.overlay.labels.clone().unwrap();
+    let style = view.display.label_style(view.case.profile);
     let meshes = build_meshes(&view.case.grid, &labels, &style, None);
     let triangles: Vec<usize> = meshes.iter().map(|m| m.mesh.triangles()).collect();
     eprintln!("triangles (WT, TC, ET): {triangles:?}");
@@ -99,7 +100,7 @@ fn wgpu_harness(app: ViewerApp) -> Harness<'static, ViewerApp> {
         .wgpu()
         .build_eframe(move |cc| {
             let mut app = app.take().expect("built once");
-            app.gpu = cc.wgpu_render_state.clone();
+            app.slices.gpu = cc.wgpu_render_state.clone();
             app
         })
 }
@@ -127,7 +128,9 @@ fn the_3d_tab_shows_the_surfaces_and_the_layout_matches_its_snapshot() {
     };
     let mut h = wgpu_harness(ViewerApp::new(Some(dir)));
     wait(&mut h, "the case", |a| a.view.is_some());
-    h.state_mut().view.as_mut().unwrap().set_by_region(true);
+    let view = h.state_mut().view.as_mut().unwrap();
+    let profile = view.case.profile;
+    view.display.set_by_region(profile, true);
     h.run_steps(2);
     h.get_by_label("3-D").click();
     wait(&mut h, "the surfaces and the measurements", |a| {
@@ -198,7 +201,7 @@ fn the_experts_side_by_side_match_their_snapshot() {
     );
     h.get_by_label("Experts side by side").click();
     h.run_steps(3);
-    assert_eq!(h.state().models.tiles.drawn(), 5);
+    assert_eq!(h.state().tiles.drawn(), 5);
     wait(&mut h, "the measurements", |a| {
         a.view.as_ref().unwrap().measure.done()
     });

@@ -23,8 +23,8 @@ fn wait(h: &mut Harness<'static, ViewerApp>, what: &str, done: impl Fn(&ViewerAp
     assert!(
         done(h.state()),
         "timed out waiting for {what}; status {:?}, error {:?}",
-        h.state().training.status,
-        h.state().training.error
+        h.state().training.run.status,
+        h.state().training.run.error
     );
 }
 
@@ -57,12 +57,12 @@ fn the_training_tab_fine_tunes_stops_resumes_and_hands_over_the_model() {
     let mut app = ViewerApp::new(Some(data.join("Synth-1")));
     {
         let t = &mut app.training;
-        t.data_field = data.display().to_string();
-        t.init_field = start.display().to_string();
-        t.out_field = tmp.path().join("tuned").display().to_string();
-        t.iterations = 4;
-        t.val_fraction = 0.34;
-        t.device = DeviceChoice::Cpu;
+        t.form.data_field = data.display().to_string();
+        t.form.init_field = start.display().to_string();
+        t.form.out_field = tmp.path().join("tuned").display().to_string();
+        t.form.iterations = 4;
+        t.form.val_fraction = 0.34;
+        t.form.device = DeviceChoice::Cpu;
     }
     let mut h = Harness::builder()
         .with_size(egui::Vec2::new(1400.0, 900.0))
@@ -85,15 +85,15 @@ fn the_training_tab_fine_tunes_stops_resumes_and_hands_over_the_model() {
     h.run_steps(2);
     wait(&mut h, "the end of the run", |a| !a.training.is_running());
     let t = &h.state().training;
-    assert!(t.error.is_none(), "{:?}", t.error);
+    assert!(t.run.error.is_none(), "{:?}", t.run.error);
     let tuned = tmp.path().join("tuned");
-    assert_eq!(t.finished.as_deref(), Some(tuned.as_path()));
-    assert_eq!((t.step, t.losses.len()), (4, 4));
-    assert!(!t.validation.is_empty(), "validation Dice reported");
+    assert_eq!(t.run.finished.as_deref(), Some(tuned.as_path()));
+    assert_eq!((t.run.step, t.run.losses.len()), (4, 4));
+    assert!(!t.run.validation.is_empty(), "validation Dice reported");
     assert!(
-        t.status.iter().any(|s| s.contains("finished: 4 steps")),
+        t.run.status.iter().any(|s| s.contains("finished: 4 steps")),
         "{:?}",
-        t.status
+        t.run.status
     );
     assert!(tuned.join("model.bpk").is_file() && log_rows(&tuned) == 4);
     let options = std::fs::read_to_string(tuned.join("train-options.json")).unwrap();
@@ -107,43 +107,49 @@ fn the_training_tab_fine_tunes_stops_resumes_and_hands_over_the_model() {
     // Starting again into the same folder is refused until the user says to replace the model.
     h.get_by_label("Start training").click();
     h.run_steps(2);
-    let e = h.state().training.error.clone().unwrap_or_default();
+    let e = h.state().training.run.error.clone().unwrap_or_default();
     assert!(e.contains("already holds a model"), "{e}");
     assert!(!h.state().training.is_running());
 
     // A long run into another folder, stopped after its first step: the checkpoint is there, and
     // Start continues from it.
-    h.state_mut().training.out_field = tmp.path().join("long").display().to_string();
-    h.state_mut().training.iterations = 100_000;
+    h.state_mut().training.form.out_field = tmp.path().join("long").display().to_string();
+    h.state_mut().training.form.iterations = 100_000;
     h.get_by_label("Start training").click();
     h.run_steps(2);
-    wait(&mut h, "a first step", |a| !a.training.losses.is_empty());
+    wait(&mut h, "a first step", |a| {
+        !a.training.run.losses.is_empty()
+    });
     h.get_by_label("Stop").click();
     h.run_steps(2);
     wait(&mut h, "the stop", |a| !a.training.is_running());
     let long = tmp.path().join("long");
-    let stopped_at = h.state().training.step;
+    let stopped_at = h.state().training.run.step;
     assert!(long.join("checkpoint/state.json").is_file());
-    assert!(h.state().training.resume, "after a stop, Start resumes");
+    assert!(
+        h.state().training.form.resume,
+        "after a stop, Start resumes"
+    );
     assert!(
         h.state()
             .training
+            .run
             .status
             .iter()
             .any(|s| s.contains(&format!("stopped at step {stopped_at}"))),
         "{:?}",
-        h.state().training.status
+        h.state().training.run.status
     );
-    h.state_mut().training.iterations = stopped_at + 2;
+    h.state_mut().training.form.iterations = stopped_at + 2;
     h.get_by_label("Start training").click();
     h.run_steps(2);
     wait(&mut h, "the resumed run", |a| !a.training.is_running());
     let t = &h.state().training;
-    assert!(t.error.is_none(), "{:?}", t.error);
+    assert!(t.run.error.is_none(), "{:?}", t.run.error);
     assert!(
-        t.status[0].contains(&format!("resumed at step {stopped_at}")),
+        t.run.status[0].contains(&format!("resumed at step {stopped_at}")),
         "{:?}",
-        t.status
+        t.run.status
     );
     assert_eq!(log_rows(&long), stopped_at + 2);
 
@@ -168,17 +174,17 @@ fn a_model_from_scratch_takes_the_profile_the_cases_name() {
     synthetic_prostate(&data);
     let mut app = ViewerApp::new(None);
     app.page = Page::Training;
-    app.training.data_field = data.display().to_string();
+    app.training.form.data_field = data.display().to_string();
     let mut h = Harness::builder()
         .with_size(egui::Vec2::new(1400.0, 900.0))
         .build_ui_state(|ui, app: &mut ViewerApp| app.show(ui), app);
     h.run_steps(2);
     // No model to start from: the profile follows the T2/ADC file names, not the BraTS default.
     h.get_by_label_contains("3 cases found (prostate): 3 with a label map");
-    assert_eq!(h.state().training.profile, Profile::Prostate);
+    assert_eq!(h.state().training.form.profile, Profile::Prostate);
     // Picked by hand, it stays.
-    h.state_mut().training.profile_from_cases = false;
-    h.state_mut().training.profile = Profile::Brats;
+    h.state_mut().training.form.profile_from_cases = false;
+    h.state_mut().training.form.profile = Profile::Brats;
     h.run_steps(2);
     h.get_by_label_contains("3 cases found (brats)");
 }
@@ -193,8 +199,8 @@ fn the_training_page_names_the_cases_a_run_would_stop_at_before_start() {
     let bytes = std::fs::read(&label).unwrap();
     std::fs::write(&label, &bytes[..bytes.len() / 2]).unwrap();
     let mut app = ViewerApp::new(None);
-    app.training.data_field = data.display().to_string();
-    app.training.init_field = String::new();
+    app.training.form.data_field = data.display().to_string();
+    app.training.form.init_field = String::new();
     app.page = Page::Training;
     let mut h = Harness::builder()
         .with_size(egui::Vec2::new(1400.0, 900.0))
@@ -221,7 +227,7 @@ fn a_prepared_training_set_is_named_as_such_before_start() {
     };
     cloe::train::prepare_dataset(&sources, opts, &prepared, &mut |_, _| {}).unwrap();
     let mut app = ViewerApp::new(None);
-    app.training.data_field = prepared.display().to_string();
+    app.training.form.data_field = prepared.display().to_string();
     app.page = Page::Training;
     let mut h = Harness::builder()
         .with_size(egui::Vec2::new(1400.0, 900.0))
