@@ -97,3 +97,39 @@ pub fn downsample_target(x: Tensor<5>) -> Tensor<5> {
         .mean_dim(1)
         .reshape([b, k, d / 2, h / 2, w / 2])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tensor(v: Vec<f32>, shape: [usize; 5]) -> Tensor<5> {
+        Tensor::from_data(TensorData::new(v, shape), &Device::flex())
+    }
+
+    #[test]
+    fn region_dice_by_hand() {
+        // Two voxels, classes background / NCR / ED / ET: voxel 0 is ED, voxel 1 is ET.
+        let target = tensor(vec![0., 0., 0., 0., 1., 0., 0., 1.], [1, 4, 1, 1, 2]);
+        let probs = tensor(
+            vec![0.1, 0.0, 0.2, 0.2, 0.6, 0.2, 0.1, 0.6],
+            [1, 4, 1, 1, 2],
+        );
+        // WT = {1, 2, 3}: p = (0.9, 1.0), y = (1, 1): 2·1.9 / (1.9 + 2). TC = {1, 3}: p = (0.3, 0.8),
+        // y = (0, 1): 2·0.8 / (1.1 + 1). ET = {3}: p = (0.1, 0.6), y = (0, 1): 2·0.6 / (0.7 + 1).
+        let regions: [&[u8]; 3] = [&[1, 2, 3], &[1, 3], &[3]];
+        let want = 1.0 - (3.8 / 3.9 + 1.6 / 2.1 + 1.2 / 1.7) / 3.0;
+        let got = crate::model::to_vec(region_soft_dice(probs, target, &regions))[0] as f64;
+        assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+    }
+
+    #[test]
+    fn a_downsampled_target_holds_the_class_shares_of_each_block() {
+        // One class, a 2×2×4 volume (z, y, x): x = 0..4 with the value x in z = 0, 0 in z = 1.
+        let v: Vec<f32> = (0..16)
+            .map(|i| if i < 8 { (i % 4) as f32 } else { 0.0 })
+            .collect();
+        let got = crate::model::to_vec(downsample_target(tensor(v, [1, 1, 2, 2, 4])));
+        // Blocks x ∈ {0, 1} and {2, 3}: (0 + 1) · 2 / 8 and (2 + 3) · 2 / 8.
+        assert_eq!(got, vec![0.25, 1.25]);
+    }
+}

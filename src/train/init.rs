@@ -108,4 +108,35 @@ mod tests {
         assert_eq!(e, experts);
         assert_ne!(r, region);
     }
+
+    #[test]
+    fn new_parts_start_afresh_and_dropped_parts_are_left_behind() {
+        let device = Device::flex();
+        device.seed(10);
+        let dir = tempfile::tempdir().unwrap();
+        let saved = CloeNet::new(&tiny(0.5), &device);
+        save_model(&saved, dir.path()).unwrap();
+        let (experts, region, _) = outputs(&saved, &device);
+        // Deep supervision and π's context added: the experts as saved, a new r, and the deep heads'
+        // logits at 1/4 and 1/2 of the patch.
+        let mut richer = tiny(0.5);
+        (richer.deep_supervision, richer.region_context) = (true, true);
+        let grown = initial_weights(CloeNet::new(&richer, &device), dir.path(), &device).unwrap();
+        let (e, r, _) = outputs(&grown, &device);
+        assert_eq!(e, experts);
+        assert_ne!(r, region);
+        let x: Vec<Tensor<5>> = (0..4)
+            .map(|_| Tensor::ones([1, 1, 16, 16, 16], &device))
+            .collect();
+        let deep: Vec<[usize; 5]> = (grown.forward_masked(&x, &[true; 4]).fusion.deep_logits)
+            .iter()
+            .map(|t| t.dims())
+            .collect();
+        assert_eq!(deep, vec![[1, 4, 4, 4, 4], [1, 4, 8, 8, 8]]);
+        // Back to the plain model from the richer one: the extra weights are left, the rest kept.
+        let dir2 = tempfile::tempdir().unwrap();
+        save_model(&grown, dir2.path()).unwrap();
+        let plain = initial_weights(CloeNet::new(&tiny(0.5), &device), dir2.path(), &device);
+        assert_eq!(outputs(&plain.unwrap(), &device).0, experts);
+    }
 }

@@ -8,6 +8,7 @@ mod checkpoint;
 mod clock;
 mod device_cases;
 mod init;
+mod run;
 mod sampler;
 mod spatial;
 mod validate;
@@ -19,6 +20,7 @@ pub use cache::{
 pub use check::{CaseCheck, check_cases};
 pub use checkpoint::LoopState;
 pub use device_cases::DeviceCases;
+pub use run::train;
 pub use sampler::{
     Intensity, Patch, PatchSpec, SamplerCase, cut, draw_batch, draw_patch, draw_subset, step_rng,
     window_origin,
@@ -30,17 +32,12 @@ use crate::backend_check::check_conv_weight_gradient;
 use crate::case::{Profile, Subset, find_cases};
 use crate::device::{ComputeDevice, DeviceChoice, select};
 use crate::error::{CloeError, Result};
-use crate::io::{WriteOptions, atomic_write};
-use crate::loss::{LossValues, cloe_loss};
-use crate::model::{CloeConfig, CloeNet, save_model};
+use crate::loss::LossValues;
+use crate::model::CloeConfig;
 use crate::preprocess::PrepareOptions;
-use burn::optim::{AdamWConfig, GradientsParams};
-use burn::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Everything a training run needs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -354,222 +351,4 @@ fn labelled_cases(opts: &TrainOptions) -> Result<Vec<(String, SamplerCase)>> {
         ));
     }
     Ok(prepared)
-}
-
-/// Runs (or resumes) training. `on_event` sees every event; setting `cancel` stops after the current
-/// step with a checkpoint.
-pub fn train(
-    opts: &TrainOptions,
-    on_event: &mut dyn FnMut(TrainEvent),
-    cancel: &AtomicBool,
-) -> Result<TrainSummary> {
-    opts.check()?;
-    let cfg = opts.config.clone();
-    let (compute, note) = training_device(opts.device)?;
-    let ((train_cases, train_ids), (val_cases, val_ids)) = load_cases(opts)?;
-    let device = compute.device.clone();
-    let ad = device.clone().autodiff();
-    ad.seed(opts.seed);
-    let mut model = CloeNet::new(&cfg, &ad);
-    if let Some(dir) = opts.init.as_ref().filter(|_| !opts.resume) {
-        model = init::initial_weights(model, dir, &ad)?;
-    }
-    // Decoupled weight decay (AdamW): with Adam's L2 term the decay dominates the normalised update of
-    // parameters whose loss gradients are tiny, and it drove the gating MLP's weights towards zero.
-    let mut optim = AdamWConfig::new()
-        .with_weight_decay(opts.weight_decay as f32)
-        .init();
-    let mut state = LoopState {
-        step: 0,
-        best_score: None,
-        best_step: None,
-        seed: opts.seed,
-        train_cases: train_ids.clone(),
-        val_cases: val_ids.clone(),
-    };
-    std::fs::create_dir_all(&opts.out_dir)
-        .map_err(|e| CloeError::unwritable(&opts.out_dir, e.to_string()))?;
-    // What a killed run of this folder was writing when it died.
-    crate::io::remove_stale_temporaries(&opts.out_dir);
-    let log_path = opts.out_dir.join("train-log.csv");
-    let mut log = String::new();
-    if opts.resume {
-        let (m, o, s) = checkpoint::load(&opts.out_dir, model, optim)?;
-        (model, optim, state) = (m, o, s);
-        if state.train_cases != train_ids || state.val_cases != val_ids {
-            return Err(CloeError::Invalid(
-                "cannot resume: the cases or their split differ from the checkpoint's".into(),
-            ));
-        }
-        // Keep the log up to the checkpoint.
-        let old = std::fs::read_to_string(&log_path).unwrap_or_default();
-        for line in old.lines() {
-            let step = line.split(',').next().and_then(|s| s.parse::<usize>().ok());
-            if step.is_none_or(|s| s <= state.step) {
-                let _ = writeln!(log, "{line}");
-            }
-        }
-    }
-    if log.is_empty() {
-        let _ = writeln!(
-            log,
-            "step,lr,seconds,subset,{},val_score",
-            LossValues::NAMES.join(",")
-        );
-    }
-    save_config(opts)?;
-    on_event(TrainEvent::Ready {
-        train: train_ids,
-        val: val_ids,
-        device: compute.label.clone(),
-        note,
-        start_step: state.step,
-    });
-
-    let (p, k) = (cfg.patch, cfg.classes);
-    // The training cases go to the device once; each step cuts its patches there.
-    let on_device = DeviceCases::upload(&train_cases, p, k, &ad);
-    let clock = clock::ActiveClock::start();
-    let first_step = state.step;
-    let mut cancelled = false;
-    while state.step < opts.iterations {
-        let out_of_time = opts
-            .time_limit_seconds
-            .is_some_and(|l| clock.seconds() >= l);
-        if cancel.load(Ordering::Relaxed) || out_of_time {
-            cancelled = true;
-            break;
-        }
-        let step_started = clock.seconds();
-        let step = state.step;
-        let mut rng = step_rng(opts.seed, step);
-        let specs = draw_batch(&train_cases, p, opts.tumour_fraction, opts.batch, &mut rng);
-        let (inputs, target) = on_device.batch(&train_cases, &specs);
-        let subset = specs[0].subset.clone();
-        let pred = model.forward(&inputs);
-        let terms = cloe_loss(&model, &pred, &inputs, target, &mut rng);
-        let logged = (step + 1).is_multiple_of(opts.log_every) || step + 1 == opts.iterations;
-        let losses = logged.then(|| terms.values());
-        if let Some(total) = losses.map(|l| l.total).filter(|t| !t.is_finite()) {
-            return Err(CloeError::Invalid(format!(
-                "the loss became {total} at step {step}; lower the learning rate"
-            )));
-        }
-        let mut grads = terms.total.backward();
-        let lr = opts.lr_at(step);
-        if opts.head_lr_scale != 1.0 {
-            let heads = model.take_head_gradients(&mut grads);
-            model = optim.step(lr * opts.head_lr_scale, model, heads);
-        }
-        let rest = GradientsParams::from_grads(grads, &model);
-        model = optim.step(lr, model, rest);
-        state.step += 1;
-        let seconds = clock.seconds() - step_started;
-        let done = state.step - first_step;
-        let eta = clock.seconds() / done as f64 * (opts.iterations - state.step) as f64;
-        let mut row = format!("{},{lr:.6e},{seconds:.3},{}", state.step, subset.bits());
-        for v in losses
-            .map(|l| l.values())
-            .unwrap_or([f64::NAN; LossValues::NAMES.len()])
-        {
-            if v.is_nan() {
-                row.push(',');
-            } else {
-                let _ = write!(row, ",{v:.6}");
-            }
-        }
-        on_event(TrainEvent::Step {
-            step: state.step,
-            total: opts.iterations,
-            lr,
-            losses,
-            subset,
-            seconds,
-            eta_seconds: eta,
-        });
-
-        let last = state.step == opts.iterations;
-        let mut val_score = String::new();
-        if !val_cases.is_empty() && (state.step.is_multiple_of(opts.validate_every.max(1)) || last)
-        {
-            let score =
-                validate_keep_best(&model, &val_cases, &device, &mut state, opts, on_event)?;
-            val_score = format!("{score:.6}");
-        } else if val_cases.is_empty()
-            && (state.step.is_multiple_of(opts.checkpoint_every.max(1)) || last)
-        {
-            save_model(&model.valid(), &opts.out_dir)?;
-        }
-        let _ = writeln!(log, "{row},{val_score}");
-        if state.step.is_multiple_of(opts.checkpoint_every.max(1)) || last {
-            // The log first: a run killed between the two resumes from the previous checkpoint and
-            // trims the log back to it, never the other way round (a checkpoint ahead of its log).
-            write_log(&log_path, &log)?;
-            checkpoint::save(&opts.out_dir, &model, &optim, &state)?;
-            on_event(TrainEvent::Checkpoint { step: state.step });
-        }
-    }
-    if cancelled && state.step > first_step {
-        if val_cases.is_empty() {
-            save_model(&model.valid(), &opts.out_dir)?;
-        } else if !state.step.is_multiple_of(opts.validate_every.max(1)) {
-            // Validate where the run stopped, so a better last model is not lost.
-            validate_keep_best(&model, &val_cases, &device, &mut state, opts, on_event)?;
-        }
-        write_log(&log_path, &log)?;
-        checkpoint::save(&opts.out_dir, &model, &optim, &state)?;
-        on_event(TrainEvent::Checkpoint { step: state.step });
-    }
-    write_log(&log_path, &log)?;
-    if !opts.out_dir.join(crate::model::WEIGHTS_FILE).exists() {
-        save_model(&model.valid(), &opts.out_dir)?;
-    }
-    Ok(TrainSummary {
-        steps: state.step,
-        cancelled,
-        best_score: state.best_score,
-        seconds: clock.seconds(),
-        device: compute.label,
-    })
-}
-
-/// Validates, keeps the model when it is the best so far, reports; returns the score.
-fn validate_keep_best(
-    model: &CloeNet,
-    val_cases: &[SamplerCase],
-    device: &Device,
-    state: &mut LoopState,
-    opts: &TrainOptions,
-    on_event: &mut dyn FnMut(TrainEvent),
-) -> Result<f64> {
-    let validation = validate(&model.valid(), val_cases, device);
-    let best = state.best_score.is_none_or(|b| validation.score > b);
-    if best {
-        state.best_score = Some(validation.score);
-        state.best_step = Some(state.step);
-        save_model(&model.valid(), &opts.out_dir)?;
-    }
-    let score = validation.score;
-    on_event(TrainEvent::Validated {
-        step: state.step,
-        validation,
-        best,
-    });
-    Ok(score)
-}
-
-fn write_log(path: &std::path::Path, log: &str) -> Result<()> {
-    atomic_write(path, &WriteOptions::default().overwriting(true), |tmp| {
-        std::fs::write(tmp, log).map_err(|e| e.to_string())
-    })
-}
-
-/// Writes the run's options beside the model (`train-options.json`) for the record.
-fn save_config(opts: &TrainOptions) -> Result<()> {
-    let json = serde_json::to_string_pretty(opts).map_err(|e| CloeError::Invalid(e.to_string()))?;
-    atomic_write(
-        &opts.out_dir.join("train-options.json"),
-        &WriteOptions::default().overwriting(true),
-        |tmp| std::fs::write(tmp, &json).map_err(|e| e.to_string()),
-    )
 }
