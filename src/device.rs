@@ -4,7 +4,7 @@
 //! while the process runs (a driver reset, a device removed) is remembered: from then on `auto` means
 //! the CPU and `gpu` says why it cannot be had.
 
-use crate::error::{CloeError, Result};
+use crate::error::{CloeError, Result, Setting};
 use burn::prelude::{Device, DeviceKind};
 use burn::tensor::wgpu::wgpu;
 use serde::Serialize;
@@ -44,7 +44,7 @@ pub fn check_gpus_lost() -> bool {
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     let lost = gpus.iter().any(|device| {
-        let answer = crate::guard::contained(|| {
+        let answer = crate::panic_capture::contained(|| {
             // A computed value, not a copy: a destroyed device can still hand back bytes.
             let twos = burn::tensor::Tensor::<1>::ones([1024], device) * 2.0;
             let sum = twos.sum().try_into_data().ok();
@@ -88,9 +88,13 @@ impl DeviceChoice {
             "auto" | "" => Ok(Self::Auto),
             "cpu" => Ok(Self::Cpu),
             "gpu" | "wgpu" => Ok(Self::Gpu),
-            other => Err(CloeError::Invalid(format!(
-                "device {other:?} is not one of auto, cpu, gpu (the device setting, or CLOE_DEVICE)"
-            ))),
+            other => Err(CloeError::setting(
+                Setting::Device,
+                format!(
+                    "device {other:?} is not one of auto, cpu, gpu (the device setting, or \
+                     CLOE_DEVICE)"
+                ),
+            )),
         }
     }
 }
@@ -168,10 +172,10 @@ pub fn select(choice: Option<DeviceChoice>) -> Result<ComputeDevice> {
     };
     if gpu_lost() {
         return match choice {
-            DeviceChoice::Gpu => Err(CloeError::Invalid(
-                "the GPU stopped working earlier in this session (a driver reset or a device removed); \
-                 restart CLoE Studio to use it again, or choose the CPU"
-                    .into(),
+            DeviceChoice::Gpu => Err(CloeError::setting(
+                Setting::Device,
+                "the GPU stopped working earlier in this session (a driver reset or a device \
+                 removed); restart CLoE Studio to use it again, or choose the CPU",
             )),
             DeviceChoice::Auto | DeviceChoice::Cpu => Ok(cpu()),
         };
@@ -192,10 +196,10 @@ pub fn select(choice: Option<DeviceChoice>) -> Result<ComputeDevice> {
         (DeviceChoice::Gpu, None) => match all.iter().find(|a| a.kind == "Cpu") {
             Some(soft) => gpu(soft, &all)?,
             None => {
-                return Err(CloeError::Invalid(
-                    "no GPU adapter was found (no Vulkan, Metal or DX12 driver); install the GPU driver, \
-                     or use --device cpu"
-                        .into(),
+                return Err(CloeError::setting(
+                    Setting::Device,
+                    "no GPU adapter was found (no Vulkan, Metal or DX12 driver); install the GPU \
+                     driver, or choose the CPU",
                 ));
             }
         },
@@ -228,10 +232,13 @@ fn gpu(adapter: &AdapterSummary, all: &[AdapterSummary]) -> Result<ComputeDevice
         .device_kind(kind)
         .init_with_setup()
         .map_err(|e| {
-            CloeError::Invalid(format!(
-                "the GPU {} could not be opened: {e}; choose the CPU as the device",
-                adapter.name
-            ))
+            CloeError::setting(
+                Setting::Device,
+                format!(
+                    "the GPU {} could not be opened: {e}; choose the CPU as the device",
+                    adapter.name
+                ),
+            )
         })?;
     lose_when_asked(setup.device);
     OPENED_GPUS

@@ -78,9 +78,28 @@ pub enum CloeError {
     /// An output cannot be written where the user asked.
     #[error("cannot write {path}: {why}")]
     Unwritable { path: PathBuf, why: String },
-    /// The user asked for something that does not fit the data (a modality the profile lacks, say).
+    /// A setting the user chose does not fit (a modality the case lacks, a series number it does not
+    /// have, a device that is not there, training numbers that make no run). `setting` names it, so
+    /// the CLI can add its flag and the app points at its field.
+    #[error("{why}")]
+    Setting { setting: Setting, why: String },
+    /// A model folder that cannot be used: no weights, a damaged file, a config of a newer version, a
+    /// checkpoint that cannot be resumed from.
+    #[error("{path}: {why}")]
+    BadModel { path: PathBuf, why: String },
+    /// The model and the data do not go together (a model of another profile, weights of another
+    /// size, a checkpoint of other cases).
     #[error("{0}")]
-    Invalid(String),
+    Mismatch(String),
+    /// Training diverged: the loss stopped being a number.
+    #[error("the loss became {value} at step {step}; lower the learning rate")]
+    Diverged { step: usize, value: f64 },
+    /// The work would need more memory than this machine has (found out before it starts).
+    #[error("{0}")]
+    TooLarge(String),
+    /// The action cannot be done now (no case open, unsaved edits in the way, nothing to export).
+    #[error("{0}")]
+    Refused(String),
     /// The user stopped a long computation before it finished.
     #[error("cancelled")]
     Cancelled,
@@ -94,8 +113,8 @@ pub enum CloeError {
     /// the rest of the process.
     #[error(
         "the GPU stopped working during the computation (its driver was reset or the device was removed), \
-         so the work was not finished; run it again on the CPU (--device cpu), or restart once the GPU \
-         is back"
+         so the work was not finished; run it again with the CPU as the device, or restart once the \
+         GPU is back"
     )]
     GpuLost,
     /// A bug: something panicked inside the program or a library it uses.
@@ -104,6 +123,23 @@ pub enum CloeError {
     /// The standard output is closed or full.
     #[error("cannot write to the standard output: {0}")]
     Output(#[source] std::io::Error),
+}
+
+/// The settings an error can name (see [`CloeError::Setting`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// The modalities to use.
+    Modalities,
+    /// The DICOM series chosen for a modality (MODALITY=NUMBER).
+    Series,
+    /// The compute device.
+    Device,
+    /// The training run's numbers (steps, patches per step, learning rates).
+    Training,
+    /// The validation cases of a training run.
+    ValidationCases,
+    /// The folder a model is written to.
+    OutputFolder,
 }
 
 /// The crate's result type.
@@ -137,6 +173,22 @@ impl CloeError {
     /// A [`CloeError::BadDataset`] for `path`.
     pub fn bad_dataset(path: &Path, why: impl Into<String>) -> Self {
         Self::BadDataset {
+            path: path.to_path_buf(),
+            why: why.into(),
+        }
+    }
+
+    /// A [`CloeError::Setting`].
+    pub fn setting(setting: Setting, why: impl Into<String>) -> Self {
+        Self::Setting {
+            setting,
+            why: why.into(),
+        }
+    }
+
+    /// A [`CloeError::BadModel`] for `path`.
+    pub fn bad_model(path: &Path, why: impl Into<String>) -> Self {
+        Self::BadModel {
             path: path.to_path_buf(),
             why: why.into(),
         }

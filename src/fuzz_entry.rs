@@ -24,7 +24,7 @@ pub fn scratch_dir(target: &str) -> PathBuf {
 }
 
 /// For a fuzz target's start: libFuzzer's panic hook aborts on every panic, also on one the readers
-/// catch on purpose (`guard::contained` around dicom-rs's pixel decoders); this hook only prints, so
+/// catch on purpose (`panic_capture::contained` around dicom-rs's pixel decoders); this hook only prints, so
 /// a panic still crashes the run exactly when nothing catches it.
 pub fn report_panics_without_aborting() {
     std::panic::set_hook(Box::new(|info| eprintln!("{info}")));
@@ -169,10 +169,7 @@ pub fn case_folder(data: &[u8], scratch: &Path) -> Result<()> {
     let case = load_case(&source, ReadOptions::default())?;
     prepare(
         &case,
-        PrepareOptions {
-            spacing: Some(crate::model::CloeConfig::DEFAULT_SPACING_MM),
-            margin: 2,
-        },
+        PrepareOptions::at_spacing(crate::model::CloeConfig::DEFAULT_SPACING_MM),
     )?;
     Ok(())
 }

@@ -1,14 +1,11 @@
 //! Work that may panic deep inside a dependency (a GPU allocation failing inside Burn's wgpu backend,
 //! a bug in a decoder) turned into an error the user can act on: the CLI prints one line and exits
-//! with 2, the viewer shows the message and stays up. A panic's message and place are kept by a hook
-//! ([`quiet_panics`]) instead of being printed over the terminal or the log.
+//! with 2, the viewer shows the message and stays up. The panic's message and place come from
+//! `panic_capture`'s hook.
 
 use crate::error::{CloeError, Result};
+use crate::panic_capture::{payload_text, take_last};
 use std::any::Any;
-use std::sync::Mutex;
-
-/// The last panic's message and place, kept by the hook of [`quiet_panics`].
-static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
 
 /// Words of the messages with which Burn, cubecl and wgpu report an allocation that failed.
 const MEMORY_WORDS: [&str; 9] = [
@@ -23,35 +20,10 @@ const MEMORY_WORDS: [&str; 9] = [
     "failed to allocate",
 ];
 
-/// Keeps panics' messages for [`guarded`] instead of printing them (they reach the user as an
-/// error); `RUST_BACKTRACE` set keeps the standard report as well.
-pub fn quiet_panics() {
-    let standard = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        let text = format!("{}{at}", payload_text(info.payload()));
-        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
-        if std::env::var("RUST_BACKTRACE").is_ok_and(|v| v != "0") {
-            standard(info);
-        }
-    }));
-}
-
-fn payload_text(payload: &(dyn Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "a panic without a message".into())
-}
-
 /// The error a panic stands for: a lost GPU when one no longer answers, out of memory when its
 /// message says so, else an internal error.
 pub fn from_panic(payload: &(dyn Any + Send), device: &str) -> CloeError {
-    let kept = LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let kept = take_last();
     let text = kept.unwrap_or_else(|| payload_text(payload));
     // The first line says what happened; backtraces and "Caused by" blocks follow it.
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
@@ -83,16 +55,6 @@ pub fn guarded<T>(device: &str, work: impl FnOnce() -> Result<T>) -> Result<T> {
         Ok(result) => result,
         Err(payload) => Err(from_panic(payload.as_ref(), device)),
     }
-}
-
-/// Runs `work`, turning a panic inside it into its message (for a library call known to panic on
-/// damaged input, whose failure is the input's, not a bug of ours).
-pub fn contained<T>(work: impl FnOnce() -> T) -> std::result::Result<T, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|payload| {
-        let kept = LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let text = kept.unwrap_or_else(|| payload_text(payload.as_ref()));
-        text.lines().next().unwrap_or("").trim().to_string()
-    })
 }
 
 /// A promise of work on its own thread whose panic becomes an error instead of a second panic in the
@@ -133,7 +95,9 @@ mod tests {
             "{bug}"
         );
         assert_eq!(guarded("CPU", || Ok(7)).unwrap(), 7);
-        let caught = contained(|| -> u8 { panic!("index out of bounds: the len is 8") });
+        let caught = crate::panic_capture::contained(|| -> u8 {
+            panic!("index out of bounds: the len is 8")
+        });
         assert!(caught.unwrap_err().starts_with("index out of bounds"));
         let p = spawn("t", || -> Result<()> { panic!("boom") });
         assert!(p.block_and_take().unwrap_err().to_string().contains("boom"));

@@ -341,7 +341,14 @@ fn fine_tuning_starts_from_the_given_model_and_batches_patches() {
         })
         .collect();
     let probs = |m: &cloe::model::CloeNet| {
-        cloe::model::to_vec(m.forward_masked(&x, &[true, true]).fusion.probs)
+        cloe::model::to_vec(
+            m.forward_masked(
+                &x,
+                &cloe::case::Subset::from_mask(m.config().profile, &[true, true]),
+            )
+            .fusion
+            .probs,
+        )
     };
     assert_eq!(probs(&ma), probs(&mb), "fine-tuning did not start from a");
     let options = std::fs::read_to_string(b.join("train-options.json")).unwrap();

@@ -6,7 +6,7 @@ use super::case_view::CaseView;
 use crate::error::{CloeError, Result};
 use crate::io::WriteOptions;
 use crate::render::{Plane, SliceMap};
-use crate::segment::write_labels;
+use crate::export_prediction::write_labels;
 use std::path::{Path, PathBuf};
 
 /// Key of the recent-cases list in eframe's storage.
@@ -17,7 +17,7 @@ const RECENT_MAX: usize = 8;
 /// ground truth) to `path` in the case's label convention.
 pub fn export_labels(view: &CaseView, path: &Path) -> Result<()> {
     let classes = (view.overlay.labels.as_ref())
-        .ok_or_else(|| CloeError::Invalid("no label overlay to export".into()))?;
+        .ok_or_else(|| CloeError::Refused("no label overlay to export".into()))?;
     let opts = WriteOptions::protecting(view.case.source.input_files());
     write_labels(path, &view.case, classes, &opts).map(|_| ())
 }
@@ -26,7 +26,7 @@ pub fn export_labels(view: &CaseView, path: &Path) -> Result<()> {
 pub fn export_png(view: &CaseView, plane: Plane, path: &Path) -> Result<()> {
     let rgba = view
         .plane_rgba(plane)
-        .ok_or_else(|| CloeError::Invalid("the shown modality is missing".into()))?;
+        .ok_or_else(|| CloeError::Refused("the shown modality is missing".into()))?;
     let (w, h) = SliceMap::new(&view.case.grid, plane).size(view.case.grid.dims);
     let image = image::RgbaImage::from_raw(w as u32, h as u32, rgba).expect("w·h·4 bytes");
     let opts = WriteOptions::protecting(view.case.source.input_files());

@@ -158,7 +158,7 @@ impl ViewerApp {
     }
 
     fn open_view(&self) -> Result<&CaseView> {
-        (self.view.as_ref()).ok_or_else(|| CloeError::Invalid("no case is open".into()))
+        (self.view.as_ref()).ok_or_else(|| CloeError::Refused("no case is open".into()))
     }
 
     /// Writes the autosave of the open case now when its edits are newer than it.
@@ -448,7 +448,7 @@ pub fn run(
         Box::new(move |cc| Ok(Box::new(start(cc)))),
     )
     .map_err(|e| {
-        CloeError::Invalid(format!(
+        CloeError::Refused(format!(
             "the window could not be opened: {e} (the viewer needs a desktop session: check DISPLAY \
              or WAYLAND_DISPLAY; the other commands, e.g. `cloe segment`, need none)"
         ))

@@ -129,7 +129,7 @@ impl ModelState {
             let t = Instant::now();
             let session = session
                 .lock()
-                .map_err(|_| CloeError::Invalid("the model is unusable after a crash".into()))?;
+                .map_err(|_| CloeError::Internal("the model is unusable after a crash".into()))?;
             let maps = session.fuse(&subset, true)?;
             Ok((maps, t.elapsed().as_secs_f64()))
         });

@@ -4,7 +4,7 @@
 
 use crate::case::{Profile, find_nifti_cases};
 use crate::device::DeviceChoice;
-use crate::error::{CloeError, Result};
+use crate::error::{CloeError, Result, Setting};
 use crate::model::{CloeConfig, load_config};
 use crate::train::TrainOptions;
 use eframe::egui;
@@ -43,7 +43,7 @@ impl Default for TrainingForm {
             data_field: String::new(),
             out_field: String::new(),
             init_field: String::new(),
-            profile: Profile::Brats,
+            profile: Profile::DEFAULT,
             profile_from_cases: true,
             iterations: TrainOptions::DEFAULT_ITERATIONS,
             batch: TrainOptions::DEFAULT_BATCH,
@@ -104,14 +104,15 @@ impl TrainingForm {
         let field = |s: &str| PathBuf::from(s.trim());
         let (data, out) = (field(&self.data_field), field(&self.out_field));
         if !data.is_dir() {
-            return Err(CloeError::Invalid(format!(
-                "the data folder '{}' does not exist: choose the folder of your labelled cases",
-                data.display()
-            )));
+            return Err(CloeError::no_case(
+                &data,
+                "the folder does not exist: choose the folder of your labelled cases",
+            ));
         }
         if out.as_os_str().is_empty() {
-            return Err(CloeError::Invalid(
-                "choose a model folder to write the trained model to".into(),
+            return Err(CloeError::setting(
+                Setting::OutputFolder,
+                "choose a model folder to write the trained model to",
             ));
         }
         let init = (!self.init_field.trim().is_empty()).then(|| field(&self.init_field));

@@ -141,7 +141,7 @@ const RED: egui::Color32 = egui::Color32::from_rgb(230, 90, 80);
 
 /// The cases found, one line each in a collapsed list under a summary.
 fn found_ui(ui: &mut egui::Ui, cases: &[CaseSource], profile: Profile) {
-    let labelled = cases.iter().filter(|c| c.label.is_some()).count();
+    let labelled = cases.iter().filter(|c| c.is_labelled()).count();
     let head = format!(
         "{} cases found ({profile}): {labelled} with a label map to train and validate on, {} \
          without one (left out)",

@@ -115,26 +115,10 @@ impl TrainingRun {
 
     fn take(&mut self, e: TrainEvent) {
         match e {
-            TrainEvent::Ready {
-                train,
-                val,
-                device,
-                note,
-                start_step,
-            } => {
-                self.status = vec![format!(
-                    "{device}: training on {} cases, validating on {} ({}){}",
-                    train.len(),
-                    val.len(),
-                    val.join(", "),
-                    if start_step > 0 {
-                        format!(", resumed at step {start_step}")
-                    } else {
-                        String::new()
-                    }
-                )];
-                self.status.extend(note);
-                self.step = start_step;
+            TrainEvent::Ready(ready) => {
+                self.status = vec![ready.to_string()];
+                self.status.extend(ready.note);
+                self.step = ready.start_step;
             }
             TrainEvent::Step {
                 step,

@@ -17,11 +17,11 @@
 //! as for NIfTI files named `_series6`/`_series10`; the others are listed with how to choose them.
 
 use super::naming::{Role, Seq, classify};
-use super::profile::Profile;
+use super::profile::{Evidence, Profile};
 use super::source::{CaseSource, ModalitySource};
-use crate::error::{CloeError, Result};
+use crate::error::{CloeError, Result, Setting};
 use crate::io::dicom::{DicomSeries, dicom_files_under, scan_files};
-use crate::io::is_nifti_path;
+use crate::io::is_volume_path;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -106,7 +106,7 @@ pub fn dicom_cases_from_files(
 
 fn cases_of(origin: &Path, files: &[PathBuf], forced: Option<Profile>) -> Result<Vec<CaseSource>> {
     let (dicom, nifti): (Vec<PathBuf>, Vec<PathBuf>) =
-        files.iter().cloned().partition(|f| !is_nifti_path(f));
+        files.iter().cloned().partition(|f| !is_volume_path(f));
     if dicom.is_empty() {
         return Ok(Vec::new());
     }
@@ -166,7 +166,7 @@ fn cases_of(origin: &Path, files: &[PathBuf], forced: Option<Profile>) -> Result
             path: origin.to_path_buf(),
             why: format!(
                 "no DICOM series is one of the modalities a profile uses (found {}); \
-                 choose one with --series MODALITY=NUMBER",
+                 choose the series of each modality (MODALITY=NUMBER)",
                 listed.join(", ")
             ),
         });
@@ -180,33 +180,43 @@ pub fn choose_series(source: &mut CaseSource, key: &str, number: i64) -> Result<
     let i = profile
         .modality_index(&key.to_ascii_lowercase())
         .ok_or_else(|| {
-            CloeError::Invalid(format!(
-                "'{key}' is not a {profile} modality (choose one of {})",
-                profile.modalities().join(", ")
-            ))
+            CloeError::setting(
+                Setting::Series,
+                format!(
+                    "'{key}' is not a {profile} modality (choose one of {})",
+                    profile.modalities().join(", ")
+                ),
+            )
         })?;
     if source.dicom.is_empty() {
-        return Err(CloeError::Invalid(format!(
-            "--series chooses among DICOM series, but case {} is made of NIfTI files",
-            source.id
-        )));
+        return Err(CloeError::setting(
+            Setting::Series,
+            format!(
+                "a series was chosen for a modality, but case {} is made of NIfTI files, not DICOM \
+                 series",
+                source.id
+            ),
+        ));
     }
     let series = source
         .dicom
         .iter()
         .find(|s| s.number == Some(number) && s.is_image())
         .ok_or_else(|| {
-            CloeError::Invalid(format!(
-                "case {} has no image series number {number} (it has {})",
-                source.id,
-                source
-                    .dicom
-                    .iter()
-                    .filter(|s| s.is_image())
-                    .map(|s| s.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
+            CloeError::setting(
+                Setting::Series,
+                format!(
+                    "case {} has no image series number {number} (it has {})",
+                    source.id,
+                    source
+                        .dicom
+                        .iter()
+                        .filter(|s| s.is_image())
+                        .map(|s| s.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
         })?
         .clone();
     source.modalities[i] = Some(ModalitySource {
@@ -244,9 +254,10 @@ pub fn series_roles(source: &CaseSource) -> Vec<(&DicomSeries, Option<&'static s
 /// Parses `MODALITY=NUMBER` (the `--series` argument).
 pub fn parse_series_choice(arg: &str) -> Result<(String, i64)> {
     let bad = || {
-        CloeError::Invalid(format!(
-            "--series takes MODALITY=SERIES_NUMBER (e.g. t2=6), not '{arg}'"
-        ))
+        CloeError::setting(
+            Setting::Series,
+            format!("a series is chosen as MODALITY=SERIES_NUMBER (e.g. t2=6), not '{arg}'"),
+        )
     };
     let (key, number) = arg.split_once('=').ok_or_else(bad)?;
     let number = number.trim().parse().map_err(|_| bad())?;
@@ -261,7 +272,7 @@ fn build(
 ) -> CaseSource {
     let guesses: Vec<SeriesGuess> = series.iter().map(guess_series).collect();
     let decided = forced.or_else(|| decide_profile(&series, &guesses, origin));
-    let profile = decided.unwrap_or(Profile::Brats);
+    let profile = decided.unwrap_or(Profile::DEFAULT);
     let mut modalities: Vec<Option<ModalitySource>> = vec![None; profile.modalities().len()];
     for (i, slot) in modalities.iter_mut().enumerate() {
         let best = series
@@ -308,7 +319,7 @@ fn unused_series(case: &CaseSource) -> Vec<(PathBuf, String)> {
             let why = match guess_series(s) {
                 SeriesGuess::Image(seq) => match profile.modality_index(seq.key()) {
                     Some(i) => format!(
-                        "{} is also {}; another series was chosen (pick this one with --series {}={})",
+                        "{} is also {}; another series was chosen (choose this one as {}={})",
                         s.name(),
                         profile.modality_display()[i],
                         seq.key(),
@@ -320,8 +331,8 @@ fn unused_series(case: &CaseSource) -> Vec<(PathBuf, String)> {
                     format!("{} is {what}, not used by the {profile} model", s.name())
                 }
                 SeriesGuess::Unknown => format!(
-                    "{}: its description does not say which sequence it is; choose it with \
-                     --series MODALITY={} or in the viewer",
+                    "{}: its description does not say which sequence it is; choose it as \
+                     MODALITY={}",
                     s.name(),
                     s.number.unwrap_or_default()
                 ),
@@ -336,29 +347,17 @@ fn decide_profile(
     guesses: &[SeriesGuess],
     origin: &Path,
 ) -> Option<Profile> {
-    let prostate_only = guesses.iter().any(|g| {
-        matches!(g, SeriesGuess::Image(Seq::Adc))
-            || *g == SeriesGuess::Unused("a diffusion-weighted (b-value) image")
-    });
-    let brain_only = guesses
-        .iter()
-        .any(|g| matches!(g, SeriesGuess::Image(Seq::Flair | Seq::T1 | Seq::T1c)));
-    let body = |part: &str| {
-        series
-            .iter()
-            .any(|s| s.body_part.eq_ignore_ascii_case(part))
-    };
-    if prostate_only || body("PROSTATE") || body("PELVIS") {
-        return Some(Profile::Prostate);
+    let mut evidence = Evidence::default();
+    for g in guesses {
+        match g {
+            SeriesGuess::Image(seq) => evidence.sequences.push(seq.key()),
+            SeriesGuess::Unused(kind) => evidence.unused.push(kind),
+            SeriesGuess::Unknown => {}
+        }
     }
-    if brain_only || body("BRAIN") || body("HEAD") {
-        return Some(Profile::Brats);
-    }
-    origin
-        .to_string_lossy()
-        .to_ascii_lowercase()
-        .contains("prostate")
-        .then_some(Profile::Prostate)
+    evidence.body_parts = series.iter().map(|s| s.body_part.as_str()).collect();
+    evidence.paths.push(origin.to_string_lossy().into_owned());
+    Profile::decide(&evidence)
 }
 
 /// The deepest folder holding every file of the study.
@@ -390,7 +389,7 @@ fn label_beside(folder: &Path, dropped: &[PathBuf]) -> Option<PathBuf> {
     let mut labels: Vec<PathBuf> = in_folder
         .into_iter()
         .chain(dropped.iter().cloned())
-        .filter(|p| p.is_file() && is_nifti_path(p))
+        .filter(|p| p.is_file() && is_volume_path(p))
         .filter(|p| classify(p).is_some_and(|n| n.role == Role::Label))
         .collect();
     labels.sort();

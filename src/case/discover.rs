@@ -4,12 +4,12 @@
 
 use super::dicom_study::{dicom_cases_from_files, find_dicom_cases};
 use super::msd;
-use super::naming::{Role, Seq, classify};
-use super::profile::Profile;
+use super::naming::{Role, classify};
+use super::profile::{Evidence, Profile};
 use super::source::{CaseSource, ModalitySource};
 use crate::error::{CloeError, Result};
 use crate::io::dicom::is_dicom_file;
-use crate::io::is_nifti_path;
+use crate::io::is_volume_path;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -55,7 +55,7 @@ pub fn case_from_files(files: &[PathBuf], profile: Option<Profile>) -> Result<Ca
             });
         }
     }
-    let mut cases = if files.iter().any(|f| !is_nifti_path(f) && is_dicom_file(f)) {
+    let mut cases = if files.iter().any(|f| !is_volume_path(f) && is_dicom_file(f)) {
         dicom_cases_from_files(files, profile)?
     } else {
         group(files, profile, origin)?
@@ -79,6 +79,23 @@ pub fn find_cases(path: &Path, profile: Option<Profile>) -> Result<Vec<CaseSourc
     find_cases_in(path, profile, true)
 }
 
+/// The cases of [`find_cases`] that have a label map; none is an error saying they are needed `for_what`
+/// (e.g. "to evaluate on").
+pub fn find_labelled_cases(
+    path: &Path,
+    profile: Option<Profile>,
+    for_what: &str,
+) -> Result<Vec<CaseSource>> {
+    let labelled: Vec<CaseSource> = (find_cases(path, profile)?.into_iter())
+        .filter(CaseSource::is_labelled)
+        .collect();
+    if labelled.is_empty() {
+        let why = format!("no case with a ground-truth label map {for_what}");
+        return Err(CloeError::no_case(path, why));
+    }
+    Ok(labelled)
+}
+
 /// [`find_cases`] from file names alone, without reading DICOM headers: quick enough to run as a
 /// folder path is typed (the Training page's preview).
 pub fn find_nifti_cases(path: &Path, profile: Option<Profile>) -> Result<Vec<CaseSource>> {
@@ -88,7 +105,7 @@ pub fn find_nifti_cases(path: &Path, profile: Option<Profile>) -> Result<Vec<Cas
 fn find_cases_in(path: &Path, profile: Option<Profile>, dicom: bool) -> Result<Vec<CaseSource>> {
     let meta = std::fs::metadata(path).map_err(|e| CloeError::unreadable(path, e))?;
     if meta.is_file() {
-        if dicom && !is_nifti_path(path) && is_dicom_file(path) {
+        if dicom && !is_volume_path(path) && is_dicom_file(path) {
             // One file of a study (or its DICOMDIR): the study is the folder holding it.
             let folder = path.parent().unwrap_or(Path::new("."));
             return find_dicom_cases(folder, profile);
@@ -114,7 +131,7 @@ fn find_cases_in(path: &Path, profile: Option<Profile>, dicom: bool) -> Result<V
         return msd::find_msd_cases(path, profile);
     }
     let (files, dirs) = list_dir(path)?;
-    let mut cases = if files.iter().any(|f| is_nifti_path(f)) {
+    let mut cases = if files.iter().any(|f| is_volume_path(f)) {
         group(&files, profile, path)?
     } else {
         Vec::new()
@@ -170,7 +187,7 @@ fn list_dir(path: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
 fn group(files: &[PathBuf], forced: Option<Profile>, origin: &Path) -> Result<Vec<CaseSource>> {
     let mut by_prefix: BTreeMap<String, Vec<(PathBuf, Role, String)>> = BTreeMap::new();
     let mut unnamed = Vec::new();
-    for f in files.iter().filter(|f| is_nifti_path(f)) {
+    for f in files.iter().filter(|f| is_volume_path(f)) {
         match classify(f) {
             Some(n) => {
                 by_prefix
@@ -193,7 +210,7 @@ fn group(files: &[PathBuf], forced: Option<Profile>, origin: &Path) -> Result<Ve
             continue;
         }
         let decided = forced.or_else(|| decide_profile(&members, origin));
-        let mut case = build(prefix, decided.unwrap_or(Profile::Brats), members, &unnamed);
+        let mut case = build(prefix, decided.unwrap_or(Profile::DEFAULT), members, &unnamed);
         case.profile_guessed = decided.is_none();
         cases.push(case);
     }
@@ -201,34 +218,17 @@ fn group(files: &[PathBuf], forced: Option<Profile>, origin: &Path) -> Result<Ve
 }
 
 fn decide_profile(members: &[(PathBuf, Role, String)], origin: &Path) -> Option<Profile> {
-    let seqs: Vec<Seq> = members
-        .iter()
-        .filter_map(|(_, r, _)| {
-            if let Role::Image(s) = r {
-                Some(*s)
-            } else {
-                None
-            }
-        })
-        .collect();
-    let only = |p: Profile| seqs.iter().any(|s| s.profiles() == [p]);
-    let unused = members.iter().any(|(_, r, _)| matches!(r, Role::Unused(_)));
-    if only(Profile::Prostate) || unused {
-        return Some(Profile::Prostate);
+    let mut evidence = Evidence::default();
+    for (path, role, _) in members {
+        match role {
+            Role::Image(s) => evidence.sequences.push(s.key()),
+            Role::Unused(kind) => evidence.unused.push(kind),
+            _ => {}
+        }
+        evidence.paths.push(path.to_string_lossy().into_owned());
     }
-    if only(Profile::Brats) {
-        return Some(Profile::Brats);
-    }
-    let hint = members
-        .iter()
-        .map(|(p, _, _)| p.as_path())
-        .chain([origin])
-        .any(|p| {
-            p.to_string_lossy()
-                .to_ascii_lowercase()
-                .contains("prostate")
-        });
-    hint.then_some(Profile::Prostate)
+    evidence.paths.push(origin.to_string_lossy().into_owned());
+    Profile::decide(&evidence)
 }
 
 fn build(

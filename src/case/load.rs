@@ -5,9 +5,9 @@
 use super::profile::{LabelConvention, Profile};
 use super::source::CaseSource;
 use super::subset::Subset;
-use crate::error::{CloeError, Result};
+use crate::error::{CloeError, Result, Setting};
 use crate::io::dicom::read_series;
-use crate::io::{NiftiImage, ReadOptions, read_image, read_volume};
+use crate::io::{Image, ReadOptions, read_image, read_volume};
 use crate::resample::{Interp, nonzero_outside, resample, resample_data};
 use crate::stats::IntensityStats;
 use crate::volume::{Grid, Volume, VolumeInfo};
@@ -103,6 +103,28 @@ impl Case {
         let on: Vec<bool> = self.modalities.iter().map(Option::is_some).collect();
         Subset::from_mask(self.profile, &on)
     }
+
+    /// The modalities to use: those of `list` (e.g. `flair,t1c`), or every one the case has; a
+    /// modality asked for that the case lacks is an error naming it.
+    pub fn modalities_to_use(&self, list: Option<&str>) -> Result<Subset> {
+        let present = self.available();
+        let Some(list) = list else {
+            return Ok(present);
+        };
+        let used = Subset::parse(self.profile, list)?;
+        let missing = used.indices().find(|&i| !present.contains(i));
+        match missing {
+            Some(i) => Err(CloeError::setting(
+                Setting::Modalities,
+                format!(
+                    "{} was asked for but the case has no {} file",
+                    self.profile.modalities()[i],
+                    self.profile.modality_display()[i]
+                ),
+            )),
+            None => Ok(used),
+        }
+    }
 }
 
 /// Reads a label file for `case` (another segmentation of the same scan, say): resampled onto the case's
@@ -134,45 +156,85 @@ pub fn read_label_file(case: &Case, path: &Path) -> Result<Vec<u8>> {
 /// Reads a case's files and aligns them on the reference grid.
 pub fn load_case(source: &CaseSource, opts: ReadOptions) -> Result<Case> {
     let profile = source.profile;
-    let mut files = Vec::new();
-    let mut notes: Vec<String> = source
-        .ignored
-        .iter()
+    let mut notes = source_notes(source);
+    let (raw, mut files, label_raw) = read_files(source, opts, &mut notes)?;
+    let reference = reference_grid(profile, &raw, label_raw.as_ref().map(|(v, _)| &v.grid))
+        .ok_or_else(|| {
+            CloeError::no_case(
+                Path::new(&source.id),
+                "the case has neither an image nor a label map",
+            )
+        })?;
+    let ref_path = (source.modalities.iter().flatten().next())
+        .map(|m| m.path.clone())
+        .or_else(|| source.label.clone())
+        .unwrap_or_default();
+    let on_grid = Aligning {
+        reference,
+        ref_path: &ref_path,
+        notes: &mut notes,
+        files: &mut files,
+    };
+    let (modalities, label) = on_grid.align(profile, raw, label_raw, source)?;
+    Ok(Case {
+        id: source.id.clone(),
+        profile,
+        grid: reference,
+        modalities,
+        label,
+        source: source.clone(),
+        files,
+        notes,
+    })
+}
+
+/// What a case's sources say before anything is read: files left out, a guessed profile.
+fn source_notes(source: &CaseSource) -> Vec<String> {
+    let mut notes: Vec<String> = (source.ignored.iter())
         .map(|(p, why)| format!("ignored {}: {why}", p.display()))
         .collect();
     if source.profile_guessed {
         notes.push(format!(
-            "no file name says which kind of case this is; assumed {} (choose the profile, brats or prostate, to be sure)",
+            "no file name says which kind of case this is; assumed {} (choose the profile, brats or \
+             prostate, to be sure)",
             source.profile
         ));
     }
+    notes
+}
 
-    // Read every distinct file at once (an MSD image once for all its channels), with its statistics.
-    let mut paths: Vec<&PathBuf> = source
-        .modalities
-        .iter()
-        .flatten()
+/// A label map as read, with the convention its values are in.
+type RawLabel = Option<(Volume, LabelConvention)>;
+
+/// Reads every distinct file at once (an MSD image once for all its channels, DICOM series, the label
+/// map): the volumes per profile modality as read, a report per file, and the label map.
+fn read_files(
+    source: &CaseSource,
+    opts: ReadOptions,
+    notes: &mut Vec<String>,
+) -> Result<(Vec<Option<Volume>>, Vec<FileReport>, RawLabel)> {
+    let profile = source.profile;
+    let mut paths: Vec<&PathBuf> = (source.modalities.iter().flatten())
         .filter(|m| m.series.is_none())
         .map(|m| &m.path)
         .collect();
     paths.dedup();
-    let label_job = source.label.as_ref();
     let ((images, dicom), label_raw) = rayon::join(
         || {
             rayon::join(
-                || read_nifti_images(&paths, source, opts),
+                || read_images(&paths, source, opts),
                 || read_dicom_series(source),
             )
         },
         || {
-            label_job
+            (source.label.as_ref())
                 .map(|path| read_label(path, profile, source.convention, opts))
                 .transpose()
         },
     );
-    let mut images = images?;
+    let (mut images, label_raw) = (images?, label_raw?);
     let mut dicom = dicom.map_err(|e| with_unreadable_files(e, source))?;
-    let label_raw = label_raw?;
+    let mut files = Vec::new();
     let mut raw: Vec<Option<Volume>> = Vec::new();
     for (i, (key, m)) in profile
         .modalities()
@@ -184,114 +246,109 @@ pub fn load_case(source: &CaseSource, opts: ReadOptions) -> Result<Case> {
             raw.push(None);
             continue;
         };
-        if let Some(volume) = dicom[i].take() {
-            let series = source.series_of(i).expect("read from this series");
-            notes.push(format!(
-                "{} from DICOM {} ({} slices)",
-                profile.modality_display()[i],
-                series.name(),
-                series.slice_count
-            ));
-            let stats = IntensityStats::of(&volume.data);
-            files.push(report(key, &m.path, None, &volume, Some(stats), None));
-            raw.push(Some(volume));
-            continue;
-        }
-        let (volumes, stats) = images
-            .get_mut(&m.path)
-            .expect("every modality's file was read");
-        let c = m.channel.unwrap_or(0);
-        let volume = volumes[c]
-            .take()
-            .expect("each channel belongs to one modality");
-        files.push(report(
-            key,
-            &m.path,
-            m.channel,
-            &volume,
-            Some(stats[c].clone()),
-            None,
-        ));
+        let (volume, stats, channel) = match dicom[i].take() {
+            Some(volume) => {
+                let series = source.series_of(i).expect("read from this series");
+                let (name, n) = (series.name(), series.slice_count);
+                let what = profile.modality_display()[i];
+                notes.push(format!("{what} from DICOM {name} ({n} slices)"));
+                let stats = IntensityStats::of(&volume.data);
+                (volume, stats, None)
+            }
+            None => {
+                let (volumes, stats) =
+                    (images.get_mut(&m.path)).expect("every modality's file was read");
+                let c = m.channel.unwrap_or(0);
+                let volume = volumes[c]
+                    .take()
+                    .expect("each channel belongs to one modality");
+                (volume, stats[c].clone(), m.channel)
+            }
+        };
+        files.push(report(key, &m.path, channel, &volume, Some(stats), None));
         raw.push(Some(volume));
     }
+    Ok((raw, files, label_raw))
+}
 
-    let reference = reference_grid(profile, &raw, label_raw.as_ref().map(|(v, _)| &v.grid))
-        .ok_or_else(|| {
-            CloeError::no_case(
-                Path::new(&source.id),
-                "the case has neither an image nor a label map",
-            )
-        })?;
-    let ref_path = source
-        .modalities
-        .iter()
-        .flatten()
-        .next()
-        .map(|m| m.path.clone())
-        .or_else(|| source.label.clone())
-        .unwrap_or_default();
+/// Puts a case's volumes onto its reference grid, noting what was resampled.
+struct Aligning<'a> {
+    reference: Grid,
+    /// The file the reference grid comes from (messages name it).
+    ref_path: &'a Path,
+    notes: &'a mut Vec<String>,
+    files: &'a mut Vec<FileReport>,
+}
 
-    let mut modalities = Vec::new();
-    for (i, v) in raw.into_iter().enumerate() {
-        modalities.push(match v {
-            Some(v) if !v.grid.same_as(&reference) => {
-                check_overlap(&v, &reference, &ref_path)?;
-                notes.push(format!(
-                    "resampled {} from {:?} at {} mm onto the reference grid {:?} at {} mm (trilinear)",
-                    profile.modality_display()[i],
-                    v.grid.dims,
-                    fmt_spacing(v.grid.spacing()),
-                    reference.dims,
-                    fmt_spacing(reference.spacing())
-                ));
-                mark_resampled(&mut files, profile.modalities()[i]);
-                Some(resample(&v, &reference, Interp::Linear, 0.0))
-            }
-            other => other,
-        });
+impl Aligning<'_> {
+    /// The modalities (trilinear) and the label map (nearest, in training classes) on the reference.
+    fn align(
+        mut self,
+        profile: Profile,
+        raw: Vec<Option<Volume>>,
+        label_raw: RawLabel,
+        source: &CaseSource,
+    ) -> Result<(Vec<Option<Volume>>, Option<LabelMap>)> {
+        let mut modalities = Vec::new();
+        for (i, v) in raw.into_iter().enumerate() {
+            modalities.push(match v {
+                Some(v) if !v.grid.same_as(&self.reference) => Some(self.image(profile, i, v)?),
+                other => other,
+            });
+        }
+        let label = match label_raw {
+            Some((v, convention)) => Some(self.label(profile, v, convention, source)?),
+            None => None,
+        };
+        Ok((modalities, label))
     }
 
-    let label = match label_raw {
-        Some((v, convention)) => {
-            let (label_path, counts) = (
-                source.label.clone().unwrap_or_default(),
-                count_labels(&v, profile, convention),
-            );
-            files.push(report("label", &label_path, None, &v, None, Some(counts)));
-            let mut classes_f: Vec<f32> = v
-                .data
-                .iter()
-                .map(|&d| convention.class_of(d as u8).unwrap_or(0) as f32)
-                .collect();
-            if !v.grid.same_as(&reference) {
-                check_overlap(&v, &reference, &ref_path)?;
-                check_labels_inside(&v, &reference, &ref_path.display().to_string())?;
-                notes.push(format!(
-                    "resampled the label map from {:?} onto the reference grid (nearest)",
-                    v.grid.dims
-                ));
-                mark_resampled(&mut files, "label");
-                classes_f = resample_data(&classes_f, &v.grid, &reference, Interp::Nearest, 0.0);
-            }
-            Some(LabelMap {
-                grid: reference,
-                classes: classes_f.iter().map(|&c| c as u8).collect(),
-                convention,
-            })
-        }
-        None => None,
-    };
+    fn image(&mut self, profile: Profile, i: usize, v: Volume) -> Result<Volume> {
+        let reference = self.reference;
+        check_overlap(&v, &reference, self.ref_path)?;
+        self.notes.push(format!(
+            "resampled {} from {:?} at {} mm onto the reference grid {:?} at {} mm (trilinear)",
+            profile.modality_display()[i],
+            v.grid.dims,
+            fmt_spacing(v.grid.spacing()),
+            reference.dims,
+            fmt_spacing(reference.spacing())
+        ));
+        mark_resampled(self.files, profile.modalities()[i]);
+        Ok(resample(&v, &reference, Interp::Linear, 0.0))
+    }
 
-    Ok(Case {
-        id: source.id.clone(),
-        profile,
-        grid: reference,
-        modalities,
-        label,
-        source: source.clone(),
-        files,
-        notes,
-    })
+    fn label(
+        &mut self,
+        profile: Profile,
+        v: Volume,
+        convention: LabelConvention,
+        source: &CaseSource,
+    ) -> Result<LabelMap> {
+        let reference = self.reference;
+        let label_path = source.label.clone().unwrap_or_default();
+        let counts = count_labels(&v, profile, convention);
+        self.files
+            .push(report("label", &label_path, None, &v, None, Some(counts)));
+        let mut classes: Vec<f32> = (v.data.iter())
+            .map(|&d| convention.class_of(d as u8).unwrap_or(0) as f32)
+            .collect();
+        if !v.grid.same_as(&reference) {
+            check_overlap(&v, &reference, self.ref_path)?;
+            check_labels_inside(&v, &reference, &self.ref_path.display().to_string())?;
+            self.notes.push(format!(
+                "resampled the label map from {:?} onto the reference grid (nearest)",
+                v.grid.dims
+            ));
+            mark_resampled(self.files, "label");
+            classes = resample_data(&classes, &v.grid, &reference, Interp::Nearest, 0.0);
+        }
+        Ok(LabelMap {
+            grid: reference,
+            classes: classes.iter().map(|&c| c as u8).collect(),
+            convention,
+        })
+    }
 }
 
 fn fmt_spacing(s: [f64; 3]) -> String {
@@ -306,10 +363,7 @@ fn mark_resampled(files: &mut [FileReport], role: &str) {
 
 /// T2 for prostate (the fine grid); else the first modality present; else the label's grid.
 fn reference_grid(profile: Profile, raw: &[Option<Volume>], label: Option<&Grid>) -> Option<Grid> {
-    let preferred = match profile {
-        Profile::Prostate => profile.modality_index("t2"),
-        Profile::Brats => None,
-    };
+    let preferred = profile.spec().reference.and_then(|k| profile.modality_index(k));
     preferred
         .and_then(|i| raw[i].as_ref())
         .or_else(|| raw.iter().flatten().next())
@@ -317,7 +371,7 @@ fn reference_grid(profile: Profile, raw: &[Option<Volume>], label: Option<&Grid>
         .or(label.copied())
 }
 
-fn check_channels(path: &Path, image: &NiftiImage, source: &CaseSource) -> Result<()> {
+fn check_channels(path: &Path, image: &Image, source: &CaseSource) -> Result<()> {
     let expected = source
         .modalities
         .iter()
@@ -465,7 +519,7 @@ fn report(
 
 /// Every volume of the case's NIfTI files (an MSD image once for all its channels), with statistics.
 #[allow(clippy::type_complexity)]
-fn read_nifti_images(
+fn read_images(
     paths: &[&PathBuf],
     source: &CaseSource,
     opts: ReadOptions,

@@ -10,14 +10,11 @@ mod profile;
 mod source;
 mod subset;
 
-pub use dicom_study::{
-    SeriesGuess, apply_series_choices, choose_series, guess_series, parse_series_choice,
-    series_roles,
-};
-pub use discover::{case_from_files, find_case, find_cases, find_nifti_cases};
+pub use dicom_study::{apply_series_choices, choose_series, series_roles};
+pub use discover::{case_from_files, find_case, find_cases, find_labelled_cases, find_nifti_cases};
 pub use load::{Case, FileReport, LabelCount, LabelMap, load_case, read_label_file};
-pub use msd::{MsdLayout, read_layout};
-pub use naming::{Named, Role, Seq, classify};
-pub use profile::{LabelConvention, Profile, Region};
+
+pub use naming::{Role, Seq, classify};
+pub use profile::{Evidence, LabelConvention, Profile, ProfileSpec, Region, SPECS};
 pub use source::{CaseSource, ModalitySource};
 pub use subset::Subset;

@@ -2,10 +2,10 @@
 //! nnU-Net v2's `channel_names`) and labels, 4-D images in `imagesTr`/`imagesTs`, labels in `labelsTr`.
 
 use super::naming::seq_of_channel_name;
-use super::profile::{LabelConvention, Profile};
+use super::profile::{Evidence, LabelConvention, Profile};
 use super::source::{CaseSource, ModalitySource};
 use crate::error::{CloeError, Result};
-use crate::io::{is_nifti_path, nifti_stem};
+use crate::io::{is_volume_path, volume_stem};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -52,8 +52,14 @@ pub fn read_layout(dir: &Path, forced: Option<Profile>) -> Result<MsdLayout> {
         .collect::<Result<Vec<_>>>()?;
     let profile = match forced {
         Some(p) => p,
-        None if seqs.iter().any(|s| s.profiles() == [Profile::Prostate]) => Profile::Prostate,
-        None => Profile::Brats,
+        None => {
+            let sequences = seqs.iter().map(|s| s.key()).collect();
+            let evidence = Evidence {
+                sequences,
+                ..Evidence::default()
+            };
+            Profile::decide(&evidence).unwrap_or(Profile::DEFAULT)
+        }
     };
     let channels = seqs
         .iter()
@@ -98,7 +104,7 @@ pub fn find_msd_cases(dir: &Path, forced: Option<Profile>) -> Result<Vec<CaseSou
             .collect();
         files.sort();
         for image in files {
-            let id = nifti_stem(&image);
+            let id = volume_stem(&image);
             let label = ["nii.gz", "nii"]
                 .iter()
                 .map(|ext| dir.join("labelsTr").join(format!("{id}.{ext}")))
@@ -136,5 +142,5 @@ fn is_msd_image(p: &Path) -> bool {
     let hidden = p
         .file_name()
         .is_some_and(|n| n.to_string_lossy().starts_with(['.', '_']));
-    is_nifti_path(p) && !hidden
+    is_volume_path(p) && !hidden
 }

@@ -3,7 +3,7 @@
 //! (`_fla _t1 _t1c _t2`, also `_bet`), prostate (`_t2w`, `_t2w_series6`, `_adc`) and MSD (`_label`).
 
 use super::profile::Profile;
-use crate::io::nifti_stem;
+use crate::io::volume_stem;
 use std::path::Path;
 
 /// A modality as named in files, before the case's profile is known.
@@ -39,7 +39,7 @@ pub struct Named {
 
 /// Reads a NIfTI file's name; `None` when the name says nothing we know.
 pub fn classify(path: &Path) -> Option<Named> {
-    let stem = nifti_stem(path);
+    let stem = volume_stem(path);
     let tokens: Vec<&str> = stem.split(['_', '-', '.']).collect();
     // Walk back over qualifiers (`bet`, `series10`, `brain`) to the token that names the role.
     let mut end = tokens.len();
@@ -80,12 +80,8 @@ fn role_of(token: &str) -> Option<Role> {
 
 impl Seq {
     /// The profiles that have this sequence.
-    pub fn profiles(self) -> &'static [Profile] {
-        match self {
-            Seq::Flair | Seq::T1c | Seq::T1 => &[Profile::Brats],
-            Seq::T2 => &[Profile::Brats, Profile::Prostate],
-            Seq::Adc => &[Profile::Prostate],
-        }
+    pub fn profiles(self) -> Vec<Profile> {
+        Profile::with_modality(self.key()).collect()
     }
 
     /// The sequence's modality key in `profile`.

@@ -41,61 +41,146 @@ pub enum LabelConvention {
     Prostate,
 }
 
-const BRATS_MODALITIES: [&str; 4] = ["flair", "t1c", "t1", "t2"];
-const BRATS_DISPLAY: [&str; 4] = ["FLAIR", "T1c", "T1", "T2"];
-const PROSTATE_MODALITIES: [&str; 2] = ["t2", "adc"];
-const PROSTATE_DISPLAY: [&str; 2] = ["T2", "ADC"];
+/// Everything that makes a profile, in one place: a new profile is its variant in [`Profile`], one
+/// entry of [`SPECS`] and a model folder. Its sequences must be among those the readers name
+/// (`naming::Seq`); which profile a case is, the label conventions it reads, the grid it is put on and
+/// the order of its subset tables all follow from the entry.
+pub struct ProfileSpec {
+    /// The name on the command line and in model configs.
+    pub name: &'static str,
+    /// Modality keys in model order, and their display names.
+    pub modalities: &'static [&'static str],
+    pub display: &'static [&'static str],
+    /// Training class names (background first) and their display colours (sRGB).
+    pub classes: &'static [&'static str],
+    pub class_colours: &'static [[u8; 3]],
+    /// The regions evaluated and shown.
+    pub regions: &'static [Region],
+    /// The label conventions a label map may use, most common first (the first is the default).
+    pub conventions: &'static [LabelConvention],
+    /// The modality whose grid a case is put on when it has it (prostate: T2, whose in-plane
+    /// resolution the ADC lacks); None: the first modality present.
+    pub reference: Option<&'static str>,
+    /// What else says a case is of this profile: the kinds of file it holds but does not use, the
+    /// DICOM body parts examined.
+    pub unused_kinds: &'static [&'static str],
+    pub body_parts: &'static [&'static str],
+    /// The modality subsets (display names) in the order of the profile's paper table; empty: by size.
+    pub subset_order: &'static [&'static [&'static str]],
+}
 
-const BRATS_REGIONS: [Region; 3] = [
-    Region {
-        name: "WT",
-        long_name: "whole tumour",
-        classes: &[1, 2, 3],
-        colour: [46, 204, 113],
-        removed_to: 0,
+/// The profiles, in the order of [`Profile`]'s variants.
+pub static SPECS: [ProfileSpec; 2] = [
+    ProfileSpec {
+        name: "brats",
+        modalities: &["flair", "t1c", "t1", "t2"],
+        display: &["FLAIR", "T1c", "T1", "T2"],
+        classes: &["background", "NCR/NET", "edema", "ET"],
+        class_colours: &[[0, 0, 0], [241, 196, 15], [46, 204, 113], [231, 76, 60]],
+        regions: &[
+            Region {
+                name: "WT",
+                long_name: "whole tumour",
+                classes: &[1, 2, 3],
+                colour: [46, 204, 113],
+                removed_to: 0,
+            },
+            Region {
+                name: "TC",
+                long_name: "tumour core",
+                classes: &[1, 3],
+                colour: [241, 196, 15],
+                removed_to: 2,
+            },
+            Region {
+                name: "ET",
+                long_name: "enhancing tumour",
+                classes: &[3],
+                colour: [231, 76, 60],
+                removed_to: 1,
+            },
+        ],
+        conventions: &[LabelConvention::Brats2018, LabelConvention::Brats2023],
+        reference: None,
+        unused_kinds: &[],
+        body_parts: &["BRAIN", "HEAD"],
+        // The paper's Table 1.
+        subset_order: &[
+            &["T2"],
+            &["T1c"],
+            &["T1"],
+            &["FLAIR"],
+            &["T2", "T1c"],
+            &["T1c", "T1"],
+            &["T1", "FLAIR"],
+            &["T2", "T1"],
+            &["T2", "FLAIR"],
+            &["T1c", "FLAIR"],
+            &["FLAIR", "T1c", "T1"],
+            &["FLAIR", "T1", "T2"],
+            &["FLAIR", "T1c", "T2"],
+            &["T1c", "T1", "T2"],
+            &["FLAIR", "T1c", "T1", "T2"],
+        ],
     },
-    Region {
-        name: "TC",
-        long_name: "tumour core",
-        classes: &[1, 3],
-        colour: [241, 196, 15],
-        removed_to: 2,
-    },
-    Region {
-        name: "ET",
-        long_name: "enhancing tumour",
-        classes: &[3],
-        colour: [231, 76, 60],
-        removed_to: 1,
+    ProfileSpec {
+        name: "prostate",
+        modalities: &["t2", "adc"],
+        display: &["T2", "ADC"],
+        classes: &["background", "PZ", "TZ"],
+        class_colours: &[[0, 0, 0], [52, 152, 219], [230, 126, 34]],
+        regions: &[
+            Region {
+                name: "PZ",
+                long_name: "peripheral zone",
+                classes: &[1],
+                colour: [52, 152, 219],
+                removed_to: 0,
+            },
+            Region {
+                name: "TZ",
+                long_name: "transition zone",
+                classes: &[2],
+                colour: [230, 126, 34],
+                removed_to: 0,
+            },
+        ],
+        conventions: &[LabelConvention::Prostate],
+        reference: Some("t2"),
+        unused_kinds: &["high-b DWI", "a diffusion-weighted (b-value) image"],
+        body_parts: &["PROSTATE", "PELVIS"],
+        subset_order: &[],
     },
 ];
-const PROSTATE_REGIONS: [Region; 2] = [
-    Region {
-        name: "PZ",
-        long_name: "peripheral zone",
-        classes: &[1],
-        colour: [52, 152, 219],
-        removed_to: 0,
-    },
-    Region {
-        name: "TZ",
-        long_name: "transition zone",
-        classes: &[2],
-        colour: [230, 126, 34],
-        removed_to: 0,
-    },
-];
+
+/// What a case's files say about which profile it is.
+#[derive(Debug, Default)]
+pub struct Evidence<'a> {
+    /// Modality keys of the images found (`flair`, `t2`, `adc`, …).
+    pub sequences: Vec<&'a str>,
+    /// The kinds of the files found but not used (`high-b DWI`, …).
+    pub unused: Vec<&'a str>,
+    /// DICOM BodyPartExamined values.
+    pub body_parts: Vec<&'a str>,
+    /// The case's paths (its folder, its files).
+    pub paths: Vec<String>,
+}
 
 impl Profile {
     /// Every profile.
     pub const ALL: [Profile; 2] = [Profile::Brats, Profile::Prostate];
 
+    /// The profile assumed when nothing about a case says which it is (the case then says so).
+    pub const DEFAULT: Profile = Profile::Brats;
+
+    /// The profile's entry of [`SPECS`].
+    pub fn spec(self) -> &'static ProfileSpec {
+        &SPECS[self as usize]
+    }
+
     /// The profile's name on the command line.
     pub fn name(self) -> &'static str {
-        match self {
-            Profile::Brats => "brats",
-            Profile::Prostate => "prostate",
-        }
+        self.spec().name
     }
 
     /// Parses `brats` or `prostate`.
@@ -107,18 +192,12 @@ impl Profile {
 
     /// Modality keys in model order (`flair t1c t1 t2`, `t2 adc`).
     pub fn modalities(self) -> &'static [&'static str] {
-        match self {
-            Profile::Brats => &BRATS_MODALITIES,
-            Profile::Prostate => &PROSTATE_MODALITIES,
-        }
+        self.spec().modalities
     }
 
     /// Modality names for display (`FLAIR`, `T1c`, ...).
     pub fn modality_display(self) -> &'static [&'static str] {
-        match self {
-            Profile::Brats => &BRATS_DISPLAY,
-            Profile::Prostate => &PROSTATE_DISPLAY,
-        }
+        self.spec().display
     }
 
     /// Index of a modality key (case-insensitive; accepts `t1ce`, `t1gd` for T1c).
@@ -134,43 +213,54 @@ impl Profile {
 
     /// Training class names, background first.
     pub fn classes(self) -> &'static [&'static str] {
-        match self {
-            Profile::Brats => &["background", "NCR/NET", "edema", "ET"],
-            Profile::Prostate => &["background", "PZ", "TZ"],
-        }
+        self.spec().classes
     }
 
     /// Display colour (sRGB) of each training class, background first: BraTS NCR/NET, edema, ET (the
     /// colours of TC, WT and ET); prostate PZ, TZ.
     pub fn class_colours(self) -> &'static [[u8; 3]] {
-        match self {
-            Profile::Brats => &[[0, 0, 0], [241, 196, 15], [46, 204, 113], [231, 76, 60]],
-            Profile::Prostate => &[[0, 0, 0], [52, 152, 219], [230, 126, 34]],
-        }
+        self.spec().class_colours
     }
 
     /// Regions evaluated and shown (WT/TC/ET, PZ/TZ).
     pub fn regions(self) -> &'static [Region] {
-        match self {
-            Profile::Brats => &BRATS_REGIONS,
-            Profile::Prostate => &PROSTATE_REGIONS,
-        }
+        self.spec().regions
     }
 
     /// The convention labels are written in when nothing else is known.
     pub fn default_convention(self) -> LabelConvention {
-        match self {
-            Profile::Brats => LabelConvention::Brats2018,
-            Profile::Prostate => LabelConvention::Prostate,
-        }
+        self.spec().conventions[0]
     }
 
     /// The conventions a label map of this profile may use, most common first.
     pub fn conventions(self) -> &'static [LabelConvention] {
-        match self {
-            Profile::Brats => &[LabelConvention::Brats2018, LabelConvention::Brats2023],
-            Profile::Prostate => &[LabelConvention::Prostate],
-        }
+        self.spec().conventions
+    }
+
+    /// The profiles that have the modality `key`.
+    pub fn with_modality(key: &str) -> impl Iterator<Item = Profile> + '_ {
+        Self::ALL
+            .into_iter()
+            .filter(move |p| p.modality_index(key).is_some())
+    }
+
+    /// The profile the evidence points to: the first whose own evidence is there (a sequence no other
+    /// profile has, a kind of unused file or a body part of its own), else the first whose name a
+    /// path holds; None when nothing says.
+    pub fn decide(e: &Evidence) -> Option<Profile> {
+        let own = |p: Profile| {
+            let s = p.spec();
+            let only_here = |k: &&str| Self::with_modality(k).eq([p]);
+            let body = |b: &&str| s.body_parts.iter().any(|x| x.eq_ignore_ascii_case(b));
+            e.sequences.iter().any(only_here)
+                || e.unused.iter().any(|u| s.unused_kinds.contains(u))
+                || e.body_parts.iter().any(body)
+        };
+        let named = |p: Profile| {
+            (e.paths.iter()).any(|path| path.to_ascii_lowercase().contains(p.name()))
+        };
+        (Self::ALL.into_iter().find(|&p| own(p)))
+            .or_else(|| Self::ALL.into_iter().find(|&p| named(p)))
     }
 }
 
@@ -227,6 +317,38 @@ impl LabelConvention {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_is_consistent() {
+        for p in Profile::ALL {
+            let s = p.spec();
+            assert_eq!(s.modalities.len(), s.display.len(), "{p}");
+            assert_eq!(s.classes.len(), s.class_colours.len(), "{p}");
+            assert!((s.conventions.iter()).all(|c| c.disk_values().len() == s.classes.len()));
+            assert!(s.reference.is_none_or(|r| p.modality_index(r).is_some()));
+            assert!((s.subset_order.iter().flat_map(|o| o.iter())).all(|n| s.display.contains(n)));
+            assert_eq!(Profile::from_name(s.name), Some(p));
+        }
+    }
+
+    #[test]
+    fn the_evidence_decides() {
+        let decide = |seq: &[&'static str], unused: &[&'static str], body: &[&'static str], path: &str| {
+            Profile::decide(&Evidence {
+                sequences: seq.to_vec(),
+                unused: unused.to_vec(),
+                body_parts: body.to_vec(),
+                paths: vec![path.to_string()],
+            })
+        };
+        assert_eq!(decide(&["t2", "adc"], &[], &[], "/x"), Some(Profile::Prostate));
+        assert_eq!(decide(&["t2", "flair"], &[], &[], "/x"), Some(Profile::Brats));
+        assert_eq!(decide(&["t2"], &["high-b DWI"], &[], "/x"), Some(Profile::Prostate));
+        assert_eq!(decide(&["t2"], &[], &["PELVIS"], "/x"), Some(Profile::Prostate));
+        assert_eq!(decide(&["t2"], &[], &["head"], "/x"), Some(Profile::Brats));
+        assert_eq!(decide(&["t2"], &[], &[], "/d/ProstateX-0001"), Some(Profile::Prostate));
+        assert_eq!(decide(&["t2"], &[], &[], "/d/case"), None);
+    }
 
     #[test]
     fn brats_conventions_round_trip() {

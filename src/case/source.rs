@@ -42,6 +42,11 @@ pub struct CaseSource {
 }
 
 impl CaseSource {
+    /// True when the case has a label map (to train, validate or evaluate on).
+    pub fn is_labelled(&self) -> bool {
+        self.label.is_some()
+    }
+
     /// Every input file of the case (never to be written).
     pub fn input_files(&self) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = self

@@ -3,28 +3,10 @@
 //! paper's order of the 15 BraTS subsets and its column labels ("T2", "T1c T1", "~F", "Full").
 
 use super::profile::Profile;
-use crate::error::{CloeError, Result};
+use crate::error::{CloeError, Result, Setting};
 use serde::{Deserialize, Serialize};
 
 /// BraTS subsets in the order of the paper's Table 1, as sets of display names.
-const BRATS_ORDER: [&[&str]; 15] = [
-    &["T2"],
-    &["T1c"],
-    &["T1"],
-    &["FLAIR"],
-    &["T2", "T1c"],
-    &["T1c", "T1"],
-    &["T1", "FLAIR"],
-    &["T2", "T1"],
-    &["T2", "FLAIR"],
-    &["T1c", "FLAIR"],
-    &["FLAIR", "T1c", "T1"],
-    &["FLAIR", "T1", "T2"],
-    &["FLAIR", "T1c", "T2"],
-    &["T1c", "T1", "T2"],
-    &["FLAIR", "T1c", "T1", "T2"],
-];
-
 /// Some of a profile's modalities, indexed in the profile's order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Subset {
@@ -62,18 +44,24 @@ impl Subset {
         let mut s = Self::none(profile);
         for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             let i = profile.modality_index(name).ok_or_else(|| {
-                CloeError::Invalid(format!(
-                    "{name} is not a {profile} modality (use {})",
-                    profile.modalities().join(", ")
-                ))
+                CloeError::setting(
+                    Setting::Modalities,
+                    format!(
+                        "{name} is not a {profile} modality (use {})",
+                        profile.modalities().join(", ")
+                    ),
+                )
             })?;
             s.on[i] = true;
         }
         if s.is_empty() {
-            return Err(CloeError::Invalid(format!(
-                "the list of modalities names none (use {})",
-                profile.modalities().join(", ")
-            )));
+            return Err(CloeError::setting(
+                Setting::Modalities,
+                format!(
+                    "the list of modalities names none (use {})",
+                    profile.modalities().join(", ")
+                ),
+            ));
         }
         Ok(s)
     }
@@ -81,8 +69,9 @@ impl Subset {
     /// Every non-empty subset of the profile: the paper's order for BraTS, else by size.
     pub fn every(profile: Profile) -> Vec<Self> {
         let names = profile.modality_display();
-        if profile == Profile::Brats {
-            return BRATS_ORDER
+        let order = profile.spec().subset_order;
+        if !order.is_empty() {
+            return order
                 .iter()
                 .map(|set| {
                     let on: Vec<bool> = names.iter().map(|n| set.contains(n)).collect();

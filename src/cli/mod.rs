@@ -1,11 +1,12 @@
 //! The `cloe` command line: clap subcommands that call the library, print results, and turn every
 //! error into a message and exit code 2.
 
+mod info_commands;
 mod model_commands;
 
 use crate::case::Profile;
-use crate::device::{self, DeviceChoice};
-use crate::error::{CloeError, Result};
+use crate::device::DeviceChoice;
+use crate::error::{CloeError, Result, Setting};
 use crate::inspect::inspect;
 use crate::io::ReadOptions;
 use crate::model::{Ablation, CloeConfig, GateInput, LossWeights};
@@ -80,53 +81,13 @@ pub enum Command {
     /// the layout of the paper's Table 1.
     Eval(model_commands::EvalArgs),
     /// List the GPU adapters of this machine and the device the network would run on.
-    Devices {
-        /// Device to select: auto (a hardware GPU if any, else the CPU), cpu or gpu. Default: CLOE_DEVICE, else auto.
-        #[arg(long, value_enum)]
-        device: Option<DeviceChoice>,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-        /// Also check the selected device's convolution weight gradients against a direct computation
-        /// (what training does before it trusts a GPU).
-        #[arg(long)]
-        check_gradients: bool,
-    },
+    Devices(info_commands::DevicesArgs),
     /// Prepare the labelled cases of a folder for training once (crop, z-score, model spacing) into a
     /// compact folder that `cloe train` reads as it is, without the original files (to carry a
     /// training set to another machine).
     Prepare(model_commands::PrepareArgs),
     /// Benchmark the network on a BraTS case: conv kernel, forward, re-fusion, training step.
-    Bench {
-        /// A BraTS case folder.
-        case: PathBuf,
-        #[arg(long, value_enum)]
-        device: Option<DeviceChoice>,
-        /// Base channels C of the benchmarked model.
-        #[arg(long, default_value_t = CloeConfig::DEFAULT_CHANNELS)]
-        channels: usize,
-        /// Patch side of the training step.
-        #[arg(long, default_value_t = CloeConfig::DEFAULT_PATCH)]
-        patch: usize,
-        /// Model spacing in mm.
-        #[arg(long, default_value_t = CloeConfig::DEFAULT_SPACING_MM)]
-        spacing: f64,
-        /// Timed runs per figure (after one warm-up).
-        #[arg(long, default_value_t = 3)]
-        runs: usize,
-        /// Patches per training step.
-        #[arg(long, default_value_t = 1)]
-        batch: usize,
-        /// Also show where the forward and the training step spend their time: convolutions
-        /// (forward, weight and input gradients) against everything else, read-backs, and every
-        /// convolution shape timed on its own.
-        #[arg(long)]
-        profile: bool,
-        /// Also time the forward and the training step with Burn's own CPU operations in place of
-        /// the project's kernels (the baseline of the CPU speed-up; CPU only).
-        #[arg(long)]
-        compare_burn: bool,
-    },
+    Bench(info_commands::BenchArgs),
 }
 
 /// `--gate-input` values.
@@ -333,7 +294,7 @@ fn parse_profile(s: &str) -> std::result::Result<Profile, String> {
 /// Runs the command line; errors become a message on stderr and exit code 2.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::guard::quiet_panics();
+    crate::panic_capture::quiet_panics();
     match crate::guard::guarded("compute device", || run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that stopped reading (`cloe inspect … | head`) is not an error.
@@ -353,6 +314,15 @@ fn flag_hint(e: &CloeError) -> &'static str {
     match e {
         CloeError::NonFinite { .. } => " (--allow-nonfinite)",
         CloeError::Unwritable { why, .. } if why.contains("allow replacing") => " (--force)",
+        CloeError::GpuLost => " (--device cpu)",
+        CloeError::Setting { setting, .. } => match setting {
+            Setting::Modalities => " (--modalities)",
+            Setting::Series => " (--series MODALITY=NUMBER)",
+            Setting::Device => " (--device cpu)",
+            Setting::Training => "",
+            Setting::ValidationCases => " (--val-cases)",
+            Setting::OutputFolder => " (--out; --resume or --replace)",
+        },
         _ => "",
     }
 }
@@ -394,83 +364,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Segment(args) => model_commands::run_segment(*args)?,
         Command::Eval(a) => model_commands::run_eval(a)?,
         Command::Prepare(a) => model_commands::run_prepare(a)?,
-        Command::Bench {
-            case,
-            device: choice,
-            channels,
-            patch,
-            spacing,
-            runs,
-            batch,
-            profile,
-            compare_burn,
-        } => {
-            let compute = device::select(choice)?;
-            let cfg = crate::model::CloeConfig {
-                channels,
-                patch,
-                spacing_mm: spacing,
-                ..crate::model::CloeConfig::for_profile(Profile::Brats)
-            };
-            outln!(
-                "{}",
-                crate::bench::network_bench(
-                    &case,
-                    &compute,
-                    &cfg,
-                    crate::bench::BenchOptions {
-                        runs,
-                        batch,
-                        profile,
-                        compare_burn,
-                    }
-                )?
-            )?;
-        }
-        Command::Devices {
-            device: choice,
-            json,
-            check_gradients,
-        } => {
-            let adapters = device::adapters();
-            let chosen = device::select(choice)?;
-            if json {
-                let value = serde_json::json!({ "adapters": adapters, "selected": chosen.label });
-                outln!("{}", to_json(&value)?)?;
-            } else {
-                if adapters.is_empty() {
-                    outln!("no wgpu adapter")?;
-                }
-                for a in &adapters {
-                    outln!(
-                        "adapter  {} ({}, {}, driver {})",
-                        a.name,
-                        a.kind,
-                        a.backend,
-                        a.driver
-                    )?;
-                }
-                outln!("selected {}", chosen.label)?;
-            }
-            if check_gradients {
-                let check = crate::backend_check::check_conv_weight_gradient(&chosen.device);
-                outln!(
-                    "gradient check on {}: conv3d weight gradient at 32^3 off by {:.2e} (relative): {}",
-                    chosen.label,
-                    check.relative_error,
-                    if check.passed() {
-                        "passed, training allowed"
-                    } else {
-                        "FAILED, training refused"
-                    }
-                )?;
-            }
-        }
+        Command::Bench(a) => info_commands::run_bench(a)?,
+        Command::Devices(a) => info_commands::run_devices(a)?,
     }
     Ok(())
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string_pretty(value)
-        .map_err(|e| CloeError::Invalid(format!("cannot write JSON: {e}")))
+        .map_err(|e| CloeError::Internal(format!("cannot write JSON: {e}")))
 }

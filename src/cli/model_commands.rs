@@ -3,15 +3,15 @@
 //! as input.
 
 use super::outln;
-use crate::case::{Profile, Subset, apply_series_choices, find_case, find_cases, load_case};
+use crate::case::{Profile, apply_series_choices, find_case, find_labelled_cases, load_case};
 use crate::device::{DeviceChoice, select};
 use crate::error::{CloeError, Result};
 use crate::eval::{evaluate, fit_postprocessing};
 use crate::infer::Session;
-use crate::io::{ReadOptions, WriteOptions, atomic_write, check_target};
+use crate::io::{ReadOptions, WriteOptions, check_target, write_json, write_text};
 use crate::model::{CloeConfig, load_model, save_config};
 use crate::preprocess::PrepareOptions;
-use crate::segment::{SegmentReport, write_extras, write_labels};
+use crate::export_prediction::{SegmentReport, write_extras, write_labels};
 use crate::train::{TrainEvent, TrainOptions, prepare_dataset, train};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -34,24 +34,12 @@ pub fn run_train(opts: TrainOptions) -> Result<()> {
     let cancel = AtomicBool::new(false);
     let pb = bar(opts.iterations as u64, "train");
     let mut on_event = |e: TrainEvent| match e {
-        TrainEvent::Ready {
-            train,
-            val,
-            device,
-            note,
-            start_step,
-        } => {
-            pb.println(format!("device {device}"));
-            if let Some(n) = note {
+        TrainEvent::Ready(ready) => {
+            pb.println(ready.to_string());
+            if let Some(n) = &ready.note {
                 pb.println(format!("note: {n}"));
             }
-            pb.println(format!(
-                "training on {} cases, validating on {}: {}",
-                train.len(),
-                val.len(),
-                val.join(", ")
-            ));
-            pb.set_position(start_step as u64);
+            pb.set_position(ready.start_step as u64);
         }
         TrainEvent::Step {
             step, losses, lr, ..
@@ -144,61 +132,46 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
     let mut source = find_case(&a.case, Some(net.config().profile))?;
     apply_series_choices(&mut source, &a.series)?;
     let case = load_case(&source, ReadOptions::default())?;
-    let present = case.available();
-    let used = match &a.modalities {
-        Some(list) => Subset::parse(case.profile, list)?,
-        None => present.clone(),
-    };
-    if let Some(i) = used.indices().find(|&i| !present.contains(i)) {
-        return Err(CloeError::Invalid(format!(
-            "{} was asked for but the case has no {} file",
-            case.profile.modalities()[i],
-            case.profile.modality_display()[i]
-        )));
-    }
+    let used = case.modalities_to_use(a.modalities.as_deref())?;
     let opts = WriteOptions::protecting(source.input_files()).overwriting(a.force);
     // Every output path is checked before the work, so a bad one fails at once.
-    for target in [
-        Some(&a.out),
-        a.probabilities.as_ref(),
-        a.region.as_ref(),
-        a.report.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    {
+    let targets = [&Some(a.out.clone()), &a.probabilities, &a.region, &a.report];
+    for target in targets.into_iter().flatten() {
         check_target(target, &opts)?;
     }
     let pb = bar(0, "segment");
     // One subset: the experts are fused window by window and not kept (the viewer keeps them for its
     // modality switches), so a large case needs the memory of its maps alone.
     let session = Session::for_one_subset(net, &case, compute.device.clone())?;
-    let maps = session.segment_once(
-        &used,
-        &mut |done, total| {
-            pb.set_length(total as u64);
-            pb.set_position(done as u64);
-        },
-        &AtomicBool::new(false),
-    )?;
+    let mut progress = progress_of(&pb);
+    let maps = session.segment_once(&used, &mut progress, &AtomicBool::new(false))?;
     pb.finish_and_clear();
     let labels = write_labels(&a.out, &case, &maps.classes, &opts)?;
-    write_extras(
-        &case,
-        &maps,
+    let extras = (
         a.probabilities.as_deref(),
         a.experts.as_deref(),
         a.region.as_deref(),
-        &opts,
-    )?;
-    let report = SegmentReport::new(
-        &case,
-        &used,
-        &maps,
-        compute.label.clone(),
-        t.elapsed().as_secs_f64(),
-        labels,
     );
+    write_extras(&case, &maps, extras.0, extras.1, extras.2, &opts)?;
+    let seconds = t.elapsed().as_secs_f64();
+    let report = SegmentReport::new(&case, &used, &maps, compute.label, seconds, labels);
+    print_segment_report(&report, &a.out)?;
+    if let Some(path) = &a.report {
+        write_json(path, &report, &opts)?;
+    }
+    Ok(())
+}
+
+/// A progress callback that moves `pb` (its length set by the first report).
+fn progress_of(pb: &ProgressBar) -> impl FnMut(usize, usize) + '_ {
+    |done, total| {
+        pb.set_length(total as u64);
+        pb.set_position(done as u64);
+    }
+}
+
+/// Per modality whether it was used (with u, v, w) or why not, and where the labels went.
+fn print_segment_report(report: &SegmentReport, out: &std::path::Path) -> Result<()> {
     for m in &report.modalities {
         if m.used {
             outln!(
@@ -209,27 +182,16 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
                 m.w
             )?;
         } else {
-            outln!(
-                "{:<6} {}",
-                m.modality,
-                if m.present { "not used" } else { "missing" }
-            )?;
+            let why = if m.present { "not used" } else { "missing" };
+            outln!("{:<6} {why}", m.modality)?;
         }
     }
     outln!(
         "wrote {} in {:.1} s on {}",
-        a.out.display(),
+        out.display(),
         report.seconds,
         report.device
-    )?;
-    if let Some(path) = &a.report {
-        let json =
-            serde_json::to_string_pretty(&report).map_err(|e| CloeError::Invalid(e.to_string()))?;
-        atomic_write(path, &opts, |tmp| {
-            std::fs::write(tmp, &json).map_err(|e| e.to_string())
-        })?;
-    }
-    Ok(())
+    )
 }
 
 /// Arguments of `cloe prepare`.
@@ -249,10 +211,7 @@ pub struct PrepareArgs {
 
 /// `cloe prepare`.
 pub fn run_prepare(a: PrepareArgs) -> Result<()> {
-    let sources: Vec<_> = find_cases(&a.data_dir, Some(a.profile))?
-        .into_iter()
-        .filter(|s| s.label.is_some())
-        .collect();
+    let sources = find_labelled_cases(&a.data_dir, Some(a.profile), "to prepare")?;
     if sources
         .iter()
         .any(|s| s.input_files().iter().any(|f| f.starts_with(&a.out)))
@@ -265,10 +224,7 @@ pub fn run_prepare(a: PrepareArgs) -> Result<()> {
     let pb = bar(sources.len() as u64, "prepare");
     let manifest = prepare_dataset(
         &sources,
-        PrepareOptions {
-            spacing: Some(a.spacing),
-            margin: 2,
-        },
+        PrepareOptions::at_spacing(a.spacing),
         &a.out,
         &mut |done, _| pb.set_position(done as u64),
     )?;
@@ -318,16 +274,9 @@ pub fn run_eval(a: EvalArgs) -> Result<()> {
     let mut net = load_model(model, &compute.device)?;
     if a.fit_postprocessing {
         let pb = bar(0, "post-processing");
-        let fit = fit_postprocessing(
-            &net,
-            data,
-            &compute.device,
-            &mut |done, total| {
-                pb.set_length(total as u64);
-                pb.set_position(done as u64);
-            },
-            &AtomicBool::new(false),
-        )?;
+        let mut progress = progress_of(&pb);
+        let no = AtomicBool::new(false);
+        let fit = fit_postprocessing(&net, data, &compute.device, &mut progress, &no)?;
         pb.finish_and_clear();
         outln!(
             "# Post-processing chosen on {}\n{}",
@@ -338,14 +287,12 @@ pub fn run_eval(a: EvalArgs) -> Result<()> {
         save_config(net.config(), model)?;
     }
     let pb = bar(0, "eval");
+    let mut progress = progress_of(&pb);
     let table = evaluate(
         &net,
         data,
         &compute.device,
-        &mut |done, total| {
-            pb.set_length(total as u64);
-            pb.set_position(done as u64);
-        },
+        &mut progress,
         &AtomicBool::new(false),
     )?;
     pb.finish_and_clear();
@@ -368,15 +315,10 @@ pub fn run_eval(a: EvalArgs) -> Result<()> {
     );
     outln!("{md}")?;
     if let Some(p) = a.out.as_deref() {
-        atomic_write(p, &opts, |tmp| {
-            std::fs::write(tmp, &md).map_err(|e| e.to_string())
-        })?;
+        write_text(p, &md, &opts)?;
     }
     if let Some(p) = a.csv.as_deref() {
-        let text = table.to_csv();
-        atomic_write(p, &opts, |tmp| {
-            std::fs::write(tmp, &text).map_err(|e| e.to_string())
-        })?;
+        write_text(p, &table.to_csv(), &opts)?;
     }
     Ok(())
 }

@@ -80,7 +80,7 @@ pub(super) fn for_each_window(
         .map(|c| c.as_ref().map(|c| pad(c, sample.grid.dims, dims, 0.0)))
         .collect();
     if padded.iter().all(Option::is_none) {
-        return Err(CloeError::Invalid(
+        return Err(CloeError::Refused(
             "the case has no image to segment".into(),
         ));
     }

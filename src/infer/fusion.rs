@@ -5,10 +5,10 @@
 use super::experts::ExpertCache;
 use super::windows::{accumulate, gaussian};
 use crate::case::Subset;
-use crate::error::{CloeError, Result};
+use crate::error::{CloeError, Result, Setting};
 use crate::model::{CloeNet, Expert, to_vec};
 use crate::preprocess::{BBox, Sample, crop_data};
-use crate::resample::{Interp, resample_data};
+use crate::resample::Interp;
 
 /// Maps on the padded sample grid for one availability mask.
 #[derive(Debug, Clone)]
@@ -44,7 +44,7 @@ pub(super) fn fuse(
 pub(super) struct Blend {
     dims: [usize; 3],
     p: usize,
-    used: Vec<bool>,
+    used: Subset,
     g: Vec<f32>,
     ones: Vec<f32>,
     probs: Vec<Vec<f32>>,
@@ -66,16 +66,16 @@ impl Blend {
     ) -> Result<Self> {
         let used = subset.intersection(present);
         if used.is_empty() {
-            return Err(CloeError::Invalid(
-                "switch on at least one modality that the case has".into(),
+            return Err(CloeError::setting(
+                Setting::Modalities,
+                "switch on at least one modality that the case has",
             ));
         }
-        let used = used.mask().to_vec();
-        let (k, m, p) = (net.config().classes, used.len(), net.config().patch);
+        let cfg = net.config();
+        let (k, m, p) = (cfg.classes, cfg.modalities, cfg.patch);
         let n: usize = dims.iter().product();
-        let experts = used
-            .iter()
-            .map(|&u| (keep_experts && u).then(|| vec![vec![0.0; n]; k]))
+        let experts = (0..m)
+            .map(|i| (keep_experts && used.contains(i)).then(|| vec![vec![0.0; n]; k]))
             .collect();
         Ok(Self {
             dims,
@@ -103,10 +103,8 @@ impl Blend {
 
     /// Fuses the experts of the window at `origin` and adds the result.
     pub(super) fn add(&mut self, net: &CloeNet, origin: [usize; 3], row: &[Option<Expert>]) {
-        let refs: Vec<Option<&Expert>> = row
-            .iter()
-            .zip(&self.used)
-            .map(|(e, &u)| e.as_ref().filter(|_| u))
+        let refs: Vec<Option<&Expert>> = (row.iter().enumerate())
+            .map(|(i, e)| e.as_ref().filter(|_| self.used.contains(i)))
             .collect();
         let fusion = net.fuse(&refs);
         let fp = to_vec(fusion.probs);
@@ -294,15 +292,6 @@ fn argmax_of(classes: &[&[f32]]) -> Vec<u8> {
             }
             best as u8
         })
-        .collect()
-}
-
-/// Resamples a class map from the sample grid to the case grid with nearest neighbours.
-pub fn classes_to_case_grid(sample: &Sample, classes: &[u8]) -> Vec<u8> {
-    let f: Vec<f32> = classes.iter().map(|&c| c as f32).collect();
-    resample_data(&f, &sample.grid, &sample.case_grid, Interp::Nearest, 0.0)
-        .into_iter()
-        .map(|c| c as u8)
         .collect()
 }
 

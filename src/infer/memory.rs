@@ -107,7 +107,7 @@ pub fn check(
             String::new(),
         )
     };
-    Err(CloeError::Invalid(format!(
+    Err(CloeError::TooLarge(format!(
         "segmenting {case} needs about {:.1} GiB of memory ({detail}) but {:.1} GiB is available; \
          close other programs, use a machine with more memory, or crop the case to the region to \
          segment{way_out}",

@@ -10,9 +10,7 @@ mod session;
 mod windows;
 
 pub use experts::ExpertCache;
-pub use fusion::{
-    CaseMaps, SampleMaps, argmax, argmax_flat, classes_to_case_grid, disagreement, to_case_grid,
-};
+pub use fusion::{CaseMaps, SampleMaps, argmax_flat, disagreement, to_case_grid};
 pub use session::Session;
 pub use windows::{accumulate, extract, gaussian, origins, starts};
 
@@ -36,11 +34,5 @@ impl Default for InferOptions {
 
 /// Prepares `case` for `net` (crop, z-score, model spacing).
 pub fn prepare_for(net: &CloeNet, case: &Case) -> Result<Sample> {
-    prepare(
-        case,
-        PrepareOptions {
-            spacing: Some(net.config().spacing_mm),
-            margin: 2,
-        },
-    )
+    prepare(case, PrepareOptions::at_spacing(net.config().spacing_mm))
 }

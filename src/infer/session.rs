@@ -32,7 +32,7 @@ impl Session {
     /// An error when `net` is for another profile than `case` (what [`Session::new`] checks first).
     pub fn fits(net: &CloeNet, case: &Case) -> Result<()> {
         if net.config().profile != case.profile {
-            return Err(CloeError::Invalid(format!(
+            return Err(CloeError::Mismatch(format!(
                 "the model is for {} cases but {} is a {} case",
                 net.config().profile,
                 case.id,
@@ -120,7 +120,7 @@ impl Session {
     fn cache(&self) -> Result<&ExpertCache> {
         match &self.stage {
             Stage::Experts(cache) => Ok(cache),
-            Stage::Prepared(_) => Err(CloeError::Invalid(
+            Stage::Prepared(_) => Err(CloeError::Internal(
                 "the experts have not run on this case yet".into(),
             )),
         }

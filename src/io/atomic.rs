@@ -30,6 +30,24 @@ impl WriteOptions {
     }
 }
 
+/// Writes `text` to `target` atomically (see [`atomic_write`]).
+pub fn write_text(target: &Path, text: &str, opts: &WriteOptions) -> Result<()> {
+    atomic_write(target, opts, |tmp| {
+        std::fs::write(tmp, text).map_err(|e| e.to_string())
+    })
+}
+
+/// Writes `value` as pretty-printed JSON to `target` atomically.
+pub fn write_json<T: serde::Serialize>(
+    target: &Path,
+    value: &T,
+    opts: &WriteOptions,
+) -> Result<()> {
+    let json = serde_json::to_string_pretty(value)
+        .map_err(|e| CloeError::Internal(format!("cannot write JSON: {e}")))?;
+    write_text(target, &json, opts)
+}
+
 /// Checks the target, lets `write` fill a temporary file beside it, then renames it into place.
 /// The temporary file keeps the target's extension (so `.nii.gz` is still compressed) and is removed
 /// when anything fails.

@@ -38,15 +38,15 @@ pub fn write_volumes(
     ty: OutputType,
     opts: &WriteOptions,
 ) -> Result<()> {
-    if !super::is_nifti_path(path) {
+    if !super::is_volume_path(path) {
         return Err(CloeError::unwritable(
             path,
             "the name must end in .nii or .nii.gz",
         ));
     }
     if channels.is_empty() || channels.iter().any(|c| c.len() != grid.len()) {
-        return Err(CloeError::Invalid(format!(
-            "internal: {} channels do not match the grid {:?}",
+        return Err(CloeError::Internal(format!(
+            "{} channels do not match the grid {:?}",
             channels.len(),
             grid.dims
         )));

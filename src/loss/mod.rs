@@ -4,128 +4,73 @@
 mod contrast;
 mod seg;
 
-pub use contrast::{ContrastTerms, contrast_terms, ssim};
-pub use seg::{downsample_target, one_hot, region_soft_dice, soft_dice, weighted_ce};
+pub use contrast::{ContrastTerms, ssim};
+pub use seg::{one_hot, soft_dice, weighted_ce};
 
 use crate::model::{CloeNet, Prediction};
 use burn::prelude::*;
+use contrast::contrast_terms;
 use rand::Rng;
+use seg::{downsample_target, region_soft_dice};
 
-/// Every term of L_total, as `[1]` tensors (in the autodiff graph when training).
-#[derive(Debug, Clone)]
-pub struct LossTerms {
-    pub total: Tensor<1>,
-    /// L_seg (eq. 9) of the fused prediction.
-    pub seg: Tensor<1>,
+/// The terms of L_total, listed once: each becomes a `[1]` tensor of [`LossTerms`] (in the autodiff
+/// graph when training), a number of [`LossValues`], and a column of the training log, in this order.
+macro_rules! loss_terms {
+    ($($(#[doc = $doc:literal])* $name:ident,)*) => {
+        /// Every term of L_total, as `[1]` tensors (in the autodiff graph when training).
+        #[derive(Debug, Clone)]
+        pub struct LossTerms {
+            $($(#[doc = $doc])* pub $name: Tensor<1>,)*
+        }
+
+        /// The terms as numbers, for logs and plots.
+        #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+        pub struct LossValues {
+            $($(#[doc = $doc])* pub $name: f64,)*
+        }
+
+        impl LossValues {
+            /// Column names, in the order of [`LossValues::values`].
+            pub const NAMES: [&'static str; [$(stringify!($name)),*].len()] = [$(stringify!($name)),*];
+
+            /// The values in the order of [`LossValues::NAMES`].
+            pub fn values(&self) -> [f64; Self::NAMES.len()] {
+                [$(self.$name),*]
+            }
+        }
+
+        impl LossTerms {
+            /// Reads every term back (one device sync).
+            pub fn values(&self) -> LossValues {
+                let all = Tensor::cat(vec![$(self.$name.clone()),*], 0);
+                let mut v = crate::model::to_vec(all).into_iter().map(f64::from);
+                LossValues {
+                    $($name: v.next().expect("one value per term"),)*
+                }
+            }
+        }
+    };
+}
+
+loss_terms! {
+    total,
+    /// L_seg (eq. 9) of the fused prediction (with deep supervision, over its scales).
+    seg,
     /// Σ over available experts of WCE + Dice (first part of eq. 8).
-    pub experts: Tensor<1>,
-    pub mec: Tensor<1>,
-    pub rec: Tensor<1>,
+    experts,
+    mec,
+    rec,
     /// L_ECL (eq. 8).
-    pub ecl: Tensor<1>,
+    ecl,
     /// L_contrast (eq. 10) and its parts.
-    pub contrast: Tensor<1>,
-    pub content: Tensor<1>,
-    pub style: Tensor<1>,
-    pub reconstruction: Tensor<1>,
-    pub kl: Tensor<1>,
+    contrast,
+    content,
+    style,
+    reconstruction,
+    kl,
     /// The region-map supervision (binary cross-entropy of r against the foreground), 0 when its
     /// weight `LossWeights::region` is 0 (the paper: off).
-    pub region: Tensor<1>,
-}
-
-/// The terms as numbers, for logs and plots.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct LossValues {
-    pub total: f64,
-    pub seg: f64,
-    pub experts: f64,
-    pub mec: f64,
-    pub rec: f64,
-    pub ecl: f64,
-    pub contrast: f64,
-    pub content: f64,
-    pub style: f64,
-    pub reconstruction: f64,
-    pub kl: f64,
-    pub region: f64,
-}
-
-impl LossValues {
-    /// Column names, in the order of [`LossValues::values`].
-    pub const NAMES: [&'static str; 12] = [
-        "total",
-        "seg",
-        "experts",
-        "mec",
-        "rec",
-        "ecl",
-        "contrast",
-        "content",
-        "style",
-        "reconstruction",
-        "kl",
-        "region",
-    ];
-
-    /// The values in the order of [`LossValues::NAMES`].
-    pub fn values(&self) -> [f64; 12] {
-        [
-            self.total,
-            self.seg,
-            self.experts,
-            self.mec,
-            self.rec,
-            self.ecl,
-            self.contrast,
-            self.content,
-            self.style,
-            self.reconstruction,
-            self.kl,
-            self.region,
-        ]
-    }
-}
-
-impl LossTerms {
-    /// Reads every term back (one device sync).
-    pub fn values(&self) -> LossValues {
-        let all = Tensor::cat(
-            vec![
-                self.total.clone(),
-                self.seg.clone(),
-                self.experts.clone(),
-                self.mec.clone(),
-                self.rec.clone(),
-                self.ecl.clone(),
-                self.contrast.clone(),
-                self.content.clone(),
-                self.style.clone(),
-                self.reconstruction.clone(),
-                self.kl.clone(),
-                self.region.clone(),
-            ],
-            0,
-        );
-        let v: Vec<f64> = crate::model::to_vec(all)
-            .into_iter()
-            .map(f64::from)
-            .collect();
-        LossValues {
-            total: v[0],
-            seg: v[1],
-            experts: v[2],
-            mec: v[3],
-            rec: v[4],
-            ecl: v[5],
-            contrast: v[6],
-            content: v[7],
-            style: v[8],
-            reconstruction: v[9],
-            kl: v[10],
-            region: v[11],
-        }
-    }
+    region,
 }
 
 /// WCE + soft Dice of probabilities against a one-hot target, plus the region Dice with weight
@@ -223,32 +168,15 @@ pub fn cloe_loss(
     let ecl =
         experts.clone() + (mec.clone() + rec.clone().mul_scalar(w.lambda_rec)).mul_scalar(w.eta);
     let (contrast, parts) = if w.beta > 0.0 {
-        let available: Vec<(Tensor<5>, &crate::model::Expert)> = inputs
-            .iter()
-            .zip(&pred.experts)
-            .filter_map(|(x, e)| Some((x.clone()?, e.as_ref()?)))
-            .collect();
-        let shape = [target.dims()[0], cfg.style_dim];
-        let codes: Vec<_> = available
-            .iter()
-            .map(|(_, e)| model.codes(e, Some(normal_noise(rng, shape, &device))))
-            .collect();
-        let xs: Vec<Tensor<5>> = available.iter().map(|(x, _)| x.clone()).collect();
-        let t = contrast_terms(&codes, &xs, w.tau);
-        let total = t.content.clone()
-            + t.style.clone()
-            + (t.reconstruction.clone() + t.kl.clone().mul_scalar(w.kl)).mul_scalar(w.gamma);
-        (total, t)
+        contrastive(model, pred, inputs, target.dims()[0], rng)
     } else {
-        (
-            zero(),
-            ContrastTerms {
-                content: zero(),
-                style: zero(),
-                reconstruction: zero(),
-                kl: zero(),
-            },
-        )
+        let zeros = ContrastTerms {
+            content: zero(),
+            style: zero(),
+            reconstruction: zero(),
+            kl: zero(),
+        };
+        (zero(), zeros)
     };
     let region = if w.region > 0.0 {
         region_supervision(pred.fusion.region.clone(), target.clone())
@@ -273,6 +201,31 @@ pub fn cloe_loss(
         kl: parts.kl,
         region,
     }
+}
+
+/// L_contrast of the available experts (their content and style codes, the style latents sampled with
+/// noise from `rng`) and its parts.
+fn contrastive(
+    model: &CloeNet,
+    pred: &Prediction,
+    inputs: &[Option<Tensor<5>>],
+    batch: usize,
+    rng: &mut impl Rng,
+) -> (Tensor<1>, ContrastTerms) {
+    let w = model.config().loss;
+    let available: Vec<(Tensor<5>, &crate::model::Expert)> = (inputs.iter().zip(&pred.experts))
+        .filter_map(|(x, e)| Some((x.clone()?, e.as_ref()?)))
+        .collect();
+    let shape = [batch, model.config().style_dim];
+    let codes: Vec<_> = (available.iter())
+        .map(|(x, e)| model.codes(e, Some(normal_noise(rng, shape, &x.device()))))
+        .collect();
+    let xs: Vec<Tensor<5>> = available.iter().map(|(x, _)| x.clone()).collect();
+    let t = contrast_terms(&codes, &xs, w.tau);
+    let total = t.content.clone()
+        + t.style.clone()
+        + (t.reconstruction.clone() + t.kl.clone().mul_scalar(w.kl)).mul_scalar(w.gamma);
+    (total, t)
 }
 
 /// Binary cross-entropy of the REC region map r (`[B, 1, D, H, W]`) against the foreground of the

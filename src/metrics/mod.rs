@@ -6,12 +6,13 @@ mod distance;
 mod label_measures;
 mod table;
 
-pub use distance::{squared_distance_to, surface};
+pub use distance::surface;
 pub use label_measures::{LabelMeasures, Lesion, lesions, measure_labels};
 pub use table::SubsetTable;
 
 use crate::case::Profile;
 use crate::stats::percentiles;
+use distance::squared_distance_to;
 
 /// HD95 when exactly one of the two masks is empty: the diagonal of a 240x240x155 mm BraTS volume.
 pub const EMPTY_HD95: f64 = 373.13;

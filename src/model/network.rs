@@ -8,6 +8,7 @@ use super::config::CloeConfig;
 use super::consistency::{Consistency, consistency};
 use super::contrast_head::{Codes, ContrastHead};
 use super::gating::Gate;
+use crate::case::Subset;
 use burn::module::{ModuleVisitor, Param, ParamId};
 use burn::nn::conv::{Conv3d, Conv3dConfig};
 use burn::optim::GradientsParams;
@@ -298,12 +299,10 @@ impl CloeNet {
         Prediction { experts, fusion }
     }
 
-    /// `forward` on tensors with an availability mask: tensors of unavailable modalities are ignored.
-    pub fn forward_masked(&self, inputs: &[Tensor<5>], available: &[bool]) -> Prediction {
-        let masked: Vec<Option<Tensor<5>>> = inputs
-            .iter()
-            .zip(available)
-            .map(|(x, &a)| a.then(|| x.clone()))
+    /// `forward` on one tensor per modality, of which only those of `available` are used.
+    pub fn forward_masked(&self, inputs: &[Tensor<5>], available: &Subset) -> Prediction {
+        let masked: Vec<Option<Tensor<5>>> = (inputs.iter().enumerate())
+            .map(|(m, x)| available.contains(m).then(|| x.clone()))
             .collect();
         self.forward(&masked)
     }

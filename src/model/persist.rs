@@ -25,12 +25,8 @@ pub fn save_model(model: &CloeNet, dir: &Path) -> Result<()> {
 
 /// Writes `dir/config.json` atomically (a model's post-processing decision, say, beside its weights).
 pub fn save_config(config: &CloeConfig, dir: &Path) -> Result<()> {
-    let json =
-        serde_json::to_string_pretty(config).map_err(|e| CloeError::Invalid(e.to_string()))?;
     let opts = WriteOptions::default().overwriting(true);
-    atomic_write(&dir.join(CONFIG_FILE), &opts, |tmp| {
-        std::fs::write(tmp, &json).map_err(|e| e.to_string())
-    })
+    crate::io::write_json(&dir.join(CONFIG_FILE), config, &opts)
 }
 
 /// Reads `dir/config.json`.
@@ -42,22 +38,20 @@ pub fn load_config(dir: &Path) -> Result<CloeConfig> {
         .ok()
         .and_then(|v| v.get("format").and_then(serde_json::Value::as_u64));
     if let Some(f) = format.filter(|&f| f > CloeConfig::FORMAT as u64) {
-        return Err(CloeError::Invalid(format!(
-            "{} was written by a newer CLoE Studio (config format {f}; this version reads format {} \
-             and older): update CLoE Studio to use this model",
-            path.display(),
-            CloeConfig::FORMAT
-        )));
+        return Err(CloeError::bad_model(
+            &path,
+            format!(
+                "written by a newer CLoE Studio (config format {f}; this version reads format {} \
+                 and older): update CLoE Studio to use this model",
+                CloeConfig::FORMAT
+            ),
+        ));
     }
-    let config: CloeConfig = serde_json::from_str(&text).map_err(|e| {
-        CloeError::Invalid(format!(
-            "{} is not a CLoE model config: {e}",
-            path.display()
-        ))
-    })?;
+    let config: CloeConfig = serde_json::from_str(&text)
+        .map_err(|e| CloeError::bad_model(&path, format!("not a CLoE model config: {e}")))?;
     config
         .validate()
-        .map_err(|why| CloeError::Invalid(format!("{}: {why}", path.display())))?;
+        .map_err(|why| CloeError::bad_model(&path, why))?;
     Ok(config)
 }
 
@@ -66,10 +60,10 @@ pub fn load_model(dir: &Path, device: &Device) -> Result<CloeNet> {
     let config = load_config(dir)?;
     let weights: PathBuf = dir.join(WEIGHTS_FILE);
     if !weights.is_file() {
-        return Err(CloeError::Invalid(format!(
-            "{} is missing: the model folder has no weights",
-            weights.display()
-        )));
+        return Err(CloeError::bad_model(
+            &weights,
+            "missing: the model folder has no weights",
+        ));
     }
     CloeNet::new(&config, device)
         .try_load_file(weights.clone())
@@ -78,18 +72,19 @@ pub fn load_model(dir: &Path, device: &Device) -> Result<CloeNet> {
             let damaged = ["truncated", "magic", "Invalid", "corrupt"]
                 .iter()
                 .any(|w| why.contains(w));
-            CloeError::Invalid(if damaged {
-                format!(
-                    "{} is damaged or not a CLoE weights file ({why}); copy the model folder again",
-                    weights.display()
-                )
-            } else {
-                format!(
-                    "the weights in {} do not match {} ({why}); keep a model's config.json and \
-                     model.bpk together",
-                    weights.display(),
-                    dir.join(CONFIG_FILE).display()
-                )
-            })
+            CloeError::bad_model(
+                &weights,
+                if damaged {
+                    format!(
+                        "damaged or not a CLoE weights file ({why}); copy the model folder again"
+                    )
+                } else {
+                    format!(
+                        "these weights do not match {} ({why}); keep a model's config.json and \
+                         model.bpk together",
+                        dir.join(CONFIG_FILE).display()
+                    )
+                },
+            )
         })
 }

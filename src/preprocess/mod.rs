@@ -4,13 +4,14 @@
 mod crop;
 mod normalize;
 
-pub use crop::{BBox, crop, crop_data, foreground_bbox, uncrop, uncrop_data};
-pub use normalize::{CLIP_PERCENTILES, ZScore, robust_zscore};
+pub use crop::{BBox, crop, crop_data, foreground_bbox, uncrop};
+pub use normalize::robust_zscore;
 
 use crate::case::Case;
 use crate::error::{CloeError, Result};
 use crate::resample::{Interp, resample_data};
 use crate::volume::Grid;
+use normalize::ZScore;
 
 /// The grid covering the same field of view as `grid` at `spacing` mm (per axis).
 pub fn grid_at_spacing(grid: &Grid, spacing: [f64; 3]) -> Grid {
@@ -30,11 +31,25 @@ pub struct PrepareOptions {
     pub margin: usize,
 }
 
+impl PrepareOptions {
+    /// Voxels kept around the foreground box by default.
+    pub const MARGIN: usize = 2;
+
+    /// How a model at `spacing_mm` sees a case: cropped with the default margin, resampled to its
+    /// spacing.
+    pub fn at_spacing(spacing_mm: f64) -> Self {
+        Self {
+            spacing: Some(spacing_mm),
+            margin: Self::MARGIN,
+        }
+    }
+}
+
 impl Default for PrepareOptions {
     fn default() -> Self {
         Self {
             spacing: None,
-            margin: 2,
+            margin: Self::MARGIN,
         }
     }
 }
@@ -72,7 +87,7 @@ pub fn check_sample_grid(grid: &Grid, from: &Grid, channels: usize) -> Result<()
     let [a, b, c] = grid.dims;
     let s = from.spacing();
     let t = grid.spacing();
-    Err(CloeError::Invalid(format!(
+    Err(CloeError::TooLarge(format!(
         "resampling the case (voxels {:.3}×{:.3}×{:.3} mm, {}×{}×{}) to {:.3} mm makes a grid of \
          {a}×{b}×{c} voxels, which would need {:.1} GiB for its {channels} channel(s); the most \
          this program prepares is {} voxels. Check the image's voxel size (pixdim, xyzt_units) or \

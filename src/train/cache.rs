@@ -220,11 +220,7 @@ fn store(
         scale,
         label,
     };
-    let json =
-        serde_json::to_string_pretty(&sidecar).map_err(|e| CloeError::Invalid(e.to_string()))?;
-    crate::io::atomic_write(&dir.join(format!("{key}.json")), &opts, |tmp| {
-        std::fs::write(tmp, &json).map_err(|e| e.to_string())
-    })
+    crate::io::write_json(&dir.join(format!("{key}.json")), &sidecar, &opts)
 }
 
 /// Prepares every case of `sources` into `out` as a compact prepared dataset (see the module doc);
@@ -251,13 +247,8 @@ pub fn prepare_dataset(
         margin: opts.margin,
         cases: sources.iter().map(|s| s.id.clone()).collect(),
     };
-    let json =
-        serde_json::to_string_pretty(&manifest).map_err(|e| CloeError::Invalid(e.to_string()))?;
-    crate::io::atomic_write(
-        &out.join(MANIFEST),
-        &WriteOptions::default().overwriting(true),
-        |tmp| std::fs::write(tmp, &json).map_err(|e| e.to_string()),
-    )?;
+    let opts = WriteOptions::default().overwriting(true);
+    crate::io::write_json(&out.join(MANIFEST), &manifest, &opts)?;
     Ok(manifest)
 }
 

@@ -32,11 +32,8 @@ pub fn check_cases(
     progress: &mut dyn FnMut(usize, usize),
     cancel: &AtomicBool,
 ) -> Result<Vec<CaseCheck>> {
-    let labelled: Vec<&CaseSource> = sources.iter().filter(|s| s.label.is_some()).collect();
-    let opts = PrepareOptions {
-        spacing: Some(spacing_mm),
-        margin: 2,
-    };
+    let labelled: Vec<&CaseSource> = sources.iter().filter(|s| s.is_labelled()).collect();
+    let opts = PrepareOptions::at_spacing(spacing_mm);
     let mut checks = Vec::with_capacity(labelled.len());
     for (i, source) in labelled.iter().enumerate() {
         if cancel.load(Ordering::Relaxed) {

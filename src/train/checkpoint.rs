@@ -52,7 +52,7 @@ pub fn save(
     optim.save(&o).map_err(|e| failed(&o, &e))?;
     // state.json last: a folder holding it is whole.
     let json =
-        serde_json::to_string_pretty(state).map_err(|e| CloeError::Invalid(e.to_string()))?;
+        serde_json::to_string_pretty(state).map_err(|e| CloeError::Internal(e.to_string()))?;
     let s = new.join("state.json");
     std::fs::write(&s, json).map_err(|e| failed(&s, &e))?;
     for f in [&w, &o, &s] {
@@ -91,20 +91,22 @@ pub fn load(
     let d = whole(model_dir);
     let s = d.join("state.json");
     let text = std::fs::read_to_string(&s).map_err(|e| {
-        CloeError::Invalid(format!(
-            "cannot resume: {} is missing or unreadable ({e}); start a new run instead of resuming",
-            s.display()
-        ))
+        CloeError::bad_model(
+            &s,
+            format!(
+                "cannot resume: missing or unreadable ({e}); start a new run instead of resuming"
+            ),
+        )
     })?;
-    let state: LoopState = serde_json::from_str(&text)
-        .map_err(|e| CloeError::Invalid(format!("{}: {e}", s.display())))?;
+    let state: LoopState =
+        serde_json::from_str(&text).map_err(|e| CloeError::bad_model(&s, e.to_string()))?;
     let w = d.join("model.bpk");
     let model = model
         .try_load_file(w.clone())
-        .map_err(|e| CloeError::Invalid(format!("cannot resume from {}: {e}", w.display())))?;
+        .map_err(|e| CloeError::bad_model(&w, format!("cannot resume from it: {e}")))?;
     let o = d.join("optimizer.bpk");
     let optim = optim
         .load(&o)
-        .map_err(|e| CloeError::Invalid(format!("cannot resume from {}: {e}", o.display())))?;
+        .map_err(|e| CloeError::bad_model(&o, format!("cannot resume from it: {e}")))?;
     Ok((model, optim, state))
 }

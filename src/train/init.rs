@@ -13,8 +13,9 @@ use std::path::Path;
 pub fn initial_weights(model: CloeNet, dir: &Path, device: &Device) -> Result<CloeNet> {
     let theirs = crate::model::load_config(dir)?;
     model.config().same_architecture(&theirs).map_err(|why| {
-        CloeError::Invalid(format!(
-            "cannot start from {}: {why}; train a model of the same size, or start from random weights",
+        CloeError::Mismatch(format!(
+            "cannot start from {}: {why}; train a model of the same size, or start from random \
+             weights",
             dir.display()
         ))
     })?;
@@ -27,10 +28,10 @@ pub fn initial_weights(model: CloeNet, dir: &Path, device: &Device) -> Result<Cl
         || (theirs.region_context && !ours.region_context);
     let weights = dir.join(crate::model::WEIGHTS_FILE);
     let cannot = |e: &dyn std::fmt::Display| {
-        CloeError::Invalid(format!(
-            "cannot read the weights {} to start from: {e}",
-            weights.display()
-        ))
+        CloeError::bad_model(
+            &weights,
+            format!("cannot read the weights to start from: {e}"),
+        )
     };
     let record = burn::store::ModuleRecord::load(&weights).map_err(|e| cannot(&e))?;
     let mut model = model
@@ -49,7 +50,7 @@ pub fn initial_weights(model: CloeNet, dir: &Path, device: &Device) -> Result<Cl
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::case::Profile;
+    use crate::case::{Profile, Subset};
     use crate::model::{CloeConfig, GateInput, save_model, to_vec};
 
     fn tiny(region: f64) -> CloeConfig {
@@ -76,7 +77,7 @@ mod tests {
                 Tensor::from_data(TensorData::new(v, [1, 1, 16, 16, 16]), device)
             })
             .collect();
-        let p = net.forward_masked(&x, &[true; 4]);
+        let p = net.forward_masked(&x, &Subset::from_mask(Profile::Brats, &[true; 4]));
         let experts = p.experts.iter().flatten();
         let experts = experts.flat_map(|e| to_vec(e.probs.clone())).collect();
         (experts, to_vec(p.fusion.region), to_vec(p.fusion.w))
@@ -128,7 +129,10 @@ mod tests {
         let x: Vec<Tensor<5>> = (0..4)
             .map(|_| Tensor::ones([1, 1, 16, 16, 16], &device))
             .collect();
-        let deep: Vec<[usize; 5]> = (grown.forward_masked(&x, &[true; 4]).fusion.deep_logits)
+        let deep: Vec<[usize; 5]> = (grown
+            .forward_masked(&x, &Subset::from_mask(Profile::Brats, &[true; 4]))
+            .fusion
+            .deep_logits)
             .iter()
             .map(|t| t.dims())
             .collect();

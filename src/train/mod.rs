@@ -14,24 +14,22 @@ mod spatial;
 mod validate;
 
 pub use cache::{
-    MANIFEST, Manifest, default_dir as default_cache_dir, prepare_dataset, prepared_case,
-    read_manifest,
+    Manifest, default_dir as default_cache_dir, prepare_dataset, prepared_case, read_manifest,
 };
 pub use check::{CaseCheck, check_cases};
 pub use checkpoint::LoopState;
 pub use device_cases::DeviceCases;
 pub use run::train;
 pub use sampler::{
-    Intensity, Patch, PatchSpec, SamplerCase, cut, draw_batch, draw_patch, draw_subset, step_rng,
-    window_origin,
+    Intensity, Patch, PatchSpec, SamplerCase, cut, draw_batch, step_rng, window_origin,
 };
 pub use spatial::Spatial;
 pub use validate::{Validation, validate};
 
 use crate::backend_check::check_conv_weight_gradient;
-use crate::case::{Profile, Subset, find_cases};
+use crate::case::{Profile, Subset, find_labelled_cases};
 use crate::device::{ComputeDevice, DeviceChoice, select};
-use crate::error::{CloeError, Result};
+use crate::error::{CloeError, Result, Setting};
 use crate::loss::LossValues;
 use crate::model::CloeConfig;
 use crate::preprocess::PrepareOptions;
@@ -136,19 +134,22 @@ impl TrainOptions {
     /// numbers make a network, a model already in the output folder is only replaced when asked (or
     /// its run resumed), and the model started from is not the one being written.
     pub fn check(&self) -> Result<()> {
-        self.config.validate().map_err(CloeError::Invalid)?;
+        (self.config.validate()).map_err(|why| CloeError::setting(Setting::Training, why))?;
         if self.iterations == 0 || self.batch == 0 || self.log_every == 0 {
-            return Err(CloeError::Invalid(
+            return Err(CloeError::setting(
+                Setting::Training,
                 "the number of steps, the patches per step and the steps between loss read-backs \
-                 must each be at least 1"
-                    .into(),
+                 must each be at least 1",
             ));
         }
         if !(self.head_lr_scale.is_finite() && self.head_lr_scale > 0.0) {
-            return Err(CloeError::Invalid(format!(
-                "the heads' learning-rate scale must be a positive number (it is {})",
-                self.head_lr_scale
-            )));
+            return Err(CloeError::setting(
+                Setting::Training,
+                format!(
+                    "the heads' learning-rate scale must be a positive number (it is {})",
+                    self.head_lr_scale
+                ),
+            ));
         }
         if self.resume {
             return Ok(());
@@ -158,16 +159,20 @@ impl TrainOptions {
             .as_deref()
             .is_some_and(|i| same_folder(i, &self.out_dir))
         {
-            return Err(CloeError::Invalid(
-                "the output folder is the model you start from: choose another folder".into(),
+            return Err(CloeError::setting(
+                Setting::OutputFolder,
+                "the output folder is the model you start from: choose another folder",
             ));
         }
         if self.out_dir.join(crate::model::CONFIG_FILE).exists() && !self.replace {
-            return Err(CloeError::Invalid(format!(
-                "{} already holds a model: resume its run, allow replacing it, or choose another \
-                 folder",
-                self.out_dir.display()
-            )));
+            return Err(CloeError::setting(
+                Setting::OutputFolder,
+                format!(
+                    "{} already holds a model: resume its run, allow replacing it, or choose \
+                     another folder",
+                    self.out_dir.display()
+                ),
+            ));
         }
         Ok(())
     }
@@ -181,17 +186,40 @@ impl TrainOptions {
     }
 }
 
+/// A run ready to take its first step: its cases, the device chosen (with why, when it is not the
+/// one asked for) and the step it starts at.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    pub train: Vec<String>,
+    pub val: Vec<String>,
+    pub device: String,
+    pub note: Option<String>,
+    pub start_step: usize,
+}
+
+impl std::fmt::Display for Ready {
+    /// "DEVICE: training on N cases, validating on M (A, B), resumed at step S".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: training on {} cases, validating on {} ({})",
+            self.device,
+            self.train.len(),
+            self.val.len(),
+            self.val.join(", ")
+        )?;
+        if self.start_step > 0 {
+            write!(f, ", resumed at step {}", self.start_step)?;
+        }
+        Ok(())
+    }
+}
+
 /// What the loop reports as it goes.
 #[derive(Debug, Clone)]
 pub enum TrainEvent {
-    /// Cases loaded; the device chosen (with why, when it is not the one asked for).
-    Ready {
-        train: Vec<String>,
-        val: Vec<String>,
-        device: String,
-        note: Option<String>,
-        start_step: usize,
-    },
+    /// Cases loaded, the device chosen.
+    Ready(Ready),
     /// One step done (`losses` on the steps that read them back, see `TrainOptions::log_every`).
     Step {
         step: usize,
@@ -247,9 +275,10 @@ fn training_device(choice: DeviceChoice) -> Result<(ComputeDevice, Option<String
         100.0 * check.relative_error
     );
     if choice == DeviceChoice::Gpu {
-        return Err(CloeError::Invalid(format!(
-            "{why}; training there is refused: train on the CPU instead"
-        )));
+        return Err(CloeError::setting(
+            Setting::Device,
+            format!("{why}; training there is refused: train on the CPU instead"),
+        ));
     }
     Ok((
         select(Some(DeviceChoice::Cpu))?,
@@ -266,10 +295,13 @@ fn load_cases(opts: &TrainOptions) -> Result<(NamedCases, NamedCases)> {
     let ids: Vec<String> = prepared.iter().map(|(id, _)| id.clone()).collect();
     for v in &opts.val_cases {
         if !ids.contains(v) {
-            return Err(CloeError::Invalid(format!(
-                "validation case {v} is not among the labelled cases: {}",
-                ids.join(", ")
-            )));
+            return Err(CloeError::setting(
+                Setting::ValidationCases,
+                format!(
+                    "validation case {v} is not among the labelled cases: {}",
+                    ids.join(", ")
+                ),
+            ));
         }
     }
     let val: Vec<String> = if !opts.val_cases.is_empty() {
@@ -298,8 +330,9 @@ fn load_cases(opts: &TrainOptions) -> Result<(NamedCases, NamedCases)> {
         }
     }
     if train.is_empty() {
-        return Err(CloeError::Invalid(
-            "every labelled case is a validation case: nothing is left to train on".into(),
+        return Err(CloeError::setting(
+            Setting::ValidationCases,
+            "every labelled case is a validation case: nothing is left to train on",
         ));
     }
     Ok(((train, train_ids), (valid, val_ids)))
@@ -329,14 +362,8 @@ fn labelled_cases(opts: &TrainOptions) -> Result<Vec<(String, SamplerCase)>> {
             .filter(|(_, c)| c.label.is_some())
             .collect()
     } else {
-        let prepare = PrepareOptions {
-            spacing: Some(cfg.spacing_mm),
-            margin: 2,
-        };
-        find_cases(dir, Some(cfg.profile))?
-            .into_iter()
-            .filter(|c| c.label.is_some())
-            .collect::<Vec<_>>()
+        let prepare = PrepareOptions::at_spacing(cfg.spacing_mm);
+        find_labelled_cases(dir, Some(cfg.profile), "to train on")?
             .par_iter()
             .map(|s| {
                 let case = prepared_case(s, prepare, opts.cache_dir.as_deref())?;

@@ -12,7 +12,7 @@ use super::validate::validate;
 use super::{TrainEvent, TrainOptions, TrainSummary, init, load_cases, training_device};
 use crate::case::Subset;
 use crate::error::{CloeError, Result};
-use crate::io::{WriteOptions, atomic_write};
+use crate::io::WriteOptions;
 use crate::loss::{LossValues, cloe_loss};
 use crate::model::{CloeNet, save_model};
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
@@ -110,7 +110,7 @@ impl<'a> Run<'a> {
         let optim = std::mem::replace(&mut self.optim, fresh());
         let (m, o, s) = checkpoint::load(&self.opts.out_dir, model, optim)?;
         if s.train_cases != self.state.train_cases || s.val_cases != self.state.val_cases {
-            return Err(CloeError::Invalid(
+            return Err(CloeError::Mismatch(
                 "cannot resume: the cases or their split differ from the checkpoint's".into(),
             ));
         }
@@ -137,9 +137,7 @@ impl<'a> Run<'a> {
         let logged = (step + 1).is_multiple_of(opts.log_every) || step + 1 == opts.iterations;
         let losses = logged.then(|| terms.values());
         if let Some(total) = losses.map(|l| l.total).filter(|t| !t.is_finite()) {
-            return Err(CloeError::Invalid(format!(
-                "the loss became {total} at step {step}; lower the learning rate"
-            )));
+            return Err(CloeError::Diverged { step, value: total });
         }
         let mut grads = terms.total.backward();
         let lr = opts.lr_at(step);
@@ -274,13 +272,13 @@ pub fn train(
     let (compute, note) = training_device(opts.device)?;
     let ((train_cases, train_ids), (val_cases, val_ids)) = load_cases(opts)?;
     let mut run = Run::begin(opts, compute.device.clone(), &train_ids, &val_ids)?;
-    on_event(TrainEvent::Ready {
+    on_event(TrainEvent::Ready(super::Ready {
         train: train_ids,
         val: val_ids,
         device: compute.label.clone(),
         note,
         start_step: run.state.step,
-    });
+    }));
     let (p, k) = (opts.config.patch, opts.config.classes);
     // The training cases go to the device once; each step cuts its patches there.
     let ad = compute.device.clone().autodiff();
@@ -328,13 +326,11 @@ pub fn train(
 
 /// Writes `text` to `path` atomically, replacing it.
 fn write_text(path: &std::path::Path, text: &str) -> Result<()> {
-    atomic_write(path, &WriteOptions::default().overwriting(true), |tmp| {
-        std::fs::write(tmp, text).map_err(|e| e.to_string())
-    })
+    crate::io::write_text(path, text, &WriteOptions::default().overwriting(true))
 }
 
 /// Writes the run's options beside the model (`train-options.json`) for the record.
 fn save_options(opts: &TrainOptions) -> Result<()> {
-    let json = serde_json::to_string_pretty(opts).map_err(|e| CloeError::Invalid(e.to_string()))?;
-    write_text(&opts.out_dir.join("train-options.json"), &json)
+    let path = opts.out_dir.join("train-options.json");
+    crate::io::write_json(&path, opts, &WriteOptions::default().overwriting(true))
 }

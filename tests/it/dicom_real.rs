@@ -168,7 +168,7 @@ fn a_study_is_a_prostate_case_and_the_second_t2_series_can_be_chosen() {
     let why: Vec<&str> = source.ignored.iter().map(|(_, w)| w.as_str()).collect();
     assert!(
         why.iter()
-            .any(|w| w.contains("series 6") && w.contains("--series t2=6")),
+            .any(|w| w.contains("series 6") && w.contains("as t2=6")),
         "{why:?}"
     );
     assert!(

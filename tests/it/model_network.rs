@@ -47,7 +47,10 @@ fn every_mask_of_both_profiles_has_the_right_shapes_and_weights() {
         let all = masks(cfg.modalities);
         assert_eq!(all.len(), if profile == Profile::Brats { 15 } else { 3 });
         for mask in all {
-            let p = net.forward_masked(&x, &mask);
+            let p = net.forward_masked(
+                &x,
+                &cloe::case::Subset::from_mask(net.config().profile, &mask),
+            );
             assert_eq!(p.fusion.probs.dims(), [1, cfg.classes, 16, 16, 16]);
             assert_eq!(p.fusion.region.dims(), [1, 1, 16, 16, 16]);
             for (e, &a) in p.experts.iter().zip(&mask) {
@@ -86,9 +89,23 @@ fn the_voxels_of_a_missing_modality_change_nothing() {
     let net = CloeNet::new(&cfg, &device);
     let mut x = inputs(4, 16, &device, 2);
     let mask = [true, false, true, true];
-    let before = to_vec(net.forward_masked(&x, &mask).fusion.probs);
+    let before = to_vec(
+        net.forward_masked(
+            &x,
+            &cloe::case::Subset::from_mask(net.config().profile, &mask),
+        )
+        .fusion
+        .probs,
+    );
     x[1] = x[1].clone().mul_scalar(1000.0).add_scalar(7.0);
-    let after = to_vec(net.forward_masked(&x, &mask).fusion.probs);
+    let after = to_vec(
+        net.forward_masked(
+            &x,
+            &cloe::case::Subset::from_mask(net.config().profile, &mask),
+        )
+        .fusion
+        .probs,
+    );
     assert_eq!(before, after);
 }
 
@@ -104,7 +121,10 @@ fn refusing_cached_experts_equals_a_full_forward() {
         .map(|(m, xm)| net.expert(m, xm.clone()))
         .collect();
     for mask in masks(4) {
-        let full = net.forward_masked(&x, &mask);
+        let full = net.forward_masked(
+            &x,
+            &cloe::case::Subset::from_mask(net.config().profile, &mask),
+        );
         let refs: Vec<_> = experts
             .iter()
             .zip(&mask)
@@ -122,13 +142,28 @@ fn save_and_load_give_the_same_outputs_bit_for_bit() {
     let cfg = tiny(Profile::Prostate);
     let net = CloeNet::new(&cfg, &device);
     let x = inputs(2, 16, &device, 4);
-    let before = to_vec(net.forward_masked(&x, &[true, true]).fusion.probs);
+    let before = to_vec(
+        net.forward_masked(
+            &x,
+            &cloe::case::Subset::from_mask(net.config().profile, &[true, true]),
+        )
+        .fusion
+        .probs,
+    );
     let dir = tempfile::tempdir().unwrap();
     save_model(&net, dir.path()).unwrap();
     let loaded = load_model(dir.path(), &device).unwrap();
     assert_eq!(loaded.config(), &cfg);
     assert_eq!(
-        to_vec(loaded.forward_masked(&x, &[true, true]).fusion.probs),
+        to_vec(
+            loaded
+                .forward_masked(
+                    &x,
+                    &cloe::case::Subset::from_mask(loaded.config().profile, &[true, true])
+                )
+                .fusion
+                .probs
+        ),
         before
     );
 
@@ -170,9 +205,19 @@ fn a_batch_gives_each_sample_its_own_result() {
         .map(|(x, y)| Tensor::cat(vec![x.clone(), y.clone()], 0))
         .collect();
     let mask = [true, true, false, true];
-    let batched = net.forward_masked(&both, &mask).fusion;
+    let batched = net
+        .forward_masked(
+            &both,
+            &cloe::case::Subset::from_mask(net.config().profile, &mask),
+        )
+        .fusion;
     for (i, alone) in [&a, &b].into_iter().enumerate() {
-        let alone = net.forward_masked(alone, &mask).fusion;
+        let alone = net
+            .forward_masked(
+                alone,
+                &cloe::case::Subset::from_mask(net.config().profile, &mask),
+            )
+            .fusion;
         let pairs = [
             (
                 to_vec(batched.probs.clone().narrow(0, i, 1)),

@@ -41,10 +41,16 @@ fn cpu_and_wgpu_forward_agree_within_1e4() {
         .collect();
     let mask = [true, true, false, true];
     // The CPU forward initialises every parameter the forward uses before the copy to the GPU.
-    let on_cpu = net.forward_masked(&x, &mask);
+    let on_cpu = net.forward_masked(
+        &x,
+        &cloe::case::Subset::from_mask(net.config().profile, &mask),
+    );
     let net_gpu = net.to_device(&gpu);
     let xg: Vec<Tensor<5>> = x.iter().map(|t| t.clone().to_device(&gpu)).collect();
-    let on_gpu = net_gpu.forward_masked(&xg, &mask);
+    let on_gpu = net_gpu.forward_masked(
+        &xg,
+        &cloe::case::Subset::from_mask(net_gpu.config().profile, &mask),
+    );
     let d = max_abs_diff(&to_vec(on_cpu.fusion.probs), &to_vec(on_gpu.fusion.probs));
     assert!(d < 1e-4, "fused probabilities differ by {d}");
     let d = max_abs_diff(&to_vec(on_cpu.fusion.w), &to_vec(on_gpu.fusion.w));

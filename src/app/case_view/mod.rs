@@ -66,7 +66,7 @@ impl CaseView {
     /// Shows a label map from a file (on any grid overlapping the case) as the overlay.
     pub fn load_overlay(&mut self, path: &Path) -> Result<()> {
         if self.edit.unsaved {
-            return Err(CloeError::Invalid(
+            return Err(CloeError::Refused(
                 "the labels have unsaved edits: save them (Save labels) or discard them first"
                     .into(),
             ));

@@ -1,0 +1,116 @@
+//! `cloe devices` and `cloe bench`: what the machine offers the network, and how fast the network runs
+//! on it.
+
+use super::{outln, to_json};
+use crate::case::Profile;
+use crate::device::{self, DeviceChoice};
+use crate::error::Result;
+use crate::model::CloeConfig;
+use std::path::PathBuf;
+
+/// Arguments of `cloe devices`.
+#[derive(Debug, clap::Args)]
+pub struct DevicesArgs {
+    /// Device to select: auto (a hardware GPU if any, else the CPU), cpu or gpu. Default: CLOE_DEVICE, else auto.
+    #[arg(long, value_enum)]
+    device: Option<DeviceChoice>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Also check the selected device's convolution weight gradients against a direct computation
+    /// (what training does before it trusts a GPU).
+    #[arg(long)]
+    check_gradients: bool,
+}
+
+/// Arguments of `cloe bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// A BraTS case folder.
+    case: PathBuf,
+    #[arg(long, value_enum)]
+    device: Option<DeviceChoice>,
+    /// Base channels C of the benchmarked model.
+    #[arg(long, default_value_t = CloeConfig::DEFAULT_CHANNELS)]
+    channels: usize,
+    /// Patch side of the training step.
+    #[arg(long, default_value_t = CloeConfig::DEFAULT_PATCH)]
+    patch: usize,
+    /// Model spacing in mm.
+    #[arg(long, default_value_t = CloeConfig::DEFAULT_SPACING_MM)]
+    spacing: f64,
+    /// Timed runs per figure (after one warm-up).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Patches per training step.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Also show where the forward and the training step spend their time: convolutions
+    /// (forward, weight and input gradients) against everything else, read-backs, and every
+    /// convolution shape timed on its own.
+    #[arg(long)]
+    profile: bool,
+    /// Also time the forward and the training step with Burn's own CPU operations in place of
+    /// the project's kernels (the baseline of the CPU speed-up; CPU only).
+    #[arg(long)]
+    compare_burn: bool,
+}
+
+/// `cloe devices`.
+pub fn run_devices(a: DevicesArgs) -> Result<()> {
+    let adapters = device::adapters();
+    let chosen = device::select(a.device)?;
+    if a.json {
+        let value = serde_json::json!({ "adapters": adapters, "selected": chosen.label });
+        outln!("{}", to_json(&value)?)?;
+    } else {
+        if adapters.is_empty() {
+            outln!("no wgpu adapter")?;
+        }
+        for a in &adapters {
+            outln!(
+                "adapter  {} ({}, {}, driver {})",
+                a.name,
+                a.kind,
+                a.backend,
+                a.driver
+            )?;
+        }
+        outln!("selected {}", chosen.label)?;
+    }
+    if a.check_gradients {
+        let check = crate::backend_check::check_conv_weight_gradient(&chosen.device);
+        let verdict = if check.passed() {
+            "passed, training allowed"
+        } else {
+            "FAILED, training refused"
+        };
+        outln!(
+            "gradient check on {}: conv3d weight gradient at 32^3 off by {:.2e} (relative): {verdict}",
+            chosen.label,
+            check.relative_error,
+        )?;
+    }
+    Ok(())
+}
+
+/// `cloe bench`.
+pub fn run_bench(a: BenchArgs) -> Result<()> {
+    let compute = device::select(a.device)?;
+    let cfg = CloeConfig {
+        channels: a.channels,
+        patch: a.patch,
+        spacing_mm: a.spacing,
+        ..CloeConfig::for_profile(Profile::Brats)
+    };
+    let opts = crate::bench::BenchOptions {
+        runs: a.runs,
+        batch: a.batch,
+        profile: a.profile,
+        compare_burn: a.compare_burn,
+    };
+    outln!(
+        "{}",
+        crate::bench::network_bench(&a.case, &compute, &cfg, opts)?
+    )
+}
