@@ -2,7 +2,7 @@
 //! the modalities it has, the fused segmentation's Dice and HD95 per region and the gating weights.
 //! `cloe eval` prints and writes the table; this module computes it.
 
-use crate::case::{Profile, Subset, find_cases, load_case};
+use crate::case::{Profile, Subset, find_labelled_cases, load_case};
 use crate::error::{CloeError, Result};
 use crate::infer::Session;
 use crate::io::ReadOptions;
@@ -23,16 +23,7 @@ pub fn evaluate(
     cancel: &AtomicBool,
 ) -> Result<SubsetTable> {
     let profile = net.config().profile;
-    let sources: Vec<_> = find_cases(data, Some(profile))?
-        .into_iter()
-        .filter(|s| s.label.is_some())
-        .collect();
-    if sources.is_empty() {
-        return Err(CloeError::no_case(
-            data,
-            "no case with a ground-truth label map to evaluate on",
-        ));
-    }
+    let sources = find_labelled_cases(data, Some(profile), "to evaluate on")?;
     let mut table = SubsetTable::new(profile);
     let total = sources.len() * table.subsets.len();
     let mut done = 0;
@@ -141,32 +132,12 @@ pub fn fit_postprocessing(
 ) -> Result<PostProcessFit> {
     let profile = net.config().profile;
     let raw = net.clone().with_postprocess(PostProcess::none());
-    let regions: Vec<String> = profile
-        .regions()
-        .iter()
-        .map(|r| r.name.to_string())
-        .collect();
-    let candidates: Vec<PostProcess> = (0..1usize << regions.len())
-        .map(|bits| PostProcess {
-            keep_largest: (0..regions.len())
-                .filter(|r| bits >> r & 1 == 1)
-                .map(|r| regions[r].clone())
-                .collect(),
-        })
-        .collect();
-    let sources: Vec<_> = find_cases(data, Some(profile))?
-        .into_iter()
-        .filter(|s| s.label.is_some())
-        .collect();
-    if sources.is_empty() {
-        return Err(CloeError::no_case(
-            data,
-            "no case with a ground-truth label map to choose the post-processing on",
-        ));
-    }
+    let regions = profile.regions().len();
+    let candidates = keep_largest_candidates(profile);
+    let sources = find_labelled_cases(data, Some(profile), "to choose the post-processing on")?;
     let subsets = Subset::every(profile);
     let (total, mut done) = (sources.len() * subsets.len(), 0);
-    let mut sums = vec![vec![0.0f64; regions.len()]; candidates.len()];
+    let mut sums = vec![vec![0.0f64; regions]; candidates.len()];
     let mut count = 0usize;
     for source in &sources {
         let case = load_case(source, ReadOptions::default())?;
@@ -198,8 +169,35 @@ pub fn fit_postprocessing(
         .zip(sums)
         .map(|(p, s)| (p, s.iter().map(|x| x / count.max(1) as f64).collect()))
         .collect();
+    let chosen = best_candidate(&candidates);
+    Ok(PostProcessFit {
+        profile,
+        candidates,
+        chosen,
+    })
+}
+
+/// Every combination of "keep the largest connected component" over the profile's regions.
+fn keep_largest_candidates(profile: Profile) -> Vec<PostProcess> {
+    let regions: Vec<String> = profile
+        .regions()
+        .iter()
+        .map(|r| r.name.to_string())
+        .collect();
+    (0..1usize << regions.len())
+        .map(|bits| PostProcess {
+            keep_largest: (0..regions.len())
+                .filter(|r| bits >> r & 1 == 1)
+                .map(|r| regions[r].clone())
+                .collect(),
+        })
+        .collect()
+}
+
+/// The candidate with the highest mean Dice over regions (the fewer rules on a tie).
+fn best_candidate(candidates: &[(PostProcess, Vec<f64>)]) -> PostProcess {
     let mean = |d: &[f64]| d.iter().sum::<f64>() / d.len() as f64;
-    let chosen = candidates
+    candidates
         .iter()
         .max_by(|a, b| {
             mean(&a.1)
@@ -207,10 +205,5 @@ pub fn fit_postprocessing(
                 .then(b.0.keep_largest.len().cmp(&a.0.keep_largest.len()))
         })
         .map(|(p, _)| p.clone())
-        .unwrap_or_default();
-    Ok(PostProcessFit {
-        profile,
-        candidates,
-        chosen,
-    })
+        .unwrap_or_default()
 }

@@ -189,67 +189,10 @@ impl CaseReport {
             self.grid_orientation
         );
         for f in &self.files {
-            let [x, y, z] = f.dims;
-            let [sx, sy, sz] = f.spacing;
-            let channel = f
-                .channel
-                .map(|c| format!(" [channel {c}]"))
-                .unwrap_or_default();
-            let _ = writeln!(s, "\n{:<6} {}{channel}", f.role, file_name(&f.path));
-            let _ = writeln!(
-                s,
-                "       {x}x{y}x{z} at {sx:.3}x{sy:.3}x{sz:.3} mm, {}, {}, affine from {:?}{}",
-                f.orientation,
-                f.datatype,
-                f.affine_source,
-                if f.resampled { ", resampled" } else { "" }
-            );
-            if f.nan_voxels + f.inf_voxels > 0 {
-                let _ = writeln!(
-                    s,
-                    "       {} NaN and {} Inf voxels set to 0",
-                    f.nan_voxels, f.inf_voxels
-                );
-            }
-            if let Some(i) = &f.intensity {
-                let _ = writeln!(
-                    s,
-                    "       range {}..{}, {} non-zero voxels; percentiles of those: p0.5 {}  p50 {}  p99.5 {}",
-                    num(i.min),
-                    num(i.max),
-                    i.nonzero,
-                    num(i.p0_5),
-                    num(i.p50),
-                    num(i.p99_5)
-                );
-            }
-            for l in f.labels.iter().flatten() {
-                let _ = writeln!(
-                    s,
-                    "       label {:>3} {:<12} {:>10} voxels {:>10.3} ml",
-                    l.value, l.name, l.voxels, l.ml
-                );
-            }
+            write_file(&mut s, f);
         }
         if !self.dicom_series.is_empty() {
-            let _ = writeln!(s, "\nDICOM series (choose with --series MODALITY=NUMBER)");
-            for d in &self.dicom_series {
-                let _ = writeln!(
-                    s,
-                    "  {:>4}  {:<40} {:<8} {:<3} {:>4} slices  {}",
-                    d.number
-                        .map(|n| n.to_string())
-                        .unwrap_or_else(|| "-".into()),
-                    d.description,
-                    d.date,
-                    d.modality,
-                    d.slices,
-                    d.used_as
-                        .as_deref()
-                        .map(|m| format!("→ {m}"))
-                        .unwrap_or_default()
-                );
-            }
+            write_series(&mut s, &self.dicom_series);
         }
         if !self.notes.is_empty() {
             let _ = writeln!(s);
@@ -258,6 +201,76 @@ impl CaseReport {
             }
         }
         s
+    }
+}
+
+/// Writes one file of a case: its name, grid, type, non-finite voxels, intensities and labels.
+fn write_file(s: &mut String, f: &FileReport) {
+    let [x, y, z] = f.dims;
+    let [sx, sy, sz] = f.spacing;
+    let channel = f
+        .channel
+        .map(|c| format!(" [channel {c}]"))
+        .unwrap_or_default();
+    let _ = writeln!(s, "\n{:<6} {}{channel}", f.role, file_name(&f.path));
+    let _ = writeln!(
+        s,
+        "       {x}x{y}x{z} at {sx:.3}x{sy:.3}x{sz:.3} mm, {}, {}, affine from {:?}{}",
+        f.orientation,
+        f.datatype,
+        f.affine_source,
+        if f.resampled { ", resampled" } else { "" }
+    );
+    if f.nan_voxels + f.inf_voxels > 0 {
+        let _ = writeln!(
+            s,
+            "       {} NaN and {} Inf voxels set to 0",
+            f.nan_voxels, f.inf_voxels
+        );
+    }
+    if let Some(i) = &f.intensity {
+        let _ = writeln!(
+            s,
+            "       range {}..{}, {} non-zero voxels; percentiles of those: p0.5 {}  p50 {}  p99.5 {}",
+            num(i.min),
+            num(i.max),
+            i.nonzero,
+            num(i.p0_5),
+            num(i.p50),
+            num(i.p99_5)
+        );
+    }
+    for l in f.labels.iter().flatten() {
+        let _ = writeln!(
+            s,
+            "       label {:>3} {:<12} {:>10} voxels {:>10.3} ml",
+            l.value, l.name, l.voxels, l.ml
+        );
+    }
+}
+
+/// Writes the table of a DICOM study's series and what each is used as.
+fn write_series(s: &mut String, series: &[SeriesSummary]) {
+    let _ = writeln!(
+        s,
+        "\nDICOM series (choose one for a modality as MODALITY=NUMBER)"
+    );
+    for d in series {
+        let _ = writeln!(
+            s,
+            "  {:>4}  {:<40} {:<8} {:<3} {:>4} slices  {}",
+            d.number
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "-".into()),
+            d.description,
+            d.date,
+            d.modality,
+            d.slices,
+            d.used_as
+                .as_deref()
+                .map(|m| format!("→ {m}"))
+                .unwrap_or_default()
+        );
     }
 }
 

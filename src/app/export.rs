@@ -4,9 +4,9 @@
 
 use super::case_view::CaseView;
 use crate::error::{CloeError, Result};
+use crate::export_prediction::write_labels;
 use crate::io::WriteOptions;
 use crate::render::{Plane, SliceMap};
-use crate::export_prediction::write_labels;
 use std::path::{Path, PathBuf};
 
 /// Key of the recent-cases list in eframe's storage.

@@ -3,9 +3,9 @@
 //! whole cropped case, the re-fusion a modality toggle runs, and one training step. GFLOP/s from the
 //! counted convolution FLOPs. With `profile`, also where the time goes (`profile`).
 
-mod profile;
+mod breakdown;
 
-pub use profile::{LayerTiming, NetworkProfile, PhaseProfile};
+pub use breakdown::{LayerTiming, NetworkProfile, PhaseProfile};
 
 use crate::case::{find_case, load_case};
 use crate::device::ComputeDevice;
@@ -171,79 +171,22 @@ pub fn network_bench(
 ) -> Result<NetworkBench> {
     let (runs, batch) = (opts.runs.max(1), opts.batch.max(1));
     let device = compute.device.clone();
-    let conv = Conv3dConfig::new([16, 16], [3, 3, 3])
-        .with_padding(PaddingConfig3d::Explicit(1, 1, 1))
-        .init(&device);
-    let x = Tensor::<5>::random(
-        [1, 16, 128, 128, 128],
-        burn::tensor::Distribution::Normal(0.0, 1.0),
-        &device,
-    );
-    let conv_seconds = time(runs, || {
-        let _ = to_vec(conv3d_module(&conv, x.clone()).narrow(4, 0, 1).sum());
-    });
-    let burn_conv_seconds = time(runs, || {
-        let _ = to_vec(conv.forward(x.clone()).narrow(4, 0, 1).sum());
-    });
-    drop(x);
-
-    let case = load_case(
-        &find_case(case_dir, Some(cfg.profile))?,
-        ReadOptions::default(),
-    )?;
-    let sample = prepare(
-        &case,
-        PrepareOptions {
-            spacing: Some(cfg.spacing_mm),
-            margin: 2,
-        },
-    )?;
-    let dims = round_up(sample.grid.dims, 8);
-    let inputs: Vec<Option<Tensor<5>>> = sample
-        .channels
-        .iter()
-        .map(|c| {
-            c.as_ref()
-                .map(|c| volume_tensor(&pad(c, sample.grid.dims, dims, 0.0), dims, &device))
-        })
-        .collect();
+    let (conv_seconds, burn_conv_seconds) = conv_bench(runs, &device);
+    let (dims, inputs) = case_inputs(case_dir, cfg, &device)?;
     let net = CloeNet::new(cfg, &device);
     let forward_seconds = time(runs, || {
         let _ = to_vec(net.forward(&inputs).fusion.w);
     });
     let voxels: usize = dims.iter().product();
     let forward_gflop = cfg.forward_flops(voxels, 4) / 1e9;
-    let experts: Vec<_> = net.experts(&inputs).into_iter().flatten().collect();
-    let refuse_seconds = time(runs, || {
-        let refs = [
-            Some(&experts[0]),
-            None,
-            Some(&experts[2]),
-            Some(&experts[3]),
-        ];
-        let _ = to_vec(net.fuse(&refs).w);
-    });
-    drop(experts);
+    let refuse_seconds = refuse_bench(runs, &net, &inputs);
 
     let ad = device.clone().autodiff();
     let mut model = CloeNet::new(cfg, &ad);
     let mut optim = AdamConfig::new().init();
     let p = cfg.patch;
-    let pd = p.min(dims[2]);
-    let patch: Vec<Option<Tensor<5>>> = inputs
-        .iter()
-        .map(|x| {
-            x.as_ref().map(|x| {
-                x.clone()
-                    .narrow(2, 0, pd)
-                    .narrow(3, 0, p.min(dims[1]))
-                    .narrow(4, 0, p.min(dims[0]))
-                    .repeat_dim(0, batch)
-                    .to_device(&ad)
-            })
-        })
-        .collect();
-    let (ph, pw) = (p.min(dims[1]), p.min(dims[0]));
+    let [pd, ph, pw] = [p.min(dims[2]), p.min(dims[1]), p.min(dims[0])];
+    let patch = training_patch(&inputs, [pd, ph, pw], batch, &ad);
     let target = one_hot(
         &vec![0u8; batch * pd * ph * pw],
         batch,
@@ -297,4 +240,82 @@ pub fn network_bench(
         burn_ops,
         profile,
     })
+}
+
+/// Times one 3×3×3 conv 16→16 at 128³ through the network's path and through Burn's `Conv3d`.
+fn conv_bench(runs: usize, device: &Device) -> (f64, f64) {
+    let conv = Conv3dConfig::new([16, 16], [3, 3, 3])
+        .with_padding(PaddingConfig3d::Explicit(1, 1, 1))
+        .init(device);
+    let x = Tensor::<5>::random(
+        [1, 16, 128, 128, 128],
+        burn::tensor::Distribution::Normal(0.0, 1.0),
+        device,
+    );
+    let conv_seconds = time(runs, || {
+        let _ = to_vec(conv3d_module(&conv, x.clone()).narrow(4, 0, 1).sum());
+    });
+    let burn_conv_seconds = time(runs, || {
+        let _ = to_vec(conv.forward(x.clone()).narrow(4, 0, 1).sum());
+    });
+    (conv_seconds, burn_conv_seconds)
+}
+
+/// Loads and prepares the case in `case_dir`: its padded dimensions and one input tensor per modality.
+fn case_inputs(
+    case_dir: &Path,
+    cfg: &CloeConfig,
+    device: &Device,
+) -> Result<([usize; 3], Vec<Option<Tensor<5>>>)> {
+    let case = load_case(
+        &find_case(case_dir, Some(cfg.profile))?,
+        ReadOptions::default(),
+    )?;
+    let sample = prepare(&case, PrepareOptions::at_spacing(cfg.spacing_mm))?;
+    let dims = round_up(sample.grid.dims, 8);
+    let inputs = sample
+        .channels
+        .iter()
+        .map(|c| {
+            c.as_ref()
+                .map(|c| volume_tensor(&pad(c, sample.grid.dims, dims, 0.0), dims, device))
+        })
+        .collect();
+    Ok((dims, inputs))
+}
+
+/// Times the re-fusion a modality toggle runs: the experts of 3 of the 4 modalities fused again.
+fn refuse_bench(runs: usize, net: &CloeNet, inputs: &[Option<Tensor<5>>]) -> f64 {
+    let experts: Vec<_> = net.experts(inputs).into_iter().flatten().collect();
+    time(runs, || {
+        let refs = [
+            Some(&experts[0]),
+            None,
+            Some(&experts[2]),
+            Some(&experts[3]),
+        ];
+        let _ = to_vec(net.fuse(&refs).w);
+    })
+}
+
+/// A training batch: the corner `[d, h, w]` of every input, repeated `batch` times, on `ad`.
+fn training_patch(
+    inputs: &[Option<Tensor<5>>],
+    [pd, ph, pw]: [usize; 3],
+    batch: usize,
+    ad: &Device,
+) -> Vec<Option<Tensor<5>>> {
+    inputs
+        .iter()
+        .map(|x| {
+            x.as_ref().map(|x| {
+                x.clone()
+                    .narrow(2, 0, pd)
+                    .narrow(3, 0, ph)
+                    .narrow(4, 0, pw)
+                    .repeat_dim(0, batch)
+                    .to_device(ad)
+            })
+        })
+        .collect()
 }

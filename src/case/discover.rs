@@ -210,7 +210,12 @@ fn group(files: &[PathBuf], forced: Option<Profile>, origin: &Path) -> Result<Ve
             continue;
         }
         let decided = forced.or_else(|| decide_profile(&members, origin));
-        let mut case = build(prefix, decided.unwrap_or(Profile::DEFAULT), members, &unnamed);
+        let mut case = build(
+            prefix,
+            decided.unwrap_or(Profile::DEFAULT),
+            members,
+            &unnamed,
+        );
         case.profile_guessed = decided.is_none();
         cases.push(case);
     }

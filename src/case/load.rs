@@ -363,7 +363,10 @@ fn mark_resampled(files: &mut [FileReport], role: &str) {
 
 /// T2 for prostate (the fine grid); else the first modality present; else the label's grid.
 fn reference_grid(profile: Profile, raw: &[Option<Volume>], label: Option<&Grid>) -> Option<Grid> {
-    let preferred = profile.spec().reference.and_then(|k| profile.modality_index(k));
+    let preferred = profile
+        .spec()
+        .reference
+        .and_then(|k| profile.modality_index(k));
     preferred
         .and_then(|i| raw[i].as_ref())
         .or_else(|| raw.iter().flatten().next())

@@ -256,9 +256,8 @@ impl Profile {
                 || e.unused.iter().any(|u| s.unused_kinds.contains(u))
                 || e.body_parts.iter().any(body)
         };
-        let named = |p: Profile| {
-            (e.paths.iter()).any(|path| path.to_ascii_lowercase().contains(p.name()))
-        };
+        let named =
+            |p: Profile| (e.paths.iter()).any(|path| path.to_ascii_lowercase().contains(p.name()));
         (Self::ALL.into_iter().find(|&p| own(p)))
             .or_else(|| Self::ALL.into_iter().find(|&p| named(p)))
     }
@@ -333,20 +332,36 @@ mod tests {
 
     #[test]
     fn the_evidence_decides() {
-        let decide = |seq: &[&'static str], unused: &[&'static str], body: &[&'static str], path: &str| {
-            Profile::decide(&Evidence {
-                sequences: seq.to_vec(),
-                unused: unused.to_vec(),
-                body_parts: body.to_vec(),
-                paths: vec![path.to_string()],
-            })
-        };
-        assert_eq!(decide(&["t2", "adc"], &[], &[], "/x"), Some(Profile::Prostate));
-        assert_eq!(decide(&["t2", "flair"], &[], &[], "/x"), Some(Profile::Brats));
-        assert_eq!(decide(&["t2"], &["high-b DWI"], &[], "/x"), Some(Profile::Prostate));
-        assert_eq!(decide(&["t2"], &[], &["PELVIS"], "/x"), Some(Profile::Prostate));
+        let decide =
+            |seq: &[&'static str], unused: &[&'static str], body: &[&'static str], path: &str| {
+                Profile::decide(&Evidence {
+                    sequences: seq.to_vec(),
+                    unused: unused.to_vec(),
+                    body_parts: body.to_vec(),
+                    paths: vec![path.to_string()],
+                })
+            };
+        assert_eq!(
+            decide(&["t2", "adc"], &[], &[], "/x"),
+            Some(Profile::Prostate)
+        );
+        assert_eq!(
+            decide(&["t2", "flair"], &[], &[], "/x"),
+            Some(Profile::Brats)
+        );
+        assert_eq!(
+            decide(&["t2"], &["high-b DWI"], &[], "/x"),
+            Some(Profile::Prostate)
+        );
+        assert_eq!(
+            decide(&["t2"], &[], &["PELVIS"], "/x"),
+            Some(Profile::Prostate)
+        );
         assert_eq!(decide(&["t2"], &[], &["head"], "/x"), Some(Profile::Brats));
-        assert_eq!(decide(&["t2"], &[], &[], "/d/ProstateX-0001"), Some(Profile::Prostate));
+        assert_eq!(
+            decide(&["t2"], &[], &[], "/d/ProstateX-0001"),
+            Some(Profile::Prostate)
+        );
         assert_eq!(decide(&["t2"], &[], &[], "/d/case"), None);
     }
 

@@ -7,11 +7,11 @@ use crate::case::{Profile, apply_series_choices, find_case, find_labelled_cases,
 use crate::device::{DeviceChoice, select};
 use crate::error::{CloeError, Result};
 use crate::eval::{evaluate, fit_postprocessing};
+use crate::export_prediction::{SegmentReport, write_extras, write_labels};
 use crate::infer::Session;
 use crate::io::{ReadOptions, WriteOptions, check_target, write_json, write_text};
 use crate::model::{CloeConfig, load_model, save_config};
 use crate::preprocess::PrepareOptions;
-use crate::export_prediction::{SegmentReport, write_extras, write_labels};
 use crate::train::{TrainEvent, TrainOptions, prepare_dataset, train};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;

@@ -1,59 +1,15 @@
 //! The volume file formats, as one table that discovery and loading consult: which files are images
 //! (`is_volume_path`, by their name's ending), what a file's name is without its ending
-//! (`volume_stem`), and how to read one into an [`Image`] of one or more channels (`read_image`).
-//! A new format is one module with a type implementing [`VolumeFormat`], and its line in [`FORMATS`].
+//! (`volume_stem`), and how to read one into an `Image` of one or more channels (`read_image`).
+//! A new format is one module with a type implementing `VolumeFormat` (`io::image`), and its line in
+//! [`FORMATS`].
 //! (DICOM is read by series, from a folder of files: `io::dicom`.)
 
-use super::nifti_read::{self, ReadOptions};
+use super::image::{Image, ReadOptions, VolumeFormat};
+use super::nifti_read::Nifti1;
 use crate::error::{CloeError, Result};
-use crate::volume::{Grid, Volume, VolumeInfo};
+use crate::volume::Volume;
 use std::path::Path;
-
-/// An image as read: one grid and one or more channels (a 4th dimension).
-#[derive(Debug, Clone)]
-pub struct Image {
-    pub grid: Grid,
-    /// One buffer per channel, x fastest.
-    pub channels: Vec<Vec<f32>>,
-    pub info: VolumeInfo,
-}
-
-impl Image {
-    /// The image's channels as separate volumes.
-    pub fn into_volumes(self) -> Vec<Volume> {
-        let (grid, info) = (self.grid, self.info);
-        (self.channels.into_iter())
-            .map(|c| Volume::new(grid, c, info.clone()))
-            .collect()
-    }
-}
-
-/// A file format of volumes.
-pub trait VolumeFormat: Sync {
-    /// Its name, as messages give it.
-    fn name(&self) -> &'static str;
-    /// The endings of its file names, lower case, longest first (".nii.gz" before ".nii").
-    fn endings(&self) -> &'static [&'static str];
-    /// Reads the file's channels, checking what it claims before allocating.
-    fn read(&self, path: &Path, opts: ReadOptions) -> Result<Image>;
-}
-
-/// NIfTI-1 (`.nii`, `.nii.gz`), through the `nifti` crate (`nifti_read`).
-pub struct Nifti1;
-
-impl VolumeFormat for Nifti1 {
-    fn name(&self) -> &'static str {
-        "NIfTI-1"
-    }
-
-    fn endings(&self) -> &'static [&'static str] {
-        &[".nii.gz", ".nii"]
-    }
-
-    fn read(&self, path: &Path, opts: ReadOptions) -> Result<Image> {
-        nifti_read::read_nifti1(path, opts)
-    }
-}
 
 /// Every format the readers know.
 pub static FORMATS: &[&dyn VolumeFormat] = &[&Nifti1];

@@ -5,15 +5,15 @@ mod atomic;
 pub mod dicom;
 mod format;
 mod header;
+mod image;
 mod nifti_read;
 mod nifti_write;
 
 pub use atomic::{
     WriteOptions, atomic_write, check_target, remove_stale_temporaries, write_json, write_text,
 };
-pub use format::{
-    FORMATS, Image, Nifti1, VolumeFormat, is_volume_path, read_image, read_volume, volume_stem,
-};
+pub use format::{FORMATS, is_volume_path, read_image, read_volume, volume_stem};
 pub use header::HeaderGeometry;
-pub use nifti_read::{ReadOptions, header_grid};
+pub use image::{Image, ReadOptions, VolumeFormat};
+pub use nifti_read::{Nifti1, header_grid};
 pub use nifti_write::{OutputType, write_volume, write_volumes};

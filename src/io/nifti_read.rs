@@ -2,14 +2,32 @@
 //! allocated, `scl_slope`/`scl_inter` applied, and non-finite voxels counted.
 
 use super::header::HeaderGeometry;
+use super::image::{Image, ReadOptions, VolumeFormat};
 use crate::error::{CloeError, Result};
 use crate::geometry::Affine;
-use crate::volume::{Grid, Volume, VolumeInfo};
+use crate::volume::{Grid, VolumeInfo};
 use flate2::read::MultiGzDecoder;
 use nifti::{InMemNiftiVolume, IntoNdArray, NiftiError, NiftiHeader, NiftiType};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
+
+/// NIfTI-1 (`.nii`, `.nii.gz`), through the `nifti` crate (`nifti_read`).
+pub struct Nifti1;
+
+impl VolumeFormat for Nifti1 {
+    fn name(&self) -> &'static str {
+        "NIfTI-1"
+    }
+
+    fn endings(&self) -> &'static [&'static str] {
+        &[".nii.gz", ".nii"]
+    }
+
+    fn read(&self, path: &Path, opts: ReadOptions) -> Result<Image> {
+        read_nifti1(path, opts)
+    }
+}
 
 /// The most voxel bytes a single file may claim (4 GiB: twenty times a 1 mm whole-body CT).
 const MAX_DATA_BYTES: u64 = 4 << 30;
@@ -23,51 +41,8 @@ const MAX_TRAILING_BYTES: u64 = 64 << 20;
 /// The largest expansion deflate can achieve (RFC 1951 streams of repeated bytes, about 1032:1).
 const MAX_DEFLATE_RATIO: u64 = 1032;
 
-/// How strict reading is.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ReadOptions {
-    /// Accept NaN/Inf voxels and set them to 0 (they are counted in [`VolumeInfo`]).
-    pub allow_nonfinite: bool,
-}
-
-/// A NIfTI image as read: one grid and one or more channels (the 4th dimension).
-#[derive(Debug, Clone)]
-pub struct NiftiImage {
-    pub grid: Grid,
-    /// One buffer per channel, x fastest.
-    pub channels: Vec<Vec<f32>>,
-    pub info: VolumeInfo,
-}
-
-impl NiftiImage {
-    /// The image's channels as separate volumes.
-    pub fn into_volumes(self) -> Vec<Volume> {
-        let (grid, info) = (self.grid, self.info);
-        self.channels
-            .into_iter()
-            .map(|c| Volume::new(grid, c, info.clone()))
-            .collect()
-    }
-}
-
-/// Reads a 3-D NIfTI file (a 4-D file with one channel is accepted).
-pub fn read_volume(path: &Path, opts: ReadOptions) -> Result<Volume> {
-    let image = read_image(path, opts)?;
-    if image.channels.len() != 1 {
-        return Err(CloeError::bad_header(
-            path,
-            format!(
-                "expected one 3-D volume but the file holds {} channels (a 4-D image); \
-                 open it as part of an MSD dataset or split it first",
-                image.channels.len()
-            ),
-        ));
-    }
-    Ok(image.into_volumes().remove(0))
-}
-
 /// Reads a NIfTI-1 file of up to four dimensions (x, y, z, channel).
-pub fn read_image(path: &Path, opts: ReadOptions) -> Result<NiftiImage> {
+pub fn read_nifti1(path: &Path, opts: ReadOptions) -> Result<Image> {
     let (mut header, compressed) = read_checked_header(path)?;
     let dims = header_dims(path, &header)?;
     check_size(path, &header, &dims, compressed)?;
@@ -80,34 +55,10 @@ pub fn read_image(path: &Path, opts: ReadOptions) -> Result<NiftiImage> {
     // Skip to vox_offset (the header, any extensions or padding), read the voxels, then read the
     // stream to its end: a gzip stream's checksum is checked there.
     let mut reader = open(path)?.0;
-    let start = (header.vox_offset as u64).max(348);
-    let skipped = std::io::copy(&mut (&mut reader).take(start), &mut std::io::sink())
-        .map_err(|e| nifti_error(path, NiftiError::Io(e)))?;
-    if skipped != start {
-        return Err(CloeError::Truncated {
-            path: path.to_path_buf(),
-            why: format!("vox_offset is {start} but the file ends after {skipped} bytes"),
-        });
-    }
+    skip_to_voxels(path, &mut reader, &header)?;
     let object =
         InMemNiftiVolume::from_reader(&mut reader, &header).map_err(|e| nifti_error(path, e))?;
-    // Bounded: a stream that goes on far past the voxels (a gzip bomb behind a small header) is
-    // refused instead of being inflated to its end.
-    let trailing = std::io::copy(
-        &mut (&mut reader).take(MAX_TRAILING_BYTES + 1),
-        &mut std::io::sink(),
-    )
-    .map_err(|e| nifti_error(path, NiftiError::Io(e)))?;
-    if trailing > MAX_TRAILING_BYTES {
-        return Err(CloeError::bad_header(
-            path,
-            format!(
-                "the file goes on for more than {} MiB after the voxels its header describes; \
-                 the header does not match the data (check dim[] and datatype)",
-                MAX_TRAILING_BYTES >> 20
-            ),
-        ));
-    }
+    check_trailing(path, &mut reader)?;
     let datatype = datatype_name(header.data_type().ok());
     let array = object
         .into_ndarray::<f32>()
@@ -115,15 +66,7 @@ pub fn read_image(path: &Path, opts: ReadOptions) -> Result<NiftiImage> {
     // The array is in Fortran order over the raw buffer: x fastest, channels slowest.
     let (mut raw, _) = array.into_raw_vec_and_offset();
 
-    let (mut nan, mut inf) = (0usize, 0usize);
-    for v in raw.iter_mut().filter(|v| !v.is_finite()) {
-        if v.is_nan() {
-            nan += 1;
-        } else {
-            inf += 1;
-        }
-        *v = 0.0;
-    }
+    let (nan, inf) = zero_nonfinite(&mut raw);
     if nan + inf > 0 && !opts.allow_nonfinite {
         return Err(CloeError::NonFinite {
             path: path.to_path_buf(),
@@ -138,7 +81,7 @@ pub fn read_image(path: &Path, opts: ReadOptions) -> Result<NiftiImage> {
     } else {
         raw.chunks_exact(per_channel).map(<[f32]>::to_vec).collect()
     };
-    Ok(NiftiImage {
+    Ok(Image {
         grid,
         channels,
         info: VolumeInfo {
@@ -149,6 +92,57 @@ pub fn read_image(path: &Path, opts: ReadOptions) -> Result<NiftiImage> {
             inf_voxels: inf,
         },
     })
+}
+
+/// Skips the reader to `vox_offset` (the header, any extensions or padding).
+fn skip_to_voxels(path: &Path, reader: &mut impl Read, header: &NiftiHeader) -> Result<()> {
+    let start = (header.vox_offset as u64).max(348);
+    let skipped = std::io::copy(&mut reader.take(start), &mut std::io::sink())
+        .map_err(|e| nifti_error(path, NiftiError::Io(e)))?;
+    if skipped != start {
+        return Err(CloeError::Truncated {
+            path: path.to_path_buf(),
+            why: format!("vox_offset is {start} but the file ends after {skipped} bytes"),
+        });
+    }
+    Ok(())
+}
+
+/// Reads the stream after the voxels to its end (checking a gzip stream's checksum), refusing one
+/// that goes on far past them.
+fn check_trailing(path: &Path, reader: &mut impl Read) -> Result<()> {
+    // Bounded: a stream that goes on far past the voxels (a gzip bomb behind a small header) is
+    // refused instead of being inflated to its end.
+    let trailing = std::io::copy(
+        &mut reader.take(MAX_TRAILING_BYTES + 1),
+        &mut std::io::sink(),
+    )
+    .map_err(|e| nifti_error(path, NiftiError::Io(e)))?;
+    if trailing > MAX_TRAILING_BYTES {
+        return Err(CloeError::bad_header(
+            path,
+            format!(
+                "the file goes on for more than {} MiB after the voxels its header describes; \
+                 the header does not match the data (check dim[] and datatype)",
+                MAX_TRAILING_BYTES >> 20
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Sets NaN and infinite voxels to 0 and counts them (NaN, Inf).
+fn zero_nonfinite(raw: &mut [f32]) -> (usize, usize) {
+    let (mut nan, mut inf) = (0usize, 0usize);
+    for v in raw.iter_mut().filter(|v| !v.is_finite()) {
+        if v.is_nan() {
+            nan += 1;
+        } else {
+            inf += 1;
+        }
+        *v = 0.0;
+    }
+    (nan, inf)
 }
 
 /// Opens a file, gunzipping it when it starts with the gzip magic (whatever its name says).
@@ -311,41 +305,7 @@ fn header_dims(path: &Path, h: &NiftiHeader) -> Result<[usize; 4]> {
 
 /// Refuses absurd sizes before allocating, and short uncompressed files before reading.
 fn check_size(path: &Path, h: &NiftiHeader, dims: &[usize; 4], compressed: bool) -> Result<()> {
-    let datatype = h.data_type().map_err(|_| {
-        CloeError::bad_header(
-            path,
-            format!("datatype code {} is not a NIfTI datatype", h.datatype),
-        )
-    })?;
-    let supported = matches!(
-        datatype,
-        NiftiType::Uint8
-            | NiftiType::Int8
-            | NiftiType::Int16
-            | NiftiType::Uint16
-            | NiftiType::Int32
-            | NiftiType::Uint32
-            | NiftiType::Int64
-            | NiftiType::Uint64
-            | NiftiType::Float32
-            | NiftiType::Float64
-    );
-    if !supported {
-        return Err(CloeError::bad_header(
-            path,
-            format!("datatype {datatype:?} is not a scalar image type this program reads"),
-        ));
-    }
-    if h.bitpix as usize != 8 * datatype.size_of() {
-        return Err(CloeError::bad_header(
-            path,
-            format!(
-                "bitpix is {} but datatype {datatype:?} has {} bits per voxel; the header is damaged",
-                h.bitpix,
-                8 * datatype.size_of()
-            ),
-        ));
-    }
+    let datatype = check_datatype(path, h)?;
     let voxels: u64 = dims.iter().map(|&d| d as u64).product();
     let bytes = voxels * datatype.size_of() as u64;
     if bytes > MAX_DATA_BYTES || voxels > MAX_VOXELS {
@@ -390,6 +350,46 @@ fn check_size(path: &Path, h: &NiftiHeader, dims: &[usize; 4], compressed: bool)
         });
     }
     Ok(())
+}
+
+/// The header's datatype, checked to be a scalar type this program reads with a matching bitpix.
+fn check_datatype(path: &Path, h: &NiftiHeader) -> Result<NiftiType> {
+    let datatype = h.data_type().map_err(|_| {
+        CloeError::bad_header(
+            path,
+            format!("datatype code {} is not a NIfTI datatype", h.datatype),
+        )
+    })?;
+    let supported = matches!(
+        datatype,
+        NiftiType::Uint8
+            | NiftiType::Int8
+            | NiftiType::Int16
+            | NiftiType::Uint16
+            | NiftiType::Int32
+            | NiftiType::Uint32
+            | NiftiType::Int64
+            | NiftiType::Uint64
+            | NiftiType::Float32
+            | NiftiType::Float64
+    );
+    if !supported {
+        return Err(CloeError::bad_header(
+            path,
+            format!("datatype {datatype:?} is not a scalar image type this program reads"),
+        ));
+    }
+    if h.bitpix as usize != 8 * datatype.size_of() {
+        return Err(CloeError::bad_header(
+            path,
+            format!(
+                "bitpix is {} but datatype {datatype:?} has {} bits per voxel; the header is damaged",
+                h.bitpix,
+                8 * datatype.size_of()
+            ),
+        ));
+    }
+    Ok(datatype)
 }
 
 /// Millimetres per spatial unit of `xyzt_units` (unknown: millimetres, as readers assume).

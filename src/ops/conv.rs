@@ -3,7 +3,7 @@
 //! other device it is Burn's `conv3d`, unchanged.
 
 use super::conv_cpu::{self, ConvShape};
-use super::profile::{self, ConvKind};
+use super::counters::{self, ConvKind};
 use burn::backend::TensorMetadata;
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -162,7 +162,7 @@ fn run(
 ) -> FloatTensor<Flex> {
     let inputs = inputs.map(|t| t.to_contiguous());
     let mut out = vec![0.0f32; shape.iter().product()];
-    profile::timed(kind, || {
+    counters::timed(kind, || {
         kernel(
             [
                 inputs[0].storage::<f32>(),
@@ -262,7 +262,7 @@ pub fn conv3d(
     stride: [usize; 3],
     padding: [usize; 3],
 ) -> Tensor<5> {
-    profile::note_shape(|| {
+    counters::note_shape(|| {
         let [b, c_in, d, h, w] = x.dims();
         (
             b,

@@ -5,8 +5,8 @@
 
 mod conv;
 pub mod conv_cpu;
+pub mod counters;
 mod norm_act;
-pub mod profile;
 mod upsample;
 
 pub use conv::{ConvOps, conv3d};
@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 
 /// A tensor's values as `Vec<f32>` (any float dtype is converted).
 pub fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    profile::count_readback();
+    counters::count_readback();
     t.into_data()
         .try_into_vec_as::<f32>()
         .expect("a float tensor reads back as f32")

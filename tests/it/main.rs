@@ -14,6 +14,7 @@ mod dicom_real;
 mod fuzz_regressions;
 mod inspect_cli;
 mod io_real_data;
+mod layers;
 mod metrics_real;
 mod model_losses;
 mod model_network;

@@ -27,77 +27,8 @@ pub fn read_series(series: &DicomSeries) -> Result<Volume> {
         .slices
         .first()
         .ok_or_else(|| bad("the series has no files".into()))?;
-    if !series.is_image() {
-        return Err(bad(format!(
-            "it holds no image (SOP class {}, modality {}); open an image series",
-            series.sop_class, series.modality
-        )));
-    }
-    if let Some(s) = series.slices.iter().find(|s| s.frames > 1) {
-        return Err(bad(format!(
-            "{} is a multi-frame (enhanced) object with {} frames, which CLoE Studio does not read; \
-             convert the study with dcm2niix and open the NIfTI files",
-            s.path.display(),
-            s.frames
-        )));
-    }
-    if let Some(s) = series.slices.iter().find(|s| s.samples_per_pixel != 1) {
-        return Err(bad(format!(
-            "{} has {} samples per pixel (a colour image); MRI series are greyscale",
-            s.path.display(),
-            s.samples_per_pixel
-        )));
-    }
-    let (rows, cols) = (first.rows, first.cols);
-    if let Some(s) = series
-        .slices
-        .iter()
-        .find(|s| (s.rows, s.cols) != (rows, cols))
-    {
-        return Err(bad(format!(
-            "slices differ in size: {} is {}x{} but {} is {}x{}",
-            first.path.display(),
-            cols,
-            rows,
-            s.path.display(),
-            s.cols,
-            s.rows
-        )));
-    }
-    let geometry = |s: &SliceHeader| -> Result<([f64; 6], [f64; 3], [f64; 2])> {
-        match (s.orientation, s.position, s.pixel_spacing) {
-            (Some(o), Some(p), Some(sp)) if sp[0] > 0.0 && sp[1] > 0.0 => Ok((o, p, sp)),
-            _ => Err(bad(format!(
-                "{} lacks ImageOrientationPatient, ImagePositionPatient or a positive PixelSpacing, \
-                 so its place in the patient is unknown",
-                s.path.display()
-            ))),
-        }
-    };
-    let (orientation, _, spacing) = geometry(first)?;
-    for s in &series.slices {
-        let (o, _, sp) = geometry(s)?;
-        if o.iter()
-            .zip(&orientation)
-            .any(|(a, b)| (a - b).abs() > ORIENTATION_TOLERANCE)
-        {
-            return Err(bad(format!(
-                "slices have different orientations ({} is {} but {} is {}): the series mixes \
-                 stacks, as a localizer does; open a series of one orientation",
-                first.path.display(),
-                fmt_cosines(&orientation),
-                s.path.display(),
-                fmt_cosines(&o)
-            )));
-        }
-        if (sp[0] - spacing[0]).abs() > 1e-4 || (sp[1] - spacing[1]).abs() > 1e-4 {
-            return Err(bad(format!(
-                "slices have different pixel spacings ({} and {})",
-                first.path.display(),
-                s.path.display()
-            )));
-        }
-    }
+    check_images(series, first).map_err(&bad)?;
+    let (orientation, spacing) = check_geometry(series, first).map_err(&bad)?;
 
     let row = [orientation[0], orientation[1], orientation[2]];
     let col = [orientation[3], orientation[4], orientation[5]];
@@ -113,25 +44,9 @@ pub fn read_series(series: &DicomSeries) -> Result<Volume> {
     slices.sort_by(|a, b| a.2.total_cmp(&b.2));
     check_stack(&slices).map_err(&bad)?;
 
-    // Voxel (i, j, k) sits at position_0 + i·Δcol·row + j·Δrow·col + k·step (LPS); NIfTI's world is RAS.
-    let slice_vector = match slices.len() {
-        1 => normal.map(|n| n * first.thickness.filter(|t| *t > 0.0).unwrap_or(1.0)),
-        n => {
-            let (p0, pn) = (slices[0].1, slices[n - 1].1);
-            std::array::from_fn(|a| (pn[a] - p0[a]) / (n - 1) as f64)
-        }
-    };
-    let origin = slices[0].1;
-    let mut m = Affine::IDENTITY.0;
-    for a in 0..3 {
-        let flip = if a < 2 { -1.0 } else { 1.0 };
-        m[a][0] = flip * row[a] * spacing[1];
-        m[a][1] = flip * col[a] * spacing[0];
-        m[a][2] = flip * slice_vector[a];
-        m[a][3] = flip * origin[a];
-    }
+    let (rows, cols) = (first.rows, first.cols);
     let dims = [cols as usize, rows as usize, slices.len()];
-    let grid = Grid::new(dims, Affine(m));
+    let grid = Grid::new(dims, series_affine(&slices, first, orientation, spacing));
     grid.check_field_of_view().map_err(&bad)?;
 
     let planes: Vec<Vec<f32>> = slices
@@ -151,6 +66,123 @@ pub fn read_series(series: &DicomSeries) -> Result<Volume> {
         inf_voxels: 0,
     };
     Ok(Volume::new(grid, data, info))
+}
+
+/// Checks that every slice is a single-frame greyscale image of the first slice's size.
+fn check_images(series: &DicomSeries, first: &SliceHeader) -> Result<(), String> {
+    if !series.is_image() {
+        return Err(format!(
+            "it holds no image (SOP class {}, modality {}); open an image series",
+            series.sop_class, series.modality
+        ));
+    }
+    if let Some(s) = series.slices.iter().find(|s| s.frames > 1) {
+        return Err(format!(
+            "{} is a multi-frame (enhanced) object with {} frames, which CLoE Studio does not read; \
+             convert the study with dcm2niix and open the NIfTI files",
+            s.path.display(),
+            s.frames
+        ));
+    }
+    if let Some(s) = series.slices.iter().find(|s| s.samples_per_pixel != 1) {
+        return Err(format!(
+            "{} has {} samples per pixel (a colour image); MRI series are greyscale",
+            s.path.display(),
+            s.samples_per_pixel
+        ));
+    }
+    let (rows, cols) = (first.rows, first.cols);
+    if let Some(s) = series
+        .slices
+        .iter()
+        .find(|s| (s.rows, s.cols) != (rows, cols))
+    {
+        return Err(format!(
+            "slices differ in size: {} is {}x{} but {} is {}x{}",
+            first.path.display(),
+            cols,
+            rows,
+            s.path.display(),
+            s.cols,
+            s.rows
+        ));
+    }
+    Ok(())
+}
+
+/// A placed slice's orientation and pixel spacing, or why its place in the patient is unknown.
+fn slice_geometry(s: &SliceHeader) -> Result<([f64; 6], [f64; 2]), String> {
+    match (s.orientation, s.position, s.pixel_spacing) {
+        (Some(o), Some(_), Some(sp)) if sp[0] > 0.0 && sp[1] > 0.0 => Ok((o, sp)),
+        _ => Err(format!(
+            "{} lacks ImageOrientationPatient, ImagePositionPatient or a positive PixelSpacing, \
+             so its place in the patient is unknown",
+            s.path.display()
+        )),
+    }
+}
+
+/// Checks that every slice is placed and shares the first slice's orientation and pixel spacing;
+/// returns those two.
+fn check_geometry(
+    series: &DicomSeries,
+    first: &SliceHeader,
+) -> Result<([f64; 6], [f64; 2]), String> {
+    let (orientation, spacing) = slice_geometry(first)?;
+    for s in &series.slices {
+        let (o, sp) = slice_geometry(s)?;
+        if o.iter()
+            .zip(&orientation)
+            .any(|(a, b)| (a - b).abs() > ORIENTATION_TOLERANCE)
+        {
+            return Err(format!(
+                "slices have different orientations ({} is {} but {} is {}): the series mixes \
+                 stacks, as a localizer does; open a series of one orientation",
+                first.path.display(),
+                fmt_cosines(&orientation),
+                s.path.display(),
+                fmt_cosines(&o)
+            ));
+        }
+        if (sp[0] - spacing[0]).abs() > 1e-4 || (sp[1] - spacing[1]).abs() > 1e-4 {
+            return Err(format!(
+                "slices have different pixel spacings ({} and {})",
+                first.path.display(),
+                s.path.display()
+            ));
+        }
+    }
+    Ok((orientation, spacing))
+}
+
+/// The RAS+ voxel-to-world affine of the sorted slices from orientation, pixel spacing and slice step.
+fn series_affine(
+    slices: &[(&SliceHeader, [f64; 3], f64)],
+    first: &SliceHeader,
+    orientation: [f64; 6],
+    spacing: [f64; 2],
+) -> Affine {
+    let row = [orientation[0], orientation[1], orientation[2]];
+    let col = [orientation[3], orientation[4], orientation[5]];
+    let normal = cross(row, col);
+    // Voxel (i, j, k) sits at position_0 + i·Δcol·row + j·Δrow·col + k·step (LPS); NIfTI's world is RAS.
+    let slice_vector = match slices.len() {
+        1 => normal.map(|n| n * first.thickness.filter(|t| *t > 0.0).unwrap_or(1.0)),
+        n => {
+            let (p0, pn) = (slices[0].1, slices[n - 1].1);
+            std::array::from_fn(|a| (pn[a] - p0[a]) / (n - 1) as f64)
+        }
+    };
+    let origin = slices[0].1;
+    let mut m = Affine::IDENTITY.0;
+    for a in 0..3 {
+        let flip = if a < 2 { -1.0 } else { 1.0 };
+        m[a][0] = flip * row[a] * spacing[1];
+        m[a][1] = flip * col[a] * spacing[0];
+        m[a][2] = flip * slice_vector[a];
+        m[a][3] = flip * origin[a];
+    }
+    Affine(m)
 }
 
 /// Checks the sorted positions: no two slices at one place, a regular step.
@@ -263,7 +295,7 @@ fn decode(s: &SliceHeader, rows: u32, cols: u32) -> Result<Vec<f32>, String> {
     }
     // dicom-rs's decoders can panic on damaged compressed pixels (an RLE segment shorter than its
     // header says, found by fuzzing): that is a damaged file, said as such.
-    let decoded = crate::guard::contained(|| obj.decode_pixel_data()).map_err(|panic| {
+    let decoded = crate::panic_capture::contained(|| obj.decode_pixel_data()).map_err(|panic| {
         format!(
             "the pixel decoder failed on {} (transfer syntax {}): {panic}; the compressed pixels \
              are damaged",
@@ -288,7 +320,7 @@ fn decode(s: &SliceHeader, rows: u32, cols: u32) -> Result<Vec<f32>, String> {
             s.path.display()
         ));
     }
-    let plane: Vec<f32> = crate::guard::contained(|| pixels.to_vec_frame(0))
+    let plane: Vec<f32> = crate::panic_capture::contained(|| pixels.to_vec_frame(0))
         .map_err(|panic| {
             format!(
                 "the pixel converter failed on {}: {panic}",

@@ -11,7 +11,7 @@
 use super::time;
 use crate::model::to_vec;
 use crate::ops::conv3d;
-use crate::ops::profile::{self, ConvKey, Counters};
+use crate::ops::counters::{self, ConvKey, Counters};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use serde::Serialize;
@@ -31,15 +31,15 @@ pub struct PhaseProfile {
 impl PhaseProfile {
     /// Runs `f` once, counting.
     pub fn measure(f: impl FnOnce()) -> Self {
-        profile::reset();
-        profile::record_shapes();
+        counters::reset();
+        counters::record_shapes();
         let t = Instant::now();
         f();
         let seconds = t.elapsed().as_secs_f64();
         Self {
             seconds,
-            counters: profile::counters(),
-            shapes: profile::recorded_shapes(),
+            counters: counters::counters(),
+            shapes: counters::recorded_shapes(),
         }
     }
 

@@ -1,0 +1,42 @@
+//! What every volume format reads into: an [`Image`] (one grid, one or more channels), the
+//! [`ReadOptions`] that say how strict reading is, and the [`VolumeFormat`] trait a format implements.
+
+use crate::error::Result;
+use crate::volume::{Grid, Volume, VolumeInfo};
+use std::path::Path;
+
+/// How strict reading is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Accept NaN/Inf voxels and set them to 0 (they are counted in [`VolumeInfo`]).
+    pub allow_nonfinite: bool,
+}
+
+/// An image as read: one grid and one or more channels (a 4th dimension).
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub grid: Grid,
+    /// One buffer per channel, x fastest.
+    pub channels: Vec<Vec<f32>>,
+    pub info: VolumeInfo,
+}
+
+impl Image {
+    /// The image's channels as separate volumes.
+    pub fn into_volumes(self) -> Vec<Volume> {
+        let (grid, info) = (self.grid, self.info);
+        (self.channels.into_iter())
+            .map(|c| Volume::new(grid, c, info.clone()))
+            .collect()
+    }
+}
+
+/// A file format of volumes.
+pub trait VolumeFormat: Sync {
+    /// Its name, as messages give it.
+    fn name(&self) -> &'static str;
+    /// The endings of its file names, lower case, longest first (".nii.gz" before ".nii").
+    fn endings(&self) -> &'static [&'static str];
+    /// Reads the file's channels, checking what it claims before allocating.
+    fn read(&self, path: &Path, opts: ReadOptions) -> Result<Image>;
+}
