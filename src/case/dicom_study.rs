@@ -428,6 +428,7 @@ mod tests {
             contrast_agent: contrast.into(),
             image_type: image_type.split('\\').map(str::to_string).collect(),
             sop_class: "1.2.840.10008.5.1.4.1.1.4".into(),
+            frame_of_reference: "1.2.4".into(),
             slice_count: 1,
             slices: vec![crate::io::dicom::SliceHeader {
                 path: "x.dcm".into(),
@@ -438,6 +439,7 @@ mod tests {
                 position: None,
                 thickness: None,
                 instance: None,
+                sop_instance: "1.2.3.1".into(),
                 frames: 1,
                 samples_per_pixel: 1,
                 bits_allocated: 16,

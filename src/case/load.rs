@@ -127,10 +127,15 @@ impl Case {
     }
 }
 
-/// Reads a label file for `case` (another segmentation of the same scan, say): resampled onto the case's
+/// Reads a label file for `case` (another segmentation of the same scan, say; a NIfTI file or a DICOM
+/// SEG): a NIfTI file is resampled onto the case's
 /// grid with nearest neighbours where its grid differs, read in the case's label convention (its own
 /// label map's, else the profile's default) into training classes.
 pub fn read_label_file(case: &Case, path: &Path) -> Result<Vec<u8>> {
+    if crate::io::dicom::is_seg_file(path) {
+        let seg = crate::io::dicom::read_seg(path)?;
+        return super::seg_classes(case, &seg);
+    }
     let v = read_volume(path, ReadOptions::default())?;
     let conv = case.convention();
     let v = if v.grid.same_as(&case.grid) {

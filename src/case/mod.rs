@@ -7,6 +7,7 @@ mod load;
 mod msd;
 mod naming;
 mod profile;
+mod seg_labels;
 mod source;
 mod subset;
 
@@ -15,6 +16,7 @@ pub use discover::{case_from_files, find_case, find_cases, find_labelled_cases, 
 pub use load::{Case, FileReport, LabelCount, LabelMap, load_case, read_label_file};
 
 pub use naming::{Role, Seq, classify};
-pub use profile::{Evidence, LabelConvention, Profile, ProfileSpec, Region, SPECS};
+pub use profile::{Evidence, LabelConvention, Profile, ProfileSpec, Region, SPECS, SegCodes};
+pub use seg_labels::{reference_series, seg_classes};
 pub use source::{CaseSource, ModalitySource};
 pub use subset::Subset;

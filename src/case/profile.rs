@@ -1,6 +1,7 @@
 //! Profiles: which modalities a kind of case has, its classes and regions, and the label conventions
 //! on disk (BraTS 2018–21 {0,1,2,4}, BraTS 2023 {0,1,2,3}, MSD brain tumour, prostate {0,1,2}).
 
+use crate::io::dicom::Code;
 use serde::{Deserialize, Serialize};
 
 /// The kinds of case CLoE Studio knows.
@@ -25,6 +26,28 @@ pub struct Region {
     /// The class a voxel takes when post-processing removes it from the region: the enclosing region's
     /// own class (ET → NCR/NET, TC → edema), background for an outermost region.
     pub removed_to: u8,
+    /// What the region is, as a DICOM segmentation codes it: property category and type.
+    pub codes: SegCodes,
+}
+
+/// A segment's coded property category and type (SNOMED CT), as DICOM SEG writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegCodes {
+    pub category: Code,
+    pub kind: Code,
+}
+
+const ABNORMAL: Code = Code::new("49755003", "SCT", "Morphologically Abnormal Structure");
+const ANATOMY: Code = Code::new("91723000", "SCT", "Anatomical Structure");
+const LESION: Code = Code::new("52988006", "SCT", "Lesion");
+const NEOPLASM: Code = Code::new("108369006", "SCT", "Neoplasm");
+const NECROSIS: Code = Code::new("6574001", "SCT", "Necrosis");
+const EDEMA: Code = Code::new("79654002", "SCT", "Edema");
+const PZ: Code = Code::new("279706003", "SCT", "Peripheral zone of the prostate");
+const TZ: Code = Code::new("399384005", "SCT", "Transition zone of the prostate");
+
+const fn codes(category: Code, kind: Code) -> SegCodes {
+    SegCodes { category, kind }
 }
 
 /// How labels are written on disk.
@@ -51,9 +74,11 @@ pub struct ProfileSpec {
     /// Modality keys in model order, and their display names.
     pub modalities: &'static [&'static str],
     pub display: &'static [&'static str],
-    /// Training class names (background first) and their display colours (sRGB).
+    /// Training class names (background first), their display colours (sRGB), and the codes of the
+    /// classes after background as DICOM SEG writes them.
     pub classes: &'static [&'static str],
     pub class_colours: &'static [[u8; 3]],
+    pub class_codes: &'static [SegCodes],
     /// The regions evaluated and shown.
     pub regions: &'static [Region],
     /// The label conventions a label map may use, most common first (the first is the default).
@@ -77,9 +102,15 @@ pub static SPECS: [ProfileSpec; 2] = [
         display: &["FLAIR", "T1c", "T1", "T2"],
         classes: &["background", "NCR/NET", "edema", "ET"],
         class_colours: &[[0, 0, 0], [241, 196, 15], [46, 204, 113], [231, 76, 60]],
+        class_codes: &[
+            codes(ABNORMAL, NECROSIS),
+            codes(ABNORMAL, EDEMA),
+            codes(ABNORMAL, NEOPLASM),
+        ],
         regions: &[
             Region {
                 name: "WT",
+                codes: codes(ABNORMAL, LESION),
                 long_name: "whole tumour",
                 classes: &[1, 2, 3],
                 colour: [46, 204, 113],
@@ -87,6 +118,7 @@ pub static SPECS: [ProfileSpec; 2] = [
             },
             Region {
                 name: "TC",
+                codes: codes(ABNORMAL, NEOPLASM),
                 long_name: "tumour core",
                 classes: &[1, 3],
                 colour: [241, 196, 15],
@@ -94,6 +126,7 @@ pub static SPECS: [ProfileSpec; 2] = [
             },
             Region {
                 name: "ET",
+                codes: codes(ABNORMAL, NEOPLASM),
                 long_name: "enhancing tumour",
                 classes: &[3],
                 colour: [231, 76, 60],
@@ -129,9 +162,11 @@ pub static SPECS: [ProfileSpec; 2] = [
         display: &["T2", "ADC"],
         classes: &["background", "PZ", "TZ"],
         class_colours: &[[0, 0, 0], [52, 152, 219], [230, 126, 34]],
+        class_codes: &[codes(ANATOMY, PZ), codes(ANATOMY, TZ)],
         regions: &[
             Region {
                 name: "PZ",
+                codes: codes(ANATOMY, PZ),
                 long_name: "peripheral zone",
                 classes: &[1],
                 colour: [52, 152, 219],
@@ -139,6 +174,7 @@ pub static SPECS: [ProfileSpec; 2] = [
             },
             Region {
                 name: "TZ",
+                codes: codes(ANATOMY, TZ),
                 long_name: "transition zone",
                 classes: &[2],
                 colour: [230, 126, 34],
@@ -323,6 +359,7 @@ mod tests {
             let s = p.spec();
             assert_eq!(s.modalities.len(), s.display.len(), "{p}");
             assert_eq!(s.classes.len(), s.class_colours.len(), "{p}");
+            assert_eq!(s.classes.len(), s.class_codes.len() + 1, "{p}");
             assert!((s.conventions.iter()).all(|c| c.disk_values().len() == s.classes.len()));
             assert!(s.reference.is_none_or(|r| p.modality_index(r).is_some()));
             assert!((s.subset_order.iter().flat_map(|o| o.iter())).all(|n| s.display.contains(n)));

@@ -3,6 +3,7 @@
 
 mod info_commands;
 mod model_commands;
+mod seg_commands;
 
 use crate::case::Profile;
 use crate::device::DeviceChoice;
@@ -77,6 +78,8 @@ pub enum Command {
     Train(Box<TrainArgs>),
     /// Segment a case with a trained model; writes the label map on the case's own grid and convention.
     Segment(Box<model_commands::SegmentArgs>),
+    /// Write a saved label file as a DICOM Segmentation object (SEG) of the DICOM study it was made on.
+    ExportSeg(seg_commands::ExportSegArgs),
     /// Evaluate a model on every labelled case and every modality subset: Dice and HD95 per region, in
     /// the layout of the paper's Table 1.
     Eval(model_commands::EvalArgs),
@@ -363,6 +366,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => model_commands::run_train(args.into_options())?,
         Command::Segment(args) => model_commands::run_segment(*args)?,
         Command::Eval(a) => model_commands::run_eval(a)?,
+        Command::ExportSeg(a) => seg_commands::run_export_seg(a)?,
         Command::Prepare(a) => model_commands::run_prepare(a)?,
         Command::Bench(a) => info_commands::run_bench(a)?,
         Command::Devices(a) => info_commands::run_devices(a)?,

@@ -3,11 +3,15 @@
 //! as input.
 
 use super::outln;
-use crate::case::{Profile, apply_series_choices, find_case, find_labelled_cases, load_case};
+use crate::case::{
+    Profile, apply_series_choices, find_case, find_labelled_cases, load_case, reference_series,
+};
 use crate::device::{DeviceChoice, select};
 use crate::error::{CloeError, Result};
 use crate::eval::{evaluate, fit_postprocessing};
-use crate::export_prediction::{SegmentReport, write_extras, write_labels};
+use crate::export_prediction::{
+    LabelOrigin, SegmentReport, write_extras, write_labels, write_labels_seg,
+};
 use crate::infer::Session;
 use crate::io::{ReadOptions, WriteOptions, check_target, write_json, write_text};
 use crate::model::{CloeConfig, load_model, save_config};
@@ -117,6 +121,13 @@ pub struct SegmentArgs {
     /// Write a JSON report: per modality whether it was used, u, v and w; the device; the seconds.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Also write the labels as a DICOM Segmentation object (for a case opened from a DICOM study),
+    /// on the grid of its reference series.
+    #[arg(long, value_name = "FILE")]
+    pub seg_out: Option<PathBuf>,
+    /// The segments of the DICOM SEG: the nested regions (WT, TC, ET) or the disjoint classes.
+    #[arg(long, value_enum, default_value = "regions")]
+    pub seg_segments: super::seg_commands::SegmentsArg,
     #[arg(long, value_enum)]
     pub device: Option<DeviceChoice>,
     /// Replace existing output files (inputs are never replaced).
@@ -135,9 +146,18 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
     let used = case.modalities_to_use(a.modalities.as_deref())?;
     let opts = WriteOptions::protecting(source.input_files()).overwriting(a.force);
     // Every output path is checked before the work, so a bad one fails at once.
-    let targets = [&Some(a.out.clone()), &a.probabilities, &a.region, &a.report];
+    let targets = [
+        &Some(a.out.clone()),
+        &a.probabilities,
+        &a.region,
+        &a.report,
+        &a.seg_out,
+    ];
     for target in targets.into_iter().flatten() {
         check_target(target, &opts)?;
+    }
+    if a.seg_out.is_some() {
+        reference_series(&case)?;
     }
     let pb = bar(0, "segment");
     // One subset: the experts are fused window by window and not kept (the viewer keeps them for its
@@ -154,12 +174,26 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
     );
     write_extras(&case, &maps, extras.0, extras.1, extras.2, &opts)?;
     let seconds = t.elapsed().as_secs_f64();
+    if let Some(path) = &a.seg_out {
+        let origin = LabelOrigin::Model {
+            name: model_name(&a.model),
+        };
+        let kind = a.seg_segments.into();
+        write_labels_seg(path, &case, &maps.classes, kind, &origin, &opts)?;
+    }
     let report = SegmentReport::new(&case, &used, &maps, compute.label, seconds, labels);
     print_segment_report(&report, &a.out)?;
     if let Some(path) = &a.report {
         write_json(path, &report, &opts)?;
     }
     Ok(())
+}
+
+/// A model's name as a SEG's algorithm name: its folder's name.
+pub(super) fn model_name(dir: &std::path::Path) -> String {
+    let name = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let name = name.file_name().map(|n| n.to_string_lossy().into_owned());
+    format!("CLoE {}", name.unwrap_or_default())
 }
 
 /// A progress callback that moves `pb` (its length set by the first report).

@@ -39,6 +39,8 @@ pub struct SliceHeader {
     /// SpacingBetweenSlices or else SliceThickness (used only for a single slice).
     pub thickness: Option<f64>,
     pub instance: Option<i64>,
+    /// SOPInstanceUID: what a derived object (a segmentation) references.
+    pub sop_instance: String,
     pub frames: u32,
     pub samples_per_pixel: u16,
     pub bits_allocated: u16,
@@ -65,6 +67,8 @@ pub struct DicomSeries {
     pub contrast_agent: String,
     pub image_type: Vec<String>,
     pub sop_class: String,
+    /// FrameOfReferenceUID: the patient coordinate system the series' positions are in.
+    pub frame_of_reference: String,
     pub slice_count: usize,
     #[serde(skip)]
     pub slices: Vec<SliceHeader>,
@@ -208,6 +212,7 @@ struct SeriesKey {
     contrast_agent: String,
     image_type: Vec<String>,
     sop_class: String,
+    frame_of_reference: String,
 }
 
 impl From<SeriesKey> for DicomSeries {
@@ -226,6 +231,7 @@ impl From<SeriesKey> for DicomSeries {
             contrast_agent: k.contrast_agent,
             image_type: k.image_type,
             sop_class: k.sop_class,
+            frame_of_reference: k.frame_of_reference,
             slice_count: 0,
             slices: Vec::new(),
         }
@@ -281,6 +287,7 @@ fn read_header(path: &Path) -> Result<(SeriesKey, SliceHeader), String> {
             .filter(|s| !s.is_empty())
             .collect(),
         sop_class: text(&obj, tags::SOP_CLASS_UID),
+        frame_of_reference: text(&obj, tags::FRAME_OF_REFERENCE_UID),
     };
     let thickness =
         float(&obj, tags::SPACING_BETWEEN_SLICES).or_else(|| float(&obj, tags::SLICE_THICKNESS));
@@ -293,6 +300,7 @@ fn read_header(path: &Path) -> Result<(SeriesKey, SliceHeader), String> {
         position: floats(&obj, tags::IMAGE_POSITION_PATIENT),
         thickness,
         instance: int(&obj, tags::INSTANCE_NUMBER),
+        sop_instance: text(&obj, tags::SOP_INSTANCE_UID),
         frames: int(&obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as u32,
         samples_per_pixel: int(&obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1) as u16,
         bits_allocated: int(&obj, tags::BITS_ALLOCATED).unwrap_or(0) as u16,

@@ -1,6 +1,11 @@
 //! What `cloe segment` and the viewer write of a segmentation (the model runs in an `infer::Session`):
 //! the label map in the case's own label convention and grid, probabilities, each expert's label map,
-//! the REC region map, and a JSON report of u, v, w per modality.
+//! the REC region map, and a JSON report of u, v, w per modality; for a case opened from a DICOM study
+//! the labels as a DICOM Segmentation object (`seg`).
+
+mod seg;
+
+pub use seg::{LabelOrigin, SegSegments, write_labels_seg};
 
 use crate::case::{Case, Profile, Subset};
 use crate::error::{CloeError, Result};
