@@ -1,10 +1,11 @@
 //! Exports from the viewer: the shown labels as NIfTI on the case's grid and label convention
-//! (atomic, never over an input, never over an existing file), and a plane as a PNG at its native pixel
+//! (atomic, never over an input, never over an existing file) or as a DICOM SEG of the case's study,
+//! and a plane as a PNG at its native pixel
 //! size with the overlay as shown. Also the recent-cases list kept in eframe's storage.
 
 use super::case_view::CaseView;
 use crate::error::{CloeError, Result};
-use crate::export_prediction::write_labels;
+use crate::export_prediction::{SegSegments, write_labels, write_labels_seg};
 use crate::io::WriteOptions;
 use crate::render::{Plane, SliceMap};
 use std::path::{Path, PathBuf};
@@ -20,6 +21,16 @@ pub fn export_labels(view: &CaseView, path: &Path) -> Result<()> {
         .ok_or_else(|| CloeError::Refused("no label overlay to export".into()))?;
     let opts = WriteOptions::protecting(view.case.source.input_files());
     write_labels(path, &view.case, classes, &opts).map(|_| ())
+}
+
+/// Writes the labels shown as a DICOM SEG of the case's study (AUTOMATIC for a model's output as it
+/// came, SEMIAUTOMATIC once edited, MANUAL otherwise).
+pub fn export_seg(view: &CaseView, path: &Path, segments: SegSegments) -> Result<()> {
+    let classes = (view.overlay.labels.as_ref())
+        .ok_or_else(|| CloeError::Refused("no label overlay to export".into()))?;
+    let opts = WriteOptions::protecting(view.case.source.input_files());
+    let origin = view.overlay.origin();
+    write_labels_seg(path, &view.case, classes, segments, &origin, &opts).map(|_| ())
 }
 
 /// Saves `plane` at the cursor as a PNG, as displayed (window/level and overlay).

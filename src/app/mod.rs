@@ -47,9 +47,9 @@ pub struct ViewerApp {
     /// The case being read, and where it comes from.
     loading: Option<(PathBuf, Job<Case>)>,
     pub path_field: String,
-    /// The label file field and the export file field of the left panel.
+    /// The label file field and the export section of the left panel.
     pub overlay_field: String,
-    pub export_field: String,
+    pub export: panels::ExportForm,
     /// The status line: what went wrong last.
     pub error: Option<String>,
     pub maximised: Option<Plane>,
@@ -80,7 +80,7 @@ impl ViewerApp {
             loading: None,
             path_field: String::new(),
             overlay_field: String::new(),
-            export_field: String::new(),
+            export: panels::ExportForm::default(),
             error: None,
             maximised: None,
             pending_overlay: None,
@@ -291,8 +291,8 @@ impl ViewerApp {
         editing::controls(ui, view, &self.autosave, &mut self.error);
         ui.separator();
         let plane = self.maximised.unwrap_or(Plane::Axial);
-        let (field, autosave) = (&mut self.export_field, &self.autosave);
-        panels::export(ui, field, view, plane, autosave, &mut self.error);
+        let (form, autosave) = (&mut self.export, &self.autosave);
+        panels::export(ui, form, view, plane, autosave, &mut self.error);
         ui.separator();
         view.nav.zoom_ui(ui);
         panels::slicing(ui, &mut self.slices);

@@ -85,6 +85,11 @@ impl ModelState {
         })
     }
 
+    /// The model's name, as a DICOM SEG names the algorithm: its folder's name.
+    pub fn name(&self) -> String {
+        crate::model::model_name(&self.dir)
+    }
+
     /// The network.
     pub fn net(&self) -> &CloeNet {
         &self.net
@@ -204,11 +209,15 @@ impl ModelState {
         let overlay = &mut view.overlay;
         match self.source {
             OverlaySource::Labels => overlay.show_truth(&view.case),
-            OverlaySource::Fused => overlay.show_labels(Some(maps.classes.clone()), "CLoE"),
+            OverlaySource::Fused => {
+                overlay.show_labels(Some(maps.classes.clone()), "CLoE");
+                overlay.model = Some(self.name());
+            }
             OverlaySource::Expert(m) => {
                 let name = view.case.profile.modality_display()[m];
                 let labels = maps.experts.get(m).cloned().flatten();
                 overlay.show_labels(labels, format!("expert {name}"));
+                overlay.model = Some(format!("{} ({name} expert)", self.name()));
             }
             OverlaySource::Disagreement => {
                 let max = maps.disagreement.iter().copied().fold(1e-6f32, f32::max);

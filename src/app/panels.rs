@@ -5,9 +5,10 @@
 
 use super::case_view::CaseView;
 use super::editing::Autosave;
-use super::export::{Recent, export_labels, export_png};
+use super::export::{Recent, export_labels, export_png, export_seg};
 use super::series_picker::series_picker;
 use super::views::SliceRenderer;
+use crate::export_prediction::SegSegments;
 use crate::render::Plane;
 use eframe::egui;
 use std::path::PathBuf;
@@ -124,10 +125,26 @@ pub fn label_file(
     });
 }
 
-/// The export file field, Save labels (which ends the autosave) and Save view PNG.
+/// The export section's state: the file field and the segments a DICOM SEG gets.
+pub struct ExportForm {
+    pub field: String,
+    pub segments: SegSegments,
+}
+
+impl Default for ExportForm {
+    fn default() -> Self {
+        Self {
+            field: String::new(),
+            segments: SegSegments::Regions,
+        }
+    }
+}
+
+/// The export file field; Save labels (NIfTI) and Save labels as DICOM SEG (for a case opened from a
+/// DICOM study, nested regions or disjoint classes), each of which ends the autosave; Save view PNG.
 pub fn export(
     ui: &mut egui::Ui,
-    field: &mut String,
+    form: &mut ExportForm,
     view: &mut CaseView,
     plane: Plane,
     autosave: &Autosave,
@@ -135,20 +152,15 @@ pub fn export(
 ) {
     ui.label("Export");
     ui.add(
-        egui::TextEdit::singleline(field)
+        egui::TextEdit::singleline(&mut form.field)
             .desired_width(230.0)
-            .hint_text("file: .nii.gz labels or .png view"),
+            .hint_text("file: .nii.gz labels, .dcm SEG or .png view"),
     );
+    let target = PathBuf::from(form.field.trim());
+    let mut saved = None;
     ui.horizontal(|ui| {
-        let target = PathBuf::from(field.trim());
         if ui.button("Save labels").clicked() {
-            match export_labels(view, &target) {
-                Ok(()) => {
-                    *error = None;
-                    autosave.forget(view);
-                }
-                Err(e) => *error = Some(e.to_string()),
-            }
+            saved = Some(export_labels(view, &target));
         }
         if ui.button("Save view PNG").clicked() {
             *error = export_png(view, plane, &target)
@@ -156,6 +168,26 @@ pub fn export(
                 .map(|e| e.to_string());
         }
     });
+    let dicom = !view.case.source.dicom.is_empty();
+    ui.horizontal(|ui| {
+        let seg = ui.add_enabled(dicom, egui::Button::new("Save labels as DICOM SEG"));
+        let why = "a DICOM SEG needs the case's DICOM study; this case was opened from NIfTI files";
+        if seg.on_disabled_hover_text(why).clicked() {
+            saved = Some(export_seg(view, &target, form.segments));
+        }
+        ui.selectable_value(&mut form.segments, SegSegments::Regions, "regions")
+            .on_hover_text("nested segments: WT, TC, ET overlap");
+        ui.selectable_value(&mut form.segments, SegSegments::Classes, "classes")
+            .on_hover_text("disjoint segments: the training classes");
+    });
+    match saved {
+        Some(Ok(())) => {
+            *error = None;
+            autosave.forget(view);
+        }
+        Some(Err(e)) => *error = Some(e.to_string()),
+        None => {}
+    }
 }
 
 /// How slices are drawn: the GPU slicing switch (with wgpu) and what draws them now.

@@ -20,7 +20,7 @@ use super::naming::{Role, Seq, classify};
 use super::profile::{Evidence, Profile};
 use super::source::{CaseSource, ModalitySource};
 use crate::error::{CloeError, Result, Setting};
-use crate::io::dicom::{DicomSeries, dicom_files_under, scan_files};
+use crate::io::dicom::{DicomSeries, SEGMENTATION_STORAGE, dicom_files_under, scan_files};
 use crate::io::is_volume_path;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,6 +36,9 @@ pub enum SeriesGuess {
 
 /// Maps a series to a modality by the rules of the module documentation.
 pub fn guess_series(s: &DicomSeries) -> SeriesGuess {
+    if s.sop_class == SEGMENTATION_STORAGE {
+        return SeriesGuess::Unused("a segmentation (SEG): read as the case's labels");
+    }
     if !s.is_image() {
         return SeriesGuess::Unused("not an image");
     }
@@ -149,7 +152,7 @@ fn cases_of(origin: &Path, files: &[PathBuf], forced: Option<Profile>) -> Result
                 .filter(|(p, _)| p.starts_with(study_folder(series)))
                 .cloned(),
         );
-        case.label = label_beside(study_folder(series), &nifti);
+        case.label = seg_of(series).or_else(|| label_beside(study_folder(series), &nifti));
         cases.push(case);
     }
     if cases
@@ -379,6 +382,14 @@ fn common_prefix<'a>(a: &'a Path, b: &'a Path) -> &'a Path {
         }
     }
     c
+}
+
+/// The file of the study's DICOM SEG (the last of them when there are several).
+fn seg_of(series: &[DicomSeries]) -> Option<PathBuf> {
+    (series.iter().rev())
+        .find(|s| s.sop_class == SEGMENTATION_STORAGE)
+        .and_then(|s| s.slices.first())
+        .map(|slice| slice.path.clone())
 }
 
 /// A NIfTI label map named like one (`*_seg.nii.gz`, `*_label.nii`) in the study's folder.

@@ -2,13 +2,14 @@
 //! volume on the reference modality's grid (trilinear for images, nearest for labels). NIfTI files and
 //! DICOM series are read in parallel.
 
+use super::label_files::{attach_seg, check_labels_inside, count_labels, read_label};
 use super::profile::{LabelConvention, Profile};
 use super::source::CaseSource;
 use super::subset::Subset;
 use crate::error::{CloeError, Result, Setting};
 use crate::io::dicom::read_series;
 use crate::io::{Image, ReadOptions, read_image, read_volume};
-use crate::resample::{Interp, nonzero_outside, resample, resample_data};
+use crate::resample::{Interp, resample, resample_data};
 use crate::stats::IntensityStats;
 use crate::volume::{Grid, Volume, VolumeInfo};
 use rayon::prelude::*;
@@ -127,37 +128,6 @@ impl Case {
     }
 }
 
-/// Reads a label file for `case` (another segmentation of the same scan, say; a NIfTI file or a DICOM
-/// SEG): a NIfTI file is resampled onto the case's
-/// grid with nearest neighbours where its grid differs, read in the case's label convention (its own
-/// label map's, else the profile's default) into training classes.
-pub fn read_label_file(case: &Case, path: &Path) -> Result<Vec<u8>> {
-    if crate::io::dicom::is_seg_file(path) {
-        let seg = crate::io::dicom::read_seg(path)?;
-        return super::seg_classes(case, &seg);
-    }
-    let v = read_volume(path, ReadOptions::default())?;
-    let conv = case.convention();
-    let v = if v.grid.same_as(&case.grid) {
-        v
-    } else {
-        check_labels_inside(&v, &case.grid, &format!("case {}", case.id))?;
-        resample(&v, &case.grid, Interp::Nearest, 0.0)
-    };
-    v.data
-        .iter()
-        .map(|&d| {
-            conv.class_of(d as u8)
-                .ok_or_else(|| CloeError::UnexpectedLabels {
-                    path: path.to_path_buf(),
-                    profile: case.profile.to_string(),
-                    values: d.to_string(),
-                    expected: format!("{:?}", conv.disk_values()),
-                })
-        })
-        .collect()
-}
-
 /// Reads a case's files and aligns them on the reference grid.
 pub fn load_case(source: &CaseSource, opts: ReadOptions) -> Result<Case> {
     let profile = source.profile;
@@ -181,7 +151,7 @@ pub fn load_case(source: &CaseSource, opts: ReadOptions) -> Result<Case> {
         files: &mut files,
     };
     let (modalities, label) = on_grid.align(profile, raw, label_raw, source)?;
-    Ok(Case {
+    let mut case = Case {
         id: source.id.clone(),
         profile,
         grid: reference,
@@ -190,7 +160,9 @@ pub fn load_case(source: &CaseSource, opts: ReadOptions) -> Result<Case> {
         source: source.clone(),
         files,
         notes,
-    })
+    };
+    attach_seg(&mut case)?;
+    Ok(case)
 }
 
 /// What a case's sources say before anything is read: files left out, a guessed profile.
@@ -232,7 +204,9 @@ fn read_files(
             )
         },
         || {
+            // A DICOM SEG is placed on the case's grid once the case is read (`attach_seg`).
             (source.label.as_ref())
+                .filter(|p| !crate::io::dicom::is_dicom_file(p))
                 .map(|path| read_label(path, profile, source.convention, opts))
                 .transpose()
         },
@@ -411,93 +385,6 @@ fn check_overlap(v: &Volume, reference: &Grid, ref_path: &Path) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// Refuses a label map on another grid when resampling it onto `grid` would lose labelled voxels.
-fn check_labels_inside(v: &Volume, grid: &Grid, reference: &str) -> Result<()> {
-    let outside = nonzero_outside(v, grid);
-    if outside == 0 {
-        return Ok(());
-    }
-    Err(CloeError::LabelsOutside {
-        path: v.info.path.clone().unwrap_or_default(),
-        outside,
-        labelled: v.data.iter().filter(|&&d| d != 0.0).count(),
-        reference: reference.to_string(),
-    })
-}
-
-/// Reads a label map and checks its values against the profile's conventions.
-fn read_label(
-    path: &Path,
-    profile: Profile,
-    known: Option<LabelConvention>,
-    opts: ReadOptions,
-) -> Result<(Volume, LabelConvention)> {
-    let v = read_volume(path, opts)?;
-    let mut present = [false; 256];
-    let mut strangers: Vec<String> = Vec::new();
-    for &x in &v.data {
-        if x.fract() == 0.0 && (0.0..=255.0).contains(&x) {
-            present[x as usize] = true;
-        } else if strangers.len() < 5 && !strangers.contains(&x.to_string()) {
-            strangers.push(x.to_string());
-        }
-    }
-    let values: Vec<u8> = (0..=255u8).filter(|&i| present[i as usize]).collect();
-    let unexpected = |bad: Vec<String>, expected: String| CloeError::UnexpectedLabels {
-        path: path.to_path_buf(),
-        profile: profile.name().into(),
-        values: bad.join(", "),
-        expected,
-    };
-    let expected = || {
-        profile
-            .conventions()
-            .iter()
-            .map(|c| format!("{:?}", c.disk_values()))
-            .collect::<Vec<_>>()
-            .join(" or ")
-    };
-    if !strangers.is_empty() {
-        return Err(unexpected(strangers, expected()));
-    }
-    let convention = match known {
-        Some(c) => {
-            let bad: Vec<String> = values
-                .iter()
-                .filter(|&&x| c.class_of(x).is_none())
-                .map(u8::to_string)
-                .collect();
-            if !bad.is_empty() {
-                return Err(unexpected(bad, format!("{:?}", c.disk_values())));
-            }
-            c
-        }
-        None => LabelConvention::detect(profile, &values)
-            .map_err(|bad| unexpected(bad.iter().map(u8::to_string).collect(), expected()))?,
-    };
-    Ok((v, convention))
-}
-
-fn count_labels(v: &Volume, profile: Profile, convention: LabelConvention) -> Vec<LabelCount> {
-    let mut counts = [0usize; 256];
-    for &x in &v.data {
-        counts[x as usize] += 1;
-    }
-    let ml = v.grid.voxel_ml();
-    (0..=255u8)
-        .filter(|&i| counts[i as usize] > 0)
-        .map(|value| LabelCount {
-            value,
-            name: convention
-                .class_of(value)
-                .map(|c| profile.classes()[c as usize].to_string())
-                .unwrap_or_default(),
-            voxels: counts[value as usize],
-            ml: counts[value as usize] as f64 * ml,
-        })
-        .collect()
 }
 
 fn report(

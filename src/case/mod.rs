@@ -3,6 +3,7 @@
 
 mod dicom_study;
 mod discover;
+mod label_files;
 mod load;
 mod msd;
 mod naming;
@@ -13,7 +14,8 @@ mod subset;
 
 pub use dicom_study::{apply_series_choices, choose_series, series_roles};
 pub use discover::{case_from_files, find_case, find_cases, find_labelled_cases, find_nifti_cases};
-pub use load::{Case, FileReport, LabelCount, LabelMap, load_case, read_label_file};
+pub use label_files::read_label_file;
+pub use load::{Case, FileReport, LabelCount, LabelMap, load_case};
 
 pub use naming::{Role, Seq, classify};
 pub use profile::{Evidence, LabelConvention, Profile, ProfileSpec, Region, SPECS, SegCodes};

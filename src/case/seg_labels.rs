@@ -62,12 +62,13 @@ pub fn seg_classes(case: &Case, seg: &SegObject) -> Result<Vec<u8>> {
     };
     let series = reference_series(case)?;
     check_same_space(case, series, seg).map_err(refuse)?;
+    // A name both a class and a region have (BraTS's ET) is a region when another segment is a
+    // region only (WT, TC): the SEG holds nested regions.
+    let regions_only = (seg.segments.iter()).any(|s| matches!(named(case, s), (None, Some(_))));
     let meanings: Vec<(u16, Meaning)> = (seg.segments.iter())
         .map(|s| {
-            Ok((
-                s.number,
-                meaning(case, s).ok_or_else(|| refuse(unknown(case, s)))?,
-            ))
+            let m = meaning(case, s, regions_only).ok_or_else(|| refuse(unknown(case, s)))?;
+            Ok((s.number, m))
         })
         .collect::<Result<_>>()?;
     let n = case.grid.len();
@@ -118,17 +119,25 @@ pub fn seg_classes(case: &Case, seg: &SegObject) -> Result<Vec<u8>> {
     Ok(classes)
 }
 
-/// What a segment stands for: a class or region of its name, a class or region coded as its type, or
-/// the class of its number in the case's label convention.
-fn meaning(case: &Case, s: &SegSegment) -> Option<Meaning> {
+/// The class (1-based) and region a segment's label names.
+fn named(case: &Case, s: &SegSegment) -> (Option<u8>, Option<usize>) {
     let spec = case.profile.spec();
-    let named = |n: &str| !s.label.is_empty() && n.eq_ignore_ascii_case(&s.label);
-    let class = (spec.classes.iter().skip(1)).position(|n| named(n));
-    let region = (spec.regions.iter()).position(|r| named(r.name) || named(r.long_name));
+    let is = |n: &str| !s.label.is_empty() && n.eq_ignore_ascii_case(&s.label);
+    let class = (spec.classes.iter().skip(1)).position(|n| is(n));
+    let region = (spec.regions.iter()).position(|r| is(r.name) || is(r.long_name));
+    (class.map(|c| c as u8 + 1), region)
+}
+
+/// What a segment stands for: a class or region of its name (a region first when the SEG holds
+/// nested regions), a class coded as its type, or the class of its number in the case's label
+/// convention.
+fn meaning(case: &Case, s: &SegSegment, regions: bool) -> Option<Meaning> {
+    let spec = case.profile.spec();
     let typed_class =
         (spec.class_codes.iter()).position(|c| c.kind.meaning.eq_ignore_ascii_case(&s.kind));
-    let by_label = match (class, region) {
-        (Some(c), _) => Some(Meaning::Class(c as u8 + 1)),
+    let by_label = match named(case, s) {
+        (_, Some(r)) if regions => Some(Meaning::Region(r)),
+        (Some(c), _) => Some(Meaning::Class(c)),
         (None, Some(r)) => Some(Meaning::Region(r)),
         (None, None) => None,
     };

@@ -176,7 +176,7 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
     let seconds = t.elapsed().as_secs_f64();
     if let Some(path) = &a.seg_out {
         let origin = LabelOrigin::Model {
-            name: model_name(&a.model),
+            name: crate::model::model_name(&a.model),
         };
         let kind = a.seg_segments.into();
         write_labels_seg(path, &case, &maps.classes, kind, &origin, &opts)?;
@@ -187,13 +187,6 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
         write_json(path, &report, &opts)?;
     }
     Ok(())
-}
-
-/// A model's name as a SEG's algorithm name: its folder's name.
-pub(super) fn model_name(dir: &std::path::Path) -> String {
-    let name = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    let name = name.file_name().map(|n| n.to_string_lossy().into_owned());
-    format!("CLoE {}", name.unwrap_or_default())
 }
 
 /// A progress callback that moves `pb` (its length set by the first report).

@@ -79,7 +79,7 @@ pub fn run_export_seg(a: ExportSegArgs) -> Result<()> {
     let classes = read_label_file(&case, &a.labels)?;
     let name = || {
         (a.model.as_deref())
-            .map(super::model_commands::model_name)
+            .map(crate::model::model_name)
             .unwrap_or_else(|| "CLoE".into())
     };
     let origin = match a.made_by {

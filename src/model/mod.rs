@@ -20,4 +20,6 @@ pub use flops::conv_flops;
 pub use gating::Gate;
 pub use input::{pad, round_up, volume_tensor};
 pub use network::{CloeNet, Expert, Fusion, Prediction};
-pub use persist::{CONFIG_FILE, WEIGHTS_FILE, load_config, load_model, save_config, save_model};
+pub use persist::{
+    CONFIG_FILE, WEIGHTS_FILE, load_config, load_model, model_name, save_config, save_model,
+};

@@ -29,6 +29,13 @@ pub fn save_config(config: &CloeConfig, dir: &Path) -> Result<()> {
     crate::io::write_json(&dir.join(CONFIG_FILE), config, &opts)
 }
 
+/// A model's name as outputs record it (a DICOM SEG's algorithm name): "CLoE" and its folder's name.
+pub fn model_name(dir: &Path) -> String {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+    format!("CLoE {}", name.unwrap_or_default())
+}
+
 /// Reads `dir/config.json`.
 pub fn load_config(dir: &Path) -> Result<CloeConfig> {
     let path = dir.join(CONFIG_FILE);

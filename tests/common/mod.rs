@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod bad_files;
+pub mod dicom_study;
 
 /// `../shared/data` beside the repository.
 pub fn data_dir() -> PathBuf {

@@ -11,6 +11,7 @@ mod case_discovery;
 mod device_faults;
 mod dicom_bad_input;
 mod dicom_real;
+mod dicom_seg;
 mod fuzz_regressions;
 mod inspect_cli;
 mod io_real_data;

@@ -183,7 +183,7 @@ fn paint_undo_autosave_restore_save_and_discard() {
 
     // Saving to a file keeps the edits and ends the autosave.
     let out = tmp.path().join("edited.nii.gz");
-    h.state_mut().export_field = out.display().to_string();
+    h.state_mut().export.field = out.display().to_string();
     h.get_by_label("Save labels").click();
     h.run_steps(2);
     assert!(h.state().error.is_none(), "{:?}", h.state().error);

@@ -21,6 +21,10 @@ pub struct Overlay {
     pub name: String,
     /// Counts the changes of the labels or the heat map.
     pub version: u64,
+    /// The model whose output the labels are (None: the ground truth, a file, drawn by hand).
+    pub model: Option<String>,
+    /// The labels were edited since they were shown.
+    pub edited: bool,
 }
 
 impl Overlay {
@@ -38,6 +42,7 @@ impl Overlay {
         self.heat = None;
         self.name = name.into();
         self.version += 1;
+        (self.model, self.edited) = (None, false);
     }
 
     /// Shows the case's ground truth (nothing when it has none).
@@ -57,8 +62,19 @@ impl Overlay {
     /// A mark that the labels changed in place (a brush stroke, undo), the name saying so once.
     pub fn edited(&mut self) {
         self.version += 1;
+        self.edited = true;
         if !self.name.ends_with("(edited)") {
             self.name = format!("{} (edited)", self.name);
+        }
+    }
+
+    /// Who made the labels, as a DICOM SEG records it.
+    pub fn origin(&self) -> crate::export_prediction::LabelOrigin {
+        use crate::export_prediction::LabelOrigin;
+        match (&self.model, self.edited) {
+            (Some(name), false) => LabelOrigin::Model { name: name.clone() },
+            (Some(name), true) => LabelOrigin::EditedModel { name: name.clone() },
+            (None, _) => LabelOrigin::Person,
         }
     }
 
