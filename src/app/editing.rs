@@ -147,8 +147,8 @@ impl Autosave {
     }
 }
 
-/// The keyboard of editing and reading, every frame: the end of a stroke (button released), undo and
-/// redo, and the next or previous lesion.
+/// The keyboard of editing and reading, every frame before drawing: undo and redo (each ends a stroke
+/// in progress first), and the next or previous lesion.
 pub fn shortcuts(ctx: &egui::Context, view: &mut CaseView) {
     // Ctrl+Z in a text field belongs to the field. Only a text field: after a click a button or a
     // view holds the keyboard focus too (`egui_wants_keyboard_input` is true for any focused widget),
@@ -156,7 +156,7 @@ pub fn shortcuts(ctx: &egui::Context, view: &mut CaseView) {
     let typing = ctx.text_edit_focused();
     // The modifiers are read from each key event, not from the frame's state: a quick chord can press
     // and release Ctrl within one frame, and the frame's modifiers then no longer hold it.
-    let (undo, redo, released, next, previous) = ctx.input_mut(|i| {
+    let (undo, redo, next, previous) = ctx.input_mut(|i| {
         let mut shortcut = |modifiers, key| {
             !typing && i.consume_shortcut(&egui::KeyboardShortcut::new(modifiers, key))
         };
@@ -165,11 +165,8 @@ pub fn shortcuts(ctx: &egui::Context, view: &mut CaseView) {
         let undo = shortcut(command, egui::Key::Z);
         let previous = shortcut(shift, egui::Key::L);
         let next = shortcut(egui::Modifiers::NONE, egui::Key::L);
-        (undo, redo, !i.pointer.primary_down(), next, previous)
+        (undo, redo, next, previous)
     });
-    if released {
-        view.edit.end_stroke();
-    }
     if undo {
         view.undo();
     }
@@ -179,6 +176,14 @@ pub fn shortcuts(ctx: &egui::Context, view: &mut CaseView) {
     }
     if redo {
         view.redo();
+    }
+}
+
+/// Every frame after the views took their input: a released button ends the stroke in progress (the
+/// view painted up to where it was released), so the whole stroke is one undo step.
+pub fn end_of_frame(ctx: &egui::Context, view: &mut CaseView) {
+    if !ctx.input(|i| i.pointer.primary_down()) {
+        view.edit.end_stroke();
     }
 }
 

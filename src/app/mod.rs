@@ -253,10 +253,14 @@ impl ViewerApp {
             }
             return;
         }
+        // The left panel scrolls: a DICOM study's series menus and the export rows outgrow a short
+        // window.
         egui::Panel::left("controls")
             .resizable(true)
             .default_size(260.0)
-            .show(ui, |ui| self.side_panel(ui));
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| self.side_panel(ui));
+            });
         egui::Panel::right("model")
             .resizable(true)
             .default_size(280.0)
@@ -264,6 +268,9 @@ impl ViewerApp {
                 self.models.ui(ui, self.view.as_mut(), &mut self.error)
             });
         egui::CentralPanel::default().show(ui, |ui| self.views(ui));
+        if let Some(view) = self.view.as_mut() {
+            editing::end_of_frame(ui.ctx(), view);
+        }
     }
 
     fn top_bar(&mut self, ui: &mut egui::Ui) {

@@ -170,15 +170,15 @@ pub fn export(
     });
     let dicom = !view.case.source.dicom.is_empty();
     ui.horizontal(|ui| {
-        let seg = ui.add_enabled(dicom, egui::Button::new("Save labels as DICOM SEG"));
+        let seg = ui.add_enabled(dicom, egui::Button::new("Save as DICOM SEG"));
         let why = "a DICOM SEG needs the case's DICOM study; this case was opened from NIfTI files";
         if seg.on_disabled_hover_text(why).clicked() {
             saved = Some(export_seg(view, &target, form.segments));
         }
-        ui.selectable_value(&mut form.segments, SegSegments::Regions, "regions")
-            .on_hover_text("nested segments: WT, TC, ET overlap");
-        ui.selectable_value(&mut form.segments, SegSegments::Classes, "classes")
-            .on_hover_text("disjoint segments: the training classes");
+        ui.selectable_value(&mut form.segments, SegSegments::Regions, "nested")
+            .on_hover_text("the regions as nested segments: WT, TC, ET overlap");
+        ui.selectable_value(&mut form.segments, SegSegments::Classes, "disjoint")
+            .on_hover_text("the training classes as disjoint segments");
     });
     match saved {
         Some(Ok(())) => {

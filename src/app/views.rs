@@ -264,6 +264,15 @@ fn handle_input(
     {
         view.paint(plane, voxel);
     }
+    // The release ends the stroke where the pointer was let go (its last move may come in the frame
+    // of the release, when egui no longer calls it a drag).
+    let released = painting && response.drag_stopped_by(egui::PointerButton::Primary);
+    if let Some(voxel) = (ui.input(|i| i.pointer.latest_pos()))
+        .filter(|_| released)
+        .and_then(|p| at.voxel_at(p))
+    {
+        view.paint(plane, voxel);
+    }
     let primary = response.dragged_by(egui::PointerButton::Primary) || response.clicked();
     if let Some(voxel) = (response.interact_pointer_pos())
         .filter(|_| primary)

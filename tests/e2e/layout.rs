@@ -43,7 +43,7 @@ pub const SAVE_LABELS: (u32, u32) = (47, 600);
 pub const EXPORT_FIELD_EDITING: (u32, u32) = (122, 690);
 pub const SAVE_LABELS_EDITING: (u32, u32) = (47, 714);
 /// "Reset view" (zoom and pan) while the model's labels are shown, not in paint mode.
-pub const RESET_VIEW: (u32, u32) = (47, 673);
+pub const RESET_VIEW: (u32, u32) = (47, 696);
 
 /// Training page: the form's fields (the page is laid out top-down from the heading).
 pub const CASES_FIELD: (u32, u32) = (302, 67);

@@ -11,6 +11,7 @@ use crate::common::{self, data};
 use cloe::case::{Case, find_case, load_case, read_label_file};
 use cloe::export_prediction::{LabelOrigin, SegSegments, write_labels, write_labels_seg};
 use cloe::io::{ReadOptions, WriteOptions};
+use egui_kittest::kittest::Queryable;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -308,4 +309,50 @@ fn the_bundled_case_as_a_dicom_study_segmented_with_seg_out() {
         assert!(errors.is_empty(), "dciodvfy: {errors:?}");
     }
     highdicom_check(&seg, &nifti, &study.join("series1"), "brats", "regions");
+}
+
+#[test]
+fn the_viewer_saves_the_edited_labels_of_a_dicom_case_as_a_seg() {
+    let Some((study, _)) = prostate_study() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut h = crate::viewer_editing::harness(&study, &tmp.path().join("autosave"));
+    {
+        let view = h.state_mut().view.as_mut().unwrap();
+        view.start_editing();
+        view.paint(cloe::render::Plane::Axial, [200, 200, 9]);
+        view.edit.end_stroke();
+    }
+    let out = tmp.path().join("edited.dcm");
+    h.state_mut().export.field = out.display().to_string();
+    h.state_mut().export.segments = SegSegments::Classes;
+    // The left panel scrolls on a study with series menus: the button is brought into view first.
+    h.get_by_label("Save as DICOM SEG").scroll_to_me();
+    h.run_steps(2);
+    h.get_by_label("Save as DICOM SEG").click();
+    h.run_steps(2);
+    assert!(h.state().error.is_none(), "{:?}", h.state().error);
+    let view = h.state().view.as_ref().unwrap();
+    let labels = view.overlay.labels.clone().unwrap();
+    assert!(labels.iter().any(|&c| c > 0));
+    assert!(read_label_file(&view.case, &out).unwrap() == labels);
+    let seg = cloe::io::dicom::read_seg(&out).unwrap();
+    assert!(
+        seg.segments.iter().all(|s| s.algorithm == "MANUAL"),
+        "drawn by hand"
+    );
+    assert!(!view.edit.unsaved, "saving as a SEG ends the autosave too");
+}
+
+#[test]
+fn the_viewer_offers_no_seg_for_a_case_from_nifti_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let case = cloe::app::bundled_case();
+    let mut h = crate::viewer_editing::harness(&case, &tmp.path().join("autosave"));
+    let out = tmp.path().join("x.dcm");
+    h.state_mut().export.field = out.display().to_string();
+    h.get_by_label("Save as DICOM SEG").click();
+    h.run_steps(2);
+    assert!(!out.exists(), "the button is disabled");
 }

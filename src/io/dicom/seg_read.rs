@@ -17,6 +17,8 @@ pub struct SegSegment {
     pub label: String,
     /// The meaning of its SegmentedPropertyTypeCodeSequence (empty when absent).
     pub kind: String,
+    /// SegmentAlgorithmType: AUTOMATIC, SEMIAUTOMATIC or MANUAL.
+    pub algorithm: String,
 }
 
 /// One frame: which segment, where (ImagePositionPatient, LPS mm), and its mask (row by row).
@@ -102,6 +104,7 @@ fn segments(obj: &InMemDicomObject) -> Vec<SegSegment> {
         .map(|s| SegSegment {
             number: int(s, tags::SEGMENT_NUMBER).unwrap_or(0) as u16,
             label: text(s, tags::SEGMENT_LABEL),
+            algorithm: text(s, tags::SEGMENT_ALGORITHM_TYPE),
             kind: (items(s, tags::SEGMENTED_PROPERTY_TYPE_CODE_SEQUENCE).first())
                 .map(|c| text(c, tags::CODE_MEANING))
                 .unwrap_or_default(),
