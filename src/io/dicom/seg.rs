@@ -196,8 +196,10 @@ mod tests {
 
     #[test]
     fn cielab_of_white_black_and_red() {
-        assert_eq!(cielab([255, 255, 255]), [65535, 32896, 32896]);
-        assert_eq!(cielab([0, 0, 0]), [0, 32896, 32896]);
+        // White and black are grey (a, b at 0, scaled 32896) within the rounding of the sRGB matrix.
+        let near = |got: [u16; 3], want: [u16; 3]| (0..3).all(|i| got[i].abs_diff(want[i]) <= 8);
+        assert!(near(cielab([255, 255, 255]), [65535, 32896, 32896]));
+        assert!(near(cielab([0, 0, 0]), [0, 32896, 32896]));
         // sRGB red: L 53.24, a 80.09, b 67.20.
         let [l, a, b] = cielab([255, 0, 0]);
         assert!((l as f64 / 65535.0 * 100.0 - 53.24).abs() < 0.1);
