@@ -7,12 +7,14 @@
 
 use super::image::{Image, ReadOptions, VolumeFormat};
 use super::nifti_read::Nifti1;
+use super::nifti2::Nifti2;
 use crate::error::{CloeError, Result};
 use crate::volume::Volume;
 use std::path::Path;
 
-/// Every format the readers know.
-pub static FORMATS: &[&dyn VolumeFormat] = &[&Nifti1];
+/// Every format the readers know (of formats that share an ending, the one that recognises a file's
+/// first bytes reads it).
+pub static FORMATS: &[&dyn VolumeFormat] = &[&Nifti2, &Nifti1];
 
 /// The file name of `path`, lower case.
 fn lower_name(path: &Path) -> String {
@@ -47,10 +49,17 @@ pub fn volume_stem(path: &Path) -> String {
     }
 }
 
-/// Reads an image of any known format (a file whose name says none is read as NIfTI-1, which tells
-/// the format by its header).
+/// Reads an image of any known format: of the formats of the file's ending (all of them for a name
+/// that says none), the first that recognises its first bytes; NIfTI-1 words what is wrong with a
+/// file no format recognises.
 pub fn read_image(path: &Path, opts: ReadOptions) -> Result<Image> {
-    let format = format_of(path).map_or(&Nifti1 as &dyn VolumeFormat, |(f, _)| f);
+    let ending = format_of(path).map(|(_, e)| e);
+    let head = super::nifti_read::first_bytes(path, 8);
+    let format = (FORMATS.iter())
+        .filter(|f| ending.is_none_or(|e| f.endings().contains(&e)))
+        .find(|f| f.recognises(&head))
+        .copied()
+        .unwrap_or(&Nifti1);
     format.read(path, opts)
 }
 

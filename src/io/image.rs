@@ -37,6 +37,12 @@ pub trait VolumeFormat: Sync {
     fn name(&self) -> &'static str;
     /// The endings of its file names, lower case, longest first (".nii.gz" before ".nii").
     fn endings(&self) -> &'static [&'static str];
+    /// Whether a file whose (decompressed) first bytes are `head` is of this format, when formats share
+    /// an ending (NIfTI-1 and NIfTI-2 are both `.nii`); the last format of an ending takes the rest.
+    fn recognises(&self, head: &[u8]) -> bool {
+        let _ = head;
+        true
+    }
     /// Reads the file's channels, checking what it claims before allocating.
     fn read(&self, path: &Path, opts: ReadOptions) -> Result<Image>;
 }

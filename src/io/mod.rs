@@ -6,6 +6,7 @@ pub mod dicom;
 mod format;
 mod header;
 mod image;
+mod nifti2;
 mod nifti_read;
 mod nifti_write;
 
@@ -17,3 +18,4 @@ pub use header::HeaderGeometry;
 pub use image::{Image, ReadOptions, VolumeFormat};
 pub use nifti_read::{Nifti1, header_grid};
 pub use nifti_write::{OutputType, write_volume, write_volumes};
+pub use nifti2::Nifti2;

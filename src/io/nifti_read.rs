@@ -1,5 +1,6 @@
 //! Reading NIfTI-1 files (`.nii`, `.nii.gz`) into volumes, with the header checked before any voxel is
-//! allocated, `scl_slope`/`scl_inter` applied, and non-finite voxels counted.
+//! allocated, `scl_slope`/`scl_inter` applied, and non-finite voxels counted; the voxels of a NIfTI-2
+//! file (`nifti2`) go through the same checks and reading once its header is in NIfTI-1 fields.
 
 use super::header::HeaderGeometry;
 use super::image::{Image, ReadOptions, VolumeFormat};
@@ -43,7 +44,40 @@ const MAX_DEFLATE_RATIO: u64 = 1032;
 
 /// Reads a NIfTI-1 file of up to four dimensions (x, y, z, channel).
 pub fn read_nifti1(path: &Path, opts: ReadOptions) -> Result<Image> {
-    let (mut header, compressed) = read_checked_header(path)?;
+    let (header, compressed) = read_checked_header(path)?;
+    read_from_header(path, header, compressed, opts)
+}
+
+/// The first `n` bytes of a file, gunzipped when it is compressed (fewer when it is shorter or
+/// unreadable: the reader then says what is wrong).
+pub(super) fn first_bytes(path: &Path, n: u64) -> Vec<u8> {
+    let mut head = Vec::new();
+    if let Ok((reader, _)) = open(path) {
+        let _ = reader.take(n).read_to_end(&mut head);
+    }
+    head
+}
+
+/// Reads the voxels of a file whose NIfTI-1 (or equivalent NIfTI-2) header is `header`; CIFTI-2
+/// files, which hold data on surfaces and greyordinates rather than a volume, are refused as such.
+pub(super) fn read_from_header(
+    path: &Path,
+    mut header: NiftiHeader,
+    compressed: bool,
+    opts: ReadOptions,
+) -> Result<Image> {
+    if (3000..3100).contains(&header.intent_code) {
+        let name = String::from_utf8_lossy(&header.intent_name);
+        return Err(CloeError::NotNifti {
+            path: path.to_path_buf(),
+            why: format!(
+                "it is a CIFTI-2 file (intent {}, {}): data on brain surfaces and greyordinates, \
+                 not an image volume",
+                header.intent_code,
+                name.trim_end_matches('\0')
+            ),
+        });
+    }
     let dims = header_dims(path, &header)?;
     check_size(path, &header, &dims, compressed)?;
     let (grid, affine_source) = geometry(path, &header, &dims)?;
@@ -147,7 +181,7 @@ fn zero_nonfinite(raw: &mut [f32]) -> (usize, usize) {
 
 /// Opens a file, gunzipping it when it starts with the gzip magic (whatever its name says).
 /// Also says whether it was compressed.
-fn open(path: &Path) -> Result<(Box<dyn Read>, bool)> {
+pub(super) fn open(path: &Path) -> Result<(Box<dyn Read>, bool)> {
     use std::io::BufRead;
     let mut file = BufReader::new(File::open(path).map_err(|e| CloeError::unreadable(path, e))?);
     let head = file

@@ -19,6 +19,7 @@ mod layers;
 mod metrics_real;
 mod model_losses;
 mod model_network;
+mod peer_files;
 mod preprocess_real;
 mod shipped_model;
 mod viewer;
