@@ -155,10 +155,12 @@ fn cases_of(origin: &Path, files: &[PathBuf], forced: Option<Profile>) -> Result
         case.label = seg_of(series).or_else(|| label_beside(study_folder(series), &nifti));
         cases.push(case);
     }
-    if cases
-        .iter()
-        .all(|c| c.modalities.iter().all(Option::is_none))
-    {
+    // Series the rules could not map are left for the user to choose (MODALITY=NUMBER); only when no
+    // case has an image at all is there nothing to choose.
+    let nothing_to_choose = |c: &CaseSource| {
+        c.modalities.iter().all(Option::is_none) && !c.dicom.iter().any(DicomSeries::is_image)
+    };
+    if cases.iter().all(nothing_to_choose) {
         let listed: Vec<String> = cases
             .iter()
             .flat_map(|c| c.dicom.iter())

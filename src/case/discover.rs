@@ -79,6 +79,30 @@ pub fn find_cases(path: &Path, profile: Option<Profile>) -> Result<Vec<CaseSourc
     find_cases_in(path, profile, true)
 }
 
+/// The case of one DICOM file: the study in the folder holding it when that study holds the file (a
+/// file picked from a series), else the file alone (a one-slice series, or copies of one instance).
+fn dicom_file_cases(path: &Path, profile: Option<Profile>) -> Result<Vec<CaseSource>> {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    if let Ok(cases) = find_dicom_cases(folder, profile)
+        && cases
+            .iter()
+            .any(|c| c.input_files().iter().any(|f| f == path))
+        && cases
+            .iter()
+            .all(|c| c.dicom.iter().all(|s| unique_instances(s)))
+    {
+        return Ok(cases);
+    }
+    dicom_cases_from_files(&[path.to_path_buf()], profile)
+}
+
+/// True when no two files of a series are the same instance (one SOPInstanceUID).
+fn unique_instances(s: &crate::io::dicom::DicomSeries) -> bool {
+    let mut uids: Vec<&str> = s.slices.iter().map(|x| x.sop_instance.as_str()).collect();
+    uids.sort_unstable();
+    uids.windows(2).all(|w| w[0] != w[1] || w[0].is_empty())
+}
+
 /// The cases of [`find_cases`] that have a label map; none is an error saying they are needed `for_what`
 /// (e.g. "to evaluate on").
 pub fn find_labelled_cases(
@@ -106,9 +130,7 @@ fn find_cases_in(path: &Path, profile: Option<Profile>, dicom: bool) -> Result<V
     let meta = std::fs::metadata(path).map_err(|e| CloeError::unreadable(path, e))?;
     if meta.is_file() {
         if dicom && !is_volume_path(path) && is_dicom_file(path) {
-            // One file of a study (or its DICOMDIR): the study is the folder holding it.
-            let folder = path.parent().unwrap_or(Path::new("."));
-            return find_dicom_cases(folder, profile);
+            return dicom_file_cases(path, profile);
         }
         let cases = group(&[path.to_path_buf()], profile, path)?;
         if cases.is_empty() {

@@ -134,12 +134,7 @@ pub fn load_case(source: &CaseSource, opts: ReadOptions) -> Result<Case> {
     let mut notes = source_notes(source);
     let (raw, mut files, label_raw) = read_files(source, opts, &mut notes)?;
     let reference = reference_grid(profile, &raw, label_raw.as_ref().map(|(v, _)| &v.grid))
-        .ok_or_else(|| {
-            CloeError::no_case(
-                Path::new(&source.id),
-                "the case has neither an image nor a label map",
-            )
-        })?;
+        .ok_or_else(|| nothing_read(source))?;
     let ref_path = (source.modalities.iter().flatten().next())
         .map(|m| m.path.clone())
         .or_else(|| source.label.clone())
@@ -163,6 +158,31 @@ pub fn load_case(source: &CaseSource, opts: ReadOptions) -> Result<Case> {
     };
     attach_seg(&mut case)?;
     Ok(case)
+}
+
+/// The error of a case with neither an image nor a label map: for a DICOM study whose series the rules
+/// could not map, which series to choose and how.
+fn nothing_read(source: &CaseSource) -> CloeError {
+    let images: Vec<&crate::io::dicom::DicomSeries> =
+        source.dicom.iter().filter(|s| s.is_image()).collect();
+    let Some(first) = images.iter().find(|s| s.number.is_some()) else {
+        return CloeError::no_case(
+            Path::new(&source.id),
+            "the case has neither an image nor a label map",
+        );
+    };
+    let names: Vec<String> = images.iter().map(|s| s.name()).collect();
+    let key = source.profile.modalities()[0];
+    CloeError::setting(
+        Setting::Series,
+        format!(
+            "no DICOM series of case {} says which sequence it is ({}): choose the series of a \
+             modality as MODALITY=NUMBER, e.g. {key}={}",
+            source.id,
+            names.join(", "),
+            first.number.unwrap_or_default()
+        ),
+    )
 }
 
 /// What a case's sources say before anything is read: files left out, a guessed profile.

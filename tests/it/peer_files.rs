@@ -1,16 +1,19 @@
 //! Files other tools write open as those tools read them: every NIfTI file of nibabel's own test data
 //! (in the nibabel that `.ci/run` installs) is read with nibabel's shape, data type, voxel size,
 //! orientation and voxel sum (NIfTI-1 and NIfTI-2, 3-D and 4-D, scaled), or refused with a message
-//! that names what it is (CIFTI-2).
+//! that names what it is (CIFTI-2); every one-slice MR file of pydicom's test data (explicit and
+//! implicit VR, big endian, RLE, JPEG 2000 and JPEG-LS lossless, padded) opens as a case once its
+//! series is chosen as the error message says, with pydicom's pixels exactly.
 
 use cloe::io::{ReadOptions, read_image};
 use std::path::Path;
 use std::process::Command;
 
-/// nibabel's reading of its test files, or None (a skip outside CI, a failure in CI).
-fn nibabel_reference() -> Option<serde_json::Value> {
+/// What a reference script (`tests/peers/NAME.py`) prints, or None (a skip outside CI, a failure in
+/// CI, where `.ci/run` installs nibabel and pydicom).
+fn run_reference(name: &str) -> Option<serde_json::Value> {
     let python = std::env::var("CLOE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/nibabel_reference.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/peers/{name}.py"));
     let out = Command::new(&python).arg(script).output();
     match out {
         Ok(o) if o.status.success() => Some(serde_json::from_slice(&o.stdout).expect("JSON")),
@@ -18,9 +21,9 @@ fn nibabel_reference() -> Option<serde_json::Value> {
             let ci = std::env::var("CI").is_ok_and(|v| v == "true");
             assert!(
                 !ci,
-                "nibabel is missing ({python}): .ci/run installs it: {other:?}"
+                "{name} failed with {python}: .ci/run installs its packages: {other:?}"
             );
-            eprintln!("skipping: no nibabel in {python}");
+            eprintln!("skipping: {name} failed with {python}");
             None
         }
     }
@@ -28,7 +31,7 @@ fn nibabel_reference() -> Option<serde_json::Value> {
 
 #[test]
 fn every_nifti_file_of_nibabel_reads_as_nibabel_reads_it() {
-    let Some(reference) = nibabel_reference() else {
+    let Some(reference) = run_reference("nibabel_reference") else {
         return;
     };
     let folder = Path::new(reference["folder"].as_str().unwrap());
@@ -87,4 +90,42 @@ fn every_nifti_file_of_nibabel_reads_as_nibabel_reads_it() {
         read += 1;
     }
     assert!(read >= 7, "{read} files read");
+}
+
+#[test]
+fn every_one_slice_mr_file_of_pydicom_opens_with_its_pixels() {
+    let Some(reference) = run_reference("pydicom_reference") else {
+        return;
+    };
+    let folder = Path::new(reference["folder"].as_str().unwrap());
+    let files = reference["files"].as_object().unwrap();
+    assert!(files.len() >= 8, "{files:?}");
+    for (name, want) in files {
+        // Each file on its own: they are copies of one instance (one SOPInstanceUID).
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join(name);
+        std::fs::copy(folder.join(name), &file).unwrap();
+        let mut source = cloe::case::find_case(&file, None).unwrap();
+        // No description says which sequence it is: the error says what to choose, and that works.
+        let e = cloe::case::load_case(&source, ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("MODALITY=NUMBER") && e.contains("=1"),
+            "{name}: {e}"
+        );
+        cloe::case::apply_series_choices(&mut source, &["t1=1".to_string()]).unwrap();
+        let case = cloe::case::load_case(&source, ReadOptions::default()).unwrap();
+        assert_eq!(case.grid.dims, [64, 64, 1], "{name}");
+        let t1 = case.modalities[2]
+            .as_ref()
+            .expect("T1 is the chosen series");
+        let pixels: Vec<f32> = (want["pixels"].as_array().unwrap().iter())
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
+        assert!(
+            t1.data == pixels,
+            "{name}: the pixels differ from pydicom's"
+        );
+    }
 }
