@@ -6,7 +6,14 @@
 //! Second (one warm-up, then the median of N runs): opening the ProstateX-0000 DICOM study (3 series, 57 files; T2 and ADC read, ADC resampled
 //! onto T2) against opening the NIfTI conversions of the same series, the baseline of that comparison.
 //!
+//! Third: the labels of a BraTS-size case (Brats18_2013_11_1's ground truth, 240x240x155, written as a
+//! 4-series DICOM study here) saved as a DICOM SEG (3 nested segments) and read back onto the case,
+//! against saving and reading them as NIfTI (the baseline), with the two files' sizes.
+//!
 //! `cargo bench --bench open_case` (reads ../shared/data).
+
+#[path = "../tests/common/dicom_study.rs"]
+mod dicom_study;
 
 use cloe::bench::{median, time};
 use cloe::case::{find_case, load_case};
@@ -28,6 +35,58 @@ fn peak_rss_mib() -> Option<f64> {
 fn main() {
     brats_nifti();
     prostate_dicom();
+    brats_seg();
+}
+
+fn brats_seg() {
+    use cloe::export_prediction::{LabelOrigin, SegSegments, write_labels, write_labels_seg};
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/brats2018/Brats18_2013_11_1");
+    let tmp = tempfile::tempdir().unwrap();
+    let study =
+        dicom_study::write_study(&dicom_study::brats_series(&dir), &tmp.path().join("study"));
+    let case = load_case(&find_case(&study, None).unwrap(), ReadOptions::default()).unwrap();
+    let truth = find_case(&dir, None)
+        .unwrap()
+        .label
+        .expect("the case's label map");
+    let labels = cloe::case::read_label_file(&case, &truth).unwrap();
+    let opts = cloe::io::WriteOptions::default().overwriting(true);
+    let (nii, seg) = (
+        tmp.path().join("labels.nii.gz"),
+        tmp.path().join("labels.dcm"),
+    );
+    let origin = LabelOrigin::Person;
+    let write_nii = time(RUNS, || {
+        write_labels(&nii, &case, &labels, &opts)
+            .map(|_| ())
+            .unwrap()
+    });
+    let mut frames = 0;
+    let write_seg = time(RUNS, || {
+        frames = write_labels_seg(&seg, &case, &labels, SegSegments::Regions, &origin, &opts)
+            .unwrap()
+            .frames;
+    });
+    let read = |f: &Path| assert!(cloe::case::read_label_file(&case, f).unwrap() == labels);
+    let (read_nii, read_seg) = (time(RUNS, || read(&nii)), time(RUNS, || read(&seg)));
+    let size = |f: &Path| std::fs::metadata(f).unwrap().len() as f64 / 1e6;
+    println!(
+        "open_case: labels of Brats18_2013_11_1 (240x240x155) as DICOM SEG and as NIfTI, {RUNS} runs"
+    );
+    println!(
+        "  write NIfTI (.nii.gz) {write_nii:.3} s, {:.2} MB",
+        size(&nii)
+    );
+    println!(
+        "  write SEG ({frames} frames, 3 nested segments) {write_seg:.3} s, {:.2} MB   ratio {:.2}",
+        size(&seg),
+        write_seg / write_nii
+    );
+    println!(
+        "  read back: NIfTI {read_nii:.3} s, SEG {read_seg:.3} s   ratio {:.2}",
+        read_seg / read_nii
+    );
 }
 
 fn prostate_dicom() {

@@ -89,7 +89,7 @@ fn dicom_file_cases(path: &Path, profile: Option<Profile>) -> Result<Vec<CaseSou
             .any(|c| c.input_files().iter().any(|f| f == path))
         && cases
             .iter()
-            .all(|c| c.dicom.iter().all(|s| unique_instances(s)))
+            .all(|c| c.dicom.iter().all(unique_instances))
     {
         return Ok(cases);
     }

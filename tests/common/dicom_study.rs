@@ -10,19 +10,28 @@ use dicom_object::InMemDicomObject;
 use dicom_object::meta::FileMetaTableBuilder;
 use std::path::{Path, PathBuf};
 
-/// (file of the NIfTI case, series description, contrast agent) per modality.
+/// (file of the NIfTI case, series description, contrast agent) per modality, the files found as
+/// the app finds them (any of the BraTS naming schemes).
 pub fn brats_series(case: &Path) -> Vec<(PathBuf, &'static str, &'static str)> {
-    let id = case.file_name().unwrap().to_string_lossy().into_owned();
-    vec![
-        (case.join(format!("{id}_fla_bet.nii.gz")), "AX FLAIR", ""),
-        (
-            case.join(format!("{id}_t1c_bet.nii.gz")),
-            "AX T1 POST GD",
-            "GADOLINIUM",
-        ),
-        (case.join(format!("{id}_t1_bet.nii.gz")), "AX T1", ""),
-        (case.join(format!("{id}_t2_bet.nii.gz")), "AX T2", ""),
-    ]
+    let source = cloe::case::find_case(case, None).expect("a BraTS case");
+    let names = source.profile.modalities();
+    let describe = |name: &str| match name {
+        "flair" => ("AX FLAIR", ""),
+        "t1c" => ("AX T1 POST GD", "GADOLINIUM"),
+        "t1" => ("AX T1", ""),
+        "t2" => ("AX T2", ""),
+        other => panic!("not a BraTS modality: {other}"),
+    };
+    source
+        .modalities
+        .iter()
+        .zip(names)
+        .map(|(m, name)| {
+            let (description, agent) = describe(name);
+            let m = m.as_ref().expect("all four modalities");
+            (m.path.clone(), description, agent)
+        })
+        .collect()
 }
 
 fn text(tag: dicom_core::Tag, vr: VR, v: &str) -> DataElement<InMemDicomObject> {
