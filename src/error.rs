@@ -24,8 +24,8 @@ pub enum CloeError {
     Truncated { path: PathBuf, why: String },
     /// NaN or infinite voxels in an image.
     #[error(
-        "{path} has {nan} NaN and {inf} infinite voxels out of {total}; \
-         allow non-finite voxels to read them as 0 (background)"
+        "{path} has {nan} NaN and {inf} infinite voxels out of {total}, refused as asked \
+         (without that, they are read as 0, background)"
     )]
     NonFinite {
         path: PathBuf,
@@ -132,6 +132,8 @@ pub enum Setting {
     Modalities,
     /// The DICOM series chosen for a modality (MODALITY=NUMBER).
     Series,
+    /// What a NIfTI file holds, where its name does not say, or its volume (MODALITY=FILE@VOLUME).
+    Sequence,
     /// The compute device.
     Device,
     /// The training run's numbers (steps, patches per step, learning rates).

@@ -1,10 +1,10 @@
 //! `cloe inspect`: what a case (or a dataset) holds, as a report for people (text) and scripts (JSON).
 
 use crate::case::{
-    Case, CaseSource, FileReport, Profile, apply_series_choices, case_from_files, find_cases,
+    Case, CaseChoices, CaseSource, FileReport, Profile, case_from_files, find_case, find_cases,
     load_case, series_roles,
 };
-use crate::error::Result;
+use crate::error::{CloeError, Result};
 use crate::io::ReadOptions;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -71,20 +71,24 @@ pub struct CaseSummary {
 }
 
 /// Inspects one path (a file, a case folder or a dataset folder) or a list of files of one case;
-/// `series` holds `MODALITY=NUMBER` choices for DICOM studies.
+/// `choices` says what files hold where their names do not (DICOM series, unnamed or 4-D NIfTI files).
 pub fn inspect(
     paths: &[PathBuf],
     profile: Option<Profile>,
-    series: &[String],
+    choices: &CaseChoices,
     opts: ReadOptions,
 ) -> Result<InspectReport> {
     let mut sources = match paths {
-        [one] => find_cases(one, profile)?,
+        // A folder of files whose names say nothing is one case, to say which is which.
+        [one] => match find_cases(one, profile) {
+            Err(e @ CloeError::NoCase { .. }) => vec![find_case(one, profile).map_err(|_| e)?],
+            other => other?,
+        },
         many => vec![case_from_files(many, profile)?],
     };
-    if !series.is_empty() {
+    if !choices.is_empty() {
         for source in &mut sources {
-            apply_series_choices(source, series)?;
+            choices.apply(source)?;
         }
     }
     if let [source] = sources.as_slice() {
@@ -210,7 +214,7 @@ fn write_file(s: &mut String, f: &FileReport) {
     let [sx, sy, sz] = f.spacing;
     let channel = f
         .channel
-        .map(|c| format!(" [channel {c}]"))
+        .map(|c| format!(" [volume {c} of {}]", f.volumes))
         .unwrap_or_default();
     let _ = writeln!(s, "\n{:<6} {}{channel}", f.role, file_name(&f.path));
     let _ = writeln!(

@@ -13,6 +13,7 @@ mod job;
 mod model_panel;
 mod panels;
 mod readout;
+mod sequence_prompt;
 mod series_picker;
 pub mod surface_gpu;
 mod surface_view;
@@ -33,8 +34,8 @@ pub use surface_view::{SurfaceView, build_meshes};
 pub use training_tab::TrainingTab;
 pub use views::SliceRenderer;
 
-use crate::case::{Case, CaseSource, apply_series_choices, find_case, load_case};
-use crate::error::{CloeError, Result};
+use crate::case::{Case, CaseChoices, CaseSource, files_to_name, find_case, load_case};
+use crate::error::{CloeError, Result, Setting};
 use crate::io::ReadOptions;
 use crate::render::Plane;
 use eframe::egui;
@@ -44,8 +45,10 @@ use std::path::{Path, PathBuf};
 /// The application.
 pub struct ViewerApp {
     pub view: Option<CaseView>,
-    /// The case being read, and where it comes from.
-    loading: Option<(PathBuf, Job<Case>)>,
+    /// The case being read, where it comes from and what was chosen about its files.
+    loading: Option<(PathBuf, CaseChoices, Job<Opened>)>,
+    /// The question of what a case's files hold, while it waits for an answer.
+    pub prompt: Option<sequence_prompt::SequencePrompt>,
     pub path_field: String,
     /// The label file field and the export section of the left panel.
     pub overlay_field: String,
@@ -78,6 +81,7 @@ impl ViewerApp {
         let mut app = Self {
             view: None,
             loading: None,
+            prompt: None,
             path_field: String::new(),
             overlay_field: String::new(),
             export: panels::ExportForm::default(),
@@ -104,21 +108,23 @@ impl ViewerApp {
 
     /// Starts loading a case on a worker thread.
     pub fn open(&mut self, path: PathBuf) {
-        self.open_with_series(path, Vec::new());
+        self.open_with(path, CaseChoices::default());
     }
 
-    /// Starts loading a case, with `MODALITY=NUMBER` choices among the series of a DICOM study.
-    pub fn open_with_series(&mut self, path: PathBuf, series: Vec<String>) {
+    /// Starts loading a case, with choices of what its files hold (the DICOM series of a modality,
+    /// the sequence or volume of a NIfTI file); a case that needs more of them opens the prompt.
+    pub fn open_with(&mut self, path: PathBuf, choices: CaseChoices) {
         self.flush_autosave();
         self.path_field = path.display().to_string();
         self.error = None;
-        let p = path.clone();
+        self.prompt = None;
+        let (p, c) = (path.clone(), choices.clone());
         let job = Job::spawn("load-case", move |_| {
             let mut source = find_case(&p, None)?;
-            apply_series_choices(&mut source, &series)?;
-            load_case(&source, ReadOptions::default())
+            c.apply(&mut source)?;
+            open_source(&source)
         });
-        self.loading = Some((path, job));
+        self.loading = Some((path, choices, job));
     }
 
     /// Reloads the open case from `source` (another DICOM series chosen for a modality).
@@ -126,10 +132,8 @@ impl ViewerApp {
         self.flush_autosave();
         self.error = None;
         let path = PathBuf::from(&self.path_field);
-        let job = Job::spawn("load-case", move |_| {
-            load_case(&source, ReadOptions::default())
-        });
-        self.loading = Some((path, job));
+        let job = Job::spawn("load-case", move |_| open_source(&source));
+        self.loading = Some((path, CaseChoices::default(), job));
     }
 
     /// Loads the model folder `dir` and runs it once the case being opened has loaded.
@@ -187,16 +191,20 @@ impl ViewerApp {
 
     /// Takes a case that finished reading into a new view.
     fn poll_loading(&mut self) {
-        let Some((path, job)) = self.loading.take() else {
+        let Some((path, choices, job)) = self.loading.take() else {
             return;
         };
         let mut slot = Some(job);
         match Job::poll(&mut slot) {
-            None => self.loading = slot.map(|job| (path, job)),
+            None => self.loading = slot.map(|job| (path, choices, job)),
             Some(Err(e)) => self.error = Some(format!("{}: {e}", path.display())),
-            Some(Ok(case)) => {
+            Some(Ok(Opened::Ask(files, profile))) => {
+                let prompt = sequence_prompt::SequencePrompt::new(path, choices, files, profile);
+                self.prompt = Some(prompt);
+            }
+            Some(Ok(Opened::Case(case))) => {
                 self.recent.remember(path);
-                let mut view = CaseView::new(case);
+                let mut view = CaseView::new(*case);
                 if let Some(p) = self.pending_overlay.take()
                     && let Err(e) = view.load_overlay(&p)
                 {
@@ -306,6 +314,16 @@ impl ViewerApp {
     }
 
     fn views(&mut self, ui: &mut egui::Ui) {
+        if let Some(prompt) = self.prompt.as_mut() {
+            match prompt.ui(ui) {
+                Some(sequence_prompt::PromptAction::Open(path, choices)) => {
+                    self.open_with(path, choices)
+                }
+                Some(sequence_prompt::PromptAction::Cancel) => self.prompt = None,
+                None => {}
+            }
+            return;
+        }
         let Some(view) = self.view.as_mut() else {
             ui.centered_and_justified(|ui| {
                 if self.loading.is_some() {
@@ -381,6 +399,30 @@ impl eframe::App for ViewerApp {
     }
 }
 
+/// What opening a case gives: the case, or the files the user must first say something about.
+enum Opened {
+    Case(Box<Case>),
+    Ask(Vec<crate::case::FileToName>, crate::case::Profile),
+}
+
+/// Reads a case, or, where it cannot be read until the user says what a file holds, those files.
+fn open_source(source: &CaseSource) -> Result<Opened> {
+    match load_case(source, ReadOptions::default()) {
+        Ok(case) => Ok(Opened::Case(Box::new(case))),
+        Err(CloeError::Setting {
+            setting: Setting::Sequence,
+            why,
+        }) => {
+            let files = files_to_name(source)?;
+            if files.is_empty() {
+                return Err(CloeError::setting(Setting::Sequence, why));
+            }
+            Ok(Opened::Ask(files, source.profile))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// `rel` under the working folder, else under the source tree.
 fn bundled(rel: &Path) -> PathBuf {
     if rel.exists() {
@@ -407,7 +449,7 @@ pub fn bundled_model() -> PathBuf {
 /// one event loop per process, so a failed start cannot be retried with the other renderer.
 pub fn run(
     path: Option<PathBuf>,
-    series: Vec<String>,
+    choices: CaseChoices,
     overlay: Option<PathBuf>,
     model: Option<PathBuf>,
 ) -> Result<()> {
@@ -430,7 +472,7 @@ pub fn run(
     let start = move |cc: &eframe::CreationContext| {
         let mut app = ViewerApp::new(None);
         if let Some(path) = path {
-            app.open_with_series(path, series);
+            app.open_with(path, choices);
         }
         app.slices.gpu = cc.wgpu_render_state.clone();
         // On a software rasterizer (lavapipe) the CPU path paints faster (benches/README.md).

@@ -6,7 +6,7 @@
 use super::case_view::CaseView;
 use super::editing::Autosave;
 use super::export::{Recent, export_labels, export_png, export_seg};
-use super::series_picker::series_picker;
+use super::series_picker::{series_picker, volume_picker};
 use super::views::SliceRenderer;
 use crate::export_prediction::SegSegments;
 use crate::render::Plane;
@@ -91,7 +91,7 @@ pub fn case_controls(ui: &mut egui::Ui, view: &mut CaseView) {
     ui.label(format!("profile {}", case.profile));
     ui.separator();
     view.display.modality_ui(ui, case);
-    if let Some(source) = series_picker(ui, &case.source) {
+    if let Some(source) = series_picker(ui, &case.source).or_else(|| volume_picker(ui, case)) {
         view.reload = Some(source);
     }
     ui.separator();

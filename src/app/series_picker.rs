@@ -1,8 +1,38 @@
-//! The DICOM series of the open study, one menu per modality: the rules' guess is preselected, and
-//! choosing another series reloads the case with it (the viewer's form of `--series t2=6`).
+//! What the open case's modalities are read from, to change: the DICOM series of a study, one menu per
+//! modality (the rules' guess preselected; the viewer's form of `--series t2=6`), and the volume of a
+//! 4-D file (`--as t2@3`). A change reloads the case with it.
 
-use crate::case::{CaseSource, choose_series};
+use crate::case::{Case, CaseSource, choose_series};
 use eframe::egui;
+
+/// A slider per modality read from one volume of a 4-D file (not an MSD image, whose volumes are the
+/// modalities); returns the case's sources with another volume, for the app to reload.
+pub fn volume_picker(ui: &mut egui::Ui, case: &Case) -> Option<CaseSource> {
+    let source = &case.source;
+    if source.convention.is_some() {
+        return None;
+    }
+    let mut chosen = None;
+    for (m, name) in source.profile.modality_display().iter().enumerate() {
+        let Some(s) = source.modalities[m].as_ref() else {
+            continue;
+        };
+        let file = (case.files.iter()).find(|f| f.path == s.path && f.channel == s.channel);
+        let Some(volumes) = file.map(|f| f.volumes).filter(|&v| v > 1) else {
+            continue;
+        };
+        let mut volume = s.channel.unwrap_or(0);
+        let slider = egui::Slider::new(&mut volume, 0..=volumes - 1)
+            .text(format!("{name} volume (of {volumes})"));
+        let r = ui.add(slider);
+        if (r.drag_stopped() || (r.changed() && !r.dragged())) && Some(volume) != s.channel {
+            let mut next = source.clone();
+            next.modalities[m].as_mut().expect("present").channel = Some(volume);
+            chosen = Some(next);
+        }
+    }
+    chosen
+}
 
 /// One combo box per profile modality listing the study's image series (nothing for NIfTI cases);
 /// returns the case's sources with another series chosen, for the app to reload.
@@ -19,7 +49,7 @@ pub fn series_picker(ui: &mut egui::Ui, source: &CaseSource) -> Option<CaseSourc
             .map(|s| s.name())
             .unwrap_or_else(|| "none".into());
         ui.horizontal(|ui| {
-            ui.label(format!("{name:<5}"));
+            let label = ui.label(format!("{name:<5}")).id;
             egui::ComboBox::from_id_salt(("series", m))
                 .selected_text(current)
                 .width(190.0)
@@ -32,7 +62,9 @@ pub fn series_picker(ui: &mut egui::Ui, source: &CaseSource) -> Option<CaseSourc
                             chosen = Some((m, number));
                         }
                     }
-                });
+                })
+                .response
+                .labelled_by(label);
         });
     }
     let (m, number) = chosen?;

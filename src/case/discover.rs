@@ -6,17 +6,31 @@ use super::dicom_study::{dicom_cases_from_files, find_dicom_cases};
 use super::msd;
 use super::naming::{Role, classify};
 use super::profile::{Evidence, Profile};
+use super::sequence_choice::UNNAMED;
 use super::source::{CaseSource, ModalitySource};
 use crate::error::{CloeError, Result};
 use crate::io::dicom::is_dicom_file;
-use crate::io::is_volume_path;
+use crate::io::{is_volume_path, volume_stem};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Finds the single case at `path` (a folder of one case, or one NIfTI file), with an optional
-/// profile to force.
+/// profile to force. A folder of image files none of whose names says a sequence is one case of
+/// unnamed files, for the user to say which is which.
 pub fn find_case(path: &Path, profile: Option<Profile>) -> Result<CaseSource> {
-    let mut cases = find_cases(path, profile)?;
+    let mut cases = match find_cases(path, profile) {
+        Err(e @ CloeError::NoCase { .. }) if path.is_dir() => {
+            let (files, _) = list_dir(path)?;
+            let images: Vec<PathBuf> = files.into_iter().filter(|f| is_volume_path(f)).collect();
+            if images.is_empty() {
+                return Err(e);
+            }
+            let mut case = unnamed_case(&images, profile);
+            case.id = (path.file_name()).map_or(case.id, |n| n.to_string_lossy().into_owned());
+            vec![case]
+        }
+        other => other?,
+    };
     match cases.len() {
         1 => Ok(cases.remove(0)),
         n => Err(CloeError::no_case(
@@ -62,9 +76,10 @@ pub fn case_from_files(files: &[PathBuf], profile: Option<Profile>) -> Result<Ca
     };
     match cases.len() {
         1 => Ok(cases.remove(0)),
+        0 if files.iter().all(|f| is_volume_path(f)) => Ok(unnamed_case(files, profile)),
         0 => Err(CloeError::no_case(
             origin,
-            "none of these files is named like a case's image",
+            "none of these files is an image of a known format (.nii, .nii.gz, DICOM)",
         )),
         n => Err(CloeError::no_case(
             origin,
@@ -87,9 +102,7 @@ fn dicom_file_cases(path: &Path, profile: Option<Profile>) -> Result<Vec<CaseSou
         && cases
             .iter()
             .any(|c| c.input_files().iter().any(|f| f == path))
-        && cases
-            .iter()
-            .all(|c| c.dicom.iter().all(unique_instances))
+        && cases.iter().all(|c| c.dicom.iter().all(unique_instances))
     {
         return Ok(cases);
     }
@@ -132,13 +145,15 @@ fn find_cases_in(path: &Path, profile: Option<Profile>, dicom: bool) -> Result<V
         if dicom && !is_volume_path(path) && is_dicom_file(path) {
             return dicom_file_cases(path, profile);
         }
-        let cases = group(&[path.to_path_buf()], profile, path)?;
+        let files = [path.to_path_buf()];
+        let cases = group(&files, profile, path)?;
+        if cases.is_empty() && is_volume_path(path) {
+            return Ok(vec![unnamed_case(&files, profile)]);
+        }
         if cases.is_empty() {
             return Err(CloeError::no_case(
                 path,
-                "the file name does not say which sequence it is: name it like CASE_t1.nii.gz \
-                 (BraTS `_t1 _t1ce _t2 _flair _seg`, BraTS 2023 `-t1n -t1c -t2w -t2f`, prostate \
-                 `_t2w _adc`), or open the folder of the case",
+                "not an image file of a known format (.nii, .nii.gz, DICOM)",
             ));
         }
         return Ok(cases);
@@ -217,10 +232,7 @@ fn group(files: &[PathBuf], forced: Option<Profile>, origin: &Path) -> Result<Ve
                     .or_default()
                     .push((f.clone(), n.role, n.qualifier))
             }
-            None => unnamed.push((
-                f.clone(),
-                "the name does not say which sequence it is".to_string(),
-            )),
+            None => unnamed.push((f.clone(), UNNAMED.to_string())),
         }
     }
     let mut cases = Vec::new();
@@ -242,6 +254,24 @@ fn group(files: &[PathBuf], forced: Option<Profile>, origin: &Path) -> Result<Ve
         cases.push(case);
     }
     Ok(cases)
+}
+
+/// A case of files whose names say no sequence: nothing is read until the user says which is which
+/// ([`super::sequence_choice`]); its name is the first file's.
+fn unnamed_case(files: &[PathBuf], forced: Option<Profile>) -> CaseSource {
+    let profile = forced.unwrap_or(Profile::DEFAULT);
+    CaseSource {
+        id: volume_stem(&files[0]),
+        profile,
+        modalities: vec![None; profile.modalities().len()],
+        label: None,
+        ignored: (files.iter())
+            .map(|f| (f.clone(), UNNAMED.to_string()))
+            .collect(),
+        profile_guessed: forced.is_none(),
+        convention: None,
+        dicom: Vec::new(),
+    }
 }
 
 fn decide_profile(members: &[(PathBuf, Role, String)], origin: &Path) -> Option<Profile> {

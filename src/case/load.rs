@@ -8,7 +8,7 @@ use super::source::CaseSource;
 use super::subset::Subset;
 use crate::error::{CloeError, Result, Setting};
 use crate::io::dicom::read_series;
-use crate::io::{Image, ReadOptions, read_image, read_volume};
+use crate::io::{Image, ReadOptions, read_image};
 use crate::resample::{Interp, resample, resample_data};
 use crate::stats::IntensityStats;
 use crate::volume::{Grid, Volume, VolumeInfo};
@@ -59,6 +59,8 @@ pub struct FileReport {
     #[serde(serialize_with = "crate::lossy_path::path")]
     pub path: PathBuf,
     pub channel: Option<usize>,
+    /// How many volumes (channels) the file holds: more than one for a 4-D file.
+    pub volumes: usize,
     pub dims: [usize; 3],
     pub spacing: [f64; 3],
     pub orientation: String,
@@ -146,6 +148,7 @@ pub fn load_case(source: &CaseSource, opts: ReadOptions) -> Result<Case> {
         files: &mut files,
     };
     let (modalities, label) = on_grid.align(profile, raw, label_raw, source)?;
+    notes.extend(files.iter().filter_map(nonfinite_note));
     let mut case = Case {
         id: source.id.clone(),
         profile,
@@ -160,9 +163,13 @@ pub fn load_case(source: &CaseSource, opts: ReadOptions) -> Result<Case> {
     Ok(case)
 }
 
-/// The error of a case with neither an image nor a label map: for a DICOM study whose series the rules
-/// could not map, which series to choose and how.
+/// The error of a case with neither an image nor a label map: for files whose names say no sequence,
+/// how to say it; for a DICOM study whose series the rules could not map, which series to choose and
+/// how.
 fn nothing_read(source: &CaseSource) -> CloeError {
+    if let Some(file) = super::unnamed_files(source).first() {
+        return super::sequence_choice::unnamed_error(source, file, 1);
+    }
     let images: Vec<&crate::io::dicom::DicomSeries> =
         source.dicom.iter().filter(|s| s.is_image()).collect();
     let Some(first) = images.iter().find(|s| s.number.is_some()) else {
@@ -198,6 +205,18 @@ fn source_notes(source: &CaseSource) -> Vec<String> {
         ));
     }
     notes
+}
+
+/// What a file's NaN or infinite voxels became, if it has any.
+fn nonfinite_note(f: &FileReport) -> Option<String> {
+    (f.nan_voxels + f.inf_voxels > 0).then(|| {
+        format!(
+            "{}: {} NaN and {} infinite voxels read as 0 (background)",
+            f.path.display(),
+            f.nan_voxels,
+            f.inf_voxels
+        )
+    })
 }
 
 /// A label map as read, with the convention its values are in.
@@ -245,26 +264,29 @@ fn read_files(
             raw.push(None);
             continue;
         };
-        let (volume, stats, channel) = match dicom[i].take() {
+        let (volume, stats, channel, volumes) = match dicom[i].take() {
             Some(volume) => {
                 let series = source.series_of(i).expect("read from this series");
                 let (name, n) = (series.name(), series.slice_count);
                 let what = profile.modality_display()[i];
                 notes.push(format!("{what} from DICOM {name} ({n} slices)"));
                 let stats = IntensityStats::of(&volume.data);
-                (volume, stats, None)
+                (volume, stats, None, 1)
             }
             None => {
                 let (volumes, stats) =
                     (images.get_mut(&m.path)).expect("every modality's file was read");
                 let c = m.channel.unwrap_or(0);
+                let count = volumes.len();
                 let volume = volumes[c]
                     .take()
                     .expect("each channel belongs to one modality");
-                (volume, stats[c].clone(), m.channel)
+                (volume, stats[c].clone(), m.channel, count)
             }
         };
-        files.push(report(key, &m.path, channel, &volume, Some(stats), None));
+        let mut file = report(key, &m.path, channel, &volume, Some(stats), None);
+        file.volumes = volumes;
+        files.push(file);
         raw.push(Some(volume));
     }
     Ok((raw, files, label_raw))
@@ -374,6 +396,24 @@ fn reference_grid(profile: Profile, raw: &[Option<Volume>], label: Option<&Grid>
 }
 
 fn check_channels(path: &Path, image: &Image, source: &CaseSource) -> Result<()> {
+    let volumes = image.channels.len();
+    if source.convention.is_none() {
+        // A volume of a 4-D file, chosen by the user.
+        let chosen = (source.modalities.iter().flatten())
+            .filter(|m| m.path == path)
+            .filter_map(|m| m.channel);
+        return match chosen.into_iter().find(|&c| c >= volumes) {
+            Some(c) => Err(CloeError::setting(
+                crate::error::Setting::Sequence,
+                format!(
+                    "{}: volume {c} was chosen but the file holds {volumes} (0 to {})",
+                    path.display(),
+                    volumes - 1
+                ),
+            )),
+            None => Ok(()),
+        };
+    }
     let expected = source
         .modalities
         .iter()
@@ -419,6 +459,7 @@ fn report(
         role: role.to_string(),
         path: path.to_path_buf(),
         channel,
+        volumes: 1,
         dims: v.grid.dims,
         spacing: v.grid.spacing(),
         orientation: v.grid.axcodes(),
@@ -451,8 +492,8 @@ fn read_images(
             {
                 check_channels(p, &image, source)?;
             } else if image.channels.len() != 1 {
-                // Let the single-volume reader word the error.
-                read_volume(p, opts)?;
+                let volumes = image.channels.len();
+                return Err(super::sequence_choice::unnamed_error(source, p, volumes));
             }
             let volumes: Vec<Option<Volume>> = image.into_volumes().into_iter().map(Some).collect();
             let stats: Vec<IntensityStats> = volumes

@@ -1,6 +1,7 @@
 //! The `cloe` command line: clap subcommands that call the library, print results, and turn every
 //! error into a message and exit code 2.
 
+mod case_choice;
 mod info_commands;
 mod model_commands;
 mod seg_commands;
@@ -42,9 +43,8 @@ pub enum Command {
     View {
         /// A case folder (NIfTI files or a DICOM study) or one of its files.
         path: PathBuf,
-        /// For a DICOM study: the series to use for a modality, by series number (repeatable).
-        #[arg(long, value_name = "MODALITY=NUMBER")]
-        series: Vec<String>,
+        #[command(flatten)]
+        choices: case_choice::CaseChoiceArgs,
         /// A label map to overlay (e.g. the output of `cloe segment`) instead of the ground truth.
         #[arg(long)]
         labels: Option<PathBuf>,
@@ -66,13 +66,12 @@ pub enum Command {
         /// Force the profile instead of guessing it from the file names.
         #[arg(long, value_parser = parse_profile)]
         profile: Option<Profile>,
-        /// Accept NaN/Inf voxels, treating them as 0 (background).
+        /// Refuse files with NaN or infinite voxels (by default they are read as 0, background, and
+        /// counted).
         #[arg(long)]
-        allow_nonfinite: bool,
-        /// For a DICOM study: the series to use for a modality, by series number (repeatable),
-        /// e.g. `--series t2=6`.
-        #[arg(long, value_name = "MODALITY=NUMBER")]
-        series: Vec<String>,
+        reject_nonfinite: bool,
+        #[command(flatten)]
+        choices: case_choice::CaseChoiceArgs,
     },
     /// Train CLoE on the labelled cases of a folder (or resume a stopped run).
     Train(Box<TrainArgs>),
@@ -315,12 +314,12 @@ pub fn main() -> ExitCode {
 /// settings, the CLI adds how to change them here).
 fn flag_hint(e: &CloeError) -> &'static str {
     match e {
-        CloeError::NonFinite { .. } => " (--allow-nonfinite)",
         CloeError::Unwritable { why, .. } if why.contains("allow replacing") => " (--force)",
         CloeError::GpuLost => " (--device cpu)",
         CloeError::Setting { setting, .. } => match setting {
             Setting::Modalities => " (--modalities)",
             Setting::Series => " (--series MODALITY=NUMBER)",
+            Setting::Sequence => " (--as MODALITY, --as MODALITY=FILE, @VOLUME for a 4-D file)",
             Setting::Device => " (--device cpu)",
             Setting::Training => "",
             Setting::ValidationCases => " (--val-cases)",
@@ -337,7 +336,7 @@ pub fn run(cli: Cli) -> Result<()> {
         let model = crate::app::bundled_model();
         return crate::app::run(
             case.is_dir().then_some(case),
-            Vec::new(),
+            Default::default(),
             None,
             model.join("config.json").is_file().then_some(model),
         );
@@ -345,18 +344,19 @@ pub fn run(cli: Cli) -> Result<()> {
     match command {
         Command::View {
             path,
-            series,
+            choices,
             labels,
             model,
-        } => crate::app::run(Some(path), series, labels, model)?,
+        } => crate::app::run(Some(path), choices.into(), labels, model)?,
         Command::Inspect {
             paths,
             json,
             profile,
-            allow_nonfinite,
-            series,
+            reject_nonfinite,
+            choices,
         } => {
-            let report = inspect(&paths, profile, &series, ReadOptions { allow_nonfinite })?;
+            let opts = ReadOptions { reject_nonfinite };
+            let report = inspect(&paths, profile, &choices.into(), opts)?;
             if json {
                 outln!("{}", to_json(&report)?)?;
             } else {

@@ -3,9 +3,7 @@
 //! as input.
 
 use super::outln;
-use crate::case::{
-    Profile, apply_series_choices, find_case, find_labelled_cases, load_case, reference_series,
-};
+use crate::case::{Profile, find_case, find_labelled_cases, load_case, reference_series};
 use crate::device::{DeviceChoice, select};
 use crate::error::{CloeError, Result};
 use crate::eval::{evaluate, fit_postprocessing};
@@ -99,10 +97,8 @@ pub struct SegmentArgs {
     /// The model folder (config.json + model.bpk).
     #[arg(long)]
     pub model: PathBuf,
-    /// For a DICOM study: the series to use for a modality, by series number (repeatable),
-    /// e.g. `--series t2=6`.
-    #[arg(long, value_name = "MODALITY=NUMBER")]
-    pub series: Vec<String>,
+    #[command(flatten)]
+    pub choices: super::case_choice::CaseChoiceArgs,
     /// Output label map (.nii.gz), on the input's (reference series') grid and label convention.
     #[arg(long)]
     pub out: PathBuf,
@@ -141,7 +137,7 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
     let compute = select(a.device)?;
     let net = load_model(&a.model, &compute.device)?;
     let mut source = find_case(&a.case, Some(net.config().profile))?;
-    apply_series_choices(&mut source, &a.series)?;
+    crate::case::CaseChoices::from(a.choices.clone()).apply(&mut source)?;
     let case = load_case(&source, ReadOptions::default())?;
     let used = case.modalities_to_use(a.modalities.as_deref())?;
     let opts = WriteOptions::protecting(source.input_files()).overwriting(a.force);

@@ -2,7 +2,7 @@
 //! object against the DICOM study it was made on, as the viewer's "Save labels as DICOM SEG" does.
 
 use super::outln;
-use crate::case::{apply_series_choices, find_case, load_case, read_label_file};
+use crate::case::{find_case, load_case, read_label_file};
 use crate::error::Result;
 use crate::export_prediction::{LabelOrigin, SegSegments, write_labels_seg};
 use crate::io::{ReadOptions, WriteOptions};
@@ -58,9 +58,8 @@ pub struct ExportSegArgs {
     /// The model folder whose output the labels are (with --made-by model or edited).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// The series to use for a modality, by series number (repeatable), e.g. `--series t2=6`.
-    #[arg(long, value_name = "MODALITY=NUMBER")]
-    pub series: Vec<String>,
+    #[command(flatten)]
+    pub choices: super::case_choice::CaseChoiceArgs,
     /// Replace an existing output file (inputs are never replaced).
     #[arg(long)]
     pub force: bool,
@@ -69,7 +68,7 @@ pub struct ExportSegArgs {
 /// `cloe export-seg`.
 pub fn run_export_seg(a: ExportSegArgs) -> Result<()> {
     let mut source = find_case(&a.study, None)?;
-    apply_series_choices(&mut source, &a.series)?;
+    crate::case::CaseChoices::from(a.choices.clone()).apply(&mut source)?;
     let mut protected = source.input_files();
     protected.push(a.labels.clone());
     let opts = WriteOptions::protecting(protected).overwriting(a.force);

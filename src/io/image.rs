@@ -8,8 +8,9 @@ use std::path::Path;
 /// How strict reading is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReadOptions {
-    /// Accept NaN/Inf voxels and set them to 0 (they are counted in [`VolumeInfo`]).
-    pub allow_nonfinite: bool,
+    /// Refuse files with NaN or infinite voxels; by default they are read as 0 (background) and
+    /// counted in [`VolumeInfo`], and a case's notes say so.
+    pub reject_nonfinite: bool,
 }
 
 /// An image as read: one grid and one or more channels (a 4th dimension).

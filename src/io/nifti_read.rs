@@ -101,7 +101,7 @@ pub(super) fn read_from_header(
     let (mut raw, _) = array.into_raw_vec_and_offset();
 
     let (nan, inf) = zero_nonfinite(&mut raw);
-    if nan + inf > 0 && !opts.allow_nonfinite {
+    if nan + inf > 0 && opts.reject_nonfinite {
         return Err(CloeError::NonFinite {
             path: path.to_path_buf(),
             nan,

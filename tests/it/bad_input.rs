@@ -96,23 +96,13 @@ fn nan_and_inf_voxels_are_counted_and_do_not_poison_the_zscore() {
     data[9] = f32::INFINITY;
     write_f32(&p, [4, 4, 4], Affine::IDENTITY, data);
     refused(
-        &["inspect", s(&p)],
-        &[
-            "nan_flair.nii.gz",
-            "2 NaN and 1 infinite voxels out of 64",
-            "--allow-nonfinite",
-        ],
+        &["inspect", s(&p), "--reject-nonfinite"],
+        &["nan_flair.nii.gz", "2 NaN and 1 infinite voxels out of 64"],
     );
-    let (code, out, err) = cloe(&["inspect", s(&p), "--allow-nonfinite"]);
+    let (code, out, err) = cloe(&["inspect", s(&p)]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("2 NaN and 1 Inf voxels set to 0"), "{out}");
-    let mut v = cloe::io::read_volume(
-        &p,
-        cloe::io::ReadOptions {
-            allow_nonfinite: true,
-        },
-    )
-    .unwrap();
+    let mut v = cloe::io::read_volume(&p, cloe::io::ReadOptions::default()).unwrap();
     assert_eq!((v.info.nan_voxels, v.info.inf_voxels), (2, 1));
     let z = cloe::preprocess::robust_zscore(&mut v.data).unwrap();
     assert!(z.mean.is_finite() && z.std.is_finite() && v.data.iter().all(|x| x.is_finite()));
@@ -192,6 +182,12 @@ fn folder_with_no_recognisable_case() {
         Affine::IDENTITY,
         vec![1.0; 8],
     );
+    // An image whose name says no sequence is a case to say it of.
+    refused(
+        &["inspect", s(dir.path())],
+        &["mystery.nii.gz", "does not say which sequence", "--as"],
+    );
+    std::fs::remove_file(dir.path().join("mystery.nii.gz")).unwrap();
     refused(
         &["inspect", s(dir.path())],
         &[s(dir.path()), "no case found"],

@@ -22,6 +22,7 @@ mod model_network;
 mod peer_files;
 mod preprocess_real;
 mod shipped_model;
+mod unnamed_files;
 mod viewer;
 mod viewer_bad_input;
 mod viewer_editing;
