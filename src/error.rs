@@ -136,6 +136,8 @@ pub enum Setting {
     Sequence,
     /// The compute device.
     Device,
+    /// The share of a batch's cases one task takes (I/N).
+    Shard,
     /// The training run's numbers (steps, patches per step, learning rates).
     Training,
     /// The validation cases of a training run.

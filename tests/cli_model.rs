@@ -189,12 +189,12 @@ fn train_resume_segment_and_eval_on_a_synthetic_dataset() {
     assert_eq!(r["modalities"][0]["used"], true);
     // Region volumes: PZ and TZ each the ml of their label value.
     for (region, value) in [("PZ", 1), ("TZ", 2)] {
-        let ml = r["regions"]
+        let ml = r["measurements"]["regions"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|x| x[0] == region)
-            .map(|x| x[1].as_f64().unwrap())
+            .find(|x| x["region"] == region)
+            .map(|x| x["ml"].as_f64().unwrap())
             .unwrap();
         let label_ml = r["labels"]
             .as_array()
@@ -564,4 +564,99 @@ fn segment_killed_at_random_moments_leaves_the_old_output_or_the_whole_new_one()
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read(&labels).unwrap(), new_labels);
     eprintln!("outcomes seen (true = the new file): {outcomes:?}");
+}
+
+/// The `*.nii.gz` label maps of a batch folder, by name.
+fn batch_labels(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    (std::fs::read_dir(dir).unwrap().flatten())
+        .map(|e| e.path())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
+        .filter(|(name, _)| name.ends_with(".nii.gz") && !name.starts_with('.'))
+        .map(|(name, p)| (name, std::fs::read(&p).unwrap()))
+        .collect()
+}
+
+/// The case ids of a batch folder's summary.csv with their status.
+fn summary_rows(dir: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+    (text.lines().skip(1))
+        .map(|l| {
+            let mut cells = l.split(',');
+            let id = cells.next().unwrap().to_string();
+            (id, cells.next().unwrap().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn a_folder_of_cases_segmented_in_shards_and_after_kills_is_complete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    dataset(&data);
+    let (model, cache) = (tmp.path().join("model"), tmp.path().join("prepared"));
+    let (d, m) = (data.to_str().unwrap(), model.to_str().unwrap());
+    let (code, _, err) = cloe(&train_args(d, m, "2", cache.to_str().unwrap()));
+    assert_eq!(code, 0, "{err}");
+    // The whole folder at once: the reference.
+    let whole = tmp.path().join("whole");
+    let (code, out, err) = segment(&data, &model, &whole, &["--device", "cpu"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let reference = batch_labels(&whole);
+    assert_eq!(reference.len(), 3, "{reference:?}");
+    let rows = summary_rows(&whole);
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows.iter().all(|(_, status)| status == "segmented"),
+        "{rows:?}"
+    );
+    // Two shards cover the folder exactly once, with the same labels.
+    let mut seen = std::collections::BTreeMap::new();
+    for shard in ["0/2", "1/2"] {
+        let dir = tmp.path().join(format!("shard{}", &shard[..1]));
+        let (code, _, err) = segment(&data, &model, &dir, &["--shard", shard, "--device", "cpu"]);
+        assert_eq!(code, 0, "{err}");
+        for (name, bytes) in batch_labels(&dir) {
+            assert!(seen.insert(name, bytes).is_none(), "a case in both shards");
+        }
+    }
+    assert_eq!(seen, reference);
+    // Killed at random moments, then run again: the rest is done and the folder is whole.
+    let killed = tmp.path().join("killed");
+    let args = [
+        "segment",
+        d,
+        "--model",
+        m,
+        "--out",
+        killed.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ];
+    let mut seed = 4242u64;
+    let mut partial = 0;
+    for _ in 0..6 {
+        let _ = std::fs::remove_dir_all(&killed);
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cloe"))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(next_delay(&mut seed, 5, 150));
+        let _ = child.kill();
+        child.wait().unwrap();
+        partial += usize::from(batch_labels(&killed).len() < 3);
+        let (code, out, err) = cloe(&args);
+        assert_eq!(code, 0, "{out}{err}");
+        assert_eq!(batch_labels(&killed), reference);
+        assert_eq!(summary_rows(&killed).len(), 3);
+    }
+    eprintln!("runs killed before the folder was whole: {partial} of 6");
+    // A flag that names one case's output is refused before any work.
+    let (code, _, err) = segment(&data, &model, &whole, &["--report", "r.json"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--report") && err.contains("summary.csv"),
+        "{err}"
+    );
 }

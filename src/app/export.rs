@@ -1,12 +1,13 @@
 //! Exports from the viewer: the shown labels as NIfTI on the case's grid and label convention
 //! (atomic, never over an input, never over an existing file) or as a DICOM SEG of the case's study,
-//! and a plane as a PNG at its native pixel
-//! size with the overlay as shown. Also the recent-cases list kept in eframe's storage.
+//! a plane as a PNG at its native pixel size with the overlay as shown, and the measurements panel's
+//! figures as CSV and JSON. Also the recent-cases list kept in eframe's storage.
 
 use super::case_view::CaseView;
 use crate::error::{CloeError, Result};
 use crate::export_prediction::{SegSegments, write_labels, write_labels_seg};
-use crate::io::WriteOptions;
+use crate::io::{WriteOptions, write_json, write_text};
+use crate::metrics::MeasurementReport;
 use crate::render::{Plane, SliceMap};
 use std::path::{Path, PathBuf};
 
@@ -31,6 +32,22 @@ pub fn export_seg(view: &CaseView, path: &Path, segments: SegSegments) -> Result
     let opts = WriteOptions::protecting(view.case.source.input_files());
     let origin = view.overlay.origin();
     write_labels_seg(path, &view.case, classes, segments, &origin, &opts).map(|_| ())
+}
+
+/// Writes what the measurements panel shows of the labels shown (region volumes, Dice and HD95 against
+/// the ground truth, the lesions) as `path` with the endings `.csv` and `.json`; returns both paths.
+pub fn export_measurements(view: &CaseView, path: &Path) -> Result<[PathBuf; 2]> {
+    let measured = view.measure.current().ok_or_else(|| {
+        CloeError::Refused("the measurements of the labels shown are not ready yet".into())
+    })?;
+    let case = &view.case;
+    let what = view.overlay.title();
+    let report = MeasurementReport::new(&case.id, case.profile, &case.grid, what, measured);
+    let (csv, json) = (path.with_extension("csv"), path.with_extension("json"));
+    let opts = WriteOptions::protecting(case.source.input_files());
+    write_text(&csv, &report.to_csv(), &opts)?;
+    write_json(&json, &report, &opts)?;
+    Ok([csv, json])
 }
 
 /// Saves `plane` at the cursor as a PNG, as displayed (window/level and overlay).

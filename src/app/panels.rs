@@ -5,7 +5,7 @@
 
 use super::case_view::CaseView;
 use super::editing::Autosave;
-use super::export::{Recent, export_labels, export_png, export_seg};
+use super::export::{Recent, export_labels, export_measurements, export_png, export_seg};
 use super::series_picker::{series_picker, volume_picker};
 use super::views::SliceRenderer;
 use crate::export_prediction::SegSegments;
@@ -154,7 +154,7 @@ pub fn export(
     ui.add(
         egui::TextEdit::singleline(&mut form.field)
             .desired_width(230.0)
-            .hint_text("file: .nii.gz labels, .dcm SEG or .png view"),
+            .hint_text("file: .nii.gz labels, .dcm SEG, .png view, .csv measurements"),
     );
     let target = PathBuf::from(form.field.trim());
     let mut saved = None;
@@ -168,6 +168,14 @@ pub fn export(
                 .map(|e| e.to_string());
         }
     });
+    let measures = ui.button("Export measurements").on_hover_text(
+        "the measurements panel as FILE.csv and FILE.json: volumes, Dice, HD95, lesions",
+    );
+    if measures.clicked() {
+        *error = export_measurements(view, &target)
+            .err()
+            .map(|e| e.to_string());
+    }
     let dicom = !view.case.source.dicom.is_empty();
     ui.horizontal(|ui| {
         let seg = ui.add_enabled(dicom, egui::Button::new("Save as DICOM SEG"));

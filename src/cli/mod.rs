@@ -1,6 +1,7 @@
 //! The `cloe` command line: clap subcommands that call the library, print results, and turn every
 //! error into a message and exit code 2.
 
+mod batch_commands;
 mod case_choice;
 mod info_commands;
 mod model_commands;
@@ -321,6 +322,7 @@ fn flag_hint(e: &CloeError) -> &'static str {
             Setting::Series => " (--series MODALITY=NUMBER)",
             Setting::Sequence => " (--as MODALITY, --as MODALITY=FILE, @VOLUME for a 4-D file)",
             Setting::Device => " (--device cpu)",
+            Setting::Shard => " (--shard I/N)",
             Setting::Training => "",
             Setting::ValidationCases => " (--val-cases)",
             Setting::OutputFolder => " (--out; --resume or --replace)",

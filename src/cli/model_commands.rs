@@ -3,15 +3,17 @@
 //! as input.
 
 use super::outln;
-use crate::case::{Profile, find_case, find_labelled_cases, load_case, reference_series};
+use crate::case::{
+    Profile, find_case, find_cases, find_labelled_cases, load_case, reference_series,
+};
 use crate::device::{DeviceChoice, select};
 use crate::error::{CloeError, Result};
 use crate::eval::{evaluate, fit_postprocessing};
 use crate::export_prediction::{
-    LabelOrigin, SegmentReport, write_extras, write_labels, write_labels_seg,
+    LabelOrigin, SegmentReport, Shard, parse_shard, write_extras, write_labels, write_labels_seg,
 };
 use crate::infer::Session;
-use crate::io::{ReadOptions, WriteOptions, check_target, write_json, write_text};
+use crate::io::{ReadOptions, WriteOptions, check_target, is_volume_path, write_json, write_text};
 use crate::model::{CloeConfig, load_model, save_config};
 use crate::preprocess::PrepareOptions;
 use crate::train::{TrainEvent, TrainOptions, prepare_dataset, train};
@@ -92,14 +94,16 @@ pub fn run_train(opts: TrainOptions) -> Result<()> {
 /// Arguments of `cloe segment`.
 #[derive(Debug, clap::Args)]
 pub struct SegmentArgs {
-    /// The case: a folder (NIfTI files or a DICOM study), or one of its files.
+    /// The case: a folder (NIfTI files or a DICOM study), or one of its files; or a folder of cases
+    /// (each is segmented, those done before skipped).
     pub case: PathBuf,
     /// The model folder (config.json + model.bpk).
     #[arg(long)]
     pub model: PathBuf,
     #[command(flatten)]
     pub choices: super::case_choice::CaseChoiceArgs,
-    /// Output label map (.nii.gz), on the input's (reference series') grid and label convention.
+    /// Output label map (.nii.gz), on the input's (reference series') grid and label convention; for
+    /// a folder of cases, the folder to write ID.nii.gz and ID.json per case and summary.csv into.
     #[arg(long)]
     pub out: PathBuf,
     /// Use only these modalities, e.g. flair,t1c (the others count as missing even if present).
@@ -126,9 +130,14 @@ pub struct SegmentArgs {
     pub seg_segments: super::seg_commands::SegmentsArg,
     #[arg(long, value_enum)]
     pub device: Option<DeviceChoice>,
-    /// Replace existing output files (inputs are never replaced).
+    /// Replace existing output files (inputs are never replaced); with a folder of cases, segment
+    /// again the cases done before.
     #[arg(long)]
     pub force: bool,
+    /// With a folder of cases: take only every N-th case, from the I-th (0-based), for one task of a
+    /// job array (`--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT`).
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
 }
 
 /// `cloe segment`.
@@ -136,7 +145,15 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
     let t = Instant::now();
     let compute = select(a.device)?;
     let net = load_model(&a.model, &compute.device)?;
-    let mut source = find_case(&a.case, Some(net.config().profile))?;
+    let profile = net.config().profile;
+    // A folder of several cases, a shard, or an output folder: a batch.
+    let folder_out = !is_volume_path(&a.out);
+    if let Ok(sources) = find_cases(&a.case, Some(profile))
+        && (sources.len() > 1 || a.shard.is_some() || folder_out)
+    {
+        return super::batch_commands::run_batch(&a, sources, net, &compute);
+    }
+    let mut source = find_case(&a.case, Some(profile))?;
     crate::case::CaseChoices::from(a.choices.clone()).apply(&mut source)?;
     let case = load_case(&source, ReadOptions::default())?;
     let used = case.modalities_to_use(a.modalities.as_deref())?;

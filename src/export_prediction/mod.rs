@@ -1,21 +1,26 @@
 //! What `cloe segment` and the viewer write of a segmentation (the model runs in an `infer::Session`):
 //! the label map in the case's own label convention and grid, probabilities, each expert's label map,
 //! the REC region map, and a JSON report of u, v, w per modality; for a case opened from a DICOM study
-//! the labels as a DICOM Segmentation object (`seg`).
+//! the labels as a DICOM Segmentation object (`seg`); a folder of cases at once (`batch`).
 
+mod batch;
 mod seg;
 
+pub use batch::{
+    BatchCase, BatchModel, Shard, parse_shard, plan_batch, segment_into, write_summary,
+};
 pub use seg::{LabelOrigin, SegSegments, write_labels_seg};
 
 use crate::case::{Case, Profile, Subset};
 use crate::error::{CloeError, Result};
 use crate::infer::CaseMaps;
 use crate::io::{OutputType, WriteOptions, write_volumes};
-use serde::Serialize;
+use crate::metrics::{MeasurementReport, measure_labels};
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// One modality in the report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModalityReport {
     pub modality: String,
     pub present: bool,
@@ -26,7 +31,7 @@ pub struct ModalityReport {
 }
 
 /// The JSON report of `cloe segment`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SegmentReport {
     pub case: String,
     pub profile: Profile,
@@ -35,8 +40,9 @@ pub struct SegmentReport {
     pub modalities: Vec<ModalityReport>,
     /// Voxels and ml of each on-disk label value in the written map.
     pub labels: Vec<(u8, usize, f64)>,
-    /// Volume in ml of each region of the profile (WT, TC, ET; PZ, TZ) in the written map.
-    pub regions: Vec<(String, f64)>,
+    /// What the viewer's measurements panel shows of the written map: region volumes, Dice and HD95
+    /// against the case's ground truth when it has one, the lesions.
+    pub measurements: MeasurementReport,
 }
 
 impl SegmentReport {
@@ -64,20 +70,10 @@ impl SegmentReport {
                 w: maps.w[i],
             })
             .collect();
-        let ml = case.grid.voxel_ml();
-        let regions = case
-            .profile
-            .regions()
-            .iter()
-            .map(|r| {
-                let n = maps
-                    .classes
-                    .iter()
-                    .filter(|c| r.classes.contains(c))
-                    .count();
-                (r.name.to_string(), n as f64 * ml)
-            })
-            .collect();
+        let truth = case.label.as_ref().map(|l| l.classes.as_slice());
+        let measured = measure_labels(case.profile, &case.grid, &maps.classes, truth);
+        let measurements =
+            MeasurementReport::new(&case.id, case.profile, &case.grid, "model", &measured);
         Self {
             case: case.id.clone(),
             profile: case.profile,
@@ -85,7 +81,7 @@ impl SegmentReport {
             seconds,
             modalities,
             labels,
-            regions,
+            measurements,
         }
     }
 }

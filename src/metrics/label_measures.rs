@@ -12,6 +12,8 @@ use crate::volume::Grid;
 pub struct Lesion {
     /// The component's voxel nearest to its centroid (inside it, so a crosshair there lands on it).
     pub centre: [usize; 3],
+    /// Its centroid in voxel coordinates.
+    pub centroid: [f64; 3],
     pub ml: f64,
 }
 
@@ -79,6 +81,7 @@ pub fn lesions(mask: &[bool], dims: [usize; 3], voxel_ml: f64) -> Vec<Lesion> {
     let mut out: Vec<Lesion> = (1..sizes.len())
         .map(|l| Lesion {
             centre: xyz(best[l].1),
+            centroid: centroids[l],
             ml: sizes[l] as f64 * voxel_ml,
         })
         .collect();

@@ -4,10 +4,12 @@
 
 mod distance;
 mod label_measures;
+mod report;
 mod table;
 
 pub use distance::surface;
 pub use label_measures::{LabelMeasures, Lesion, lesions, measure_labels};
+pub use report::{LesionMeasure, MeasurementReport, RegionMeasure, csv_field};
 pub use table::SubsetTable;
 
 use crate::case::Profile;

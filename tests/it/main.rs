@@ -16,6 +16,7 @@ mod fuzz_regressions;
 mod inspect_cli;
 mod io_real_data;
 mod layers;
+mod measurements_out;
 mod metrics_real;
 mod model_losses;
 mod model_network;
