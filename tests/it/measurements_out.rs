@@ -84,7 +84,7 @@ fn exported_measurements_equal_inspect_and_segment() {
         let got = truth.region(region).unwrap().ml;
         assert!(close(got, ml_of(values)), "{region}: {got} vs inspect");
     }
-    assert!(truth.lesions.len() >= 1);
+    assert!(!truth.lesions.is_empty());
 
     // The model's segmentation as the overlay: the figures of `cloe segment --report`.
     h.state_mut().overlay_field = seg.display().to_string();
