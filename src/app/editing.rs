@@ -177,7 +177,65 @@ pub fn shortcuts(ctx: &egui::Context, view: &mut CaseView) {
     if redo {
         view.redo();
     }
+    if !typing {
+        brush_keys(ctx, view);
+    }
 }
+
+/// The brush keys of ITK-SNAP's paintbrush: P paint mode, E paint/erase, `[` / `]` the radius by 1 mm,
+/// 1–9 the class to paint (each switches paint mode on and erase off).
+fn brush_keys(ctx: &egui::Context, view: &mut CaseView) {
+    let classes = view.case.profile.classes().len();
+    let (toggle_paint, toggle_erase, smaller, larger, class) = ctx.input_mut(|i| {
+        let mut key = |k| i.consume_key(egui::Modifiers::NONE, k);
+        let digits = [
+            egui::Key::Num1,
+            egui::Key::Num2,
+            egui::Key::Num3,
+            egui::Key::Num4,
+            egui::Key::Num5,
+            egui::Key::Num6,
+            egui::Key::Num7,
+            egui::Key::Num8,
+            egui::Key::Num9,
+        ];
+        let class = (digits.iter().take(classes - 1))
+            .position(|&d| key(d))
+            .map(|c| c as u8 + 1);
+        // Presses within one frame all count (a toggle pressed twice is back where it was).
+        let mut count = |k| i.count_and_consume_key(egui::Modifiers::NONE, k);
+        let (p, e) = (count(egui::Key::P) % 2 == 1, count(egui::Key::E) % 2 == 1);
+        let (s, l) = (
+            count(egui::Key::OpenBracket),
+            count(egui::Key::CloseBracket),
+        );
+        (p, e, s, l, class)
+    });
+    let edit = &mut view.edit;
+    let step = larger as f64 - smaller as f64;
+    edit.brush.radius_mm = (edit.brush.radius_mm + step).clamp(0.0, BRUSH_MAX_MM);
+    if toggle_erase {
+        edit.erase = !edit.erase;
+    }
+    if let Some(c) = class {
+        edit.brush.class = c;
+        edit.erase = false;
+    }
+    let paint = if toggle_paint {
+        !edit.painting
+    } else {
+        edit.painting || class.is_some()
+    };
+    if paint && !view.edit.painting {
+        view.edit.painting = true;
+        view.start_editing();
+    } else if !paint {
+        view.edit.painting = false;
+    }
+}
+
+/// The largest brush radius, in mm.
+pub const BRUSH_MAX_MM: f64 = 20.0;
 
 /// Every frame after the views took their input: a released button ends the stroke in progress (the
 /// view painted up to where it was released), so the whole stroke is one undo step.
@@ -213,11 +271,12 @@ pub fn controls(
     ui.horizontal(|ui| {
         let was = view.edit.painting;
         ui.toggle_value(&mut view.edit.painting, "Paint")
-            .on_hover_text("the left button paints in the views; arrows still step slices");
+            .on_hover_text("the left button paints in the views; arrows still step slices (P)");
         if view.edit.painting && !was {
             view.start_editing();
         }
-        ui.checkbox(&mut view.edit.erase, "erase");
+        ui.checkbox(&mut view.edit.erase, "erase")
+            .on_hover_text("paint background instead of the class (E)");
     });
     if view.edit.painting {
         brush_controls(ui, view, autosave);
@@ -231,10 +290,13 @@ fn brush_controls(ui: &mut egui::Ui, view: &mut CaseView, autosave: &Autosave) {
         for (c, name) in profile.classes().iter().enumerate().skip(1) {
             let [r, g, b] = profile.class_colours()[c];
             let text = egui::RichText::new(*name).color(egui::Color32::from_rgb(r, g, b));
-            ui.selectable_value(&mut view.edit.brush.class, c as u8, text);
+            ui.selectable_value(&mut view.edit.brush.class, c as u8, text)
+                .on_hover_text(format!("key {c}"));
         }
     });
-    ui.add(egui::Slider::new(&mut view.edit.brush.radius_mm, 0.0..=20.0).text("brush radius (mm)"));
+    let radius = egui::Slider::new(&mut view.edit.brush.radius_mm, 0.0..=BRUSH_MAX_MM);
+    ui.add(radius.text("brush radius (mm)"))
+        .on_hover_text("[ and ] make the brush 1 mm smaller or larger");
     let mut discard = false;
     ui.horizontal(|ui| {
         let undo = egui::Button::new("Undo");

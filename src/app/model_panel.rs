@@ -5,6 +5,7 @@
 //! the REC region map.
 
 use super::case_view::{CaseView, HeatMap};
+use super::gating_chart::gating_chart;
 use super::job::Job;
 use crate::case::{Case, Subset};
 use crate::device::{ComputeDevice, DeviceChoice, select};
@@ -12,7 +13,6 @@ use crate::error::{CloeError, Result};
 use crate::infer::{CaseMaps, Session};
 use crate::model::{CloeNet, load_model};
 use eframe::egui;
-use egui_plot::{Bar, BarChart, Plot};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -357,7 +357,7 @@ impl ModelPanel {
             return;
         };
         ui.separator();
-        gating(
+        gating_chart(
             ui,
             maps,
             &model.subset,
@@ -447,38 +447,6 @@ fn modality_toggles(
         } else {
             *error = Some("switch on at least one modality".into());
         }
-    }
-}
-
-/// The gating weights as a bar chart, each used expert's w, u and v, the mean disagreement.
-fn gating(ui: &mut egui::Ui, maps: &CaseMaps, subset: &Subset, names: &'static [&'static str]) {
-    ui.label("Gating weights w (u, v beside)");
-    let bars: Vec<Bar> = (maps.w.iter().enumerate())
-        .map(|(i, &w)| Bar::new(i as f64, w).name(names[i]).width(0.6))
-        .collect();
-    Plot::new("gating")
-        .height(120.0)
-        .include_y(0.0)
-        .include_y(1.0)
-        .allow_drag(false)
-        .allow_zoom(false)
-        .allow_scroll(false)
-        .x_axis_formatter(move |m, _| {
-            (names.get(m.value.round() as usize))
-                .map(|s| s.to_string())
-                .unwrap_or_default()
-        })
-        .show(ui, |plot| plot.bar_chart(BarChart::new("w", bars)));
-    for (i, name) in names.iter().enumerate() {
-        if subset.contains(i) {
-            ui.monospace(format!(
-                "{name:<6} w {:.3}  u {:.3}  v {:.3}",
-                maps.w[i], maps.u[i], maps.v[i]
-            ));
-        }
-    }
-    if let Some(d) = maps.mean_disagreement_in_tumour() {
-        ui.label(format!("mean disagreement in tumour: {d:.4}"));
     }
 }
 

@@ -219,3 +219,47 @@ fn paint_undo_autosave_restore_save_and_discard() {
     assert_eq!(overlay(&h), truth);
     assert!(!h.state().view.as_ref().unwrap().edit.unsaved);
 }
+
+#[test]
+fn brush_keys_as_itk_snap_has_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    synthetic_prostate(&tmp.path().join("data"));
+    let mut h = harness(
+        &tmp.path().join("data/Synth-1"),
+        &tmp.path().join("autosave"),
+    );
+    let edit = |h: &Harness<'static, ViewerApp>| {
+        let e = &h.state().view.as_ref().unwrap().edit;
+        (e.painting, e.erase, e.brush.class, e.brush.radius_mm)
+    };
+    assert_eq!(edit(&h), (false, false, 1, 3.0));
+    // P: paint mode; ] ] [: one mm larger; E: erase; 2: the second class, erase off; 3 (no third
+    // prostate class): nothing; P: paint mode off.
+    for key in [
+        Key::P,
+        Key::CloseBracket,
+        Key::CloseBracket,
+        Key::OpenBracket,
+    ] {
+        h.key_press(key);
+        h.run_steps(1);
+    }
+    assert_eq!(edit(&h), (true, false, 1, 4.0));
+    h.key_press(Key::E);
+    h.run_steps(1);
+    assert_eq!(edit(&h), (true, true, 1, 4.0));
+    h.key_press(Key::Num2);
+    h.key_press(Key::Num3);
+    h.run_steps(1);
+    assert_eq!(edit(&h), (true, false, 2, 4.0));
+    h.key_press(Key::P);
+    h.run_steps(1);
+    assert!(!edit(&h).0);
+    // A number key starts paint mode with its class; the radius stays within 0–20 mm.
+    h.key_press(Key::Num1);
+    for _ in 0..25 {
+        h.key_press(Key::CloseBracket);
+    }
+    h.run_steps(1);
+    assert_eq!(edit(&h), (true, false, 1, 20.0));
+}
