@@ -14,6 +14,7 @@ mod job;
 mod model_panel;
 mod panels;
 mod readout;
+mod sequence_grid;
 mod sequence_prompt;
 mod series_picker;
 pub mod surface_gpu;
@@ -31,6 +32,7 @@ pub use export::Recent;
 pub use job::{Job, Worker};
 pub use model_panel::{ModelPanel, ModelState, OverlaySource};
 pub use panels::Page;
+pub use sequence_grid::SequenceGrid;
 pub use surface_view::{SurfaceView, build_meshes};
 pub use training_tab::TrainingTab;
 pub use views::SliceRenderer;
@@ -74,6 +76,8 @@ pub struct ViewerApp {
     pub autosave: Autosave,
     /// The 3-D view of the fourth quadrant.
     pub surface: SurfaceView,
+    /// Every sequence side by side, when on.
+    pub grid: SequenceGrid,
 }
 
 impl ViewerApp {
@@ -100,6 +104,7 @@ impl ViewerApp {
             training: TrainingTab::default(),
             autosave: Autosave::default(),
             surface: SurfaceView::default(),
+            grid: Default::default(),
         };
         if let Some(p) = path {
             app.open(p);
@@ -300,7 +305,7 @@ impl ViewerApp {
             ui.label("No case open.");
             return;
         };
-        panels::case_controls(ui, view);
+        panels::case_controls(ui, view, &mut self.grid.on);
         panels::label_file(ui, &mut self.overlay_field, view, &mut self.error);
         ui.separator();
         ui.label("Edit labels (Ctrl+Z undo, Ctrl+Y redo)");
@@ -335,10 +340,14 @@ impl ViewerApp {
             });
             return;
         };
-        self.slices.sync(view);
         let avail = ui.available_size();
-        let (slices, maximised) = (&self.slices, &mut self.maximised);
         let model = self.models.model.as_ref();
+        if self.grid.on {
+            self.grid.ui(ui, view, avail, model.map(|m| &m.subset));
+            return;
+        }
+        self.slices.sync(view);
+        let (slices, maximised) = (&self.slices, &mut self.maximised);
         if self.models.side_by_side && model.is_some_and(|m| m.maps.is_some()) {
             // The main view (the maximised plane, else axial) above the experts of the same slice.
             let plane = maximised.unwrap_or(Plane::Axial);

@@ -85,12 +85,14 @@ pub fn top_bar(
 
 /// The case's name and profile, the modality shown, its DICOM series, window/level, the overlay's
 /// style and the measurements.
-pub fn case_controls(ui: &mut egui::Ui, view: &mut CaseView) {
+pub fn case_controls(ui: &mut egui::Ui, view: &mut CaseView, all_sequences: &mut bool) {
     let case = &view.case;
     ui.heading(&case.id);
     ui.label(format!("profile {}", case.profile));
     ui.separator();
     view.display.modality_ui(ui, case);
+    ui.checkbox(all_sequences, "All sequences side by side")
+        .on_hover_text("one view per sequence on one plane, each with its own window");
     if let Some(source) = series_picker(ui, &case.source).or_else(|| volume_picker(ui, case)) {
         view.reload = Some(source);
     }

@@ -30,6 +30,7 @@ mod viewer_editing;
 mod viewer_export_killed;
 mod viewer_gpu;
 mod viewer_model;
+mod viewer_sequences;
 mod viewer_surface;
 mod viewer_training;
 mod wgpu_gradients;
