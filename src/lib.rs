@@ -34,5 +34,6 @@ pub mod stats;
 pub mod surface;
 pub mod train;
 pub mod volume;
+pub mod worklist;
 
 pub use error::{CloeError, Result};

@@ -77,6 +77,11 @@ impl<T: Send + 'static> Job<T> {
         )
     }
 
+    /// True once the work has ended (its result waits for [`Job::poll`]).
+    pub fn finished(&self) -> bool {
+        self.promise.ready().is_some()
+    }
+
     /// Asks the work to stop at its next check.
     pub fn cancel(&self) {
         self.worker.cancel.store(true, Ordering::Relaxed);

@@ -12,6 +12,7 @@ mod gating_chart;
 pub mod gpu_slices;
 mod job;
 mod model_panel;
+mod opening;
 mod panels;
 mod readout;
 mod sequence_grid;
@@ -24,6 +25,7 @@ mod training_preview;
 mod training_run;
 mod training_tab;
 mod views;
+mod worklist_view;
 
 pub use case_view::{CaseView, EditState, Measurements};
 pub use editing::{Autosave, autosave_path};
@@ -36,13 +38,14 @@ pub use sequence_grid::SequenceGrid;
 pub use surface_view::{SurfaceView, build_meshes};
 pub use training_tab::TrainingTab;
 pub use views::SliceRenderer;
+pub use worklist_view::WorklistPart;
 
-use crate::case::{Case, CaseChoices, CaseSource, files_to_name, find_case, load_case};
-use crate::error::{CloeError, Result, Setting};
-use crate::io::ReadOptions;
+use crate::case::{CaseChoices, CaseSource};
+use crate::error::{CloeError, Result};
 use crate::render::Plane;
 use eframe::egui;
 use egui::Vec2;
+use opening::{Opened, find_and_open, open_source};
 use std::path::{Path, PathBuf};
 
 /// The application.
@@ -78,6 +81,8 @@ pub struct ViewerApp {
     pub surface: SurfaceView,
     /// Every sequence side by side, when on.
     pub grid: SequenceGrid,
+    /// A folder's cases to go through, with their reviews.
+    pub worklist: WorklistPart,
 }
 
 impl ViewerApp {
@@ -105,6 +110,7 @@ impl ViewerApp {
             autosave: Autosave::default(),
             surface: SurfaceView::default(),
             grid: Default::default(),
+            worklist: WorklistPart::default(),
         };
         if let Some(p) = path {
             app.open(p);
@@ -125,11 +131,7 @@ impl ViewerApp {
         self.error = None;
         self.prompt = None;
         let (p, c) = (path.clone(), choices.clone());
-        let job = Job::spawn("load-case", move |_| {
-            let mut source = find_case(&p, None)?;
-            c.apply(&mut source)?;
-            open_source(&source)
-        });
+        let job = Job::spawn("load-case", move |_| find_and_open(&p, &c));
         self.loading = Some((path, choices, job));
     }
 
@@ -139,6 +141,26 @@ impl ViewerApp {
         self.error = None;
         let path = PathBuf::from(&self.path_field);
         let job = Job::spawn("load-case", move |_| open_source(&source));
+        self.loading = Some((path, CaseChoices::default(), job));
+    }
+
+    /// Opens case `i` of the worklist (read ahead when it was the next one).
+    pub fn open_worklist_case(&mut self, i: usize) {
+        let Some(source) = (self.worklist.list.as_ref()).and_then(|l| l.cases.get(i).cloned())
+        else {
+            return;
+        };
+        self.flush_autosave();
+        self.error = None;
+        self.page = Page::Viewer;
+        let path = (source.input_files().first())
+            .and_then(|f| f.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| PathBuf::from(&source.id));
+        self.path_field = path.display().to_string();
+        let job = match self.worklist.take_prefetch(i) {
+            Some(job) => job,
+            None => Job::spawn("load-case", move |_| open_source(&source)),
+        };
         self.loading = Some((path, CaseChoices::default(), job));
     }
 
@@ -208,15 +230,24 @@ impl ViewerApp {
                 let prompt = sequence_prompt::SequencePrompt::new(path, choices, files, profile);
                 self.prompt = Some(prompt);
             }
-            Some(Ok(Opened::Case(case))) => {
+            Some(Ok(Opened::Worklist(folder, sources))) => {
                 self.recent.remember(path);
+                match self.worklist.open(&folder, sources) {
+                    Ok(()) => self.page = Page::Worklist,
+                    Err(e) => self.error = Some(e.to_string()),
+                }
+            }
+            Some(Ok(Opened::Case(case, run))) => {
+                if self.worklist.current(None).is_none() {
+                    self.recent.remember(path);
+                }
                 let mut view = CaseView::new(*case);
                 if let Some(p) = self.pending_overlay.take()
                     && let Err(e) = view.load_overlay(&p)
                 {
                     self.error = Some(e.to_string());
                 }
-                if let Err(e) = self.models.case_opened(&view.case) {
+                if let Err(e) = self.models.case_opened_with(&view.case, run) {
                     self.error = Some(e.to_string());
                 }
                 self.autosave.offer(&mut view);
@@ -245,7 +276,13 @@ impl ViewerApp {
             }
         }
         self.training.poll();
-        if self.loading.is_some() || self.training.is_running() {
+        let loading = self.loading.is_some();
+        self.worklist
+            .tick(self.view.as_ref(), &self.models, loading);
+        if let Some(i) = self.worklist.keys(ctx, self.view.as_ref()) {
+            self.open_worklist_case(i);
+        }
+        if loading || self.training.is_running() || self.worklist.prefetching_now().is_some() {
             ctx.request_repaint_after(std::time::Duration::from_millis(50));
         }
     }
@@ -264,6 +301,17 @@ impl ViewerApp {
                 .inner;
             if let Some(dir) = chosen {
                 self.use_trained_model(&dir);
+            }
+            return;
+        }
+        if self.page == Page::Worklist {
+            let open = self.worklist.current(self.view.as_ref());
+            let (worklist, error) = (&mut self.worklist, &mut self.error);
+            let chosen = (egui::CentralPanel::default())
+                .show(ui, |ui| worklist.page(ui, open, error))
+                .inner;
+            if let Some(i) = chosen {
+                self.open_worklist_case(i);
             }
             return;
         }
@@ -305,6 +353,13 @@ impl ViewerApp {
             ui.label("No case open.");
             return;
         };
+        if let Some(i) = self.worklist.review_bar(ui, view, &mut self.error) {
+            self.open_worklist_case(i);
+            return;
+        }
+        let Some(view) = self.view.as_mut() else {
+            return;
+        };
         panels::case_controls(ui, view, &mut self.grid.on);
         panels::label_file(ui, &mut self.overlay_field, view, &mut self.error);
         ui.separator();
@@ -313,7 +368,11 @@ impl ViewerApp {
         ui.separator();
         let plane = self.maximised.unwrap_or(Plane::Axial);
         let (form, autosave) = (&mut self.export, &self.autosave);
-        panels::export(ui, form, view, plane, autosave, &mut self.error);
+        if let Some(saved) = panels::export(ui, form, view, plane, autosave, &mut self.error)
+            && let Err(e) = self.worklist.saved(view, saved)
+        {
+            self.error = Some(e.to_string());
+        }
         ui.separator();
         view.nav.zoom_ui(ui);
         panels::slicing(ui, &mut self.slices);
@@ -409,30 +468,6 @@ impl eframe::App for ViewerApp {
     }
 }
 
-/// What opening a case gives: the case, or the files the user must first say something about.
-enum Opened {
-    Case(Box<Case>),
-    Ask(Vec<crate::case::FileToName>, crate::case::Profile),
-}
-
-/// Reads a case, or, where it cannot be read until the user says what a file holds, those files.
-fn open_source(source: &CaseSource) -> Result<Opened> {
-    match load_case(source, ReadOptions::default()) {
-        Ok(case) => Ok(Opened::Case(Box::new(case))),
-        Err(CloeError::Setting {
-            setting: Setting::Sequence,
-            why,
-        }) => {
-            let files = files_to_name(source)?;
-            if files.is_empty() {
-                return Err(CloeError::setting(Setting::Sequence, why));
-            }
-            Ok(Opened::Ask(files, source.profile))
-        }
-        Err(e) => Err(e),
-    }
-}
-
 /// `rel` under the working folder, else under the source tree.
 fn bundled(rel: &Path) -> PathBuf {
     if rel.exists() {
@@ -491,7 +526,9 @@ pub fn run(
         if let Some(storage) = cc.storage {
             app.recent.restore(storage);
         }
-        app.autosave.dir = eframe::storage_dir("CLoE Studio").map(|d| d.join("autosave"));
+        let data = eframe::storage_dir("CLoE Studio");
+        app.autosave.dir = data.as_ref().map(|d| d.join("autosave"));
+        app.worklist.store_dir = data.map(|d| d.join("worklists"));
         app.pending_overlay = overlay;
         app.models.pending = model;
         app.models.shipped = Some(bundled_model());

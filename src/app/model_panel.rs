@@ -32,6 +32,15 @@ pub enum OverlaySource {
     Region,
 }
 
+/// A model's first run on a case, computed ahead of time (the next case of a worklist).
+pub struct FirstRun {
+    /// The model's folder.
+    pub dir: PathBuf,
+    pub session: Session,
+    pub maps: CaseMaps,
+    pub seconds: f64,
+}
+
 /// The model's work on the open case: its experts (and the first fusion), or a re-fusion.
 enum Work {
     Experts(Box<Job<(Session, CaseMaps, f64)>>),
@@ -52,6 +61,8 @@ pub struct ModelState {
     pub source: OverlaySource,
     /// Set when a first inference has finished and not yet been shown.
     first_done: bool,
+    /// Maps taken from a run made ahead of time, not yet put into the view.
+    adopted: bool,
     /// Counts the maps received (a change of the experts' and the fused labels).
     pub maps_version: u64,
     /// Seconds of the first inference (experts + fusion) and of the last re-fusion.
@@ -79,6 +90,7 @@ impl ModelState {
             maps: None,
             source: OverlaySource::Labels,
             first_done: false,
+            adopted: false,
             maps_version: 0,
             first_seconds: None,
             fusion_seconds: None,
@@ -124,6 +136,25 @@ impl ModelState {
         Ok(())
     }
 
+    /// Takes a first run made ahead of time on `case` (by this model: the caller checks the folder).
+    pub fn adopt(&mut self, case: &Case, run: FirstRun) {
+        if let Some(Work::Experts(job)) = self.work.take() {
+            job.cancel();
+        }
+        self.subset = case.available();
+        self.experts_done(run.session, run.maps, run.seconds);
+        self.adopted = true;
+    }
+
+    /// What a prefetch needs to run this model on another case.
+    pub fn prefetch_model(&self) -> super::opening::PrefetchModel {
+        super::opening::PrefetchModel {
+            dir: self.dir.clone(),
+            net: self.net.clone(),
+            device: self.device.device.clone(),
+        }
+    }
+
     /// Re-runs the fusion for the current subset on the cached experts.
     pub fn refuse(&mut self) {
         let Some(session) = self.session.clone() else {
@@ -141,8 +172,11 @@ impl ModelState {
         self.work = Some(Work::Fuse(Box::new(job)));
     }
 
-    /// Collects finished work; returns true when new maps arrived.
+    /// Collects finished work; returns true when new maps arrived (or were adopted).
     pub fn poll(&mut self) -> Result<bool> {
+        if std::mem::take(&mut self.adopted) {
+            return Ok(true);
+        }
         let arrived = match self.work.take() {
             Some(Work::Experts(job)) => {
                 let mut slot = Some(*job);
@@ -270,6 +304,18 @@ impl ModelPanel {
                 }
             }
             _ => Ok(()),
+        }
+    }
+
+    /// A case was opened with the model's first run on it made ahead of time: the loaded model takes it
+    /// when it is that model, else the case is opened as any other.
+    pub fn case_opened_with(&mut self, case: &Case, run: Option<Box<FirstRun>>) -> Result<()> {
+        match (self.model.as_mut(), run) {
+            (Some(model), Some(run)) if self.pending.is_none() && model.dir == run.dir => {
+                model.adopt(case, *run);
+                Ok(())
+            }
+            _ => self.case_opened(case),
         }
     }
 

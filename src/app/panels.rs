@@ -18,6 +18,7 @@ use std::path::PathBuf;
 pub enum Page {
     Viewer,
     Training,
+    Worklist,
 }
 
 /// What the top bar shows besides its own fields.
@@ -41,6 +42,7 @@ pub fn top_bar(
     ui.horizontal(|ui| {
         ui.selectable_value(page, Page::Viewer, "Viewer");
         ui.selectable_value(page, Page::Training, "Training");
+        ui.selectable_value(page, Page::Worklist, "Worklist");
         if let Some((step, total)) = state.training.filter(|_| *page == Page::Viewer) {
             ui.spinner()
                 .on_hover_text(format!("training: step {step}/{total}"));
@@ -143,7 +145,8 @@ impl Default for ExportForm {
 }
 
 /// The export file field; Save labels (NIfTI) and Save labels as DICOM SEG (for a case opened from a
-/// DICOM study, nested regions or disjoint classes), each of which ends the autosave; Save view PNG.
+/// DICOM study, nested regions or disjoint classes), each of which ends the autosave; Save view PNG;
+/// Export measurements. Returns the file the labels were saved to.
 pub fn export(
     ui: &mut egui::Ui,
     form: &mut ExportForm,
@@ -151,7 +154,7 @@ pub fn export(
     plane: Plane,
     autosave: &Autosave,
     error: &mut Option<String>,
-) {
+) -> Option<PathBuf> {
     ui.label("Export");
     ui.add(
         egui::TextEdit::singleline(&mut form.field)
@@ -170,14 +173,6 @@ pub fn export(
                 .map(|e| e.to_string());
         }
     });
-    let measures = ui.button("Export measurements").on_hover_text(
-        "the measurements panel as FILE.csv and FILE.json: volumes, Dice, HD95, lesions",
-    );
-    if measures.clicked() {
-        *error = export_measurements(view, &target)
-            .err()
-            .map(|e| e.to_string());
-    }
     let dicom = !view.case.source.dicom.is_empty();
     ui.horizontal(|ui| {
         let seg = ui.add_enabled(dicom, egui::Button::new("Save as DICOM SEG"));
@@ -190,13 +185,25 @@ pub fn export(
         ui.selectable_value(&mut form.segments, SegSegments::Classes, "disjoint")
             .on_hover_text("the training classes as disjoint segments");
     });
+    let measures = ui.button("Export measurements").on_hover_text(
+        "the measurements panel as FILE.csv and FILE.json: volumes, Dice, HD95, lesions",
+    );
+    if measures.clicked() {
+        *error = export_measurements(view, &target)
+            .err()
+            .map(|e| e.to_string());
+    }
     match saved {
         Some(Ok(())) => {
             *error = None;
             autosave.forget(view);
+            Some(target)
         }
-        Some(Err(e)) => *error = Some(e.to_string()),
-        None => {}
+        Some(Err(e)) => {
+            *error = Some(e.to_string());
+            None
+        }
+        None => None,
     }
 }
 

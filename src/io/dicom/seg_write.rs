@@ -232,24 +232,10 @@ fn put_series_and_image(
 
 /// Today's date and the time now (UTC), as DA and TM.
 fn chrono_now() -> (String, String) {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = (secs / 86_400) as i64;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + (month <= 2) as i64;
-    let t = secs % 86_400;
+    let now = chrono::Utc::now();
     (
-        format!("{year:04}{month:02}{day:02}"),
-        format!("{:02}{:02}{:02}", t / 3600, t / 60 % 60, t % 60),
+        now.format("%Y%m%d").to_string(),
+        now.format("%H%M%S").to_string(),
     )
 }
 
