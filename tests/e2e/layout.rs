@@ -31,19 +31,19 @@ pub fn modality_used(i: u32) -> (u32, u32) {
 pub const GATING_CHART: Rect = Rect(1025, 238, 1272, 340);
 
 /// Left panel with a model's segmentation shown and no autosave offer: the Paint toggle.
-pub const PAINT: (u32, u32) = (31, 527);
+pub const PAINT: (u32, u32) = (31, 550);
 /// "Restore them" of the autosave offer under "Edit labels" when a case is reopened.
-pub const RESTORE: (u32, u32) = (56, 560);
+pub const RESTORE: (u32, u32) = (56, 583);
 /// The eraser check box beside Paint.
-pub const ERASE: (u32, u32) = (69, 527);
+pub const ERASE: (u32, u32) = (69, 550);
 /// Export field and "Save labels" while the model's labels are shown, not in paint mode.
-pub const EXPORT_FIELD: (u32, u32) = (122, 575);
-pub const SAVE_LABELS: (u32, u32) = (47, 600);
+pub const EXPORT_FIELD: (u32, u32) = (122, 599);
+pub const SAVE_LABELS: (u32, u32) = (47, 623);
 /// The same in paint mode with unsaved edits (brush rows, Undo/Redo and the "unsaved" line above).
-pub const EXPORT_FIELD_EDITING: (u32, u32) = (122, 690);
-pub const SAVE_LABELS_EDITING: (u32, u32) = (47, 714);
+pub const EXPORT_FIELD_EDITING: (u32, u32) = (122, 701);
+pub const SAVE_LABELS_EDITING: (u32, u32) = (47, 725);
 /// "Reset view" (zoom and pan) while the model's labels are shown, not in paint mode.
-pub const RESET_VIEW: (u32, u32) = (47, 696);
+pub const RESET_VIEW: (u32, u32) = (47, 742);
 
 /// Training page: the form's fields (the page is laid out top-down from the heading).
 pub const CASES_FIELD: (u32, u32) = (302, 67);
@@ -53,5 +53,19 @@ pub const STEPS_FIELD: (u32, u32) = (131, 159);
 /// "Start training" / "Stop" (one place), below the line saying what the cases folder holds and the
 /// line of the cases' check (a spinner with the count, then the label classes found).
 pub const START_STOP: (u32, u32) = (54, 340);
-/// The "Experts side by side" check box in the right panel.
-pub const EXPERTS_SIDE_BY_SIDE: (u32, u32) = (1017, 470);
+/// The "Experts side by side" check box in the right panel, once a toggle has added the timing line.
+pub const EXPERTS_SIDE_BY_SIDE: (u32, u32) = (1017, 526);
+
+/// Worklist page: the button of row `i` (cases sorted by name) and its status cell.
+pub fn worklist_row(i: u32) -> (u32, u32) {
+    (60, 158 + 23 * i)
+}
+pub fn worklist_status(i: u32) -> Rect {
+    Rect(386, 150 + 23 * i, 446, 168 + 23 * i)
+}
+/// The review bar over the left panel of a worklist case: "accepted".
+pub const REVIEW_ACCEPTED: (u32, u32) = (120, 60);
+/// The case's name under the review bar.
+pub const CASE_TITLE_IN_REVIEW: Rect = Rect(4, 128, 270, 150);
+/// "All sequences side by side" in the left panel of a worklist case (below the review bar).
+pub const ALL_SEQUENCES_IN_REVIEW: (u32, u32) = (15, 299);

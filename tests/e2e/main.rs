@@ -10,6 +10,7 @@ mod common;
 mod layout;
 mod training;
 mod viewer;
+mod worklist;
 mod x11;
 
 /// Serialises the tests of this crate: two apps and two model runs at once only slow each other down.

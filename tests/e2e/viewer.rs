@@ -41,12 +41,12 @@ fn overlay_pixels(img: &RgbImage, rect: Rect) -> usize {
     })
 }
 
-fn assert_same(a: &RgbImage, b: &RgbImage, rect: Rect, what: &str) {
+pub fn assert_same(a: &RgbImage, b: &RgbImage, rect: Rect, what: &str) {
     let n = changed(a, b, rect);
     assert!(n <= SAME, "{what}: {n} pixels changed, expected none");
 }
 
-fn assert_changed(a: &RgbImage, b: &RgbImage, rect: Rect, what: &str) {
+pub fn assert_changed(a: &RgbImage, b: &RgbImage, rect: Rect, what: &str) {
     let n = changed(a, b, rect);
     assert!(n >= DIFFERENT, "{what}: only {n} pixels changed");
 }
@@ -68,7 +68,7 @@ fn differences(a: &[u8], b: &[u8], dims: [usize; 3]) -> Vec<(usize, u8)> {
 }
 
 /// Paints a stroke across the right hemisphere's back part (no tumour there) of the axial view.
-fn stroke(app: &App) {
+pub fn stroke(app: &App) {
     app.drag(1, AXIAL.at(0.62, 0.66), AXIAL.at(0.8, 0.66));
     app.hover(NEUTRAL);
 }
