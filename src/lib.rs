@@ -30,6 +30,7 @@ pub mod postprocess;
 pub mod preprocess;
 pub mod render;
 pub mod resample;
+pub mod resources;
 pub mod stats;
 pub mod surface;
 pub mod train;

@@ -27,6 +27,7 @@ mod training_tab;
 mod views;
 mod worklist_view;
 
+pub use crate::resources::{bundled_case, bundled_model};
 pub use case_view::{CaseView, EditState, Measurements};
 pub use editing::{Autosave, autosave_path};
 pub use experts_view::ExpertTiles;
@@ -466,25 +467,6 @@ impl eframe::App for ViewerApp {
         }
         self.show(ui);
     }
-}
-
-/// `rel` under the working folder, else under the source tree.
-fn bundled(rel: &Path) -> PathBuf {
-    if rel.exists() {
-        rel.to_path_buf()
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-    }
-}
-
-/// The bundled demo case: `assets/TCGA-DU-7294` under the working folder, else under the source tree.
-pub fn bundled_case() -> PathBuf {
-    bundled(&Path::new("assets").join("TCGA-DU-7294"))
-}
-
-/// The shipped BraTS model: `models/brats` under the working folder, else under the source tree.
-pub fn bundled_model() -> PathBuf {
-    bundled(&Path::new("models").join("brats"))
 }
 
 /// Opens the viewer window on `path` (with `MODALITY=NUMBER` series choices for a DICOM study), an

@@ -42,8 +42,9 @@ pub struct Cli {
 pub enum Command {
     /// Open the viewer on a case (three linked planes, window/level, label overlays).
     View {
-        /// A case folder (NIfTI files or a DICOM study) or one of its files.
-        path: PathBuf,
+        /// A case folder (NIfTI files or a DICOM study), one of its files, or a folder of cases (a
+        /// worklist). Without one, the bundled demo case with the shipped model.
+        path: Option<PathBuf>,
         #[command(flatten)]
         choices: case_choice::CaseChoiceArgs,
         /// A label map to overlay (e.g. the output of `cloe segment`) instead of the ground truth.
@@ -331,25 +332,31 @@ fn flag_hint(e: &CloeError) -> &'static str {
     }
 }
 
+/// The viewer on the bundled demo case with the shipped model (either may be missing).
+fn open_demo() -> Result<()> {
+    let case = crate::resources::bundled_case();
+    let model = crate::resources::bundled_model();
+    crate::app::run(
+        case.is_dir().then_some(case),
+        Default::default(),
+        None,
+        model.join("config.json").is_file().then_some(model),
+    )
+}
+
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
-        let case = crate::app::bundled_case();
-        let model = crate::app::bundled_model();
-        return crate::app::run(
-            case.is_dir().then_some(case),
-            Default::default(),
-            None,
-            model.join("config.json").is_file().then_some(model),
-        );
+        return open_demo();
     };
     match command {
+        Command::View { path: None, .. } => open_demo()?,
         Command::View {
             path,
             choices,
             labels,
             model,
-        } => crate::app::run(Some(path), choices.into(), labels, model)?,
+        } => crate::app::run(path, choices.into(), labels, model)?,
         Command::Inspect {
             paths,
             json,

@@ -8,6 +8,7 @@
 mod common;
 
 mod layout;
+mod package;
 mod training;
 mod viewer;
 mod worklist;

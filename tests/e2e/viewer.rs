@@ -34,7 +34,7 @@ fn click_and_settle(app: &mut App, at: (u32, u32), name: &str) -> RgbImage {
 }
 
 /// The overlay's colours: WT green, TC yellow, ET red, painted at opacity 0.5 over grey.
-fn overlay_pixels(img: &RgbImage, rect: Rect) -> usize {
+pub fn overlay_pixels(img: &RgbImage, rect: Rect) -> usize {
     count(img, rect, |r, g, b| {
         let (r, g, b) = (r as i32, g as i32, b as i32);
         (g - b > 40 && g - r > 20) || (r - b > 60)

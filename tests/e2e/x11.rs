@@ -175,6 +175,24 @@ pub struct App<'a> {
 impl<'a> App<'a> {
     /// Starts `cloe <args>` with its own home folder (autosave, recent list) and waits for its window.
     pub fn launch(screen: &'a Screen, args: &[&str], home: &Path) -> App<'a> {
+        let checkout = Path::new(env!("CARGO_MANIFEST_DIR"));
+        App::launch_binary(
+            screen,
+            Path::new(env!("CARGO_BIN_EXE_cloe")),
+            args,
+            home,
+            checkout,
+        )
+    }
+
+    /// Starts `binary <args>` in the folder `cwd`, as [`App::launch`] does.
+    pub fn launch_binary(
+        screen: &'a Screen,
+        binary: &Path,
+        args: &[&str],
+        home: &Path,
+        cwd: &Path,
+    ) -> App<'a> {
         let runtime = home.join("runtime");
         std::fs::create_dir_all(&runtime).unwrap();
         #[cfg(unix)]
@@ -182,8 +200,9 @@ impl<'a> App<'a> {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
         }
-        let child = Command::new(env!("CARGO_BIN_EXE_cloe"))
+        let child = Command::new(binary)
             .args(args)
+            .current_dir(cwd)
             .env("DISPLAY", &screen.display)
             .env("HOME", home)
             .env("XDG_RUNTIME_DIR", &runtime)
