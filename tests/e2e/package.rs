@@ -73,8 +73,8 @@ fn build_deb(dir: &Path) -> PathBuf {
             .arg(dir)
             .current_dir(env!("CARGO_MANIFEST_DIR")),
     );
-    let deb = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path());
-    let deb = deb.find(|p| p.extension().is_some_and(|e| e == "deb"));
+    let mut files = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path());
+    let deb = files.find(|p| p.extension().is_some_and(|e| e == "deb"));
     deb.unwrap_or_else(|| panic!("no .deb in {}: {}", dir.display(), stdout(&out)))
 }
 
