@@ -199,10 +199,58 @@ impl CloeError {
     }
 
     /// A [`CloeError::Unwritable`] for `path`.
+    /// The file at `path` could not be written because of `e`, said in plain words ([`plain_why`]).
+    pub fn write_failed(path: &Path, e: &(dyn std::error::Error + 'static)) -> Self {
+        Self::unwritable(path, plain_why(e))
+    }
+
     pub fn unwritable(path: &Path, why: impl Into<String>) -> Self {
         Self::Unwritable {
             path: path.to_path_buf(),
             why: why.into(),
         }
+    }
+}
+
+/// Why a write failed, in plain words: the I/O error anywhere in `e`'s chain of sources, named as a
+/// full disk, a read-only file system or a missing permission with what to do; else `e`'s own text.
+pub fn plain_why(e: &(dyn std::error::Error + 'static)) -> String {
+    use std::io::ErrorKind::*;
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            let plain = match io.kind() {
+                StorageFull => {
+                    "the disk is full; free some space or choose a folder on another disk"
+                }
+                QuotaExceeded => {
+                    "your disk quota is used up; free some space or choose another disk"
+                }
+                ReadOnlyFilesystem => "the disk or share is read-only; choose another folder",
+                PermissionDenied => "you may not write there; choose a folder you own",
+                FileTooLarge => "the file is larger than this disk or your account allows",
+                _ => break,
+            };
+            return plain.to_string();
+        }
+        cause = c.source();
+    }
+    e.to_string()
+}
+
+#[cfg(test)]
+mod plain_why_tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_named_in_plain_words_even_when_wrapped() {
+        let full = std::io::Error::from_raw_os_error(28);
+        assert!(plain_why(&full).starts_with("the disk is full"));
+        let ro = std::io::Error::from_raw_os_error(30);
+        assert!(plain_why(&ro).contains("read-only"));
+        let wrapped = CloeError::Output(std::io::Error::from_raw_os_error(28));
+        assert!(plain_why(&wrapped).starts_with("the disk is full"));
+        let other = std::io::Error::other("something else");
+        assert_eq!(plain_why(&other), "something else");
     }
 }

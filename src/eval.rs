@@ -2,7 +2,7 @@
 //! the modalities it has, the fused segmentation's Dice and HD95 per region and the gating weights.
 //! `cloe eval` prints and writes the table; this module computes it.
 
-use crate::case::{Profile, Subset, find_labelled_cases, load_case};
+use crate::case::{Profile, Subset, find_labelled_cases, load_case, unreadable_cases};
 use crate::error::{CloeError, Result};
 use crate::infer::Session;
 use crate::io::ReadOptions;
@@ -25,10 +25,25 @@ pub fn evaluate(
     let profile = net.config().profile;
     let sources = find_labelled_cases(data, Some(profile), "to evaluate on")?;
     let mut table = SubsetTable::new(profile);
+    table.skipped = unreadable_cases(&sources);
     let total = sources.len() * table.subsets.len();
     let mut done = 0;
+    let mut evaluated = Vec::new();
     for source in &sources {
-        let case = load_case(source, ReadOptions::default())?;
+        if table.skipped.iter().any(|(id, _)| *id == source.id) {
+            done += table.subsets.len();
+            continue;
+        }
+        // A case that cannot be read is reported and skipped; the rest go on.
+        let case = match load_case(source, ReadOptions::default()) {
+            Ok(case) => case,
+            Err(e) => {
+                table.skipped.push((source.id.clone(), e.to_string()));
+                done += table.subsets.len();
+                continue;
+            }
+        };
+        evaluated.push(source.id.clone());
         let truth = &case.label.as_ref().expect("filtered on labels").classes;
         // The imaged body: voxels where any modality is non-zero (skull-stripped BraTS: the brain).
         let body: Vec<bool> = (0..case.grid.len())
@@ -64,7 +79,16 @@ pub fn evaluate(
             }
         }
     }
-    table.cases = sources.iter().map(|s| s.id.clone()).collect();
+    if evaluated.is_empty() {
+        let why: Vec<String> = (table.skipped.iter())
+            .map(|(c, w)| format!("{c}: {w}"))
+            .collect();
+        return Err(CloeError::NoCase {
+            path: data.to_path_buf(),
+            why: format!("no case could be read ({})", why.join("; ")),
+        });
+    }
+    table.cases = evaluated;
     Ok(table)
 }
 

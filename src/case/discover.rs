@@ -209,9 +209,12 @@ fn list_dir(path: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
             continue;
         }
         // Only folders and regular files: a pipe or a device named like an image would block a reader.
+        // A link to an image that went away is kept, so the case that names it fails loudly instead
+        // of being read without that sequence.
+        let dangling = entry.file_type().is_ok_and(|t| t.is_symlink()) && !p.exists();
         if p.is_dir() {
             dirs.push(p)
-        } else if p.is_file() {
+        } else if p.is_file() || (dangling && is_volume_path(&p)) {
             files.push(p)
         }
     }

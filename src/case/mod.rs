@@ -27,5 +27,5 @@ pub use sequence_choice::{
     FileToName, SequenceChoice, apply_sequence_choices, choose_sequence, files_to_name,
     parse_sequence_choice, unnamed_files,
 };
-pub use source::{CaseSource, ModalitySource};
+pub use source::{CaseSource, ModalitySource, unreadable_cases};
 pub use subset::Subset;

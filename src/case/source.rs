@@ -4,7 +4,7 @@
 use super::profile::{LabelConvention, Profile};
 use crate::io::dicom::DicomSeries;
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Where the voxels of one modality come from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -90,4 +90,29 @@ impl CaseSource {
             .map(|(k, _)| *k)
             .collect()
     }
+}
+
+/// The cases of `sources` with a file that cannot be opened and read (a dangling link, a file that
+/// went away, no permission, an empty file), with why: checked before any work, so a cohort run
+/// says at once what it will leave out.
+pub fn unreadable_cases(sources: &[CaseSource]) -> Vec<(String, String)> {
+    use std::io::Read;
+    let unreadable = |f: &Path| -> Option<String> {
+        let mut byte = [0u8; 1];
+        match std::fs::File::open(f).and_then(|mut h| h.read(&mut byte)) {
+            Ok(0) => Some(format!("{} is empty", f.display())),
+            Ok(_) => None,
+            Err(e) => Some(format!("cannot read {}: {e}", f.display())),
+        }
+    };
+    (sources.iter())
+        .filter_map(|s| {
+            let why: Vec<String> = s
+                .input_files()
+                .iter()
+                .filter_map(|f| unreadable(f))
+                .collect();
+            (!why.is_empty()).then(|| (s.id.clone(), why.join("; ")))
+        })
+        .collect()
 }

@@ -45,6 +45,10 @@ pub fn run_batch(
             flags.join(", ")
         )));
     }
+    // What cannot be read is said before the work; those cases fail and are carried past below.
+    for (case, why) in crate::case::unreadable_cases(&sources) {
+        eprintln!("warning: {case} cannot be segmented: {why}");
+    }
     let cases = plan_batch(sources, &a.out, a.shard)?;
     let todo: Vec<_> = cases.iter().filter(|c| a.force || !c.done()).collect();
     let skipped = cases.len() - todo.len();

@@ -312,6 +312,12 @@ pub fn run_eval(a: EvalArgs) -> Result<()> {
     }
     let compute = select(a.device)?;
     let mut net = load_model(model, &compute.device)?;
+    // What will be left out is said before the work; a case that fails later is skipped too.
+    if let Ok(sources) = find_labelled_cases(data, Some(net.config().profile), "to evaluate on") {
+        for (case, why) in crate::case::unreadable_cases(&sources) {
+            eprintln!("warning: {case} will be skipped: {why}");
+        }
+    }
     if a.fit_postprocessing {
         let pb = bar(0, "post-processing");
         let mut progress = progress_of(&pb);

@@ -66,7 +66,7 @@ pub fn plan_batch(
     out: &Path,
     shard: Option<Shard>,
 ) -> Result<Vec<BatchCase>> {
-    std::fs::create_dir_all(out).map_err(|e| CloeError::unwritable(out, e.to_string()))?;
+    std::fs::create_dir_all(out).map_err(|e| CloeError::write_failed(out, &e))?;
     let inputs: Vec<PathBuf> = sources.iter().flat_map(CaseSource::input_files).collect();
     let opts = WriteOptions::protecting(inputs).overwriting(true);
     check_target(&out.join("summary.csv"), &opts)?;

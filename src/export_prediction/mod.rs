@@ -123,7 +123,7 @@ pub fn write_extras(
         write_volumes(p, &case.grid, &chans, OutputType::Float32, opts)?;
     }
     if let Some(dir) = experts_dir {
-        std::fs::create_dir_all(dir).map_err(|e| CloeError::unwritable(dir, e.to_string()))?;
+        std::fs::create_dir_all(dir).map_err(|e| CloeError::write_failed(dir, &e))?;
         for (key, e) in case.profile.modalities().iter().zip(&maps.experts) {
             if let Some(classes) = e {
                 write_labels(

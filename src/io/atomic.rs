@@ -2,7 +2,7 @@
 //! that the folder exists and is writable, that the target is not one of the inputs, and that an existing
 //! file may be replaced.
 
-use crate::error::{CloeError, Result};
+use crate::error::{CloeError, Result, plain_why};
 use std::path::{Path, PathBuf};
 
 /// What a write may and may not do.
@@ -33,7 +33,7 @@ impl WriteOptions {
 /// Writes `text` to `target` atomically (see [`atomic_write`]).
 pub fn write_text(target: &Path, text: &str, opts: &WriteOptions) -> Result<()> {
     atomic_write(target, opts, |tmp| {
-        std::fs::write(tmp, text).map_err(|e| e.to_string())
+        std::fs::write(tmp, text).map_err(|e| plain_why(&e))
     })
 }
 
@@ -69,7 +69,7 @@ pub fn atomic_write(
             std::fs::File::open(&tmp)
                 .and_then(|f| f.sync_all())
                 .and_then(|()| std::fs::rename(&tmp, target))
-                .map_err(|e| CloeError::unwritable(target, e.to_string()))
+                .map_err(|e| CloeError::write_failed(target, &e))
         });
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -156,5 +156,17 @@ pub fn check_target(target: &Path, opts: &WriteOptions) -> Result<()> {
             "the file exists; choose another name or allow replacing existing files",
         ));
     }
-    Ok(())
+    probe(&dir).map_err(|e| CloeError::write_failed(target, &e))
+}
+
+/// Creates and removes an empty file in `dir`: what the permission bits do not tell (a read-only
+/// mount or share, an administrator's account, an access list) shows here, before any work.
+fn probe(dir: &Path) -> std::io::Result<()> {
+    let file = dir.join(format!(".cloe-probe-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&file)?;
+    std::fs::remove_file(&file)
 }

@@ -283,6 +283,7 @@ fn geometry(
     header: &NiftiHeader,
     dims: &[usize; 4],
 ) -> Result<(Grid, crate::volume::AffineSource)> {
+    check_quaternion(path, header)?;
     let mut geometry = HeaderGeometry::from_header(header);
     let unit = spatial_unit_mm(path, header.xyzt_units)?;
     if unit != 1.0 {
@@ -295,6 +296,28 @@ fn geometry(
     grid.check_field_of_view()
         .map_err(|why| CloeError::bad_header(path, why))?;
     Ok((grid, geometry.source))
+}
+
+/// A qform that is used (no sform) must hold a rotation: b² + c² + d² ≤ 1 (the fourth component
+/// a = √(1 − b² − c² − d²)), within float32 rounding as nibabel allows. Beyond that the orientation is
+/// damaged: refused rather than read as some other orientation and spacing.
+fn check_quaternion(path: &Path, h: &NiftiHeader) -> Result<()> {
+    if h.sform_code > 0 || h.qform_code <= 0 {
+        return Ok(());
+    }
+    let [b, c, d] = [h.quatern_b, h.quatern_c, h.quatern_d].map(f64::from);
+    let norm = b * b + c * c + d * d;
+    if norm.is_finite() && norm <= 1.0 + 3.0 * f64::from(f32::EPSILON) {
+        return Ok(());
+    }
+    Err(CloeError::bad_header(
+        path,
+        format!(
+            "the qform quaternion (b, c, d) = ({b}, {c}, {d}) has b² + c² + d² = {norm:.4}, more than 1, \
+             so it is no rotation and the orientation is damaged (there is no sform to use instead); \
+             rewrite the header with the tool that made the file"
+        ),
+    ))
 }
 
 /// The four meaningful dimensions (x, y, z, channels), each checked to be positive and sane.

@@ -85,6 +85,6 @@ pub fn write_volumes(
                 writer.write_nifti(&array)
             }
         };
-        result.map_err(|e| e.to_string())
+        result.map_err(|e| crate::error::plain_why(&e))
     })
 }

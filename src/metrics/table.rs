@@ -18,6 +18,8 @@ pub struct SubsetTable {
     /// (case, subset index, mean REC region map r inside the ground-truth foreground, mean r in the
     /// rest of the imaged body).
     pub region_map: Vec<(String, usize, f64, f64)>,
+    /// Cases left out because they could not be read: (case, why).
+    pub skipped: Vec<(String, String)>,
 }
 
 impl SubsetTable {
@@ -29,6 +31,7 @@ impl SubsetTable {
             rows: Vec::new(),
             gating: Vec::new(),
             region_map: Vec::new(),
+            skipped: Vec::new(),
         }
     }
 
@@ -167,6 +170,9 @@ impl SubsetTable {
     /// The paper's layout: rows regions, one column per subset, then Avg; Dice in %, then HD95 in mm.
     pub fn to_markdown(&self) -> String {
         let mut s = String::new();
+        for (case, why) in &self.skipped {
+            let _ = writeln!(s, "\nSkipped {case}: {why}");
+        }
         let header: Vec<String> = self.subsets.iter().map(Subset::label).collect();
         for (title, pick, scale, digits) in [("Dice (%)", 0, 100.0, 2), ("HD95 (mm)", 1, 1.0, 2)] {
             let _ = writeln!(s, "\n{title}\n\n| region | {} | Avg |", header.join(" | "));

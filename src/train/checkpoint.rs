@@ -39,7 +39,7 @@ pub fn save(
         model_dir.join("checkpoint.new"),
         model_dir.join("checkpoint.old"),
     );
-    let failed = |p: &Path, e: &dyn std::fmt::Display| CloeError::unwritable(p, e.to_string());
+    let failed = |p: &Path, e: &(dyn std::error::Error + 'static)| CloeError::write_failed(p, e);
     // A `checkpoint.new/` left by a killed run is incomplete or older than what follows: replace it.
     let _ = std::fs::remove_dir_all(&new);
     std::fs::create_dir_all(&new).map_err(|e| failed(&new, &e))?;

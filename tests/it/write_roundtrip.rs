@@ -84,3 +84,41 @@ fn an_oblique_prostate_grid_round_trips_through_sform_and_qform() {
         }
     }
 }
+
+#[test]
+fn a_qform_quaternion_longer_than_one_is_refused_with_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("q.nii");
+    let grid = cloe::volume::Grid::new(
+        [4, 5, 6],
+        cloe::geometry::Affine::from_spacing([1.0, 1.0, 1.0], [0.0; 3]),
+    );
+    let data = vec![1.0f32; grid.len()];
+    write_volumes(
+        &out,
+        &grid,
+        &[&data],
+        OutputType::Float32,
+        &WriteOptions::default(),
+    )
+    .unwrap();
+    let mut bytes = std::fs::read(&out).unwrap();
+    bytes[254..256].copy_from_slice(&0i16.to_le_bytes()); // sform_code = 0
+    for (at, v) in [(256, 0.8f32), (260, 0.6), (264, 0.5)] {
+        bytes[at..at + 4].copy_from_slice(&v.to_le_bytes()); // quatern_b, c, d: 1.25 squared
+    }
+    std::fs::write(&out, &bytes).unwrap();
+    let e = read_image(&out, ReadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("quaternion") && e.contains("1.25") && e.contains("q.nii"),
+        "{e}"
+    );
+    // A unit quaternion within float rounding reads.
+    for (at, v) in [(256, 0.6f32), (260, 0.8), (264, 0.0)] {
+        bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(&out, &bytes).unwrap();
+    assert!(read_image(&out, ReadOptions::default()).is_ok());
+}

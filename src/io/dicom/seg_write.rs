@@ -144,7 +144,8 @@ pub fn write_seg(
         .with_meta(FileMetaTableBuilder::new().transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN))
         .map_err(|e| CloeError::Internal(format!("the SEG's file meta group: {e}")))?;
     atomic_write(path, opts, |tmp| {
-        file.write_to_file(tmp).map_err(|e| e.to_string())
+        file.write_to_file(tmp)
+            .map_err(|e| crate::error::plain_why(&e))
     })?;
     Ok(SegWritten {
         frames: frames.len(),
