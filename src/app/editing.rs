@@ -6,6 +6,7 @@
 use super::case_view::CaseView;
 use super::job::Job;
 use crate::error::{CloeError, Result};
+use crate::io::owner_lock::{Claim, alive, claim, instance_token};
 use crate::io::{OutputType, WriteOptions, write_volumes};
 use crate::volume::Grid;
 use eframe::egui;
@@ -41,13 +42,53 @@ fn write_autosave(dir: &Path, path: &Path, grid: &Grid, disk: &[f32]) -> Result<
 }
 
 /// The autosave of the open case's edits.
-#[derive(Default)]
 pub struct Autosave {
     /// The app's autosave folder (None: no autosave).
     pub dir: Option<PathBuf>,
+    /// This app instance (its process id and a counter), the owner named in autosave locks.
+    pub instance: String,
+}
+
+impl Default for Autosave {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            instance: instance_token(),
+        }
+    }
+}
+
+/// The autosave a window writes while another window owns the case's: `ID-HASH-window-TOKEN-labels`.
+fn window_path(main: &Path, token: &str) -> PathBuf {
+    let name = main.file_name().unwrap_or_default().to_string_lossy();
+    let stem = name.trim_end_matches("-labels.nii.gz");
+    main.with_file_name(format!("{stem}-window-{token}-labels.nii.gz"))
+}
+
+/// An autosave a second window left beside `main` before its process ended (a crash): the newest.
+fn orphaned_window_autosave(main: &Path) -> Option<PathBuf> {
+    let name = main.file_name()?.to_string_lossy().into_owned();
+    let prefix = format!("{}-window-", name.trim_end_matches("-labels.nii.gz"));
+    let entries = std::fs::read_dir(main.parent()?).ok()?.flatten();
+    let orphans = entries.map(|e| e.path()).filter(|p| {
+        let n = p.file_name().unwrap_or_default().to_string_lossy();
+        let pid = n.strip_prefix(&prefix).and_then(|t| t.split('-').next());
+        pid.and_then(|p| p.parse().ok()).is_some_and(|p| !alive(p))
+    });
+    orphans.max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
 }
 
 impl Autosave {
+    /// Where this window autosaves the open case: the case's autosave, or its own file beside it
+    /// while another window owns that one.
+    fn path(&self, dir: &Path, view: &CaseView) -> PathBuf {
+        let main = autosave_path(dir, view);
+        match &view.edit.autosave_claim {
+            Some(Claim::Held { .. }) => window_path(&main, &self.instance),
+            _ => main,
+        }
+    }
+
     /// Every frame: collects a finished autosave and starts one when edits are newer than the last
     /// and a pause followed them. A failure goes to `error`.
     pub fn tick(&self, ctx: &egui::Context, view: &mut CaseView, error: &mut Option<String>) {
@@ -72,7 +113,7 @@ impl Autosave {
             && view.overlay.version != edit.autosaved
             && (edit.last_change).is_some_and(|t| t.elapsed() >= AUTOSAVE_AFTER);
         if due && let Some(disk) = unsaved_labels(view) {
-            let (grid, path) = (view.case.grid, autosave_path(&dir, view));
+            let (grid, path) = (view.case.grid, self.path(&dir, view));
             let job = Job::spawn("autosave", move |_| {
                 write_autosave(&dir, &path, &grid, &disk)
             });
@@ -99,20 +140,38 @@ impl Autosave {
         let Some(disk) = unsaved_labels(view) else {
             return;
         };
-        match write_autosave(dir, &autosave_path(dir, view), &view.case.grid, &disk) {
+        match write_autosave(dir, &self.path(dir, view), &view.case.grid, &disk) {
             Ok(()) => view.edit.autosaved = view.overlay.version,
             Err(e) => log::error!("autosave failed: {e}"),
         }
     }
 
-    /// After a case opens: offers its autosave, if there is one.
+    /// After a case opens: claims its autosave (a lock beside it) and offers what an earlier session
+    /// left: the case's autosave, or one a second window left before its process ended. Another
+    /// window owning the case's autosave offers nothing: those edits are live there.
     pub fn offer(&self, view: &mut CaseView) {
-        if let Some(dir) = &self.dir {
-            let path = autosave_path(dir, view);
-            if path.is_file() {
-                view.edit.restore_offer = Some(path);
+        let Some(dir) = &self.dir else {
+            return;
+        };
+        let main = autosave_path(dir, view);
+        let lock = main.with_file_name(format!(
+            "{}.lock",
+            main.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        let claim = std::fs::create_dir_all(dir).and_then(|()| claim(&lock, &self.instance));
+        view.edit.autosave_claim = match claim {
+            Ok(c) => Some(c),
+            Err(e) => {
+                log::warn!("no lock on {}: {e}", lock.display());
+                None
             }
+        };
+        if matches!(view.edit.autosave_claim, Some(Claim::Held { .. })) {
+            return;
         }
+        view.edit.restore_offer = Some(main)
+            .filter(|p| p.is_file())
+            .or_else(|| orphaned_window_autosave(&autosave_path(dir, view)));
     }
 
     /// Restores the offered autosave as the overlay (it stays marked unsaved).
@@ -142,7 +201,7 @@ impl Autosave {
     pub fn forget(&self, view: &mut CaseView) {
         view.edit.unsaved = false;
         if let Some(dir) = &self.dir {
-            let _ = std::fs::remove_file(autosave_path(dir, view));
+            let _ = std::fs::remove_file(self.path(dir, view));
         }
     }
 }
@@ -267,6 +326,15 @@ pub fn controls(
             }
         });
         return;
+    }
+    if let Some(Claim::Held { pid, .. }) = &view.edit.autosave_claim {
+        ui.colored_label(
+            egui::Color32::from_rgb(240, 190, 80),
+            format!(
+                "This case is open in another CLoE Studio window (process {pid}), which autosaves \
+                 its edits; edits here are autosaved separately."
+            ),
+        );
     }
     ui.horizontal(|ui| {
         let was = view.edit.painting;

@@ -9,6 +9,7 @@ mod image;
 mod nifti2;
 mod nifti_read;
 mod nifti_write;
+pub mod owner_lock;
 
 pub use atomic::{
     WriteOptions, atomic_write, check_target, remove_stale_temporaries, write_json, write_text,

@@ -35,6 +35,7 @@ mod viewer_model;
 mod viewer_sequences;
 mod viewer_surface;
 mod viewer_training;
+mod viewer_two_windows;
 mod viewer_worklist;
 mod wgpu_gradients;
 mod wgpu_parity;

@@ -52,7 +52,7 @@ fn overlay(h: &Harness<'static, ViewerApp>) -> Vec<u8> {
 }
 
 /// A left-button drag from `a` to `b` through the middle point.
-fn drag(h: &mut Harness<'static, ViewerApp>, a: Pos2, b: Pos2) {
+pub(crate) fn drag(h: &mut Harness<'static, ViewerApp>, a: Pos2, b: Pos2) {
     h.hover_at(a);
     h.step();
     h.drag_at(a);

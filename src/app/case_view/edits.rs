@@ -30,6 +30,9 @@ pub struct EditState {
     pub last_change: Option<Instant>,
     /// An autosave of this case from an earlier session, offered for restoring.
     pub restore_offer: Option<PathBuf>,
+    /// This window's claim on the case's autosave: owned (released when the case closes), or held by
+    /// another window (this one then autosaves beside it); None without an autosave folder.
+    pub autosave_claim: Option<crate::io::owner_lock::Claim>,
 }
 
 impl Default for EditState {
@@ -48,6 +51,7 @@ impl Default for EditState {
             autosave_job: None,
             last_change: None,
             restore_offer: None,
+            autosave_claim: None,
         }
     }
 }
