@@ -25,6 +25,7 @@ mod model_network;
 mod peer_files;
 mod preprocess_real;
 mod shipped_model;
+mod soak;
 mod unnamed_files;
 mod viewer;
 mod viewer_bad_input;
