@@ -200,20 +200,7 @@ fn csv_row(c: &CaseSource, r: &ReviewRecord, regions: &[&str]) -> String {
     ];
     let m = r.measurements.as_ref();
     cells.push(text(m.map_or("", |m| m.labels.as_str())));
-    let region = |n: &&str| m.and_then(|m| m.region(n));
-    let opt = |v: Option<f64>, d: usize| v.map_or(String::new(), |v| format!("{v:.d$}"));
-    cells.extend(regions.iter().map(|n| opt(region(n).map(|x| x.ml), 3)));
-    cells.push(m.map_or(String::new(), |m| m.lesions.len().to_string()));
-    cells.extend(
-        regions
-            .iter()
-            .map(|n| opt(region(n).and_then(|x| x.dice), 4)),
-    );
-    cells.extend(
-        regions
-            .iter()
-            .map(|n| opt(region(n).and_then(|x| x.hd95_mm), 2)),
-    );
+    cells.extend(MeasurementReport::csv_cells(m, regions));
     cells.join(",")
 }
 

@@ -108,7 +108,7 @@ fn train_resume_segment_and_eval_on_a_synthetic_dataset() {
         assert!(a.join(f).is_file(), "{f} missing");
     }
     // The same run cancelled after its second step (as the app's Stop button does), then resumed by
-    // the CLI: every step's losses equal the uninterrupted run's.
+    // the CLI without repeating its options: every step's losses equal the uninterrupted run's.
     let mut opts =
         cloe::train::TrainOptions::new(data.clone(), b.clone(), cloe::case::Profile::Prostate);
     opts.iterations = 4;
@@ -133,8 +133,21 @@ fn train_resume_segment_and_eval_on_a_synthetic_dataset() {
     )
     .unwrap();
     assert!(summary.cancelled && summary.steps == 2, "{summary:?}");
-    let mut resume = train_args(d, b.to_str().unwrap(), "4", c);
-    resume.push("--resume");
+    // The resume names no option of the run: the network, losses, seed, validation and step count
+    // come from the run's saved options.
+    let resume = [
+        "train",
+        d,
+        "--profile",
+        "prostate",
+        "--out",
+        b.to_str().unwrap(),
+        "--resume",
+        "--device",
+        "cpu",
+        "--cache-dir",
+        c,
+    ];
     let (code, _, err) = cloe(&resume);
     assert_eq!(code, 0, "{err}");
     let (ra, rb) = (log_rows(&a), log_rows(&b));

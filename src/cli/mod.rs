@@ -117,8 +117,9 @@ pub struct TrainArgs {
     /// Validation cases by name, comma separated.
     #[arg(long, value_delimiter = ',')]
     pub val_cases: Vec<String>,
-    #[arg(long, default_value_t = TrainOptions::DEFAULT_ITERATIONS)]
-    pub iterations: usize,
+    /// Steps of the whole run [default: 1000; a resumed run: its own, which a larger number extends].
+    #[arg(long)]
+    pub iterations: Option<usize>,
     /// Patches per step, all with the step's modality subset (larger batches use a GPU better).
     #[arg(long, default_value_t = TrainOptions::DEFAULT_BATCH)]
     pub batch: usize,
@@ -134,7 +135,9 @@ pub struct TrainArgs {
     /// Base channels C (levels have C, 2C, 4C, 8C).
     #[arg(long, default_value_t = CloeConfig::DEFAULT_CHANNELS)]
     pub channels: usize,
-    /// Continue from the last checkpoint in --out.
+    /// Continue from the last checkpoint in --out, with that run's own options (network, losses,
+    /// learning rate, batch, seed, validation; `--iterations` may extend it); `--time-limit`,
+    /// `--device`, `--log-every` and the cache apply to this stretch.
     #[arg(long)]
     pub resume: bool,
     /// Replace the model already in --out (a new run there is refused otherwise).
@@ -222,11 +225,22 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    fn into_options(self) -> TrainOptions {
+    fn into_options(self) -> Result<TrainOptions> {
+        let (resume, iterations) = (self.resume, self.iterations);
+        let o = self.given_options();
+        if resume {
+            o.continuing(iterations)
+        } else {
+            Ok(o)
+        }
+    }
+
+    /// The options as given on the command line (defaults for the rest).
+    fn given_options(self) -> TrainOptions {
         let mut o = TrainOptions::new(self.data_dir, self.out, self.profile);
         o.val_fraction = self.val_fraction;
         o.val_cases = self.val_cases;
-        o.iterations = self.iterations;
+        o.iterations = (self.iterations).unwrap_or(TrainOptions::DEFAULT_ITERATIONS);
         o.batch = self.batch;
         o.init = self.init;
         o.resume = self.resume;
@@ -372,7 +386,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 outln!("{}", report.to_text().trim_end())?;
             }
         }
-        Command::Train(args) => model_commands::run_train(args.into_options())?,
+        Command::Train(args) => model_commands::run_train(args.into_options()?)?,
         Command::Segment(args) => model_commands::run_segment(*args)?,
         Command::Eval(a) => model_commands::run_eval(a)?,
         Command::ExportSeg(a) => seg_commands::run_export_seg(a)?,

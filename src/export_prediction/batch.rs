@@ -9,7 +9,7 @@ use crate::case::{CaseSource, load_case};
 use crate::error::{CloeError, Result, Setting};
 use crate::infer::Session;
 use crate::io::{ReadOptions, WriteOptions, check_target, write_json, write_text};
-use crate::metrics::csv_field;
+use crate::metrics::{MeasurementReport, csv_field};
 use crate::model::CloeNet;
 use burn::prelude::Device;
 use std::fmt::Write;
@@ -199,25 +199,7 @@ fn summary_row(r: &SegmentReport, regions: &[&str]) -> String {
         .collect();
     let mut cells = vec![csv_field(&r.case), "segmented".into(), used.join("+")];
     cells.extend([format!("{:.1}", r.seconds), csv_field(&r.device)]);
-    let m = &r.measurements;
-    let region = |name: &&str| m.region(name);
-    cells.extend(
-        regions
-            .iter()
-            .map(|n| region(n).map_or(String::new(), |x| format!("{:.3}", x.ml))),
-    );
-    cells.push(m.lesions.len().to_string());
-    let opt = |v: Option<f64>, d: usize| v.map_or(String::new(), |v| format!("{v:.d$}"));
-    cells.extend(
-        regions
-            .iter()
-            .map(|n| opt(region(n).and_then(|x| x.dice), 4)),
-    );
-    cells.extend(
-        regions
-            .iter()
-            .map(|n| opt(region(n).and_then(|x| x.hd95_mm), 2)),
-    );
+    cells.extend(MeasurementReport::csv_cells(Some(&r.measurements), regions));
     cells.extend(r.modalities.iter().map(|x| format!("{:.4}", x.w)));
     cells.join(",")
 }

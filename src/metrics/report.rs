@@ -119,6 +119,28 @@ impl MeasurementReport {
     pub fn region(&self, name: &str) -> Option<&RegionMeasure> {
         self.regions.iter().find(|r| r.region == name)
     }
+
+    /// The summary cells of a table row, for `regions` in order: each region's ml, the lesion count,
+    /// each region's Dice, each region's HD95 (empty where not known). `None` gives the empty cells.
+    pub fn csv_cells(report: Option<&Self>, regions: &[&str]) -> Vec<String> {
+        let region = |n: &&str| report.and_then(|m| m.region(n));
+        let opt = |v: Option<f64>, d: usize| v.map_or(String::new(), |v| format!("{v:.d$}"));
+        let mut cells: Vec<String> = (regions.iter())
+            .map(|n| opt(region(n).map(|x| x.ml), 3))
+            .collect();
+        cells.push(report.map_or(String::new(), |m| m.lesions.len().to_string()));
+        cells.extend(
+            regions
+                .iter()
+                .map(|n| opt(region(n).and_then(|x| x.dice), 4)),
+        );
+        cells.extend(
+            regions
+                .iter()
+                .map(|n| opt(region(n).and_then(|x| x.hd95_mm), 2)),
+        );
+        cells
+    }
 }
 
 /// A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180).

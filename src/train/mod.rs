@@ -177,6 +177,29 @@ impl TrainOptions {
         Ok(())
     }
 
+    /// A resumed run goes on with its own options, saved in `out_dir/train-options.json`: the
+    /// network, losses, learning rate and its schedule, batch, seed, validation and checkpoints.
+    /// What belongs to this stretch stays as given (device, time limit, read-backs, cache); the run's
+    /// length is its own unless `iterations` is given. A run without saved options keeps what was
+    /// given.
+    pub fn continuing(mut self, iterations: Option<usize>) -> Result<Self> {
+        let path = self.out_dir.join("train-options.json");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Ok(self);
+        };
+        let saved: TrainOptions =
+            serde_json::from_str(&text).map_err(|e| CloeError::bad_model(&path, e.to_string()))?;
+        self.iterations = iterations.unwrap_or(saved.iterations);
+        (self.val_cases, self.val_fraction) = (saved.val_cases, saved.val_fraction);
+        (self.batch, self.init, self.config) = (saved.batch, saved.init, saved.config);
+        (self.lr, self.head_lr_scale) = (saved.lr, saved.head_lr_scale);
+        (self.weight_decay, self.poly_power) = (saved.weight_decay, saved.poly_power);
+        (self.seed, self.tumour_fraction) = (saved.seed, saved.tumour_fraction);
+        (self.validate_every, self.checkpoint_every) =
+            (saved.validate_every, saved.checkpoint_every);
+        Ok(self)
+    }
+
     /// Learning rate after `step` steps (poly decay).
     pub fn lr_at(&self, step: usize) -> f64 {
         self.lr

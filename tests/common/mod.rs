@@ -162,3 +162,16 @@ pub fn child_test(name: &str, env: &[(&str, &str)]) -> std::process::Command {
 pub fn in_child() -> bool {
     std::env::var(CHILD_ENV).is_ok_and(|v| v == "1")
 }
+
+/// A small untrained prostate model (patch 8, 3 mm, C = 2): quick, for tests of mechanisms.
+pub fn small_prostate_config() -> cloe::model::CloeConfig {
+    cloe::model::CloeConfig {
+        channels: 2,
+        gate_hidden: 4,
+        content_channels: 2,
+        style_dim: 2,
+        patch: 8,
+        spacing_mm: 3.0,
+        ..cloe::model::CloeConfig::for_profile(cloe::case::Profile::Prostate)
+    }
+}

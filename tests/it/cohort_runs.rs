@@ -7,7 +7,7 @@ use crate::common::synthetic_prostate;
 use cloe::case::unreadable_cases;
 use cloe::case::{Profile, find_labelled_cases};
 use cloe::eval::evaluate;
-use cloe::model::{CloeConfig, CloeNet};
+use cloe::model::CloeNet;
 use std::sync::atomic::AtomicBool;
 
 #[test]
@@ -28,15 +28,7 @@ fn a_dangling_link_and_a_truncated_file_are_skipped_and_the_rest_evaluated() {
     assert_eq!(before.len(), 1, "{before:?}");
     assert!(before[0].0 == "Synth-1" && before[0].1.contains("Synth-1_adc.nii.gz"));
 
-    let cfg = CloeConfig {
-        channels: 2,
-        gate_hidden: 4,
-        content_channels: 2,
-        style_dim: 2,
-        patch: 8,
-        spacing_mm: 3.0,
-        ..CloeConfig::for_profile(Profile::Prostate)
-    };
+    let cfg = crate::common::small_prostate_config();
     let device = burn::prelude::Device::flex();
     let net = CloeNet::new(&cfg, &device);
     let no = AtomicBool::new(false);

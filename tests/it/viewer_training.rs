@@ -7,7 +7,7 @@ use crate::common;
 use cloe::app::{Page, ViewerApp};
 use cloe::case::Profile;
 use cloe::device::DeviceChoice;
-use cloe::model::{CloeConfig, CloeNet, save_model};
+use cloe::model::{CloeNet, save_model};
 use common::synthetic_prostate;
 use eframe::egui;
 use egui_kittest::Harness;
@@ -43,15 +43,7 @@ fn the_training_tab_fine_tunes_stops_resumes_and_hands_over_the_model() {
     synthetic_prostate(&data);
     // The model to start from: small, so that the test is quick (patch 8, 3 mm, C = 2).
     let start = tmp.path().join("start");
-    let cfg = CloeConfig {
-        channels: 2,
-        gate_hidden: 4,
-        content_channels: 2,
-        style_dim: 2,
-        patch: 8,
-        spacing_mm: 3.0,
-        ..CloeConfig::for_profile(Profile::Prostate)
-    };
+    let cfg = crate::common::small_prostate_config();
     save_model(&CloeNet::new(&cfg, &burn::prelude::Device::flex()), &start).unwrap();
 
     let mut app = ViewerApp::new(Some(data.join("Synth-1")));

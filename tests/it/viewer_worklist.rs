@@ -7,8 +7,7 @@
 use crate::common::synthetic_prostate;
 use crate::viewer_editing::wait;
 use cloe::app::{Page, ViewerApp};
-use cloe::case::Profile;
-use cloe::model::{CloeConfig, CloeNet, save_model};
+use cloe::model::{CloeNet, save_model};
 use cloe::worklist::Review;
 use eframe::egui::{self, Key, Modifiers};
 use egui_kittest::Harness;
@@ -16,15 +15,7 @@ use egui_kittest::kittest::Queryable;
 use std::path::Path;
 
 fn small_model(dir: &Path) {
-    let cfg = CloeConfig {
-        channels: 2,
-        gate_hidden: 4,
-        content_channels: 2,
-        style_dim: 2,
-        patch: 8,
-        spacing_mm: 3.0,
-        ..CloeConfig::for_profile(Profile::Prostate)
-    };
+    let cfg = crate::common::small_prostate_config();
     save_model(&CloeNet::new(&cfg, &burn::prelude::Device::flex()), dir).unwrap();
 }
 
