@@ -198,12 +198,12 @@ impl CloeError {
         }
     }
 
-    /// A [`CloeError::Unwritable`] for `path`.
     /// The file at `path` could not be written because of `e`, said in plain words ([`plain_why`]).
     pub fn write_failed(path: &Path, e: &(dyn std::error::Error + 'static)) -> Self {
         Self::unwritable(path, plain_why(e))
     }
 
+    /// A [`CloeError::Unwritable`] for `path`.
     pub fn unwritable(path: &Path, why: impl Into<String>) -> Self {
         Self::Unwritable {
             path: path.to_path_buf(),
@@ -212,30 +212,40 @@ impl CloeError {
     }
 }
 
-/// Why a write failed, in plain words: the I/O error anywhere in `e`'s chain of sources, named as a
-/// full disk, a read-only file system or a missing permission with what to do; else `e`'s own text.
+/// Why a write failed, in plain words: the I/O error anywhere in `e`'s chain of sources (or, from a
+/// library that keeps only its text, the "(os error N)" in it), named as a full disk, a read-only file
+/// system or a missing permission with what to do; else `e`'s own text.
 pub fn plain_why(e: &(dyn std::error::Error + 'static)) -> String {
-    use std::io::ErrorKind::*;
     let mut cause = Some(e);
     while let Some(c) = cause {
-        if let Some(io) = c.downcast_ref::<std::io::Error>() {
-            let plain = match io.kind() {
-                StorageFull => {
-                    "the disk is full; free some space or choose a folder on another disk"
-                }
-                QuotaExceeded => {
-                    "your disk quota is used up; free some space or choose another disk"
-                }
-                ReadOnlyFilesystem => "the disk or share is read-only; choose another folder",
-                PermissionDenied => "you may not write there; choose a folder you own",
-                FileTooLarge => "the file is larger than this disk or your account allows",
-                _ => break,
-            };
+        let io = c.downcast_ref::<std::io::Error>();
+        if let Some(plain) = io.and_then(|io| plain_kind(io.kind())) {
             return plain.to_string();
         }
         cause = c.source();
     }
-    e.to_string()
+    plain_text(&e.to_string())
+}
+
+/// [`plain_why`] of an error a library handed over as text alone.
+pub fn plain_text(text: &str) -> String {
+    let code = (text.rsplit_once("(os error "))
+        .and_then(|(_, rest)| rest.split(')').next()?.parse::<i32>().ok());
+    let kind = code.map(|c| std::io::Error::from_raw_os_error(c).kind());
+    kind.and_then(plain_kind)
+        .map_or_else(|| text.to_string(), str::to_string)
+}
+
+fn plain_kind(kind: std::io::ErrorKind) -> Option<&'static str> {
+    use std::io::ErrorKind::*;
+    Some(match kind {
+        StorageFull => "the disk is full; free some space or choose a folder on another disk",
+        QuotaExceeded => "your disk quota is used up; free some space or choose another disk",
+        ReadOnlyFilesystem => "the disk or share is read-only; choose another folder",
+        PermissionDenied => "you may not write there; choose a folder you own",
+        FileTooLarge => "the file is larger than this disk or your account allows",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -252,5 +262,9 @@ mod plain_why_tests {
         assert!(plain_why(&wrapped).starts_with("the disk is full"));
         let other = std::io::Error::other("something else");
         assert_eq!(plain_why(&other), "something else");
+        let text =
+            "Record I/O error: cannot write to 'x.tmp': No space left on device (os error 28)";
+        assert!(plain_text(text).starts_with("the disk is full"));
+        assert_eq!(plain_text("(os error 2)"), "(os error 2)");
     }
 }

@@ -145,7 +145,7 @@ impl Worklist {
 
     fn save(&self) -> Result<()> {
         let dir = self.store.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| CloeError::unwritable(dir, e.to_string()))?;
+        std::fs::create_dir_all(dir).map_err(|e| CloeError::write_failed(dir, &e))?;
         let stored = Stored {
             folder: self.folder.clone(),
             cases: self.records.clone(),

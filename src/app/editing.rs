@@ -36,7 +36,7 @@ fn unsaved_labels(view: &CaseView) -> Option<Vec<f32>> {
 
 /// Writes an autosave (atomically; the folder is made when missing).
 fn write_autosave(dir: &Path, path: &Path, grid: &Grid, disk: &[f32]) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| CloeError::unwritable(dir, e.to_string()))?;
+    std::fs::create_dir_all(dir).map_err(|e| CloeError::write_failed(dir, &e))?;
     let opts = WriteOptions::default().overwriting(true);
     write_volumes(path, grid, &[disk], OutputType::Labels, &opts)
 }

@@ -14,12 +14,12 @@ pub const WEIGHTS_FILE: &str = "model.bpk";
 
 /// Writes `config.json` and the weights into `dir` (created if needed), each atomically.
 pub fn save_model(model: &CloeNet, dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| CloeError::unwritable(dir, e.to_string()))?;
+    std::fs::create_dir_all(dir).map_err(|e| CloeError::write_failed(dir, &e))?;
     save_config(model.config(), dir)?;
     let weights = dir.join(WEIGHTS_FILE);
     let opts = WriteOptions::default().overwriting(true);
     atomic_write(&weights, &opts, |tmp| {
-        model.clone().save_file(tmp).map_err(|e| e.to_string())
+        (model.clone().save_file(tmp)).map_err(|e| crate::error::plain_text(&e.to_string()))
     })
 }
 

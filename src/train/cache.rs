@@ -186,7 +186,7 @@ fn store(
     case: &SamplerCase,
     storage: Storage,
 ) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| CloeError::unwritable(dir, e.to_string()))?;
+    std::fs::create_dir_all(dir).map_err(|e| CloeError::write_failed(dir, &e))?;
     let opts = WriteOptions::default().overwriting(true);
     let (ext, ty, scale) = match storage {
         Storage::Exact => ("nii", OutputType::Float32, 1.0f32),

@@ -74,7 +74,7 @@ impl<'a> Run<'a> {
             val_cases: val_ids.to_vec(),
         };
         let out = &opts.out_dir;
-        std::fs::create_dir_all(out).map_err(|e| CloeError::unwritable(out, e.to_string()))?;
+        std::fs::create_dir_all(out).map_err(|e| CloeError::write_failed(out, &e))?;
         // What a killed run of this folder was writing when it died.
         crate::io::remove_stale_temporaries(out);
         let mut run = Self {

@@ -1,7 +1,8 @@
 //! A disk that fills up and a share that is read-only, made real: small tmpfs mounts (root only; in CI
 //! a failure to mount fails the test). `cloe segment` into a full disk says so in plain words with the
 //! path, leaves the old output whole and nothing half-written; into a read-only mount it is refused
-//! before the work; the NIfTI and JSON writers the app saves with do the same.
+//! before the work; the NIfTI and JSON writers the app saves with do the same; the viewer's autosave
+//! on a full disk says so and keeps the edits; a training run's checkpoint on a full disk says so.
 
 use crate::common::cloe;
 use cloe::io::{WriteOptions, check_target, write_text};
@@ -128,4 +129,78 @@ fn a_save_on_a_full_disk_keeps_the_old_file_and_leaves_nothing_behind() {
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "old");
     assert!(disk.leftovers().is_empty(), "{:?}", disk.leftovers());
+}
+
+#[test]
+fn an_autosave_on_a_full_disk_says_so_and_the_edits_stay() {
+    let Some(disk) = Mount::new("1m", false) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    crate::common::synthetic_prostate(&tmp.path().join("data"));
+    let autosave = disk.path().join("autosave");
+    std::fs::create_dir(&autosave).unwrap();
+    disk.fill(0);
+    let mut h = crate::viewer_editing::harness(&tmp.path().join("data/Synth-1"), &autosave);
+    use egui_kittest::kittest::Queryable;
+    h.get_by_label("Paint").click();
+    h.run_steps(2);
+    h.state_mut().view.as_mut().unwrap().edit.brush.class = 2;
+    let centre = eframe::egui::Pos2::new(660.0, 470.0);
+    let stroke = eframe::egui::vec2(30.0, 0.0);
+    crate::viewer_editing::drag(&mut h, centre - stroke, centre + stroke);
+    let painted = h.state().view.as_ref().unwrap().overlay.labels.clone();
+    crate::viewer_editing::wait(&mut h, "the autosave's failure", |a| a.error.is_some());
+    let error = h.state().error.clone().unwrap();
+    assert!(
+        error.contains("autosave failed") && error.contains("the disk is full"),
+        "{error}"
+    );
+    let view = h.state().view.as_ref().unwrap();
+    assert!(
+        view.edit.unsaved && view.overlay.labels == painted,
+        "the edits stay"
+    );
+    assert!(disk.leftovers().is_empty(), "{:?}", disk.leftovers());
+}
+
+#[test]
+fn a_training_checkpoint_on_a_full_disk_says_so() {
+    let Some(disk) = Mount::new("1m", false) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    crate::common::synthetic_prostate(&data);
+    disk.fill(64 * 1024);
+    let out = disk.path().join("model");
+    let (d, o) = (data.display().to_string(), out.display().to_string());
+    let args = [
+        "train",
+        &d,
+        "--profile",
+        "prostate",
+        "--out",
+        &o,
+        "--iterations",
+        "2",
+        "--patch",
+        "8",
+        "--spacing",
+        "3",
+        "--channels",
+        "2",
+        "--val-cases",
+        "Synth-2",
+        "--device",
+        "cpu",
+        "--no-cache",
+    ];
+    let (code, _, err) = cloe(&args);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("the disk is full") && err.contains(&o),
+        "{err}"
+    );
+    assert!(!err.contains("Os {"), "a raw error: {err}");
 }
