@@ -110,9 +110,12 @@ impl Worklist {
         &self.store
     }
 
-    /// Case `id`'s record (a default one, to review, when nothing was recorded).
-    pub fn record(&self, id: &str) -> ReviewRecord {
-        self.records.get(id).cloned().unwrap_or_default()
+    /// Case `id`'s record (the default one, to review, when nothing was recorded); borrowed, as the
+    /// app reads it every frame.
+    pub fn record(&self, id: &str) -> &ReviewRecord {
+        static TO_REVIEW: std::sync::LazyLock<ReviewRecord> =
+            std::sync::LazyLock::new(ReviewRecord::default);
+        self.records.get(id).unwrap_or(&TO_REVIEW)
     }
 
     /// The place of case `id` in the list.
@@ -133,7 +136,7 @@ impl Worklist {
     /// Changes case `id`'s record with `change` and writes the reviews at once; a status or comment
     /// change is timed.
     pub fn update(&mut self, id: &str, change: impl FnOnce(&mut ReviewRecord)) -> Result<()> {
-        let mut record = self.record(id);
+        let mut record = self.record(id).clone();
         let before = (record.status, record.comment.clone());
         change(&mut record);
         if (record.status, &record.comment) != (before.0, &before.1) {
@@ -171,7 +174,7 @@ impl Worklist {
         head.extend(regions.iter().map(|r| format!("{r}_hd95_mm")));
         let mut s = head.join(",") + "\n";
         for c in &self.cases {
-            let _ = writeln!(s, "{}", csv_row(c, &self.record(&c.id), &regions));
+            let _ = writeln!(s, "{}", csv_row(c, self.record(&c.id), &regions));
         }
         s
     }

@@ -3,45 +3,8 @@
 //! report, a killed-and-resumed run that reproduces the uninterrupted one's losses, and fine-tuning with batches.
 
 mod common;
-use common::{cloe, synthetic_prostate as dataset};
+use common::{cloe, synthetic_prostate as dataset, train_args};
 use std::path::Path;
-
-/// `cloe train` on `data` into `out`, the prepared cases kept in `cache`.
-fn train_args<'a>(
-    data: &'a str,
-    out: &'a str,
-    iterations: &'a str,
-    cache: &'a str,
-) -> Vec<&'a str> {
-    vec![
-        "train",
-        data,
-        "--profile",
-        "prostate",
-        "--out",
-        out,
-        "--iterations",
-        iterations,
-        "--patch",
-        "8",
-        "--spacing",
-        "3",
-        "--channels",
-        "2",
-        "--val-cases",
-        "Synth-2",
-        "--validate-every",
-        "2",
-        "--checkpoint-every",
-        "2",
-        "--seed",
-        "5",
-        "--device",
-        "cpu",
-        "--cache-dir",
-        cache,
-    ]
-}
 
 fn log_rows(dir: &Path) -> Vec<String> {
     std::fs::read_to_string(dir.join("train-log.csv"))

@@ -158,9 +158,10 @@ impl WorklistPart {
     ) -> Option<usize> {
         let i = self.current(Some(view))?;
         let list = self.list.as_ref()?;
-        let (n, record) = (list.cases.len(), list.record(&view.case.id));
+        let record = list.record(&view.case.id);
+        let (n, status, saved_comment) = (list.cases.len(), record.status, record.comment.clone());
         if self.comment.0 != view.case.id {
-            self.comment = (view.case.id.clone(), record.comment.clone());
+            self.comment = (view.case.id.clone(), saved_comment.clone());
         }
         let mut go = None;
         ui.horizontal(|ui| {
@@ -180,7 +181,7 @@ impl WorklistPart {
         let mut chosen = None;
         ui.horizontal_wrapped(|ui| {
             for s in Review::ALL {
-                if ui.selectable_label(record.status == s, s.name()).clicked() {
+                if ui.selectable_label(status == s, s.name()).clicked() {
                     chosen = Some(s);
                 }
             }
@@ -192,8 +193,8 @@ impl WorklistPart {
                 ui.add(field).labelled_by(label).lost_focus()
             })
             .inner;
-        if edited && self.comment.1 != record.comment {
-            chosen = chosen.or(Some(record.status));
+        if edited && self.comment.1 != saved_comment {
+            chosen = chosen.or(Some(status));
         }
         if let Some(s) = chosen
             && let Err(e) = self.set_status(view, s)
@@ -270,7 +271,7 @@ impl WorklistPart {
                 }
                 ui.end_row();
                 for (i, c) in list.cases.iter().enumerate() {
-                    if case_row(ui, i, c, &list.record(&c.id), open == Some(i)) {
+                    if case_row(ui, i, c, list.record(&c.id), open == Some(i)) {
                         chosen = Some(i);
                     }
                     ui.end_row();

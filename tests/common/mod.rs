@@ -175,3 +175,40 @@ pub fn small_prostate_config() -> cloe::model::CloeConfig {
         ..cloe::model::CloeConfig::for_profile(cloe::case::Profile::Prostate)
     }
 }
+
+/// `cloe train` on `data` into `out`, the prepared cases kept in `cache`.
+pub fn train_args<'a>(
+    data: &'a str,
+    out: &'a str,
+    iterations: &'a str,
+    cache: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "train",
+        data,
+        "--profile",
+        "prostate",
+        "--out",
+        out,
+        "--iterations",
+        iterations,
+        "--patch",
+        "8",
+        "--spacing",
+        "3",
+        "--channels",
+        "2",
+        "--val-cases",
+        "Synth-2",
+        "--validate-every",
+        "2",
+        "--checkpoint-every",
+        "2",
+        "--seed",
+        "5",
+        "--device",
+        "cpu",
+        "--cache-dir",
+        cache,
+    ]
+}

@@ -175,27 +175,8 @@ fn a_training_checkpoint_on_a_full_disk_says_so() {
     disk.fill(64 * 1024);
     let out = disk.path().join("model");
     let (d, o) = (data.display().to_string(), out.display().to_string());
-    let args = [
-        "train",
-        &d,
-        "--profile",
-        "prostate",
-        "--out",
-        &o,
-        "--iterations",
-        "2",
-        "--patch",
-        "8",
-        "--spacing",
-        "3",
-        "--channels",
-        "2",
-        "--val-cases",
-        "Synth-2",
-        "--device",
-        "cpu",
-        "--no-cache",
-    ];
+    let cache = tmp.path().join("prepared").display().to_string();
+    let args = crate::common::train_args(&d, &o, "2", &cache);
     let (code, _, err) = cloe(&args);
     assert_ne!(code, 0);
     assert!(
