@@ -4,6 +4,7 @@
 //! figures as CSV and JSON. Also the recent-cases list kept in eframe's storage.
 
 use super::case_view::CaseView;
+use super::save_dialog::SaveKind;
 use crate::error::{CloeError, Result};
 use crate::export_prediction::{SegSegments, write_labels, write_labels_seg};
 use crate::io::{WriteOptions, write_json, write_text};
@@ -32,6 +33,14 @@ pub fn export_seg(view: &CaseView, path: &Path, segments: SegSegments) -> Result
     let opts = WriteOptions::protecting(view.case.source.input_files());
     let origin = view.overlay.origin();
     write_labels_seg(path, &view.case, classes, segments, &origin, &opts).map(|_| ())
+}
+
+/// Writes the labels shown as `kind` to `path`.
+pub fn save_labels(view: &CaseView, path: &Path, kind: SaveKind) -> Result<()> {
+    match kind {
+        SaveKind::Labels => export_labels(view, path),
+        SaveKind::Seg(segments) => export_seg(view, path, segments),
+    }
 }
 
 /// Writes what the measurements panel shows of the labels shown (region volumes, Dice and HD95 against

@@ -15,6 +15,7 @@ mod model_panel;
 mod opening;
 mod panels;
 mod readout;
+mod save_dialog;
 mod sequence_grid;
 mod sequence_prompt;
 mod series_picker;

@@ -5,13 +5,14 @@
 
 use super::case_view::CaseView;
 use super::editing::Autosave;
-use super::export::{Recent, export_labels, export_measurements, export_png, export_seg};
+use super::export::{Recent, export_measurements, export_png, save_labels};
+use super::save_dialog::{SaveAnswer, SaveDialog, SaveKind};
 use super::series_picker::{series_picker, volume_picker};
 use super::views::SliceRenderer;
 use crate::export_prediction::SegSegments;
 use crate::render::Plane;
 use eframe::egui;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The app's pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,10 +130,12 @@ pub fn label_file(
     });
 }
 
-/// The export section's state: the file field and the segments a DICOM SEG gets.
+/// The export section's state: the file field, the segments a DICOM SEG gets, and the "Save labels
+/// where?" dialog while it is open.
 pub struct ExportForm {
     pub field: String,
     pub segments: SegSegments,
+    pub dialog: Option<SaveDialog>,
 }
 
 impl Default for ExportForm {
@@ -140,13 +143,15 @@ impl Default for ExportForm {
         Self {
             field: String::new(),
             segments: SegSegments::Regions,
+            dialog: None,
         }
     }
 }
 
 /// The export file field; Save labels (NIfTI) and Save labels as DICOM SEG (for a case opened from a
-/// DICOM study, nested regions or disjoint classes), each of which ends the autosave; Save view PNG;
-/// Export measurements. Returns the file the labels were saved to.
+/// DICOM study, nested regions or disjoint classes), each of which ends the autosave and asks where
+/// when the field names no writable place; Save view PNG; Export measurements. Returns the file the
+/// labels were saved to.
 pub fn export(
     ui: &mut egui::Ui,
     form: &mut ExportForm,
@@ -162,15 +167,59 @@ pub fn export(
             .hint_text("file: .nii.gz labels, .dcm SEG, .png view, .csv measurements"),
     );
     let target = PathBuf::from(form.field.trim());
-    let mut saved = None;
+    let asked = save_buttons(ui, form, view, plane, &target, error);
+    let mut saved = asked.and_then(|kind| {
+        let case_dir = view.case.source.folder();
+        form.dialog = SaveDialog::needed(&target, kind, &view.case.id, case_dir.as_deref());
+        form.dialog
+            .is_none()
+            .then(|| save_labels(view, &target, kind).map(|_| target))
+    });
+    if let Some(dialog) = form.dialog.as_mut() {
+        match dialog.ui(ui.ctx()) {
+            Some(SaveAnswer::Save(path)) => match save_labels(view, &path, dialog.kind) {
+                Ok(()) => {
+                    form.field = path.display().to_string();
+                    form.dialog = None;
+                    saved = Some(Ok(path));
+                }
+                Err(e) => dialog.why = e.to_string(),
+            },
+            Some(SaveAnswer::Cancel) => form.dialog = None,
+            None => {}
+        }
+    }
+    match saved {
+        Some(Ok(path)) => {
+            *error = None;
+            autosave.forget(view);
+            Some(path)
+        }
+        Some(Err(e)) => {
+            *error = Some(e.to_string());
+            None
+        }
+        None => None,
+    }
+}
+
+/// The export buttons; those that write another file than labels do it here. Returns the labels
+/// save asked for.
+fn save_buttons(
+    ui: &mut egui::Ui,
+    form: &mut ExportForm,
+    view: &CaseView,
+    plane: Plane,
+    target: &Path,
+    error: &mut Option<String>,
+) -> Option<SaveKind> {
+    let mut asked = None;
     ui.horizontal(|ui| {
         if ui.button("Save labels").clicked() {
-            saved = Some(export_labels(view, &target));
+            asked = Some(SaveKind::Labels);
         }
         if ui.button("Save view PNG").clicked() {
-            *error = export_png(view, plane, &target)
-                .err()
-                .map(|e| e.to_string());
+            *error = export_png(view, plane, target).err().map(|e| e.to_string());
         }
     });
     let dicom = !view.case.source.dicom.is_empty();
@@ -178,7 +227,7 @@ pub fn export(
         let seg = ui.add_enabled(dicom, egui::Button::new("Save as DICOM SEG"));
         let why = "a DICOM SEG needs the case's DICOM study; this case was opened from NIfTI files";
         if seg.on_disabled_hover_text(why).clicked() {
-            saved = Some(export_seg(view, &target, form.segments));
+            asked = Some(SaveKind::Seg(form.segments));
         }
         ui.selectable_value(&mut form.segments, SegSegments::Regions, "nested")
             .on_hover_text("the regions as nested segments: WT, TC, ET overlap");
@@ -189,22 +238,11 @@ pub fn export(
         "the measurements panel as FILE.csv and FILE.json: volumes, Dice, HD95, lesions",
     );
     if measures.clicked() {
-        *error = export_measurements(view, &target)
+        *error = export_measurements(view, target)
             .err()
             .map(|e| e.to_string());
     }
-    match saved {
-        Some(Ok(())) => {
-            *error = None;
-            autosave.forget(view);
-            Some(target)
-        }
-        Some(Err(e)) => {
-            *error = Some(e.to_string());
-            None
-        }
-        None => None,
-    }
+    asked
 }
 
 /// How slices are drawn: the GPU slicing switch (with wgpu) and what draws them now.

@@ -47,6 +47,12 @@ impl CaseSource {
         self.label.is_some()
     }
 
+    /// The folder the case was read from (its first sequence's).
+    pub fn folder(&self) -> Option<PathBuf> {
+        let first = self.modalities.iter().flatten().next()?;
+        first.path.parent().map(Path::to_path_buf)
+    }
+
     /// Every input file of the case (never to be written).
     pub fn input_files(&self) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = self

@@ -120,30 +120,7 @@ pub fn check_target(target: &Path, opts: &WriteOptions) -> Result<()> {
             ));
         }
     }
-    let meta = std::fs::metadata(&dir).map_err(|_| {
-        CloeError::unwritable(
-            target,
-            format!(
-                "the folder {} does not exist; create it first",
-                dir.display()
-            ),
-        )
-    })?;
-    if !meta.is_dir() {
-        return Err(CloeError::unwritable(
-            target,
-            format!("{} is not a folder", dir.display()),
-        ));
-    }
-    if meta.permissions().readonly() {
-        return Err(CloeError::unwritable(
-            target,
-            format!(
-                "the folder {} is read-only; choose another folder",
-                dir.display()
-            ),
-        ));
-    }
+    check_folder(&dir).map_err(|why| CloeError::unwritable(target, why))?;
     if target.is_dir() {
         return Err(CloeError::unwritable(
             target,
@@ -156,7 +133,32 @@ pub fn check_target(target: &Path, opts: &WriteOptions) -> Result<()> {
             "the file exists; choose another name or allow replacing existing files",
         ));
     }
-    probe(&dir).map_err(|e| CloeError::write_failed(target, &e))
+    Ok(())
+}
+
+/// Why nothing can be written in the folder `dir` (it does not exist, is not a folder, is read-only
+/// by its permissions or its mount, or refuses this account), in plain words; `Ok` when a file can be
+/// made there. Writes nothing that stays: a probe file is made and removed.
+pub fn check_folder(dir: &Path) -> std::result::Result<(), String> {
+    let meta = std::fs::metadata(dir).map_err(|_| {
+        format!(
+            "the folder {} does not exist; create it first",
+            dir.display()
+        )
+    })?;
+    if !meta.is_dir() {
+        return Err(format!("{} is not a folder", dir.display()));
+    }
+    if meta.permissions().readonly() {
+        return Err(format!(
+            "the folder {} is read-only; choose another folder",
+            dir.display()
+        ));
+    }
+    probe(dir).map_err(|e| {
+        let why = crate::error::plain_why(&e);
+        format!("the folder {} cannot be written: {why}", dir.display())
+    })
 }
 
 /// Creates and removes an empty file in `dir`: what the permission bits do not tell (a read-only

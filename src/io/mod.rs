@@ -12,7 +12,8 @@ mod nifti_write;
 pub mod owner_lock;
 
 pub use atomic::{
-    WriteOptions, atomic_write, check_target, remove_stale_temporaries, write_json, write_text,
+    WriteOptions, atomic_write, check_folder, check_target, remove_stale_temporaries, write_json,
+    write_text,
 };
 pub use format::{FORMATS, is_volume_path, read_image, read_volume, volume_stem};
 pub use header::HeaderGeometry;

@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A tmpfs of `size` mounted on a temporary folder (read-only with `ro`), unmounted on drop.
-struct Mount {
+pub(crate) struct Mount {
     dir: tempfile::TempDir,
 }
 
 impl Mount {
-    fn new(size: &str, ro: bool) -> Option<Mount> {
+    pub(crate) fn new(size: &str, ro: bool) -> Option<Mount> {
         let dir = tempfile::tempdir().unwrap();
         let opts = format!("size={size}{}", if ro { ",ro" } else { "" });
         let ok = Command::new("mount")
@@ -32,8 +32,18 @@ impl Mount {
         Some(Mount { dir })
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Makes the file system read-only from now on (what was put there stays readable).
+    pub(crate) fn remount_read_only(&self) {
+        let ok = Command::new("mount")
+            .args(["-o", "remount,ro"])
+            .arg(self.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "remounting {} read-only", self.path().display());
     }
 
     /// Fills the file system but for `leave` bytes.

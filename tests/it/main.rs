@@ -33,6 +33,7 @@ mod viewer_editing;
 mod viewer_export_killed;
 mod viewer_gpu;
 mod viewer_model;
+mod viewer_read_only;
 mod viewer_sequences;
 mod viewer_surface;
 mod viewer_training;
