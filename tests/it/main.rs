@@ -17,6 +17,7 @@ mod full_disk;
 mod fuzz_regressions;
 mod inspect_cli;
 mod io_real_data;
+mod large_volume;
 mod layers;
 mod measurements_out;
 mod metrics_real;
