@@ -209,3 +209,22 @@ pub fn dicom_folder(data: &[u8], scratch: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// A DICOM SEG (the input's last file) with the series it was made on (the files before it): the SEG
+/// read on its own (what `export-seg`'s checks and "Load labels" start with), then the folder found
+/// and loaded as a case (the SEG becomes its labels) and the SEG placed on it again as "Load labels"
+/// does.
+pub fn dicom_seg(data: &[u8], scratch: &Path) -> Result<()> {
+    fresh(scratch).expect("the fuzz scratch folder must be writable");
+    let mut files = split_files(data);
+    let seg_bytes = files.pop().unwrap_or_default();
+    for (i, bytes) in files.into_iter().enumerate() {
+        write(scratch.join(format!("IM{i:04}.dcm")), bytes);
+    }
+    let seg = write(scratch.join("SEG.dcm"), seg_bytes);
+    let read = crate::io::dicom::read_seg(&seg);
+    let source = find_case(scratch, None)?;
+    let case = load_case(&source, ReadOptions::default())?;
+    crate::case::read_label_file(&case, &seg)?;
+    read.map(drop)
+}

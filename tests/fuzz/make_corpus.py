@@ -3,7 +3,7 @@
 
     python3 tests/fuzz/make_corpus.py [SHARED_DATA]   # default ../shared/data
 
-Writes tests/fuzz/corpus/{nifti_file,nifti_header,case_folder,dicom_folder}/ (git-ignored):
+Writes tests/fuzz/corpus/{nifti_file,nifti_header,case_folder,dicom_folder,dicom_seg}/ (git-ignored):
 real headers with their voxels cut down to a few, gzipped and plain, MSD 4-D and label maps,
 truncated and bit-flipped copies, whole small cases in the file-joining format of
 `cloe::fuzz_entry` (files cut at FILE_SEPARATOR, a first byte choosing the naming), and DICOM
@@ -163,11 +163,63 @@ def dicom_seeds(shared):
     put("dicom_folder", SEP.join(shrink(f) for f in t2 + adc))
 
 
+def seg_of(slices, kind, segments):
+    """A SEG highdicom writes over the shrunk slices: `segments` PZ/TZ masks, BINARY or FRACTIONAL."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    ds = [pydicom.dcmread(io.BytesIO(s)) for s in slices]
+    ds.sort(key=lambda d: float(d.ImagePositionPatient[2]))
+    rng = np.random.default_rng(len(slices) * 10 + segments)
+    labels = rng.integers(0, segments + 1, size=(len(ds), 8, 8)).astype(np.uint8)
+    descriptions = [
+        hd.seg.SegmentDescription(
+            segment_number=i + 1, segment_label=["PZ", "TZ"][i],
+            segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+            segmented_property_type=codes.SCT.Tissue,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL)
+        for i in range(segments)
+    ]
+    if kind == "FRACTIONAL":
+        pixels = np.stack([(labels == i + 1).astype(np.float32) for i in range(segments)], -1)
+    else:
+        pixels = labels
+    seg = hd.seg.Segmentation(
+        source_images=ds, pixel_array=pixels,
+        segmentation_type=getattr(hd.seg.SegmentationTypeValues, kind),
+        segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=99,
+        sop_instance_uid=hd.UID(), instance_number=1, manufacturer="corpus",
+        manufacturer_model_name="corpus", software_versions=hd.__version__, device_serial_number="1")
+    buf = io.BytesIO()
+    seg.save_as(buf)
+    return buf.getvalue()
+
+
+def seg_seeds(shared):
+    """A shrunk T2 series with a SEG of it (the SEG last), BINARY and FRACTIONAL, one and two segments."""
+    try:
+        import highdicom  # noqa: F401
+    except ImportError:
+        print("no highdicom: the dicom_seg seeds are left out")
+        return
+    series = sorted(glob.glob(f"{shared}/prostatex-t2-adc/original_dicom/*/*/*"))
+    files = sorted(glob.glob(f"{series[0]}/*.dcm"))[:3]
+    slices = [shrink(f) for f in files]
+    for kind in ("BINARY", "FRACTIONAL"):
+        for segments in (1, 2):
+            whole = SEP.join(slices + [seg_of(slices, kind, segments)])
+            put("dicom_seg", whole)
+            for s in mutants(whole, 2):
+                put("dicom_seg", s)
+    put("dicom_seg", seg_of(slices, "BINARY", 2))
+
+
 def main():
     shared = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "../../../shared/data")
     nifti_seeds(shared)
     case_seeds(shared)
     dicom_seeds(shared)
+    seg_seeds(shared)
     for target in sorted(os.listdir(OUT)):
         names = os.listdir(os.path.join(OUT, target))
         size = sum(os.path.getsize(os.path.join(OUT, target, n)) for n in names)

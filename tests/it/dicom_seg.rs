@@ -145,19 +145,23 @@ fn a_seg_highdicom_wrote_opens_as_its_label_map() {
     };
     let Some(python) = python() else { return };
     let case = load(&study);
-    let classes = painted(&case);
+    let both = painted(&case);
+    // One segment alone: highdicom puts its identification in the shared functional groups.
+    let tz_only: Vec<u8> = both.iter().map(|&c| if c == 2 { 2 } else { 0 }).collect();
     let tmp = tempfile::tempdir().unwrap();
-    let nifti = tmp.path().join("labels.nii.gz");
-    write_labels(&nifti, &case, &classes, &WriteOptions::default()).unwrap();
-    let seg = tmp.path().join("highdicom.dcm");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dicom_seg_check.py");
-    let status = Command::new(python)
-        .arg(script)
-        .args(["write", path(&nifti), path(&t2), "prostate", path(&seg)])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(read_label_file(&case, &seg).unwrap() == classes);
+    for (name, classes) in [("both", both), ("tz", tz_only)] {
+        let nifti = tmp.path().join(format!("{name}.nii.gz"));
+        write_labels(&nifti, &case, &classes, &WriteOptions::default()).unwrap();
+        let seg = tmp.path().join(format!("{name}.dcm"));
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dicom_seg_check.py");
+        let status = Command::new(&python)
+            .arg(script)
+            .args(["write", path(&nifti), path(&t2), "prostate", path(&seg)])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(read_label_file(&case, &seg).unwrap() == classes, "{name}");
+    }
 }
 
 #[test]

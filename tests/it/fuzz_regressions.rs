@@ -44,7 +44,8 @@ fn inputs_the_fuzzers_found_are_answered_without_a_panic() {
     let n = replay("nifti_file", fuzz_entry::nifti_file)
         + replay("nifti_header", |d, _| fuzz_entry::nifti_header(d))
         + replay("case_folder", fuzz_entry::case_folder)
-        + replay("dicom_folder", fuzz_entry::dicom_folder);
+        + replay("dicom_folder", fuzz_entry::dicom_folder)
+        + replay("dicom_seg", fuzz_entry::dicom_seg);
     eprintln!("{n} regression inputs replayed");
 }
 

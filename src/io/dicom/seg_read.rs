@@ -77,10 +77,11 @@ pub fn read_seg(path: &Path) -> Result<SegObject> {
         )));
     }
     let masks = unpack(&obj, rows * cols, count).map_err(&bad)?;
+    let shared = items(&obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE).first();
     let frames = (per_frame.iter().zip(masks))
         .enumerate()
         .map(|(f, (item, mask))| {
-            frame(item, mask)
+            frame(item, shared, mask)
                 .ok_or_else(|| bad(format!("frame {} has no segment or plane position", f + 1)))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -112,14 +113,27 @@ fn segments(obj: &InMemDicomObject) -> Vec<SegSegment> {
         .collect()
 }
 
-/// The frame's segment number and plane position with its mask.
-fn frame(item: &InMemDicomObject, mask: Vec<bool>) -> Option<SegFrame> {
-    let segment = (items(item, tags::SEGMENT_IDENTIFICATION_SEQUENCE).first())
-        .and_then(|s| int(s, tags::REFERENCED_SEGMENT_NUMBER))? as u16;
-    let plane = items(item, tags::PLANE_POSITION_SEQUENCE);
-    let position = floats::<3>(plane.first()?, tags::IMAGE_POSITION_PATIENT)?;
+/// The frame's segment number and plane position with its mask. Each functional group is in the
+/// frame's item or, the same for every frame, in the shared one (highdicom puts the segment there
+/// when a SEG has only one).
+fn frame(
+    item: &InMemDicomObject,
+    shared: Option<&InMemDicomObject>,
+    mask: Vec<bool>,
+) -> Option<SegFrame> {
+    let group = |tag: Tag| {
+        (items(item, tag).first()).or_else(|| shared.and_then(|s| items(s, tag).first()))
+    };
+    let segment = int(
+        group(tags::SEGMENT_IDENTIFICATION_SEQUENCE)?,
+        tags::REFERENCED_SEGMENT_NUMBER,
+    )?;
+    let position = floats::<3>(
+        group(tags::PLANE_POSITION_SEQUENCE)?,
+        tags::IMAGE_POSITION_PATIENT,
+    )?;
     Some(SegFrame {
-        segment,
+        segment: segment as u16,
         position,
         mask,
     })
