@@ -210,10 +210,10 @@ pub fn dicom_folder(data: &[u8], scratch: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A DICOM SEG (the input's last file) with the series it was made on (the files before it): the SEG
-/// read on its own (what `export-seg`'s checks and "Load labels" start with), then the folder found
-/// and loaded as a case (the SEG becomes its labels) and the SEG placed on it again as "Load labels"
-/// does.
+/// A DICOM SEG (the input's last file) with the series it was made on (the files before it): the
+/// folder found and loaded as a case, where the SEG becomes the case's labels (read and placed on the
+/// case's grid as "Load labels" does); a SEG that the folder's scan does not take as the labels is
+/// read on its own. The SEG is parsed once either way.
 pub fn dicom_seg(data: &[u8], scratch: &Path) -> Result<()> {
     fresh(scratch).expect("the fuzz scratch folder must be writable");
     let mut files = split_files(data);
@@ -222,9 +222,10 @@ pub fn dicom_seg(data: &[u8], scratch: &Path) -> Result<()> {
         write(scratch.join(format!("IM{i:04}.dcm")), bytes);
     }
     let seg = write(scratch.join("SEG.dcm"), seg_bytes);
-    let read = crate::io::dicom::read_seg(&seg);
-    let source = find_case(scratch, None)?;
-    let case = load_case(&source, ReadOptions::default())?;
-    crate::case::read_label_file(&case, &seg)?;
-    read.map(drop)
+    let source = find_case(scratch, None);
+    let as_labels = (source.as_ref()).is_ok_and(|s| s.label.as_deref() == Some(seg.as_path()));
+    if !as_labels {
+        crate::io::dicom::read_seg(&seg)?;
+    }
+    load_case(&source?, ReadOptions::default()).map(drop)
 }
