@@ -13,15 +13,35 @@ pub struct Brush {
     pub class: u8,
 }
 
-/// One stroke: each voxel it changed, with its class before and after.
+/// One stroke: each voxel it changed, with its class before and after, and every voxel the brush
+/// covered (changed or not: what a refinement stroke says).
 #[derive(Debug, Clone, Default)]
 pub struct Stroke {
     changes: Vec<(usize, u8, u8)>,
     /// Where each changed voxel is in `changes`.
     touched: HashMap<usize, usize>,
+    covered: Vec<usize>,
+    seen: std::collections::HashSet<usize>,
 }
 
 impl Stroke {
+    /// The stroke that turns `before` into `after` (grids of the same size).
+    pub fn between(before: &[u8], after: &[u8]) -> Self {
+        let mut s = Self::default();
+        for (i, (&a, &b)) in before.iter().zip(after).enumerate() {
+            if a != b {
+                s.touched.insert(i, s.changes.len());
+                s.changes.push((i, a, b));
+            }
+        }
+        s
+    }
+
+    /// Every voxel the brush covered, in the order it first did.
+    pub fn covered(&self) -> &[usize] {
+        &self.covered
+    }
+
     /// Voxels changed.
     pub fn len(&self) -> usize {
         self.changes.len()
@@ -72,6 +92,9 @@ pub fn dab(
         }
         (v[ca], v[ra]) = (c as usize, r as usize);
         let i = v[0] + dims[0] * (v[1] + dims[1] * v[2]);
+        if stroke.seen.insert(i) {
+            stroke.covered.push(i);
+        }
         let old = labels[i];
         if old == brush.class {
             continue;
@@ -176,6 +199,37 @@ impl History {
         }
         self.done.push(s);
         true
+    }
+
+    /// Makes the last `n` strokes one (an undo then reverts them together); the labels stay as they are.
+    /// Returns the strokes left of them: 1, or 0 when together they changed nothing.
+    pub fn merge_last(&mut self, n: usize) -> usize {
+        let n = n.min(self.done.len());
+        if n < 2 {
+            return n;
+        }
+        let tail = self.done.split_off(self.done.len() - n);
+        let mut merged = Stroke::default();
+        for s in tail {
+            for (i, old, new) in s.changes {
+                match merged.touched.get(&i) {
+                    Some(&at) => merged.changes[at].2 = new,
+                    None => {
+                        merged.touched.insert(i, merged.changes.len());
+                        merged.changes.push((i, old, new));
+                    }
+                }
+            }
+        }
+        merged.changes.retain(|&(_, old, new)| old != new);
+        merged.touched = (merged.changes.iter().enumerate())
+            .map(|(k, c)| (c.0, k))
+            .collect();
+        if merged.changes.is_empty() {
+            return 0;
+        }
+        self.done.push(merged);
+        1
     }
 
     /// Forgets every stroke (after the labels were replaced).
@@ -334,5 +388,23 @@ mod tests {
         assert!(labels.iter().all(|&l| l == 2));
         h.redo(&mut labels);
         assert_eq!(labels[12], 3);
+    }
+
+    #[test]
+    fn strokes_merged_undo_together_and_a_diff_is_a_stroke() {
+        let mut labels = vec![0u8; 6];
+        let mut history = History::default();
+        let first = Stroke::between(&labels, &[1, 1, 0, 0, 0, 0]);
+        labels[..2].fill(1);
+        history.push(first);
+        let second = Stroke::between(&labels, &[1, 2, 2, 0, 0, 0]);
+        labels[1..3].fill(2);
+        history.push(second);
+        history.merge_last(2);
+        assert!(history.undo(&mut labels));
+        assert_eq!(labels, vec![0; 6]);
+        assert!(!history.can_undo());
+        assert!(history.redo(&mut labels));
+        assert_eq!(labels, vec![1, 2, 2, 0, 0, 0]);
     }
 }

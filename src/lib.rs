@@ -28,6 +28,7 @@ pub mod ops;
 pub mod panic_capture;
 pub mod postprocess;
 pub mod preprocess;
+pub mod refine;
 pub mod render;
 pub mod resample;
 pub mod resources;

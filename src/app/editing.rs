@@ -304,13 +304,14 @@ pub fn end_of_frame(ctx: &egui::Context, view: &mut CaseView) {
     }
 }
 
-/// The editing controls of the left panel: the autosave offer, paint mode, the brush, undo/redo and
-/// discard.
+/// The editing controls of the left panel: the autosave offer, paint mode (with `more` at the end of
+/// its row: the Refine toggle), the brush, undo/redo and discard.
 pub fn controls(
     ui: &mut egui::Ui,
     view: &mut CaseView,
     autosave: &Autosave,
     error: &mut Option<String>,
+    more: impl FnOnce(&mut egui::Ui, &mut CaseView),
 ) {
     if view.edit.restore_offer.is_some() {
         ui.colored_label(
@@ -345,6 +346,7 @@ pub fn controls(
         }
         ui.checkbox(&mut view.edit.erase, "erase")
             .on_hover_text("paint background instead of the class (E)");
+        more(ui, view);
     });
     if view.edit.painting {
         brush_controls(ui, view, autosave);

@@ -15,6 +15,7 @@ mod model_panel;
 mod opening;
 mod panels;
 mod readout;
+mod refine_tool;
 mod save_dialog;
 mod sequence_grid;
 mod sequence_prompt;
@@ -85,6 +86,8 @@ pub struct ViewerApp {
     pub grid: SequenceGrid,
     /// A folder's cases to go through, with their reviews.
     pub worklist: WorklistPart,
+    /// Refine mode's refinements.
+    pub refine: refine_tool::RefineTool,
 }
 
 impl ViewerApp {
@@ -113,6 +116,7 @@ impl ViewerApp {
             surface: SurfaceView::default(),
             grid: Default::default(),
             worklist: WorklistPart::default(),
+            refine: Default::default(),
         };
         if let Some(p) = path {
             app.open(p);
@@ -276,6 +280,8 @@ impl ViewerApp {
             if view.update_measurements() {
                 ctx.request_repaint_after(std::time::Duration::from_millis(100));
             }
+            let maps = self.models.model.as_ref().and_then(|m| m.maps.as_ref());
+            self.refine.tick(ctx, view, maps);
         }
         self.training.poll();
         let loading = self.loading.is_some();
@@ -366,7 +372,11 @@ impl ViewerApp {
         panels::label_file(ui, &mut self.overlay_field, view, &mut self.error);
         ui.separator();
         ui.label("Edit labels (Ctrl+Z undo, Ctrl+Y redo)");
-        editing::controls(ui, view, &self.autosave, &mut self.error);
+        let ready = (self.models.model.as_ref()).is_some_and(|m| m.maps.is_some());
+        let refine = &mut self.refine;
+        let toggle = |ui: &mut egui::Ui, view: &mut CaseView| refine.toggle(ui, view, ready);
+        editing::controls(ui, view, &self.autosave, &mut self.error, toggle);
+        self.refine.ui(ui, view);
         ui.separator();
         let plane = self.maximised.unwrap_or(Plane::Axial);
         let (form, autosave) = (&mut self.export, &self.autosave);

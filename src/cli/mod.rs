@@ -5,6 +5,7 @@ mod batch_commands;
 mod case_choice;
 mod info_commands;
 mod model_commands;
+mod refine_command;
 mod seg_commands;
 
 use crate::case::Profile;
@@ -79,6 +80,9 @@ pub enum Command {
     Train(Box<TrainArgs>),
     /// Segment a case with a trained model; writes the label map on the case's own grid and convention.
     Segment(Box<model_commands::SegmentArgs>),
+    /// Correct a segmentation with a few strokes (the viewer's Refine mode): strokes from a JSON file,
+    /// or a simulated user drawing N strokes against the ground truth (Dice after each, timings).
+    Refine(Box<refine_command::RefineArgs>),
     /// Write a saved label file as a DICOM Segmentation object (SEG) of the DICOM study it was made on.
     ExportSeg(seg_commands::ExportSegArgs),
     /// Evaluate a model on every labelled case and every modality subset: Dice and HD95 per region, in
@@ -390,6 +394,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Segment(args) => model_commands::run_segment(*args)?,
         Command::Eval(a) => model_commands::run_eval(a)?,
         Command::ExportSeg(a) => seg_commands::run_export_seg(a)?,
+        Command::Refine(a) => refine_command::run_refine(*a)?,
         Command::Prepare(a) => model_commands::run_prepare(a)?,
         Command::Bench(a) => info_commands::run_bench(a)?,
         Command::Devices(a) => info_commands::run_devices(a)?,

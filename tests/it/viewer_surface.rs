@@ -93,7 +93,7 @@ fn the_ground_truth_surfaces_render_offscreen_with_a_stable_triangle_count() {
     eprintln!("offscreen image: {}", out.display());
 }
 
-fn wgpu_harness(app: ViewerApp) -> Harness<'static, ViewerApp> {
+pub(crate) fn wgpu_harness(app: ViewerApp) -> Harness<'static, ViewerApp> {
     let mut app = Some(app);
     Harness::builder()
         .with_size(egui::Vec2::new(1400.0, 900.0))

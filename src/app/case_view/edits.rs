@@ -7,6 +7,7 @@ use super::overlay::Overlay;
 use crate::app::job::Job;
 use crate::case::Case;
 use crate::edit::{Brush, History, Stroke, dab, line};
+use crate::refine::{BoxInput, Scribble};
 use crate::render::{Plane, SliceMap};
 use crate::volume::Grid;
 use std::path::PathBuf;
@@ -33,6 +34,21 @@ pub struct EditState {
     /// This window's claim on the case's autosave: owned (released when the case closes), or held by
     /// another window (this one then autosaves beside it); None without an autosave folder.
     pub autosave_claim: Option<crate::io::owner_lock::Claim>,
+    /// Refine mode: each stroke also tells the refiner what its voxels are.
+    pub refining: bool,
+    /// The stroke set of Refine mode in progress.
+    pub set: RefineSet,
+}
+
+/// The strokes of one refinement, which are one undo step together with what they refined: the labels
+/// before the first, the strokes, and how many undo steps the set holds now.
+#[derive(Debug, Default)]
+pub struct RefineSet {
+    pub base: Option<Vec<u8>>,
+    pub scribbles: Vec<Scribble>,
+    entries: usize,
+    /// A stroke was added since the last refinement started.
+    pub wants_run: bool,
 }
 
 impl Default for EditState {
@@ -52,6 +68,8 @@ impl Default for EditState {
             last_change: None,
             restore_offer: None,
             autosave_claim: None,
+            refining: false,
+            set: RefineSet::default(),
         }
     }
 }
@@ -96,6 +114,9 @@ impl EditState {
             None => (Stroke::default(), None),
         };
         let labels = overlay.labels.as_mut().expect("made above");
+        if self.refining && self.set.base.is_none() {
+            self.set.base = Some(labels.clone());
+        }
         let changed = match last {
             Some(from) => line(labels, grid, &map, from, at, &brush, &mut stroke),
             None => dab(labels, grid, &map, at, &brush, &mut stroke),
@@ -106,16 +127,47 @@ impl EditState {
         }
     }
 
-    /// Ends the stroke in progress (pointer released): it becomes one undo step.
+    /// Ends the stroke in progress (pointer released): it becomes one undo step; in Refine mode it
+    /// joins the set and asks for a refinement.
     pub fn end_stroke(&mut self) {
-        if let Some((s, _, _)) = self.stroke.take() {
-            self.history.push(s);
+        let Some((s, _, _)) = self.stroke.take() else {
+            return;
+        };
+        if self.refining && !s.covered().is_empty() {
+            let class = if self.erase { 0 } else { self.brush.class };
+            let voxels = s.covered().to_vec();
+            self.set.scribbles.push(Scribble { class, voxels });
+            self.set.entries += !s.is_empty() as usize;
+            self.set.wants_run = true;
         }
+        self.history.push(s);
+    }
+
+    /// Puts a refinement of the set into the labels (`refined` of the box `boxed`), the set's strokes
+    /// and refinements one undo step.
+    pub fn refined(&mut self, overlay: &mut Overlay, boxed: &BoxInput, refined: &[u8]) -> usize {
+        let Some(labels) = overlay.labels.as_mut() else {
+            return 0;
+        };
+        let before = labels.clone();
+        let changed = boxed.apply(refined, labels);
+        let stroke = Stroke::between(&before, labels);
+        let entries = self.set.entries + !stroke.is_empty() as usize;
+        self.history.push(stroke);
+        self.set.entries = self.history.merge_last(entries);
+        self.changed(overlay);
+        changed
+    }
+
+    /// Ends the stroke set: the next stroke in Refine mode starts a new one.
+    pub fn end_set(&mut self) {
+        self.set = RefineSet::default();
     }
 
     /// Undoes the last stroke; false when there is nothing to undo.
     pub fn undo(&mut self, overlay: &mut Overlay) -> bool {
         self.end_stroke();
+        self.end_set();
         let done = (overlay.labels.as_mut()).is_some_and(|labels| self.history.undo(labels));
         if done {
             self.changed(overlay);
@@ -135,6 +187,7 @@ impl EditState {
     /// Drops the edits: the case's own labels (or none) are shown again and the undo history is gone.
     pub fn discard(&mut self, overlay: &mut Overlay, case: &Case) {
         self.stroke = None;
+        self.end_set();
         self.history.clear();
         self.unsaved = false;
         self.painting = false;
