@@ -18,7 +18,7 @@ use std::time::Instant;
 pub struct RefineTool {
     job: Option<Job<(BoxInput, Vec<u8>)>>,
     started: Option<Instant>,
-    /// What the last refinement did ("1,234 voxels changed in 0.31 s") or why it refused.
+    /// What the last refinement did ("the strokes changed 1234 voxels (0.31 s)") or why it refused.
     pub status: Option<String>,
     pub options: RefineOptions,
 }
@@ -37,9 +37,12 @@ impl RefineTool {
             match done {
                 Ok(_) if stale => {}
                 Ok((boxed, refined)) => {
-                    let changed = view.edit.refined(&mut view.overlay, &boxed, &refined);
+                    view.edit.refined(&mut view.overlay, &boxed, &refined);
                     let secs = self.started.map_or(0.0, |t| t.elapsed().as_secs_f64());
-                    self.status = Some(format!("{changed} voxels changed in {secs:.2} s"));
+                    // What the set did to the labels before it: its strokes and what they refined.
+                    let changed = (refined.iter().zip(&boxed.current)).filter(|(a, b)| a != b);
+                    let n = changed.count();
+                    self.status = Some(format!("the strokes changed {n} voxels ({secs:.2} s)"));
                 }
                 Err(e) => self.status = Some(e.to_string()),
             }

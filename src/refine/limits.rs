@@ -2,6 +2,7 @@
 //! voxels of a class those strokes were drawn over, and only in a piece connected to such a stroke.
 
 use super::BoxInput;
+use super::roi::Roi;
 
 /// Per class `c`, the classes its strokes were drawn over: only voxels of those may become `c` (an
 /// edema stroke over background corrects background, never the tumour core next to it).
@@ -16,49 +17,18 @@ pub(super) fn drawn_over(b: &BoxInput) -> Vec<Vec<bool>> {
     over
 }
 
-/// Per class, the part of the box its strokes reach: their bounding box grown by `reach_mm` (empty
-/// for a class without strokes).
-pub(super) fn class_reach(b: &BoxInput, reach_mm: f64) -> Vec<Reach> {
+/// Per class, the part of the box its strokes reach: their bounding box grown by `reach_mm` (None for
+/// a class without strokes).
+pub(super) fn class_reach(b: &BoxInput, reach_mm: f64) -> Vec<Option<Roi>> {
     let size = b.roi.size();
     (0..b.profile.classes().len() as u8)
         .map(|c| {
-            let mut lo = [usize::MAX; 3];
-            let mut hi = [0usize; 3];
-            for (j, _) in b.marks.iter().enumerate().filter(|(_, m)| **m == Some(c)) {
-                let v = [
-                    j % size[0],
-                    (j / size[0]) % size[1],
-                    j / (size[0] * size[1]),
-                ];
-                for a in 0..3 {
-                    lo[a] = lo[a].min(v[a]);
-                    hi[a] = hi[a].max(v[a] + 1);
-                }
-            }
-            let grow: [usize; 3] =
-                std::array::from_fn(|a| (reach_mm / b.spacing[a]).ceil() as usize);
-            Reach {
-                lo: std::array::from_fn(|a| lo[a].saturating_sub(grow[a])),
-                hi: std::array::from_fn(|a| (hi[a] + grow[a]).min(size[a])),
-                size,
-            }
+            let voxels = (b.marks.iter().enumerate())
+                .filter(|(_, m)| **m == Some(c))
+                .map(|(j, _)| j);
+            Roi::around_in(voxels, size, b.spacing, reach_mm)
         })
         .collect()
-}
-
-/// A box within the refinement's box.
-pub(super) struct Reach {
-    lo: [usize; 3],
-    hi: [usize; 3],
-    size: [usize; 3],
-}
-
-impl Reach {
-    pub(super) fn contains(&self, j: usize) -> bool {
-        let s = self.size;
-        let v = [j % s[0], (j / s[0]) % s[1], j / (s[0] * s[1])];
-        (0..3).all(|a| v[a] >= self.lo[a] && v[a] < self.hi[a])
-    }
 }
 
 /// `proposed`, kept only where it changes `current` in a connected piece (6-neighbours) that holds a

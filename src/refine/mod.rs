@@ -213,8 +213,10 @@ pub fn refine_box(b: &BoxInput, opts: &RefineOptions) -> Result<Vec<u8>> {
         .map(|(j, (&(c, p), &mark))| {
             let (c, was) = (c as usize, b.current[j] as usize);
             let sure = b.probs.get(was).is_some_and(|q| q[j] >= opts.protect_above);
-            let allowed =
-                p >= opts.min_change_probability && reach[c].contains(j) && over[c][was] && !sure;
+            let allowed = p >= opts.min_change_probability
+                && reach[c].is_some_and(|r| r.local_index(j).is_some())
+                && over[c][was]
+                && !sure;
             let c = c as u8;
             mark.unwrap_or(if allowed { c } else { b.current[j] })
         })

@@ -19,7 +19,16 @@ impl Roi {
         grid: &Grid,
         margin_mm: f64,
     ) -> Option<Self> {
-        let dims = grid.dims;
+        Self::around_in(voxels, grid.dims, grid.spacing(), margin_mm)
+    }
+
+    /// [`Roi::around`] on a block of `dims` voxels of `spacing` mm.
+    pub fn around_in(
+        voxels: impl IntoIterator<Item = usize>,
+        dims: [usize; 3],
+        spacing: [f64; 3],
+        margin_mm: f64,
+    ) -> Option<Self> {
         let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
         for i in voxels {
             let v = [
@@ -35,7 +44,6 @@ impl Roi {
         if lo[0] == usize::MAX {
             return None;
         }
-        let spacing = grid.spacing();
         for a in 0..3 {
             let grow = (margin_mm / spacing[a]).ceil() as usize;
             lo[a] = lo[a].saturating_sub(grow);

@@ -36,6 +36,12 @@ pub const PAINT: (u32, u32) = (31, 550);
 pub const RESTORE: (u32, u32) = (56, 583);
 /// The eraser check box beside Paint.
 pub const ERASE: (u32, u32) = (69, 550);
+/// The Refine toggle beside the eraser.
+pub const REFINE: (u32, u32) = (145, 550);
+/// Export field and "Save labels" in Refine mode after a refinement (brush rows, Undo/Redo, the
+/// "unsaved" line, the set's line and the refinement's status above).
+pub const EXPORT_FIELD_REFINING: (u32, u32) = (122, 742);
+pub const SAVE_LABELS_REFINING: (u32, u32) = (47, 766);
 /// Export field and "Save labels" while the model's labels are shown, not in paint mode.
 pub const EXPORT_FIELD: (u32, u32) = (122, 599);
 pub const SAVE_LABELS: (u32, u32) = (47, 623);

@@ -9,6 +9,7 @@ mod common;
 
 mod layout;
 mod package;
+mod refine;
 mod training;
 mod viewer;
 mod worklist;

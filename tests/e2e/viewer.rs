@@ -19,7 +19,7 @@ const SAME: usize = 30;
 /// At least this many must differ where it must "change".
 const DIFFERENT: usize = 200;
 
-fn settle(app: &App) -> RgbImage {
+pub fn settle(app: &App) -> RgbImage {
     app.settle(Duration::from_millis(1500), Duration::from_secs(180))
 }
 
@@ -74,7 +74,7 @@ pub fn stroke(app: &App) {
 }
 
 /// Saves the shown labels to `path` with the Export field and "Save labels".
-fn save_labels(app: &mut App, field: (u32, u32), button: (u32, u32), path: &Path) {
+pub fn save_labels(app: &mut App, field: (u32, u32), button: (u32, u32), path: &Path) {
     app.fill(field, &path.display().to_string());
     app.click(button);
     app.hover(NEUTRAL);

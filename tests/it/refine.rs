@@ -99,15 +99,7 @@ fn refine_mode_strokes_update_undo_as_one_and_save() {
         .build_ui_state(|ui, app: &mut ViewerApp| app.show(ui), app);
     crate::viewer_editing::wait(&mut h, "the segmentation", experts_done);
     h.run_steps(3);
-    let fused = h
-        .state()
-        .view
-        .as_ref()
-        .unwrap()
-        .overlay
-        .labels
-        .clone()
-        .unwrap();
+    let fused = crate::viewer_editing::overlay(&h);
     h.get_by_label("Refine").click();
     h.run_steps(2);
     let view = h.state_mut().view.as_mut().unwrap();
@@ -123,16 +115,8 @@ fn refine_mode_strokes_update_undo_as_one_and_save() {
         });
     }
     let status = h.state().refine.status.clone().unwrap_or_default();
-    assert!(status.contains("voxels changed"), "{status}");
-    let refined = h
-        .state()
-        .view
-        .as_ref()
-        .unwrap()
-        .overlay
-        .labels
-        .clone()
-        .unwrap();
+    assert!(status.contains("the strokes changed"), "{status}");
+    let refined = crate::viewer_editing::overlay(&h);
     let changed = refined.iter().zip(&fused).filter(|(a, b)| a != b).count();
     assert!(changed > 0, "the strokes changed the labels");
     assert_eq!(h.state().view.as_ref().unwrap().edit.set.scribbles.len(), 2);

@@ -40,7 +40,7 @@ pub(crate) fn wait(
     assert!(done(h.state()), "timed out waiting for {what}");
 }
 
-fn overlay(h: &Harness<'static, ViewerApp>) -> Vec<u8> {
+pub(crate) fn overlay(h: &Harness<'static, ViewerApp>) -> Vec<u8> {
     h.state()
         .view
         .as_ref()
