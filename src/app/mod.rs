@@ -372,7 +372,9 @@ impl ViewerApp {
         panels::label_file(ui, &mut self.overlay_field, view, &mut self.error);
         ui.separator();
         ui.label("Edit labels (Ctrl+Z undo, Ctrl+Y redo)");
-        let ready = (self.models.model.as_ref()).is_some_and(|m| m.maps.is_some());
+        // The model's maps of this case (a model kept from another case has maps of that one).
+        let ready = (self.models.model.as_ref().and_then(|m| m.maps.as_ref()))
+            .is_some_and(|m| m.classes.len() == view.case.grid.len());
         let refine = &mut self.refine;
         let toggle = |ui: &mut egui::Ui, view: &mut CaseView| refine.toggle(ui, view, ready);
         editing::controls(ui, view, &self.autosave, &mut self.error, toggle);

@@ -3,7 +3,7 @@
 //! (`refine::refine_box` on the box the strokes define, cut on the UI thread in a few milliseconds).
 //! The result becomes one undo step with the set's strokes; a stroke drawn while a refinement runs
 //! makes it start again with every stroke once it ends. A refusal (the strokes cannot be separated)
-//! is shown and nothing changes.
+//! is shown; the strokes stay as painted and nothing else changes.
 
 use super::case_view::CaseView;
 use super::job::Job;
@@ -33,9 +33,12 @@ impl RefineTool {
     /// stroke not refined yet.
     pub fn tick(&mut self, ctx: &egui::Context, view: &mut CaseView, maps: Option<&CaseMaps>) {
         if let Some(done) = Job::poll(&mut self.job) {
-            let stale = view.edit.set.wants_run || view.edit.set.base.is_none();
+            // A stroke since it started (ended or still being drawn), a new set or another case.
+            let set = &view.edit.set;
+            let stale = set.wants_run || set.base.is_none() || view.edit.stroke_active();
             match done {
-                Ok(_) if stale => {}
+                _ if stale => {}
+                Ok((boxed, _)) if boxed.roi.dims != view.case.grid.dims => {}
                 Ok((boxed, refined)) => {
                     view.edit.refined(&mut view.overlay, &boxed, &refined);
                     let secs = self.started.map_or(0.0, |t| t.elapsed().as_secs_f64());
@@ -44,7 +47,11 @@ impl RefineTool {
                     let n = changed.count();
                     self.status = Some(format!("the strokes changed {n} voxels ({secs:.2} s)"));
                 }
-                Err(e) => self.status = Some(e.to_string()),
+                Err(e) => {
+                    self.status = Some(format!(
+                        "{e} (the strokes stay as painted; Undo removes them)"
+                    ))
+                }
             }
         }
         if self.job.is_none() && view.edit.set.wants_run {

@@ -238,6 +238,15 @@ fn check(input: &RefineInput, current: &[u8], scribbles: &[Scribble]) -> Result<
             current.len()
         )));
     }
+    let maps_fit = input.probs.len() == classes.len()
+        && input.probs.iter().all(|p| p.len() == n)
+        && (input.experts.iter().flatten()).all(|e| e.len() == n)
+        && (input.sequences.iter().flatten()).all(|s| s.len() == n);
+    if !maps_fit {
+        return Err(CloeError::Refused(
+            "the model's maps are not of this case: run the model on it first".into(),
+        ));
+    }
     if let Some(s) = scribbles.iter().find(|s| s.class as usize >= classes.len()) {
         return Err(CloeError::Refused(format!(
             "a stroke says class {}; the {} classes are 0..{} ({})",
@@ -351,7 +360,7 @@ fn check_separable(b: &BoxInput, fit: &Fitted, opts: &RefineOptions) -> Result<(
         return Err(CloeError::Refused(format!(
             "the strokes cannot tell {} from {} with the sequences this case has{without}: \
              fitted to half of the strokes, the other half of the {} stroke is {:.0} % {}; \
-             nothing was changed",
+             not refined",
             classes[c],
             classes[other],
             classes[c],
@@ -476,35 +485,41 @@ mod tests {
 
     #[test]
     fn changes_stay_in_the_box_and_connected_to_a_stroke() {
-        let s = synthetic();
-        // One ET stroke; a far copy of the ET block is not touched.
-        let mut far = s.current.clone();
-        let strokes = [stroke(3, 13..19)];
-        let opts = RefineOptions {
-            margin_mm: 3.0,
-            ..RefineOptions::default()
+        let mut s = synthetic();
+        // A second ET-like block (NCR/NET in the labels, bright on FLAIR and T1c) apart from the
+        // tumour by two rows of background, within the stroke's reach: not connected, not changed.
+        let far = |i: usize| {
+            let (x, y, z) = (i % 24, (i / 24) % 24, i / 576);
+            (12..20).contains(&x) && (20..23).contains(&y) && (3..9).contains(&z)
         };
-        let r = refine(&input(&s, None), &far, &strokes, &opts)
-            .map_err(|e| e.to_string())
-            .unwrap();
-        assert!(r.changed > 0);
-        for (i, (a, b)) in r.labels.iter().zip(&far).enumerate() {
-            if a != b {
-                assert!(
-                    r.roi.local_index(i).is_some(),
-                    "voxel {i} changed outside the box"
-                );
-            }
+        for i in (0..s.current.len()).filter(|&i| far(i)) {
+            s.current[i] = 1;
+            s.sequences[0][i] += 3.0;
+            s.sequences[1][i] += 3.0;
         }
-        far.iter_mut().for_each(|c| *c = 0);
+        let strokes = [stroke(3, 13..19), stroke(1, 5..11)];
+        let r = refine(
+            &input(&s, None),
+            &s.current,
+            &strokes,
+            &RefineOptions::default(),
+        );
+        let r = r.map_err(|e| e.to_string()).unwrap();
+        assert!(r.changed > 0);
+        assert!(
+            (0..s.current.len())
+                .filter(|&i| far(i))
+                .all(|i| r.labels[i] == 1),
+            "the far block keeps its labels"
+        );
         let e = refine(
             &input(&s, None),
-            &far,
+            &s.current,
             &[Scribble {
                 class: 9,
                 voxels: vec![0],
             }],
-            &opts,
+            &RefineOptions::default(),
         );
         assert!(e.err().is_some_and(|e| e.to_string().contains("class 9")));
     }

@@ -45,7 +45,7 @@ impl Roi {
             return None;
         }
         for a in 0..3 {
-            let grow = (margin_mm / spacing[a]).ceil() as usize;
+            let grow = (margin_mm / spacing[a]).ceil().clamp(0.0, dims[a] as f64) as usize;
             lo[a] = lo[a].saturating_sub(grow);
             hi[a] = (hi[a] + grow).min(dims[a]);
         }

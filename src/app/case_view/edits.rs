@@ -107,8 +107,10 @@ impl EditState {
             Some((s, p, last)) if p == plane && last[map.axes[2]] == at[map.axes[2]] => {
                 (s, Some(last))
             }
-            Some((s, _, _)) => {
-                self.history.push(s);
+            Some(other) => {
+                // Another slice or plane: the stroke so far ends there (and, refining, joins the set).
+                self.stroke = Some(other);
+                self.end_stroke();
                 (Stroke::default(), None)
             }
             None => (Stroke::default(), None),
