@@ -27,12 +27,16 @@ pub struct Stroke {
 impl Stroke {
     /// The stroke that turns `before` into `after` (grids of the same size).
     pub fn between(before: &[u8], after: &[u8]) -> Self {
+        let changes = before.iter().zip(after).enumerate();
+        Self::from_changes(changes.map(|(i, (&a, &b))| (i, a, b)))
+    }
+
+    /// The stroke of `(voxel, old class, new class)` changes (unchanged ones left out).
+    pub fn from_changes(changes: impl IntoIterator<Item = (usize, u8, u8)>) -> Self {
         let mut s = Self::default();
-        for (i, (&a, &b)) in before.iter().zip(after).enumerate() {
-            if a != b {
-                s.touched.insert(i, s.changes.len());
-                s.changes.push((i, a, b));
-            }
+        for (i, a, b) in changes.into_iter().filter(|c| c.1 != c.2) {
+            s.touched.insert(i, s.changes.len());
+            s.changes.push((i, a, b));
         }
         s
     }

@@ -437,6 +437,18 @@ mod tests {
         }
     }
 
+    /// The ET and NCR/NET strokes of the synthetic case, refined with every sequence.
+    fn refine_both(s: &Synthetic) -> Refined {
+        let strokes = [stroke(3, 13..19), stroke(1, 5..11)];
+        let r = refine(
+            &input(s, None),
+            &s.current,
+            &strokes,
+            &RefineOptions::default(),
+        );
+        r.map_err(|e| e.to_string()).unwrap()
+    }
+
     /// A line along x in the slice z = 6, row y = 12.
     fn stroke(class: u8, xs: std::ops::Range<usize>) -> Scribble {
         let voxels = xs.map(|x| x + 24 * (12 + 24 * 6)).collect();
@@ -446,14 +458,7 @@ mod tests {
     #[test]
     fn strokes_find_the_sequence_that_separates_two_classes() {
         let s = synthetic();
-        let strokes = [stroke(3, 13..19), stroke(1, 5..11)];
-        let r = refine(
-            &input(&s, None),
-            &s.current,
-            &strokes,
-            &RefineOptions::default(),
-        );
-        let r = r.map_err(|e| e.to_string()).unwrap();
+        let r = refine_both(&s);
         let dice = crate::metrics::region_dice(Profile::Brats, &r.labels, &s.truth);
         let before = crate::metrics::region_dice(Profile::Brats, &s.current, &s.truth);
         assert!(
@@ -497,14 +502,7 @@ mod tests {
             s.sequences[0][i] += 3.0;
             s.sequences[1][i] += 3.0;
         }
-        let strokes = [stroke(3, 13..19), stroke(1, 5..11)];
-        let r = refine(
-            &input(&s, None),
-            &s.current,
-            &strokes,
-            &RefineOptions::default(),
-        );
-        let r = r.map_err(|e| e.to_string()).unwrap();
+        let r = refine_both(&s);
         assert!(r.changed > 0);
         assert!(
             (0..s.current.len())

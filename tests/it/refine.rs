@@ -122,15 +122,7 @@ fn refine_mode_strokes_update_undo_as_one_and_save() {
     assert_eq!(h.state().view.as_ref().unwrap().edit.set.scribbles.len(), 2);
     h.state_mut().view.as_mut().unwrap().undo();
     h.run_steps(2);
-    let undone = h
-        .state()
-        .view
-        .as_ref()
-        .unwrap()
-        .overlay
-        .labels
-        .clone()
-        .unwrap();
+    let undone = crate::viewer_editing::overlay(&h);
     assert!(undone == fused, "one undo takes the whole set back");
     h.state_mut().view.as_mut().unwrap().redo();
     h.run_steps(2);

@@ -151,9 +151,13 @@ impl EditState {
         let Some(labels) = overlay.labels.as_mut() else {
             return 0;
         };
-        let before = labels.clone();
+        // Only the box can change: the undo step is read from it, not from the whole grid.
+        let changes = (refined.iter().enumerate()).map(|(j, &new)| {
+            let i = boxed.roi.grid_index(j);
+            (i, labels[i], new)
+        });
+        let stroke = Stroke::from_changes(changes);
         let changed = boxed.apply(refined, labels);
-        let stroke = Stroke::between(&before, labels);
         let entries = self.set.entries + !stroke.is_empty() as usize;
         self.history.push(stroke);
         self.set.entries = self.history.merge_last(entries);
