@@ -4,7 +4,7 @@
 
 use crate::case::{Profile, Subset, find_labelled_cases, load_case, unreadable_cases};
 use crate::error::{CloeError, Result};
-use crate::infer::Session;
+use crate::infer::{InferOptions, Session};
 use crate::io::ReadOptions;
 use crate::metrics::{SubsetTable, region_dice, region_scores};
 use crate::model::CloeNet;
@@ -19,6 +19,7 @@ pub fn evaluate(
     net: &CloeNet,
     data: &Path,
     device: &Device,
+    infer: InferOptions,
     progress: &mut dyn FnMut(usize, usize),
     cancel: &AtomicBool,
 ) -> Result<SubsetTable> {
@@ -49,7 +50,7 @@ pub fn evaluate(
         let body: Vec<bool> = (0..case.grid.len())
             .map(|i| case.modalities.iter().flatten().any(|v| v.data[i] != 0.0))
             .collect();
-        let mut session = Session::new(net.clone(), &case, device.clone())?;
+        let mut session = Session::with_options(net.clone(), &case, device.clone(), infer, true)?;
         session.run_experts(&mut |_, _| {}, cancel)?;
         let subsets: Vec<Subset> = table.subsets.clone();
         for (si, subset) in subsets.iter().enumerate() {
@@ -151,6 +152,7 @@ pub fn fit_postprocessing(
     net: &CloeNet,
     data: &Path,
     device: &Device,
+    infer: InferOptions,
     progress: &mut dyn FnMut(usize, usize),
     cancel: &AtomicBool,
 ) -> Result<PostProcessFit> {
@@ -166,7 +168,7 @@ pub fn fit_postprocessing(
     for source in &sources {
         let case = load_case(source, ReadOptions::default())?;
         let truth = &case.label.as_ref().expect("filtered on labels").classes;
-        let mut session = Session::new(raw.clone(), &case, device.clone())?;
+        let mut session = Session::with_options(raw.clone(), &case, device.clone(), infer, true)?;
         session.run_experts(&mut |_, _| {}, cancel)?;
         for subset in &subsets {
             if cancel.load(Ordering::Relaxed) {

@@ -8,7 +8,7 @@ use super::case_view::{CaseView, HeatMap};
 use super::gating_chart::gating_chart;
 use super::job::Job;
 use crate::case::{Case, Subset};
-use crate::device::{ComputeDevice, DeviceChoice, select};
+use crate::device::{ComputeDevice, DeviceChoice, Measure, select_with};
 use crate::error::{CloeError, Result};
 use crate::infer::{CaseMaps, Session};
 use crate::model::{CloeNet, load_model};
@@ -78,7 +78,8 @@ impl ModelState {
 
     /// Loads the model in `dir` on `choice` (`None`: the default device).
     pub fn load_on(dir: &Path, choice: Option<DeviceChoice>) -> Result<Self> {
-        let device = select(choice)?;
+        // `auto` without figures for this machine measures in the background: the app stays usable.
+        let device = select_with(choice, Measure::InBackground)?;
         let net = load_model(dir, &device.device)?;
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -392,7 +393,11 @@ impl ModelPanel {
         let Some(model) = self.model.as_mut() else {
             return;
         };
-        ui.label(format!("device: {}", model.device.label));
+        ui.label(format!("device: {}", model.device.label))
+            .on_hover_text(&model.device.why);
+        if !model.device.why.is_empty() {
+            ui.small(&model.device.why);
+        }
         run_row(ui, model, view, error);
         if model.maps.is_none() {
             return;

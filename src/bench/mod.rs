@@ -1,11 +1,16 @@
 //! Benchmarks of the network that `cloe bench` and `cargo bench --bench network` share: one 3×3×3 conv
 //! 16→16 at 128³ (kernel reference, the network's path and Burn's module), a forward of the model on a
-//! whole cropped case, the re-fusion a modality toggle runs, and one training step. GFLOP/s from the
+//! whole cropped case, `cloe segment`'s work on the same case by each way of cutting it into windows
+//! (`segment`), the re-fusion a modality toggle runs, and one training step. GFLOP/s from the
 //! counted convolution FLOPs. With `profile`, also where the time goes (`profile`).
 
 mod breakdown;
+mod dispatches;
+mod segment;
 
 pub use breakdown::{LayerTiming, NetworkProfile, PhaseProfile};
+pub use dispatches::{DISPATCH_SIDE, DispatchCounts, PhaseDispatches, dispatch_counts};
+pub use segment::{SegmentTiming, segment_bench};
 
 use crate::case::{find_case, load_case};
 use crate::device::ComputeDevice;
@@ -35,6 +40,8 @@ pub struct NetworkBench {
     pub forward_seconds: f64,
     pub forward_gflops: f64,
     pub forward_gflop: f64,
+    /// `cloe segment` of the same case, per way of cutting it into windows.
+    pub segment: Vec<SegmentTiming>,
     pub refuse_seconds: f64,
     /// Patches per training step.
     pub batch: usize,
@@ -97,6 +104,23 @@ impl std::fmt::Display for NetworkBench {
             "  forward, 4 modalities, {x}x{y}x{z}       median {:.3} s  {:.1} GFLOP/s ({:.1} GFLOP)",
             self.forward_seconds, self.forward_gflops, self.forward_gflop
         )?;
+        for s in &self.segment {
+            let [a, b, c] = s.size;
+            writeln!(
+                f,
+                "  cloe segment, {} windows (overlap {}: {} of {a}x{b}x{c}) median {:.3} s ({:.2}x a \
+                 forward): read {:.3}, prepare {:.3}, network and maps {:.3}, write {:.3}",
+                s.windows,
+                s.overlap,
+                s.count,
+                s.total_seconds,
+                s.total_seconds / self.forward_seconds,
+                s.read_seconds,
+                s.prepare_seconds,
+                s.network_seconds,
+                s.write_seconds
+            )?;
+        }
         writeln!(
             f,
             "  re-fusion after a toggle (3 of 4)    median {:.3} s  ({:.0} % of a forward)",
@@ -179,29 +203,15 @@ pub fn network_bench(
     });
     let voxels: usize = dims.iter().product();
     let forward_gflop = cfg.forward_flops(voxels, 4) / 1e9;
+    let segment = segment_modes()
+        .into_iter()
+        .map(|infer| segment_bench(case_dir, &net, &device, infer, runs))
+        .collect::<Result<Vec<_>>>()?;
     let refuse_seconds = refuse_bench(runs, &net, &inputs);
 
-    let ad = device.clone().autodiff();
-    let mut model = CloeNet::new(cfg, &ad);
-    let mut optim = AdamConfig::new().init();
     let p = cfg.patch;
     let [pd, ph, pw] = [p.min(dims[2]), p.min(dims[1]), p.min(dims[0])];
-    let patch = training_patch(&inputs, [pd, ph, pw], batch, &ad);
-    let target = one_hot(
-        &vec![0u8; batch * pd * ph * pw],
-        batch,
-        [pd, ph, pw],
-        cfg.classes,
-        &ad,
-    );
-    let mut rng = crate::train::step_rng(0, 0);
-    let mut step = || {
-        let pred = model.forward(&patch);
-        let terms = cloe_loss(&model, &pred, &patch, target.clone(), &mut rng);
-        let grads = GradientsParams::from_grads(terms.total.backward(), &model);
-        model = optim.step(2e-4, model.clone(), grads);
-        let _ = to_vec(terms.total);
-    };
+    let mut step = training_step(cfg, &inputs, [pd, ph, pw], batch, &device);
     let step_seconds = time(runs, &mut step);
     // The same forward and step with Burn's own operations in place of the CPU kernels.
     let burn_ops = (opts.compare_burn && crate::ops::use_cpu_kernels(&device)).then(|| {
@@ -232,6 +242,7 @@ pub fn network_bench(
         forward_seconds,
         forward_gflops: forward_gflop / forward_seconds,
         forward_gflop,
+        segment,
         refuse_seconds,
         batch,
         step_seconds,
@@ -240,6 +251,24 @@ pub fn network_bench(
         burn_ops,
         profile,
     })
+}
+
+/// The ways of cutting a case that `cloe segment` is timed with: patch windows overlapping by half
+/// (the default) and by a quarter, and the whole case.
+fn segment_modes() -> [crate::infer::InferOptions; 3] {
+    use crate::infer::{InferOptions, WindowMode};
+    let patch = |overlap| InferOptions {
+        windows: WindowMode::Patch,
+        overlap,
+    };
+    [
+        patch(0.5),
+        patch(0.25),
+        InferOptions {
+            windows: WindowMode::Whole,
+            ..InferOptions::default()
+        },
+    ]
 }
 
 /// Times one 3×3×3 conv 16→16 at 128³ through the network's path and through Burn's `Conv3d`.
@@ -299,6 +328,36 @@ fn refuse_bench(runs: usize, net: &CloeNet, inputs: &[Option<Tensor<5>>]) -> f64
 }
 
 /// A training batch: the corner `[d, h, w]` of every input, repeated `batch` times, on `ad`.
+/// One training step of a fresh model on `batch` copies of the `[d, h, w]` corner of `inputs`, all
+/// losses, Adam; each call runs one step and reads the loss back.
+pub(crate) fn training_step(
+    cfg: &CloeConfig,
+    inputs: &[Option<Tensor<5>>],
+    [d, h, w]: [usize; 3],
+    batch: usize,
+    device: &Device,
+) -> impl FnMut() {
+    let ad = device.clone().autodiff();
+    let mut model = CloeNet::new(cfg, &ad);
+    let mut optim = AdamConfig::new().init();
+    let patch = training_patch(inputs, [d, h, w], batch, &ad);
+    let target = one_hot(
+        &vec![0u8; batch * d * h * w],
+        batch,
+        [d, h, w],
+        cfg.classes,
+        &ad,
+    );
+    let mut rng = crate::train::step_rng(0, 0);
+    move || {
+        let pred = model.forward(&patch);
+        let terms = cloe_loss(&model, &pred, &patch, target.clone(), &mut rng);
+        let grads = GradientsParams::from_grads(terms.total.backward(), &model);
+        model = optim.step(2e-4, model.clone(), grads);
+        let _ = to_vec(terms.total);
+    }
+}
+
 fn training_patch(
     inputs: &[Option<Tensor<5>>],
     [pd, ph, pw]: [usize; 3],

@@ -63,6 +63,7 @@ pub fn run_batch(
         device: &compute.device,
         device_label: &compute.label,
         modalities: a.modalities.as_deref(),
+        infer: a.infer.options(),
     };
     let pb = ProgressBar::new(todo.len() as u64);
     pb.set_style(

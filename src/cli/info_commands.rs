@@ -11,9 +11,14 @@ use std::path::PathBuf;
 /// Arguments of `cloe devices`.
 #[derive(Debug, clap::Args)]
 pub struct DevicesArgs {
-    /// Device to select: auto (a hardware GPU if any, else the CPU), cpu or gpu. Default: CLOE_DEVICE, else auto.
+    /// Device to select: auto (the device that ran a small forward fastest on this machine), cpu or
+    /// gpu. Default: CLOE_DEVICE, else auto.
     #[arg(long, value_enum)]
     device: Option<DeviceChoice>,
+    /// Measure the devices again (auto keeps its figures per machine and version in the user's cache
+    /// folder, or CLOE_DEVICE_CACHE).
+    #[arg(long)]
+    measure: bool,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -54,14 +59,32 @@ pub struct BenchArgs {
     /// the project's kernels (the baseline of the CPU speed-up; CPU only).
     #[arg(long)]
     compare_burn: bool,
+    /// Only count what a forward and a training step ask of the GPU (`--device gpu`; lavapipe
+    /// counts what any GPU would be asked): compute dispatches by kernel and host read-backs.
+    #[arg(long)]
+    dispatches: bool,
 }
 
 /// `cloe devices`.
 pub fn run_devices(a: DevicesArgs) -> Result<()> {
     let adapters = device::adapters();
-    let chosen = device::select(a.device)?;
+    let measure = if a.measure {
+        device::Measure::Again
+    } else {
+        device::Measure::Now
+    };
+    let chosen = device::select_with(a.device, measure)?;
+    let measured = device::cache_path()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| serde_json::from_str::<device::SpeedRecord>(&t).ok())
+        .filter(|r| r.key == device::machine_key(&adapters));
     if a.json {
-        let value = serde_json::json!({ "adapters": adapters, "selected": chosen.label });
+        let value = serde_json::json!({
+            "adapters": adapters,
+            "selected": chosen.label,
+            "why": chosen.why,
+            "measured": measured.map(|r| r.measured),
+        });
         outln!("{}", to_json(&value)?)?;
     } else {
         if adapters.is_empty() {
@@ -76,7 +99,23 @@ pub fn run_devices(a: DevicesArgs) -> Result<()> {
                 a.driver
             )?;
         }
-        outln!("selected {}", chosen.label)?;
+        if let Some(r) = &measured {
+            for m in &r.measured {
+                match (m.seconds, &m.error) {
+                    (Some(s), _) => outln!(
+                        "measured {}: {s:.3} s a {}³ forward",
+                        m.name,
+                        device::PROBE_SIDE
+                    )?,
+                    (None, e) => outln!(
+                        "measured {}: failed ({})",
+                        m.name,
+                        e.as_deref().unwrap_or("?")
+                    )?,
+                }
+            }
+        }
+        outln!("selected {} ({})", chosen.label, chosen.why)?;
     }
     if a.check_gradients {
         let check = crate::backend_check::check_conv_weight_gradient(&chosen.device);
@@ -97,6 +136,10 @@ pub fn run_devices(a: DevicesArgs) -> Result<()> {
 /// `cloe bench`.
 pub fn run_bench(a: BenchArgs) -> Result<()> {
     let compute = device::select(a.device)?;
+    if a.dispatches {
+        let counts = crate::bench::dispatch_counts(&compute.device);
+        return outln!("dispatches on {}\n{counts}", compute.label);
+    }
     let cfg = CloeConfig {
         channels: a.channels,
         patch: a.patch,

@@ -12,7 +12,7 @@ use crate::eval::{evaluate, fit_postprocessing};
 use crate::export_prediction::{
     LabelOrigin, SegmentReport, Shard, parse_shard, write_extras, write_labels, write_labels_seg,
 };
-use crate::infer::Session;
+use crate::infer::{InferOptions, Session, WindowMode};
 use crate::io::{ReadOptions, WriteOptions, check_target, is_volume_path, write_json, write_text};
 use crate::model::{CloeConfig, load_model, save_config};
 use crate::preprocess::PrepareOptions;
@@ -91,6 +91,39 @@ pub fn run_train(opts: TrainOptions) -> Result<()> {
     Ok(())
 }
 
+/// How `cloe segment` and `cloe eval` cut a case into windows.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InferArgs {
+    /// How the case is cut into windows for the network: `patch` (the model's patch, overlapping by
+    /// --overlap) or `whole` (the cropped case at once, or the fewest large windows the memory
+    /// allows).
+    #[arg(long, value_enum, default_value_t)]
+    pub windows: WindowMode,
+    /// How much neighbouring patch windows overlap, 0 to 0.95 (0.5: each advances by half a patch).
+    #[arg(long, default_value_t = InferOptions::OVERLAP, value_parser = parse_overlap)]
+    pub overlap: f64,
+}
+
+/// An overlap from 0 to 0.95, or why not.
+fn parse_overlap(arg: &str) -> std::result::Result<f64, String> {
+    match arg.trim().parse::<f64>() {
+        Ok(x) if (0.0..=0.95).contains(&x) => Ok(x),
+        _ => Err(format!(
+            "the overlap is a fraction of the patch from 0 to 0.95 (0.5: half), not {arg:?}"
+        )),
+    }
+}
+
+impl InferArgs {
+    /// The options these arguments ask for.
+    pub fn options(&self) -> InferOptions {
+        InferOptions {
+            windows: self.windows,
+            overlap: self.overlap,
+        }
+    }
+}
+
 /// Arguments of `cloe segment`.
 #[derive(Debug, clap::Args)]
 pub struct SegmentArgs {
@@ -128,6 +161,8 @@ pub struct SegmentArgs {
     /// The segments of the DICOM SEG: the nested regions (WT, TC, ET) or the disjoint classes.
     #[arg(long, value_enum, default_value = "regions")]
     pub seg_segments: super::seg_commands::SegmentsArg,
+    #[command(flatten)]
+    pub infer: InferArgs,
     #[arg(long, value_enum)]
     pub device: Option<DeviceChoice>,
     /// Replace existing output files (inputs are never replaced); with a folder of cases, segment
@@ -175,9 +210,15 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
     let pb = bar(0, "segment");
     // One subset: the experts are fused window by window and not kept (the viewer keeps them for its
     // modality switches), so a large case needs the memory of its maps alone.
-    let session = Session::for_one_subset(net, &case, compute.device.clone())?;
+    let infer = a.infer.options();
+    let session = Session::with_options(net, &case, compute.device.clone(), infer, false)?;
     let mut progress = progress_of(&pb);
-    let maps = session.segment_once(&used, &mut progress, &AtomicBool::new(false))?;
+    let maps = session.segment_once(
+        &used,
+        a.experts.is_some(),
+        &mut progress,
+        &AtomicBool::new(false),
+    )?;
     pb.finish_and_clear();
     let labels = write_labels(&a.out, &case, &maps.classes, &opts)?;
     let extras = (
@@ -291,6 +332,8 @@ pub struct EvalArgs {
     /// Write every case, subset and region as CSV.
     #[arg(long)]
     pub csv: Option<PathBuf>,
+    #[command(flatten)]
+    pub infer: InferArgs,
     #[arg(long, value_enum)]
     pub device: Option<DeviceChoice>,
     /// Replace existing output files.
@@ -311,6 +354,7 @@ pub fn run_eval(a: EvalArgs) -> Result<()> {
         check_target(target, &opts)?;
     }
     let compute = select(a.device)?;
+    let infer = a.infer.options();
     let mut net = load_model(model, &compute.device)?;
     // What will be left out is said before the work; a case that fails later is skipped too.
     if let Ok(sources) = find_labelled_cases(data, Some(net.config().profile), "to evaluate on") {
@@ -322,7 +366,7 @@ pub fn run_eval(a: EvalArgs) -> Result<()> {
         let pb = bar(0, "post-processing");
         let mut progress = progress_of(&pb);
         let no = AtomicBool::new(false);
-        let fit = fit_postprocessing(&net, data, &compute.device, &mut progress, &no)?;
+        let fit = fit_postprocessing(&net, data, &compute.device, infer, &mut progress, &no)?;
         pb.finish_and_clear();
         outln!(
             "# Post-processing chosen on {}\n{}",
@@ -338,6 +382,7 @@ pub fn run_eval(a: EvalArgs) -> Result<()> {
         &net,
         data,
         &compute.device,
+        infer,
         &mut progress,
         &AtomicBool::new(false),
     )?;

@@ -99,6 +99,8 @@ pub struct BatchModel<'a> {
     pub device_label: &'a str,
     /// `--modalities`, if given.
     pub modalities: Option<&'a str>,
+    /// How each case is cut into windows.
+    pub infer: crate::infer::InferOptions,
 }
 
 /// Segments one case of a batch: reads it, runs the model, writes its labels then its report.
@@ -112,8 +114,9 @@ pub fn segment_into(
     let case = load_case(&c.source, ReadOptions::default())?;
     let used = case.modalities_to_use(model.modalities)?;
     let opts = WriteOptions::protecting(c.source.input_files()).overwriting(true);
-    let session = Session::for_one_subset(model.net.clone(), &case, model.device.clone())?;
-    let maps = session.segment_once(&used, progress, cancel)?;
+    let (net, device) = (model.net.clone(), model.device.clone());
+    let session = Session::with_options(net, &case, device, model.infer, false)?;
+    let maps = session.segment_once(&used, false, progress, cancel)?;
     let labels = write_labels(&c.labels, &case, &maps.classes, &opts)?;
     let seconds = t.elapsed().as_secs_f64();
     let label = model.device_label.to_string();

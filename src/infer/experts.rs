@@ -1,9 +1,8 @@
-//! The expert paths of a whole case: every present modality's encoder and D_sep over sliding windows
-//! of the model's patch, kept window by window (`ExpertCache`) so the fusion can be re-run for any
-//! subset without running an encoder again.
+//! The expert paths of a whole case: every present modality's encoder and D_sep over the windows of a
+//! [`WindowPlan`], kept window by window (`ExpertCache`) so the fusion can be re-run for any subset
+//! without running an encoder again.
 
-use super::InferOptions;
-use super::windows::{extract, origins};
+use super::windows::{WindowPlan, extract};
 use crate::case::{Profile, Subset};
 use crate::error::{CloeError, Result};
 use crate::model::{CloeNet, Expert, pad, volume_tensor};
@@ -16,9 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct ExpertCache {
     pub profile: Profile,
     pub sample: Sample,
-    /// The sample grid padded to at least one patch per axis.
+    /// The sample grid padded to at least one window per axis.
     pub dims: [usize; 3],
-    pub patch: usize,
+    pub plan: WindowPlan,
     pub windows: Vec<[usize; 3]>,
     /// `experts[window][modality]`, `None` where the modality is missing from the case.
     pub experts: Vec<Vec<Option<Expert>>>,
@@ -30,7 +29,7 @@ pub(super) fn compute_experts(
     net: &CloeNet,
     sample: Sample,
     device: &Device,
-    opts: InferOptions,
+    plan: WindowPlan,
     progress: &mut dyn FnMut(usize, usize),
     cancel: &AtomicBool,
 ) -> Result<ExpertCache> {
@@ -39,7 +38,7 @@ pub(super) fn compute_experts(
         net,
         &sample,
         device,
-        opts,
+        plan,
         progress,
         cancel,
         &mut |_, row| experts.push(row),
@@ -48,16 +47,10 @@ pub(super) fn compute_experts(
         profile: net.config().profile,
         sample,
         dims,
-        patch: net.config().patch,
+        plan,
         windows,
         experts,
     })
-}
-
-/// The padded grid of `sample` for `net`'s patch (at least one patch per axis).
-pub(super) fn padded_dims(net: &CloeNet, sample: &Sample) -> [usize; 3] {
-    let p = net.config().patch;
-    sample.grid.dims.map(|d| d.max(p))
 }
 
 /// Runs the experts of every window in turn and hands each window's row (one expert per modality,
@@ -67,13 +60,12 @@ pub(super) fn for_each_window(
     net: &CloeNet,
     sample: &Sample,
     device: &Device,
-    opts: InferOptions,
+    plan: WindowPlan,
     progress: &mut dyn FnMut(usize, usize),
     cancel: &AtomicBool,
     each: &mut dyn FnMut([usize; 3], Vec<Option<Expert>>),
 ) -> Result<([usize; 3], Vec<[usize; 3]>)> {
-    let p = net.config().patch;
-    let dims = padded_dims(net, sample);
+    let dims = plan.padded(sample.grid.dims);
     let padded: Vec<Option<Vec<f32>>> = sample
         .channels
         .iter()
@@ -84,7 +76,7 @@ pub(super) fn for_each_window(
             "the case has no image to segment".into(),
         ));
     }
-    let windows = origins(dims, p, opts.overlap);
+    let windows = plan.origins(dims);
     for (i, origin) in windows.iter().enumerate() {
         if cancel.load(Ordering::Relaxed) {
             return Err(CloeError::Cancelled);
@@ -92,8 +84,9 @@ pub(super) fn for_each_window(
         let inputs: Vec<Option<Tensor<5>>> = padded
             .iter()
             .map(|c| {
-                c.as_ref()
-                    .map(|c| volume_tensor(&extract(c, dims, *origin, p), [p; 3], device))
+                c.as_ref().map(|c| {
+                    volume_tensor(&extract(c, dims, *origin, plan.size), plan.size, device)
+                })
             })
             .collect();
         each(*origin, net.experts(&inputs));

@@ -3,7 +3,7 @@
 //! (`CaseMaps`): classes, probabilities, each expert's labels, their disagreement, the REC map, u v w.
 
 use super::experts::ExpertCache;
-use super::windows::{accumulate, gaussian};
+use super::windows::{WindowPlan, accumulate, gaussian};
 use crate::case::Subset;
 use crate::error::{CloeError, Result, Setting};
 use crate::model::{CloeNet, Expert, to_vec};
@@ -32,7 +32,14 @@ pub(super) fn fuse(
     subset: &Subset,
     keep_experts: bool,
 ) -> Result<SampleMaps> {
-    let mut blend = Blend::new(net, cache.dims, &cache.present(), subset, keep_experts)?;
+    let mut blend = Blend::new(
+        net,
+        cache.dims,
+        cache.plan,
+        &cache.present(),
+        subset,
+        keep_experts,
+    )?;
     for (origin, row) in cache.windows.iter().zip(&cache.experts) {
         blend.add(net, *origin, row);
     }
@@ -43,7 +50,7 @@ pub(super) fn fuse(
 /// experts when no cache is kept): Gaussian-weighted sums, normalised at the end.
 pub(super) struct Blend {
     dims: [usize; 3],
-    p: usize,
+    size: [usize; 3],
     used: Subset,
     g: Vec<f32>,
     ones: Vec<f32>,
@@ -56,10 +63,12 @@ pub(super) struct Blend {
 }
 
 impl Blend {
-    /// An empty blend over the padded sample grid `dims` for the modalities of `subset` in `present`.
+    /// An empty blend over the padded sample grid `dims`, windows of `plan`, for the modalities of
+    /// `subset` in `present`.
     pub(super) fn new(
         net: &CloeNet,
         dims: [usize; 3],
+        plan: WindowPlan,
         present: &Subset,
         subset: &Subset,
         keep_experts: bool,
@@ -72,17 +81,17 @@ impl Blend {
             ));
         }
         let cfg = net.config();
-        let (k, m, p) = (cfg.classes, cfg.modalities, cfg.patch);
+        let (k, m) = (cfg.classes, cfg.modalities);
         let n: usize = dims.iter().product();
         let experts = (0..m)
             .map(|i| (keep_experts && used.contains(i)).then(|| vec![vec![0.0; n]; k]))
             .collect();
         Ok(Self {
             dims,
-            p,
+            size: plan.size,
             used,
-            g: gaussian(p),
-            ones: vec![1.0; p * p * p],
+            g: gaussian(plan.size),
+            ones: vec![1.0; plan.voxels()],
             probs: vec![vec![0.0; n]; k],
             region: vec![0.0; n],
             norm: vec![0.0; n],
@@ -92,12 +101,12 @@ impl Blend {
         })
     }
 
-    /// Adds the K class blocks of one window (`[K, p, p, p]`, x fastest) into per-class buffers.
+    /// Adds the K class blocks of one window (`[K, window]`, x fastest) into per-class buffers.
     fn add_classes(&self, acc: &mut [Vec<f32>], origin: [usize; 3], data: &[f32]) {
-        let block = self.p * self.p * self.p;
+        let block = self.g.len();
         for (c, buf) in acc.iter_mut().enumerate() {
             let part = &data[c * block..(c + 1) * block];
-            accumulate(buf, self.dims, origin, self.p, part, &self.g);
+            accumulate(buf, self.dims, origin, self.size, part, &self.g);
         }
     }
 
@@ -111,16 +120,16 @@ impl Blend {
         let mut probs = std::mem::take(&mut self.probs);
         self.add_classes(&mut probs, origin, &fp);
         self.probs = probs;
-        let (dims, p) = (self.dims, self.p);
+        let (dims, size) = (self.dims, self.size);
         accumulate(
             &mut self.region,
             dims,
             origin,
-            p,
+            size,
             &to_vec(fusion.region),
             &self.g,
         );
-        accumulate(&mut self.norm, dims, origin, p, &self.ones, &self.g);
+        accumulate(&mut self.norm, dims, origin, size, &self.ones, &self.g);
         let mut experts = std::mem::take(&mut self.experts);
         for (slot, e) in experts.iter_mut().zip(&refs) {
             if let (Some(acc), Some(e)) = (slot.as_mut(), e) {
@@ -129,7 +138,7 @@ impl Blend {
         }
         self.experts = experts;
         // Case-level scores: windows weighted by how much foreground they predict.
-        let block = p * p * p;
+        let block = self.g.len();
         let weight = fp[block..].iter().map(|&x| x as f64).sum::<f64>() + 1e-3 * block as f64;
         for (acc, t) in self.scores.iter_mut().zip([fusion.u, fusion.v, fusion.w]) {
             for (a, x) in acc.iter_mut().zip(to_vec(t)) {

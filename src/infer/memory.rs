@@ -2,16 +2,18 @@
 //! and checked against what the machine has free: a case too large for the machine is refused at once
 //! with the figure it would need, instead of being killed by the system halfway through.
 //!
-//! The big buffers, in bytes (M present modalities, K classes, C base channels, p the patch, N the
-//! sample grid padded to a patch, n the case grid):
+//! The big buffers, in bytes (M present modalities, K classes, C base channels, w a window's voxels, N
+//! the sample grid padded to the windows, n the case grid):
 //! - the expert cache: every window keeps, per present modality, its four encoder feature levels
 //!   (C·2^l channels at 1/2^l resolution) and K logits and K probabilities, as `f32`;
+//! - one window's forward at its peak ([`forward_bytes_per_voxel`] · w);
 //! - the fusion on the sample grid: K probabilities, the region map and the blending norm, and each
 //!   expert's K probabilities for the disagreement map: (K + 2 + M·K)·4·N;
 //! - the maps on the case grid: classes, K probabilities, region, disagreement, M expert labels, and
 //!   one `f32` copy while a map is written: (1 + 4K + 4 + 4 + M + 4)·n.
 
-use super::windows::origins;
+use super::plan::{GPU_TENSOR_LIMIT, WindowBudget, forward_bytes_per_voxel};
+use super::windows::WindowPlan;
 use crate::error::{CloeError, Result};
 use crate::model::CloeConfig;
 use crate::volume::Grid;
@@ -22,7 +24,11 @@ const GIB: f64 = (1u64 << 30) as f64;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MemoryEstimate {
     pub windows: usize,
+    /// One window's size.
+    pub window: [usize; 3],
     pub expert_cache: u64,
+    /// One window's forward at its peak.
+    pub forward: u64,
     pub sample_maps: u64,
     pub case_maps: u64,
 }
@@ -30,22 +36,22 @@ pub struct MemoryEstimate {
 impl MemoryEstimate {
     /// The whole estimate, bytes.
     pub fn total(&self) -> u64 {
-        self.expert_cache + self.sample_maps + self.case_maps
+        self.expert_cache + self.forward + self.sample_maps + self.case_maps
     }
 }
 
-/// The estimate for `present` modalities of a case on `case_grid`, prepared onto `sample_dims`.
+/// The estimate for `present` modalities of a case on `case_grid`, prepared onto `sample_dims` and cut
+/// into windows by `plan`.
 pub fn estimate(
     cfg: &CloeConfig,
     sample_dims: [usize; 3],
     case_grid: &Grid,
     present: usize,
-    overlap: f64,
+    plan: &WindowPlan,
 ) -> MemoryEstimate {
-    let p = cfg.patch;
-    let padded = sample_dims.map(|d| d.max(p));
-    let windows = origins(padded, p, overlap).len();
-    let block = (p * p * p) as f64;
+    let padded = plan.padded(sample_dims);
+    let windows = plan.origins(padded).len();
+    let block = plan.voxels() as f64;
     let features: f64 = (0..4)
         .map(|l| cfg.level_channels(l) as f64 / 8f64.powi(l as i32))
         .sum();
@@ -55,7 +61,9 @@ pub fn estimate(
     let case = case_grid.len() as f64;
     MemoryEstimate {
         windows,
+        window: plan.size,
         expert_cache: (windows as f64 * per_window) as u64,
+        forward: forward_bytes_per_voxel(cfg, present) * plan.voxels() as u64,
         sample_maps: ((k + 2.0 + m * k) * 4.0 * n) as u64,
         case_maps: ((1.0 + 4.0 * k + 4.0 + 4.0 + m + 4.0) * case) as u64,
     }
@@ -76,13 +84,38 @@ pub fn available() -> Option<u64> {
     Some(kb << 10)
 }
 
-/// Refuses `estimate` when it exceeds `available`, with the figures and what to do.
-pub fn check(
-    case: &str,
+/// What one window may hold: on the CPU, half of what `available` leaves after the maps and (with
+/// `cache`) the experts of the whole case (4 GiB in all where the free memory is not known); on a GPU,
+/// 2 GiB, and no tensor over [`GPU_TENSOR_LIMIT`].
+pub fn window_budget(
     cfg: &CloeConfig,
-    e: &MemoryEstimate,
+    sample_dims: [usize; 3],
+    case_grid: &Grid,
+    present: usize,
+    cache: bool,
+    cpu: bool,
     available: Option<u64>,
-) -> Result<()> {
+) -> WindowBudget {
+    if !cpu {
+        return WindowBudget {
+            forward: 2 << 30,
+            tensor: Some(GPU_TENSOR_LIMIT),
+        };
+    }
+    let whole = WindowPlan {
+        size: sample_dims,
+        step: sample_dims,
+    };
+    let rest = estimate(cfg, sample_dims, case_grid, present, &whole);
+    let kept = rest.sample_maps + rest.case_maps + if cache { rest.expert_cache } else { 0 };
+    WindowBudget {
+        forward: available.unwrap_or(4 << 30).saturating_sub(kept) / 2,
+        tensor: None,
+    }
+}
+
+/// Refuses `estimate` when it exceeds `available`, with the figures and what to do.
+pub fn check(case: &str, e: &MemoryEstimate, available: Option<u64>) -> Result<()> {
     let Some(free) = available else {
         return Ok(());
     };
@@ -90,20 +123,23 @@ pub fn check(
         return Ok(());
     }
     let maps = (e.sample_maps + e.case_maps) as f64 / GIB;
+    let without = (e.total() - e.expert_cache) as f64 / GIB;
     let (detail, way_out) = if e.expert_cache > 0 {
         (
             format!(
-                "{} windows of {}³ with every expert kept for the modality switches: {:.1} GiB; the \
-                 maps: {maps:.1} GiB",
+                "{} windows of {}x{}x{} with every expert kept for the modality switches: {:.1} GiB; \
+                 the maps: {maps:.1} GiB",
                 e.windows,
-                cfg.patch,
+                e.window[0],
+                e.window[1],
+                e.window[2],
                 e.expert_cache as f64 / GIB
             ),
-            format!("; `cloe segment` keeps no experts and needs about {maps:.1} GiB"),
+            format!("; `cloe segment` keeps no experts and needs about {without:.1} GiB"),
         )
     } else {
         (
-            "the maps on the model's and the case's grids".to_string(),
+            "the maps on the model's and the case's grids, and one window's forward".to_string(),
             String::new(),
         )
     };
@@ -127,26 +163,28 @@ mod tests {
         let cfg = CloeConfig::for_profile(Profile::Brats);
         let grid = Grid::new([10, 10, 10], Affine::IDENTITY);
         // One 48³ window of 4 experts: C·(1 + 2/8 + 4/64 + 8/512) + 2K = 10.625 + 8 floats per voxel.
-        let e = estimate(&cfg, [40, 40, 40], &grid, 4, 0.5);
+        let e = estimate(&cfg, [40, 40, 40], &grid, 4, &WindowPlan::cubes(48, 0.5));
         assert_eq!(e.windows, 1);
         assert_eq!(e.expert_cache, (4.0 * 110_592.0 * 18.625 * 4.0) as u64);
+        // Its forward: the four experts' cache plus the fusion's features (10.625), 6C and 2K floats.
+        let forward: f64 = (4.0 * 18.625 + 10.625 + 48.0 + 8.0) * 4.0;
+        assert_eq!(e.forward, (forward.ceil() as u64) * 110_592);
         assert_eq!(e.sample_maps, (22 * 4 * 110_592) as u64);
         assert_eq!(e.case_maps, (33 * 1000) as u64);
-        assert!(check("c", &cfg, &e, None).is_ok());
-        assert!(check("c", &cfg, &e, Some(e.total())).is_ok());
-        let msg = check("c", &cfg, &e, Some(1 << 20)).unwrap_err().to_string();
+        assert!(check("c", &e, None).is_ok());
+        assert!(check("c", &e, Some(e.total())).is_ok());
+        let msg = check("c", &e, Some(1 << 20)).unwrap_err().to_string();
         assert!(
-            msg.contains("0.0 GiB is available") && msg.contains("1 windows of 48³"),
+            msg.contains("0.0 GiB is available") && msg.contains("1 windows of 48x48x48"),
             "{msg}"
         );
         assert!(msg.contains("`cloe segment` keeps no experts"), "{msg}");
         let maps_only = MemoryEstimate {
             expert_cache: 0,
+            forward: 0,
             ..e
         };
-        let msg = check("c", &cfg, &maps_only, Some(1))
-            .unwrap_err()
-            .to_string();
+        let msg = check("c", &maps_only, Some(1)).unwrap_err().to_string();
         assert!(
             msg.contains("(the maps on the model's") && !msg.contains("windows"),
             "{msg}"

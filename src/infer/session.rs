@@ -1,10 +1,12 @@
 //! `Session`: one model on one case. It checks once that the model fits the case's profile, prepares the
-//! case for the model (crop, z-score, model spacing), runs the experts of every window once, and then
-//! fuses them for any subset of the modalities the case has, back on the case's grid.
+//! case for the model (crop, z-score, model spacing), plans its windows for the memory at hand, runs
+//! the experts of every window once, and then fuses them for any subset of the modalities the case
+//! has, back on the case's grid.
 
-use super::experts::{ExpertCache, compute_experts, for_each_window, padded_dims};
+use super::experts::{ExpertCache, compute_experts, for_each_window};
 use super::fusion::{Blend, CaseMaps, SampleMaps, fuse, to_case_grid};
-use super::{InferOptions, memory, prepare_for};
+use super::windows::WindowPlan;
+use super::{InferOptions, memory, plan, prepare_for};
 use crate::case::{Case, Subset};
 use crate::error::{CloeError, Result};
 use crate::model::CloeNet;
@@ -25,6 +27,7 @@ pub struct Session {
     net: CloeNet,
     device: Device,
     present: Subset,
+    plan: WindowPlan,
     stage: Stage,
 }
 
@@ -46,37 +49,53 @@ impl Session {
     /// switches; an error when the model is for another profile or the case needs more memory than
     /// the machine has free.
     pub fn new(net: CloeNet, case: &Case, device: Device) -> Result<Self> {
-        Self::prepared(net, case, device, true)
+        Self::with_options(net, case, device, InferOptions::default(), true)
     }
 
     /// As [`Session::new`], for one fusion only ([`Session::segment_once`]): no experts are kept, so
     /// a case too large for the cache still fits.
     pub fn for_one_subset(net: CloeNet, case: &Case, device: Device) -> Result<Self> {
-        Self::prepared(net, case, device, false)
+        Self::with_options(net, case, device, InferOptions::default(), false)
     }
 
-    fn prepared(net: CloeNet, case: &Case, device: Device, cache: bool) -> Result<Self> {
+    /// A session with `opts`, keeping every window's experts (`cache`) or not.
+    pub fn with_options(
+        net: CloeNet,
+        case: &Case,
+        device: Device,
+        opts: InferOptions,
+        cache: bool,
+    ) -> Result<Self> {
         Self::fits(&net, case)?;
         let sample = prepare_for(&net, case)?;
+        let (cfg, dims) = (net.config(), sample.grid.dims);
+        let present = case.available().indices().count();
+        let cpu = crate::device::is_cpu(&device);
+        let free = memory::available();
+        let budget = memory::window_budget(cfg, dims, &case.grid, present, cache, cpu, free);
+        let plan = plan(cfg, dims, present, opts, budget);
         // Refused now, with the figure, rather than killed by the system halfway: on a GPU the expert
-        // cache lives in the GPU's memory, the rest in the machine's.
-        let mut need = memory::estimate(
-            net.config(),
-            sample.grid.dims,
-            &case.grid,
-            case.available().indices().count(),
-            InferOptions::default().overlap,
-        );
-        if !cache || !crate::device::is_cpu(&device) {
+        // cache and the forward live in the GPU's memory, the rest in the machine's.
+        let mut need = memory::estimate(cfg, dims, &case.grid, present, &plan);
+        if !cache || !cpu {
             need.expert_cache = 0;
         }
-        memory::check(&case.id, net.config(), &need, memory::available())?;
+        if !cpu {
+            need.forward = 0;
+        }
+        memory::check(&case.id, &need, free)?;
         Ok(Self {
             net,
             device,
             present: case.available(),
+            plan,
             stage: Stage::Prepared(sample),
         })
+    }
+
+    /// How the case is cut into windows.
+    pub fn plan(&self) -> &WindowPlan {
+        &self.plan
     }
 
     /// The network.
@@ -109,7 +128,7 @@ impl Session {
             &self.net,
             sample.clone(),
             &self.device,
-            InferOptions::default(),
+            self.plan,
             progress,
             cancel,
         )?;
@@ -150,26 +169,34 @@ impl Session {
         maps
     }
 
-    /// The experts and the fusion for `subset` window by window, with every expert's map, keeping no
-    /// experts: what `cloe segment` does (one subset), in the memory of the maps alone. Gives what
-    /// [`Session::segment`] gives.
+    /// The experts and the fusion for `subset` window by window, keeping no experts: what `cloe
+    /// segment` does (one subset), in the memory of the maps alone. With `keep_experts`, also every
+    /// used expert's map and their disagreement; gives what [`Session::segment`] gives.
     pub fn segment_once(
         &self,
         subset: &Subset,
+        keep_experts: bool,
         progress: &mut dyn FnMut(usize, usize),
         cancel: &AtomicBool,
     ) -> Result<CaseMaps> {
         let sample = match &self.stage {
             Stage::Prepared(sample) => sample,
-            Stage::Experts(_) => return self.fuse(subset, true),
+            Stage::Experts(_) => return self.fuse(subset, keep_experts),
         };
-        let dims = padded_dims(&self.net, sample);
-        let mut blend = Blend::new(&self.net, dims, &self.present, subset, true)?;
+        let dims = self.plan.padded(sample.grid.dims);
+        let mut blend = Blend::new(
+            &self.net,
+            dims,
+            self.plan,
+            &self.present,
+            subset,
+            keep_experts,
+        )?;
         for_each_window(
             &self.net,
             sample,
             &self.device,
-            InferOptions::default(),
+            self.plan,
             progress,
             cancel,
             &mut |origin, row| blend.add(&self.net, origin, &row),

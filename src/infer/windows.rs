@@ -1,48 +1,74 @@
-//! Sliding windows over a volume: window origins with a given overlap (the last window flush with the
-//! far edge), and nnU-Net's Gaussian importance map (σ = 1/8 of the window) for blending.
+//! Sliding windows over a volume: a [`WindowPlan`] (window size and step per axis; the last window flush
+//! with the far edge), and nnU-Net's Gaussian importance map (σ = 1/8 of each side) for blending.
 
-/// Window origins along an axis of `n` voxels for windows of `p` with `overlap` (0..1); `n ≥ p`.
-pub fn starts(n: usize, p: usize, overlap: f64) -> Vec<usize> {
-    assert!(n >= p, "the volume is padded to the window first");
-    let step = ((p as f64 * (1.0 - overlap)).round() as usize).max(1);
-    let mut s: Vec<usize> = (0..).map(|i| i * step).take_while(|&o| o + p < n).collect();
-    s.push(n - p);
+/// Window origins along an axis of `n` voxels for windows of `w` advancing by `step` (the last window
+/// flush with the far edge); `n ≥ w`.
+pub fn starts(n: usize, w: usize, step: usize) -> Vec<usize> {
+    assert!(n >= w, "the volume is padded to the window first");
+    let step = step.max(1);
+    let mut s: Vec<usize> = (0..).map(|i| i * step).take_while(|&o| o + w < n).collect();
+    s.push(n - w);
     s.dedup();
     s
 }
 
-/// Every window origin `[x, y, z]` of a volume `dims` (each ≥ p).
-pub fn origins(dims: [usize; 3], p: usize, overlap: f64) -> Vec<[usize; 3]> {
-    let (sx, sy, sz) = (
-        starts(dims[0], p, overlap),
-        starts(dims[1], p, overlap),
-        starts(dims[2], p, overlap),
-    );
-    let mut out = Vec::new();
-    for &z in &sz {
-        for &y in &sy {
-            for &x in &sx {
-                out.push([x, y, z]);
-            }
-        }
-    }
-    out
+/// How a volume is cut into windows: their size and how far each advances, per axis `[x, y, z]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowPlan {
+    pub size: [usize; 3],
+    pub step: [usize; 3],
 }
 
-/// The p³ Gaussian importance map (x fastest), σ = p/8, peak 1, floored at the smallest positive value
-/// so every voxel keeps some weight (as nnU-Net does).
-pub fn gaussian(p: usize) -> Vec<f32> {
-    let sigma = p as f64 / 8.0;
-    let c = (p as f64 - 1.0) / 2.0;
-    let g1: Vec<f64> = (0..p)
-        .map(|i| (-((i as f64 - c).powi(2)) / (2.0 * sigma * sigma)).exp())
-        .collect();
-    let mut out = Vec::with_capacity(p * p * p);
-    for z in 0..p {
-        for y in 0..p {
-            for x in 0..p {
-                out.push((g1[x] * g1[y] * g1[z]) as f32);
+impl WindowPlan {
+    /// Cubes of `p` overlapping by `overlap` (0.5: each advances by half a cube), as nnU-Net does.
+    pub fn cubes(p: usize, overlap: f64) -> Self {
+        let step = ((p as f64 * (1.0 - overlap)).round() as usize).max(1);
+        Self {
+            size: [p; 3],
+            step: [step; 3],
+        }
+    }
+
+    /// Voxels in one window.
+    pub fn voxels(&self) -> usize {
+        self.size.iter().product()
+    }
+
+    /// The volume `dims` padded so that every window fits (each side at least the window's).
+    pub fn padded(&self, dims: [usize; 3]) -> [usize; 3] {
+        [0, 1, 2].map(|a| dims[a].max(self.size[a]))
+    }
+
+    /// Every window origin `[x, y, z]` over `dims` (already [`padded`](Self::padded)), x fastest.
+    pub fn origins(&self, dims: [usize; 3]) -> Vec<[usize; 3]> {
+        let [sx, sy, sz] = [0, 1, 2].map(|a| starts(dims[a], self.size[a], self.step[a]));
+        let mut out = Vec::with_capacity(sx.len() * sy.len() * sz.len());
+        for &z in &sz {
+            for &y in &sy {
+                for &x in &sx {
+                    out.push([x, y, z]);
+                }
             }
+        }
+        out
+    }
+}
+
+/// The Gaussian importance map of a window of `size` (x fastest), σ = 1/8 of each side, peak 1,
+/// floored at the smallest positive value so every voxel keeps some weight (as nnU-Net does).
+pub fn gaussian(size: [usize; 3]) -> Vec<f32> {
+    let axis = |p: usize| -> Vec<f64> {
+        let sigma = p as f64 / 8.0;
+        let c = (p as f64 - 1.0) / 2.0;
+        (0..p)
+            .map(|i| (-((i as f64 - c).powi(2)) / (2.0 * sigma * sigma)).exp())
+            .collect()
+    };
+    let [gx, gy, gz] = size.map(axis);
+    let mut out = Vec::with_capacity(size.iter().product());
+    for z in &gz {
+        for y in &gy {
+            out.extend(gx.iter().map(|x| (x * y * z) as f32));
         }
     }
     let min_pos = out
@@ -54,38 +80,38 @@ pub fn gaussian(p: usize) -> Vec<f32> {
     out
 }
 
-/// Copies the p³ block at `origin` out of a `[nx, ny, nz]` buffer.
-pub fn extract(data: &[f32], dims: [usize; 3], origin: [usize; 3], p: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(p * p * p);
-    for z in origin[2]..origin[2] + p {
-        for y in origin[1]..origin[1] + p {
+/// Copies the block of `size` at `origin` out of a `dims` buffer (x fastest).
+pub fn extract(data: &[f32], dims: [usize; 3], origin: [usize; 3], size: [usize; 3]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(size.iter().product());
+    for z in origin[2]..origin[2] + size[2] {
+        for y in origin[1]..origin[1] + size[1] {
             let row = dims[0] * (y + dims[1] * z) + origin[0];
-            out.extend_from_slice(&data[row..row + p]);
+            out.extend_from_slice(&data[row..row + size[0]]);
         }
     }
     out
 }
 
-/// Adds `weight · block` into `acc` at `origin` (and `weight` into `norm` when given).
+/// Adds `weight · block` (a block of `size`) into `acc` at `origin`.
 pub fn accumulate(
     acc: &mut [f32],
     dims: [usize; 3],
     origin: [usize; 3],
-    p: usize,
+    size: [usize; 3],
     block: &[f32],
     weight: &[f32],
 ) {
-    let mut i = 0;
-    for z in origin[2]..origin[2] + p {
-        for y in origin[1]..origin[1] + p {
+    let (w, mut i) = (size[0], 0);
+    for z in origin[2]..origin[2] + size[2] {
+        for y in origin[1]..origin[1] + size[1] {
             let row = dims[0] * (y + dims[1] * z) + origin[0];
-            for (a, (b, w)) in acc[row..row + p]
+            for (a, (b, g)) in acc[row..row + w]
                 .iter_mut()
-                .zip(block[i..i + p].iter().zip(&weight[i..i + p]))
+                .zip(block[i..i + w].iter().zip(&weight[i..i + w]))
             {
-                *a += b * w;
+                *a += b * g;
             }
-            i += p;
+            i += w;
         }
     }
 }
@@ -96,28 +122,41 @@ mod tests {
 
     #[test]
     fn windows_cover_the_volume_with_half_overlap() {
-        assert_eq!(starts(64, 64, 0.5), vec![0]);
-        assert_eq!(starts(80, 64, 0.5), vec![0, 16]);
-        assert_eq!(starts(160, 64, 0.5), vec![0, 32, 64, 96]);
-        assert_eq!(origins([80, 64, 64], 64, 0.5).len(), 2);
+        assert_eq!(starts(64, 64, 32), vec![0]);
+        assert_eq!(starts(80, 64, 32), vec![0, 16]);
+        assert_eq!(starts(160, 64, 32), vec![0, 32, 64, 96]);
+        let plan = WindowPlan::cubes(64, 0.5);
+        assert_eq!(plan.step, [32; 3]);
+        assert_eq!(plan.origins([80, 64, 64]), vec![[0, 0, 0], [16, 0, 0]]);
+        assert_eq!(plan.padded([40, 70, 64]), [64, 70, 64]);
     }
 
     #[test]
     fn gaussian_peaks_in_the_middle_and_is_positive() {
-        let g = gaussian(8);
+        let g = gaussian([8; 3]);
         let centre = g[3 + 8 * (3 + 8 * 3)];
         assert!(g.iter().all(|&v| v > 0.0 && v <= centre));
         assert_eq!(g[0], g[7 + 8 * (7 + 8 * 7)]);
+        // A window longer in x: σ grows with the side, so 3.5 voxels off centre along x weigh more
+        // than 3.5 voxels off centre along y (centres at 7.5 and 3.5).
+        let g = gaussian([16, 8, 8]);
+        assert_eq!(g.len(), 16 * 8 * 8);
+        let at = |x: usize, y: usize| g[x + 16 * (y + 8 * 3)];
+        assert!(at(4, 3) > 10.0 * at(7, 0), "{} {}", at(4, 3), at(7, 0));
     }
 
     #[test]
     fn extract_and_accumulate_are_inverse_on_one_window() {
         let dims = [4, 4, 4];
         let data: Vec<f32> = (0..64).map(|i| i as f32).collect();
-        let block = extract(&data, dims, [1, 2, 0], 2);
+        let block = extract(&data, dims, [1, 2, 0], [2; 3]);
         assert_eq!(block, vec![9.0, 10.0, 13.0, 14.0, 25.0, 26.0, 29.0, 30.0]);
+        assert_eq!(
+            extract(&data, dims, [0, 3, 1], [3, 1, 1]),
+            vec![28.0, 29.0, 30.0]
+        );
         let mut acc = vec![0.0; 64];
-        accumulate(&mut acc, dims, [1, 2, 0], 2, &block, &[1.0; 8]);
+        accumulate(&mut acc, dims, [1, 2, 0], [2; 3], &block, &[1.0; 8]);
         assert_eq!(acc[9], 9.0);
         assert_eq!(acc.iter().sum::<f32>(), block.iter().sum::<f32>());
     }

@@ -32,7 +32,15 @@ fn a_dangling_link_and_a_truncated_file_are_skipped_and_the_rest_evaluated() {
     let device = burn::prelude::Device::flex();
     let net = CloeNet::new(&cfg, &device);
     let no = AtomicBool::new(false);
-    let table = evaluate(&net, &data, &device, &mut |_, _| {}, &no).unwrap();
+    let table = evaluate(
+        &net,
+        &data,
+        &device,
+        Default::default(),
+        &mut |_, _| {},
+        &no,
+    )
+    .unwrap();
     assert_eq!(table.cases, ["Synth-0"]);
     let skipped: Vec<&str> = table.skipped.iter().map(|(c, _)| c.as_str()).collect();
     assert_eq!(skipped, ["Synth-1", "Synth-2"]);

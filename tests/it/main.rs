@@ -9,6 +9,7 @@ mod bad_input;
 pub(crate) mod bad_model;
 mod case_discovery;
 mod cohort_runs;
+mod device_choice;
 mod device_faults;
 mod dicom_bad_input;
 mod dicom_real;

@@ -1,6 +1,8 @@
-//! Choosing where the network runs: a GPU through wgpu when a hardware adapter exists, otherwise the CPU
-//! through Burn's `flex` backend. Adapters are enumerated first, so no tensor operation ever finds out
-//! that there is no GPU. `--device cpu|gpu|auto` or `CLOE_DEVICE` overrides the choice. A GPU lost
+//! Choosing where the network runs: the CPU through Burn's `flex` backend or a GPU through wgpu. `auto`
+//! takes whichever ran a small forward fastest on this machine (`speed`: measured once per machine and
+//! version, kept in the user's cache folder); a machine without any adapter is the CPU at once.
+//! Adapters are enumerated first, so no tensor operation ever finds out that there is no GPU.
+//! `--device cpu|gpu|auto` or `CLOE_DEVICE` overrides the choice. A GPU lost
 //! while the process runs (a driver reset, a device removed) is remembered: from then on `auto` means
 //! the CPU and `gpu` says why it cannot be had.
 
@@ -11,6 +13,11 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
+
+mod speed;
+pub use speed::{
+    CACHE_ENV, Measured, PROBE_SIDE, SpeedRecord, cache_path, machine_key, probe_seconds,
+};
 
 /// Set once a GPU of this process was lost ([`mark_gpu_lost`]).
 static GPU_LOST: AtomicBool = AtomicBool::new(false);
@@ -127,6 +134,26 @@ pub struct ComputeDevice {
     pub is_gpu: bool,
     /// E.g. `GPU: NVIDIA H100 (Vulkan)` or `CPU (flex, 16 threads)`.
     pub label: String,
+    /// Why this device: asked for, or what `auto` measured.
+    pub why: String,
+}
+
+impl ComputeDevice {
+    fn because(mut self, why: impl Into<String>) -> Self {
+        self.why = why.into();
+        self
+    }
+}
+
+/// When `auto` measures the devices it has no figures for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// Now, before choosing (the command line: a second or two, once per machine).
+    Now,
+    /// In the background: the CPU is used meanwhile and the next choice takes the faster (the app).
+    InBackground,
+    /// Now, even when figures are kept (`cloe devices --measure`).
+    Again,
 }
 
 /// True for Burn's CPU backend (`flex`), false for a GPU.
@@ -163,9 +190,15 @@ pub fn adapters() -> Vec<AdapterSummary> {
         .clone()
 }
 
-/// Picks the device for `choice` (or `CLOE_DEVICE` when `choice` is `None`). Each kind of device is
-/// set up once per process and shared.
+/// Picks the device for `choice` (or `CLOE_DEVICE` when `choice` is `None`), measuring the devices now
+/// if `auto` has no figures for this machine. Each kind of device is set up once per process and
+/// shared.
 pub fn select(choice: Option<DeviceChoice>) -> Result<ComputeDevice> {
+    select_with(choice, Measure::Now)
+}
+
+/// [`select`], with `measure` saying when `auto` measures the devices it has no figures for.
+pub fn select_with(choice: Option<DeviceChoice>, measure: Measure) -> Result<ComputeDevice> {
     let choice = match choice {
         Some(c) => c,
         None => DeviceChoice::from_env()?.unwrap_or_default(),
@@ -177,7 +210,9 @@ pub fn select(choice: Option<DeviceChoice>) -> Result<ComputeDevice> {
                 "the GPU stopped working earlier in this session (a driver reset or a device \
                  removed); restart CLoE Studio to use it again, or choose the CPU",
             )),
-            DeviceChoice::Auto | DeviceChoice::Cpu => Ok(cpu()),
+            DeviceChoice::Auto | DeviceChoice::Cpu => {
+                Ok(cpu().because("the GPU stopped working earlier in this session"))
+            }
         };
     }
     static CHOSEN: OnceLock<Mutex<HashMap<DeviceChoice, ComputeDevice>>> = OnceLock::new();
@@ -185,16 +220,20 @@ pub fn select(choice: Option<DeviceChoice>) -> Result<ComputeDevice> {
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    if let Some(d) = chosen.get(&choice) {
+    if let Some(d) = chosen.get(&choice).filter(|_| measure != Measure::Again) {
         return Ok(d.clone());
     }
     let all = adapters();
     let hardware = all.iter().find(|a| a.is_hardware());
     let device = match (choice, hardware) {
-        (DeviceChoice::Cpu, _) | (DeviceChoice::Auto, None) => cpu(),
-        (_, Some(a)) => gpu(a, &all)?,
+        (DeviceChoice::Cpu, _) => cpu().because("asked for"),
+        (DeviceChoice::Auto, _) => match auto(&all, measure)? {
+            (device, true) => device,
+            (device, false) => return Ok(device),
+        },
+        (DeviceChoice::Gpu, Some(a)) => gpu(a, &all)?.because("asked for"),
         (DeviceChoice::Gpu, None) => match all.iter().find(|a| a.kind == "Cpu") {
-            Some(soft) => gpu(soft, &all)?,
+            Some(soft) => gpu(soft, &all)?.because("asked for; the only adapter is a software one"),
             None => {
                 return Err(CloeError::setting(
                     Setting::Device,
@@ -208,11 +247,56 @@ pub fn select(choice: Option<DeviceChoice>) -> Result<ComputeDevice> {
     Ok(device)
 }
 
+/// `auto`: the fastest device measured on this machine, and whether that is final (`false`: the CPU
+/// while the measurement runs in the background).
+fn auto(all: &[AdapterSummary], measure: Measure) -> Result<(ComputeDevice, bool)> {
+    if all.is_empty() {
+        return Ok((cpu().because("auto: no GPU adapter on this machine"), true));
+    }
+    let key = machine_key(all);
+    let record = match (speed::cached(&key), measure) {
+        (Some(record), Measure::Now | Measure::InBackground) => record,
+        (_, Measure::InBackground) => {
+            static MEASURING: AtomicBool = AtomicBool::new(false);
+            if !MEASURING.swap(true, Ordering::SeqCst) {
+                let all = all.to_vec();
+                std::thread::spawn(move || {
+                    speed::keep(&measure_all(&all, key));
+                    MEASURING.store(false, Ordering::SeqCst);
+                });
+            }
+            let why = "auto: the CPU while the devices are measured in the background (the next \
+                       model load takes the faster)";
+            return Ok((cpu().because(why), false));
+        }
+        _ => {
+            let record = measure_all(all, key);
+            speed::keep(&record);
+            record
+        }
+    };
+    let device = match record.fastest() {
+        0 => cpu(),
+        i => gpu(&all[i - 1], all)?,
+    };
+    Ok((device.because(record.why()), true))
+}
+
+/// The probe on the CPU and on every adapter.
+fn measure_all(all: &[AdapterSummary], key: String) -> SpeedRecord {
+    let mut candidates = vec![("CPU".to_string(), Ok(cpu()))];
+    for a in all {
+        candidates.push((a.name.clone(), gpu(a, all).map_err(|e| e.to_string())));
+    }
+    speed::measure(key, candidates)
+}
+
 fn cpu() -> ComputeDevice {
     ComputeDevice {
         device: Device::flex(),
         is_gpu: false,
         label: format!("CPU (flex, {} threads)", rayon::current_num_threads()),
+        why: String::new(),
     }
 }
 
@@ -254,6 +338,7 @@ fn gpu(adapter: &AdapterSummary, all: &[AdapterSummary]) -> Result<ComputeDevice
         device,
         is_gpu: true,
         label: format!("GPU: {} ({}{soft})", adapter.name, adapter.backend),
+        why: String::new(),
     })
 }
 
