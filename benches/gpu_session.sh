@@ -4,7 +4,7 @@
 #
 #   mkdir -p .gpu/case && echo /.gpu/ >> .git/info/exclude
 #   cargo build --release && strip -o .gpu/cloe target/release/cloe
-#   cargo build --release --features autotune,fusion --target-dir target/tuned \
+#   cargo build --release --features autotune --target-dir target/tuned \
 #     && strip -o .gpu/cloe-tuned target/tuned/release/cloe
 #   cp ../shared/data/brats2018/Brats18_2013_11_1/* .gpu/case/
 #   cargo bench --bench viewer --no-run && cp "$(ls -t target/release/deps/viewer-* | grep -v '\.d$' | head -1)" .gpu/viewer-bench
@@ -15,7 +15,7 @@
 #   for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig; bash benches/gpu_session.sh
 #
 # Each binary is timed on the same warm machine, one after the other: the default build (Burn's
-# direct kernels) against autotune + fusion, training steps of 1 and 8 patches at 48³, C = 8, and the
+# kernels with fusion, the default) against the same with autotune, training steps of 1 and 8 patches at 48³, C = 8, and the
 # whole-case forward, with --profile for where the time goes.
 set -uo pipefail
 out=${OUT:-/tmp/gpu-out}
