@@ -4,7 +4,9 @@
 //! far, ten times. Printed: the Dice of each region after 0..10 strokes (mean over the cases), the
 //! strokes to reach 85 % WT / 75 % TC / 70 % ET (NoC, capped at 10), the latency of each update
 //! (median, 95th percentile), and the brush alone: the voxels the same user paints (whole error
-//! regions, largest first) to reach the Dice the refinement reaches after 5 strokes.
+//! regions, largest first) to reach the Dice the refinement reaches after 5 strokes. Then the same
+//! user correcting one region at a time: ten strokes on TC's errors only, ten on ET's (the TC and ET
+//! Dice after each).
 //!
 //! `cargo bench --bench refine` reads the validation cases of ../shared/data
 //! (models/brats/split.md); `CLOE_REFINE_DATA=FOLDER` takes every case of a folder instead.
@@ -65,6 +67,7 @@ fn main() {
     println!("{opts:?}");
     let (mut curves, mut latency, mut noc, mut brush) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut focused: [Vec<Vec<f64>>; 2] = [Vec::new(), Vec::new()];
     for dir in cases() {
         let case = load_case(&find_case(&dir, None).unwrap(), Default::default()).unwrap();
         let truth = case
@@ -78,7 +81,26 @@ fn main() {
             .segment(&case.available(), &mut |_, _| {}, &AtomicBool::new(false))
             .unwrap();
         let input = RefineInput::new(&case, &maps);
-        let s = simulate::run(&input, &maps.classes, &truth, STROKES, &opts);
+        let s = simulate::run(&input, &maps.classes, &truth, (STROKES, None), &opts);
+        // The same user correcting one region at a time: strokes only on TC's errors, then on ET's.
+        for (r, curve) in focused.iter_mut().enumerate() {
+            let classes = case.profile.regions()[r + 1].classes;
+            let f = simulate::run(
+                &input,
+                &maps.classes,
+                &truth,
+                (STROKES, Some(classes)),
+                &opts,
+            );
+            let dice: Vec<f64> = f.dice.iter().map(|d| d[r + 1]).collect();
+            println!(
+                "  focus on {}: {:.3?}",
+                case.profile.regions()[r + 1].name,
+                dice
+            );
+            latency.extend(f.seconds.iter().copied());
+            curve.push(dice);
+        }
         let reached: Vec<usize> = (0..3)
             .map(|r| {
                 (s.dice.iter())
@@ -125,6 +147,26 @@ fn main() {
             .collect();
         println!("{k:>7}  {:.3}  {:.3}  {:.3}", mean[0], mean[1], mean[2]);
     }
+    println!("\nstrokes on one region's errors only: TC when correcting TC, ET when correcting ET");
+    for k in 0..=STROKES {
+        let at = |c: &Vec<Vec<f64>>| c.iter().map(|d| d[k.min(d.len() - 1)]).sum::<f64>() / n;
+        println!(
+            "{k:>7}  TC {:.3}  ET {:.3}",
+            at(&focused[0]),
+            at(&focused[1])
+        );
+    }
+    let focused_noc: Vec<f64> = (0..2)
+        .map(|r| {
+            let reach = |c: &Vec<f64>| {
+                c.iter()
+                    .position(|&d| d >= TARGETS[r + 1])
+                    .unwrap_or(STROKES)
+            };
+            focused[r].iter().map(|c| reach(c) as f64).sum::<f64>() / n
+        })
+        .collect();
+    println!("NoC on one region's errors to 75 % TC / 70 % ET: {focused_noc:.1?}");
     let mean_noc: Vec<f64> = (0..3)
         .map(|r| noc.iter().map(|c| c[r] as f64).sum::<f64>() / n)
         .collect();

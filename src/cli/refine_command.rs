@@ -144,7 +144,7 @@ pub fn run_refine(a: RefineArgs) -> Result<()> {
         }
         (None, Some(truth)) => {
             let n = a.simulate.unwrap_or(0);
-            let s = simulate::run(&input, &start, &truth, n, &ropts);
+            let s = simulate::run(&input, &start, &truth, (n, None), &ropts);
             print_session(&report.regions, &s)?;
             (report.strokes, report.dice) = (s.seconds.len() + s.refused.len(), s.dice);
             (report.seconds, report.refused) = (s.seconds, s.refused);

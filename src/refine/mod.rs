@@ -84,8 +84,9 @@ pub struct RefineOptions {
     pub min_change_probability: f32,
     /// A voxel changes to a class only within this distance of that class's strokes' bounding box.
     pub reach_mm: f64,
-    /// Voxels the model gave their current class with at least this probability keep it (stroke
-    /// voxels excepted).
+    /// Voxels the model gave their current class with at least this probability keep it against a
+    /// change that takes a region away (ET to NCR/NET, tumour to background; stroke voxels excepted).
+    /// A change that adds a region (edema to ET) is the user overruling the model and is not held.
     pub protect_above: f32,
     pub fit: FitOptions,
 }
@@ -209,10 +210,12 @@ pub fn refine_box(b: &BoxInput, opts: &RefineOptions) -> Result<Vec<u8>> {
     let predicted = model.predict(&fit.x, &fit.offsets);
     let reach = class_reach(b, opts.reach_mm);
     let over = drawn_over(b);
+    let depth = region_depth(b.profile);
     let proposed: Vec<u8> = (predicted.iter().zip(&b.marks).enumerate())
         .map(|(j, (&(c, p), &mark))| {
             let (c, was) = (c as usize, b.current[j] as usize);
-            let sure = b.probs.get(was).is_some_and(|q| q[j] >= opts.protect_above);
+            let sure = depth[c] < depth[was]
+                && b.probs.get(was).is_some_and(|q| q[j] >= opts.protect_above);
             let allowed = p >= opts.min_change_probability
                 && reach[c].is_some_and(|r| r.local_index(j).is_some())
                 && over[c][was]
@@ -227,6 +230,17 @@ pub fn refine_box(b: &BoxInput, opts: &RefineOptions) -> Result<Vec<u8>> {
         &b.marks,
         b.roi.size(),
     ))
+}
+
+/// Per class, how many of the profile's regions hold it (BraTS: background 0, edema 1, NCR/NET 2, ET 3):
+/// a change to a class of lower depth takes a region away.
+fn region_depth(profile: Profile) -> Vec<usize> {
+    (0..profile.classes().len() as u8)
+        .map(|c| {
+            let regions = profile.regions().iter();
+            regions.filter(|r| r.classes.contains(&c)).count()
+        })
+        .collect()
 }
 
 /// Refuses strokes that name no class of the profile or fall off the grid, and labels of another size.
@@ -467,6 +481,36 @@ mod tests {
         );
         // Nothing outside the tumour's neighbourhood changes.
         assert!((r.labels.iter().zip(&s.current)).all(|(a, b)| a == b || *b > 0 || *a == 0));
+    }
+
+    #[test]
+    fn a_sure_model_yields_to_a_stroke_that_adds_a_region_not_to_one_that_takes_one_away() {
+        let mut s = synthetic();
+        // The model is sure that the whole tumour is NCR/NET.
+        for (i, &c) in s.current.iter().enumerate() {
+            if c == 1 {
+                (0..4).for_each(|k| s.probs[k][i] = if k == 1 { 0.91 } else { 0.03 });
+            }
+        }
+        let et = refine_both(&s);
+        let dice = crate::metrics::region_dice(Profile::Brats, &et.labels, &s.truth);
+        assert!(
+            dice[2] > 0.9,
+            "an ET stroke overrules the sure model: {dice:?}"
+        );
+        // Edema drawn over the T1c-bright half takes the core away there: held where the model was
+        // sure, so only the stroke's own voxels change; with the protection off the half changes.
+        let strokes = [stroke(2, 13..19), stroke(1, 5..11)];
+        let edema = |opts: &RefineOptions| {
+            let r = refine(&input(&s, None), &s.current, &strokes, opts).unwrap();
+            r.labels.iter().filter(|&&c| c == 2).count()
+        };
+        assert_eq!(edema(&RefineOptions::default()), 6);
+        let unprotected = RefineOptions {
+            protect_above: 1.1,
+            ..RefineOptions::default()
+        };
+        assert!(edema(&unprotected) > 100, "{}", edema(&unprotected));
     }
 
     #[test]

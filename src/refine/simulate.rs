@@ -1,7 +1,8 @@
 //! The simulated user of interactive-segmentation papers, for the benchmark, the CLI and the tests:
 //! each stroke is a short line through the centre of the largest error region (voxels of one true
-//! class labelled otherwise), labelled with that true class; after each, the refinement runs with every
-//! stroke so far. The brush alone is the baseline: the same user paints whole error regions, largest
+//! class labelled otherwise; with a focus on one region, only errors of that region: voxels in it
+//! labelled outside it or the other way round), labelled with that true class; after each, the
+//! refinement runs with every stroke so far. The brush alone is the baseline: the same user paints whole error regions, largest
 //! first, and the voxels painted to reach a Dice are counted.
 
 use super::{RefineInput, RefineOptions, Scribble, refine};
@@ -10,17 +11,20 @@ use crate::metrics::region_dice;
 use crate::postprocess::components;
 use crate::volume::Grid;
 
-/// The largest error region: the grid indices of its voxels and the class they truly are.
+/// The largest error region (of the region made of the classes `focus`, when given): the grid indices
+/// of its voxels and the class they truly are.
 pub fn largest_error(
     current: &[u8],
     truth: &[u8],
     grid: &Grid,
     classes: usize,
+    focus: Option<&[u8]>,
 ) -> Option<(u8, Vec<usize>)> {
     let mut best: Option<(u8, Vec<usize>)> = None;
+    let matters = |p: u8, t: u8| focus.is_none_or(|r| r.contains(&p) != r.contains(&t));
     for c in 0..classes as u8 {
         let mask: Vec<bool> = (current.iter().zip(truth))
-            .map(|(&p, &t)| t == c && p != c)
+            .map(|(&p, &t)| t == c && p != c && matters(p, t))
             .collect();
         let (labels, sizes) = components(&mask, grid.dims);
         let Some((largest, &size)) = sizes.iter().enumerate().skip(1).max_by_key(|(_, s)| **s)
@@ -95,15 +99,17 @@ fn neighbours(v: [usize; 3], dims: [usize; 3]) -> [Option<usize>; 6] {
 }
 
 /// The simulated user's next stroke: a line of `length_mm` along x through the centre of the largest
-/// error region, in its axial slice, cut to the region; None when nothing is wrong.
+/// error region (of the `focus` region, when given), in its axial slice, cut to the region; None when
+/// nothing is wrong.
 pub fn next_stroke(
     current: &[u8],
     truth: &[u8],
     grid: &Grid,
     classes: usize,
     length_mm: f64,
+    focus: Option<&[u8]>,
 ) -> Option<Scribble> {
-    let (class, region) = largest_error(current, truth, grid, classes)?;
+    let (class, region) = largest_error(current, truth, grid, classes, focus)?;
     let dims = grid.dims;
     let c = centre(&region, dims);
     let half = (0.5 * length_mm / grid.spacing()[0]).round() as isize;
@@ -130,12 +136,13 @@ pub struct Session {
     pub refused: Vec<String>,
 }
 
-/// Runs the simulated user for `strokes` strokes from `start` against `truth`.
+/// Runs the simulated user for `strokes` strokes from `start` against `truth`, on the largest errors
+/// anywhere or (`focus`) of the region made of those classes.
 pub fn run(
     input: &RefineInput,
     start: &[u8],
     truth: &[u8],
-    strokes: usize,
+    (strokes, focus): (usize, Option<&[u8]>),
     opts: &RefineOptions,
 ) -> Session {
     let classes = input.profile.classes().len();
@@ -145,7 +152,7 @@ pub fn run(
     };
     let (mut current, mut scribbles) = (start.to_vec(), Vec::new());
     for _ in 0..strokes {
-        let Some(stroke) = next_stroke(&current, truth, &input.grid, classes, 10.0) else {
+        let Some(stroke) = next_stroke(&current, truth, &input.grid, classes, 10.0, focus) else {
             break;
         };
         session.stroke_voxels += stroke.voxels.len();
@@ -191,7 +198,7 @@ pub fn brush_voxels_to_reach(
         if dice.iter().zip(target).all(|(d, t)| d >= t) {
             return Some(painted);
         }
-        let (class, region) = largest_error(&labels, truth, grid, classes)?;
+        let (class, region) = largest_error(&labels, truth, grid, classes, None)?;
         painted += region.len();
         region.iter().for_each(|&i| labels[i] = class);
     }

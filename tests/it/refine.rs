@@ -27,7 +27,13 @@ fn three_strokes_raise_the_tumour_core_dice_on_a_real_case() {
     let maps =
         (session.segment(&case.available(), &mut |_, _| {}, &AtomicBool::new(false))).unwrap();
     let input = RefineInput::new(&case, &maps);
-    let s = simulate::run(&input, &maps.classes, &truth, 3, &RefineOptions::default());
+    let s = simulate::run(
+        &input,
+        &maps.classes,
+        &truth,
+        (3, None),
+        &RefineOptions::default(),
+    );
     println!(
         "Dice WT/TC/ET after 0..3 strokes: {:.3?}; seconds {:.2?}",
         s.dice, s.seconds
