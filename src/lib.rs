@@ -10,6 +10,7 @@ pub mod bench;
 pub mod case;
 pub mod cli;
 pub mod device;
+pub mod device_probe;
 pub mod edit;
 pub mod error;
 pub mod eval;

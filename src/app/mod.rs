@@ -93,6 +93,7 @@ pub struct ViewerApp {
 impl ViewerApp {
     /// An app that starts loading `path` (if any) at once.
     pub fn new(path: Option<PathBuf>) -> Self {
+        crate::device_probe::register();
         let mut app = Self {
             view: None,
             loading: None,

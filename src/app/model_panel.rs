@@ -393,11 +393,9 @@ impl ModelPanel {
         let Some(model) = self.model.as_mut() else {
             return;
         };
+        // Why this device (what `auto` measured, or that it was asked for) on hover.
         ui.label(format!("device: {}", model.device.label))
             .on_hover_text(&model.device.why);
-        if !model.device.why.is_empty() {
-            ui.small(&model.device.why);
-        }
         run_row(ui, model, view, error);
         if model.maps.is_none() {
             return;

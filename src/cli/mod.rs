@@ -364,6 +364,7 @@ fn open_demo() -> Result<()> {
 
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> Result<()> {
+    crate::device_probe::register();
     let Some(command) = cli.command else {
         return open_demo();
     };

@@ -15,9 +15,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 mod speed;
-pub use speed::{
-    CACHE_ENV, Measured, PROBE_SIDE, SpeedRecord, cache_path, machine_key, probe_seconds,
-};
+pub use speed::{CACHE_ENV, Measured, PROBE_SIDE, SpeedRecord, cache_path, machine_key};
+
+/// What `auto` times on each device: seconds of a small forward of the network (`PROBE_SIDE`³, four
+/// modalities), stopping after the warm-up when that alone took longer than the second argument.
+pub type Probe = fn(&Device, f64) -> f64;
+
+/// The probe `auto` measures with, registered by the front ends ([`set_probe`]): it runs the network,
+/// a layer above this module. Without one, `auto` takes a hardware GPU when there is one.
+static PROBE: OnceLock<Probe> = OnceLock::new();
+
+/// Registers the probe `auto` times the devices with (once; later calls keep the first).
+pub fn set_probe(probe: Probe) {
+    let _ = PROBE.set(probe);
+}
 
 /// Set once a GPU of this process was lost ([`mark_gpu_lost`]).
 static GPU_LOST: AtomicBool = AtomicBool::new(false);
@@ -253,6 +264,16 @@ fn auto(all: &[AdapterSummary], measure: Measure) -> Result<(ComputeDevice, bool
     if all.is_empty() {
         return Ok((cpu().because("auto: no GPU adapter on this machine"), true));
     }
+    let Some(&probe) = PROBE.get() else {
+        let device = match all.iter().find(|a| a.is_hardware()) {
+            Some(a) => gpu(a, all)?,
+            None => cpu(),
+        };
+        return Ok((
+            device.because("auto: a hardware GPU when there is one (not measured)"),
+            true,
+        ));
+    };
     let key = machine_key(all);
     let record = match (speed::cached(&key), measure) {
         (Some(record), Measure::Now | Measure::InBackground) => record,
@@ -261,7 +282,7 @@ fn auto(all: &[AdapterSummary], measure: Measure) -> Result<(ComputeDevice, bool
             if !MEASURING.swap(true, Ordering::SeqCst) {
                 let all = all.to_vec();
                 std::thread::spawn(move || {
-                    speed::keep(&measure_all(&all, key));
+                    speed::keep(&measure_all(&all, key, probe));
                     MEASURING.store(false, Ordering::SeqCst);
                 });
             }
@@ -270,7 +291,7 @@ fn auto(all: &[AdapterSummary], measure: Measure) -> Result<(ComputeDevice, bool
             return Ok((cpu().because(why), false));
         }
         _ => {
-            let record = measure_all(all, key);
+            let record = measure_all(all, key, probe);
             speed::keep(&record);
             record
         }
@@ -283,12 +304,12 @@ fn auto(all: &[AdapterSummary], measure: Measure) -> Result<(ComputeDevice, bool
 }
 
 /// The probe on the CPU and on every adapter.
-fn measure_all(all: &[AdapterSummary], key: String) -> SpeedRecord {
+fn measure_all(all: &[AdapterSummary], key: String, probe: Probe) -> SpeedRecord {
     let mut candidates = vec![("CPU".to_string(), Ok(cpu()))];
     for a in all {
         candidates.push((a.name.clone(), gpu(a, all).map_err(|e| e.to_string())));
     }
-    speed::measure(key, candidates)
+    speed::measure(key, candidates, probe)
 }
 
 fn cpu() -> ComputeDevice {

@@ -1,16 +1,13 @@
-//! `auto` by measurement. The same small forward (the default BraTS network, random weights, one patch
-//! of four modalities) is timed on the CPU and on every GPU adapter, once per machine and version; the
-//! figures are kept in the user's cache folder (`cloe/devices.json`, or `CLOE_DEVICE_CACHE`) and `auto`
-//! takes the fastest. A software rasteriser (lavapipe) is a candidate like any other; a GPU is not
-//! faster for being a GPU (Burn's kernels without fusion can lose to the CPU kernels next to it).
+//! `auto` by measurement. The same small forward (the probe: `device_probe`, registered with
+//! [`super::set_probe`] by the front ends, since it runs the network, a layer above this one) is timed
+//! on the CPU and on every GPU adapter, once per machine and version; the figures are kept in the
+//! user's cache folder (`cloe/devices.json`, or `CLOE_DEVICE_CACHE`) and `auto` takes the fastest. A
+//! software rasteriser (lavapipe) is a candidate like any other; a GPU is not faster for being a GPU
+//! (Burn's kernels can lose to the CPU kernels next to it).
 
-use super::{AdapterSummary, ComputeDevice};
-use crate::case::Profile;
-use crate::model::{CloeConfig, CloeNet, to_vec};
-use burn::prelude::*;
+use super::{AdapterSummary, ComputeDevice, Probe};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use std::time::Instant;
 
 /// Where the measurement is kept instead of the user's cache folder (tests, shared installs).
 pub const CACHE_ENV: &str = "CLOE_DEVICE_CACHE";
@@ -20,7 +17,7 @@ pub const CACHE_ENV: &str = "CLOE_DEVICE_CACHE";
 pub const PROBE_SIDE: usize = 32;
 
 /// A candidate whose warm-up already took this many times the fastest figure so far is not timed
-/// further: its warm-up is its figure.
+/// further: its warm-up is its figure (the probe's second argument).
 const HOPELESS: f64 = 10.0;
 
 /// One candidate's figure.
@@ -114,19 +111,17 @@ pub fn keep(record: &SpeedRecord) {
     }
 }
 
-/// Times the probe on each of `candidates` (name, device or why it could not be opened), in order.
+/// Times `probe` on each of `candidates` (name, device or why it could not be opened), in order.
 pub fn measure(
     key: String,
     candidates: Vec<(String, Result<ComputeDevice, String>)>,
+    probe: Probe,
 ) -> SpeedRecord {
     let mut measured: Vec<Measured> = Vec::new();
     for (name, device) in candidates {
-        let best = measured
-            .iter()
-            .filter_map(|m| m.seconds)
-            .fold(f64::INFINITY, f64::min);
+        let best = (measured.iter().filter_map(|m| m.seconds)).fold(f64::INFINITY, f64::min);
         let timed = device.and_then(|d| {
-            crate::panic_capture::contained(|| probe_seconds(&d.device, HOPELESS * best))
+            crate::panic_capture::contained(|| probe(&d.device, HOPELESS * best))
                 .map_err(|e| e.to_string())
         });
         measured.push(match timed {
@@ -143,33 +138,6 @@ pub fn measure(
         });
     }
     SpeedRecord { key, measured }
-}
-
-/// Seconds of the probe forward on `device`: one run to warm up (shaders compiled, buffers made), then
-/// the faster of two; a warm-up over `enough` seconds is the figure itself.
-pub fn probe_seconds(device: &Device, enough: f64) -> f64 {
-    let cfg = CloeConfig::for_profile(Profile::Brats);
-    let net = CloeNet::new(&cfg, device);
-    let shape = [1, 1, PROBE_SIDE, PROBE_SIDE, PROBE_SIDE];
-    let inputs: Vec<Option<Tensor<5>>> = (0..cfg.modalities)
-        .map(|_| {
-            Some(Tensor::random(
-                shape,
-                burn::tensor::Distribution::Normal(0.0, 1.0),
-                device,
-            ))
-        })
-        .collect();
-    let run = || {
-        let t = Instant::now();
-        let _ = to_vec(net.forward(&inputs).fusion.w);
-        t.elapsed().as_secs_f64()
-    };
-    let warm_up = run();
-    if warm_up > enough {
-        return warm_up;
-    }
-    run().min(run())
 }
 
 #[cfg(test)]

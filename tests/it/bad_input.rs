@@ -389,7 +389,7 @@ fn a_case_larger_than_the_free_memory_is_refused_with_the_figure() {
         "needs about",
         "GiB of memory",
         "0.0 GiB is available",
-        "(the maps on the model's and the case's grids)",
+        "(the maps on the model's and the case's grids, and one window's forward)",
     ] {
         assert!(err.contains(n), "stderr lacks {n:?}: {err}");
     }
