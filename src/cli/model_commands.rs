@@ -10,7 +10,8 @@ use crate::device::{DeviceChoice, select};
 use crate::error::{CloeError, Result};
 use crate::eval::{evaluate, fit_postprocessing};
 use crate::export_prediction::{
-    LabelOrigin, SegmentReport, Shard, parse_shard, write_extras, write_labels, write_labels_seg,
+    LabelOrigin, SegmentReport, Shard, WindowsReport, parse_shard, write_extras, write_labels,
+    write_labels_seg,
 };
 use crate::infer::{InferOptions, Session, WindowMode};
 use crate::io::{ReadOptions, WriteOptions, check_target, is_volume_path, write_json, write_text};
@@ -235,7 +236,8 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
         let kind = a.seg_segments.into();
         write_labels_seg(path, &case, &maps.classes, kind, &origin, &opts)?;
     }
-    let report = SegmentReport::new(&case, &used, &maps, compute.label, seconds, labels);
+    let mut report = SegmentReport::new(&case, &used, &maps, compute.label, seconds, labels);
+    report.windows = Some(WindowsReport::of(&session, infer));
     print_segment_report(&report, &a.out)?;
     if let Some(path) = &a.report {
         write_json(path, &report, &opts)?;

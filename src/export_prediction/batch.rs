@@ -120,7 +120,8 @@ pub fn segment_into(
     let labels = write_labels(&c.labels, &case, &maps.classes, &opts)?;
     let seconds = t.elapsed().as_secs_f64();
     let label = model.device_label.to_string();
-    let report = SegmentReport::new(&case, &used, &maps, label, seconds, labels);
+    let mut report = SegmentReport::new(&case, &used, &maps, label, seconds, labels);
+    report.windows = Some(super::WindowsReport::of(&session, model.infer));
     write_json(&c.report, &report, &opts)?;
     Ok(report)
 }

@@ -43,6 +43,32 @@ pub struct SegmentReport {
     /// What the viewer's measurements panel shows of the written map: region volumes, Dice and HD95
     /// against the case's ground truth when it has one, the lesions.
     pub measurements: MeasurementReport,
+    /// How the case was cut into windows for the network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<WindowsReport>,
+}
+
+/// The windows a segmentation ran over.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WindowsReport {
+    pub mode: crate::infer::WindowMode,
+    /// The overlap of patch windows.
+    pub overlap: f64,
+    pub count: usize,
+    /// One window's size on the model's grid, voxels (x, y, z).
+    pub size: [usize; 3],
+}
+
+impl WindowsReport {
+    /// The windows `session` cuts its case into with `infer`.
+    pub fn of(session: &crate::infer::Session, infer: crate::infer::InferOptions) -> Self {
+        Self {
+            mode: infer.windows,
+            overlap: infer.overlap,
+            count: session.window_count(),
+            size: session.plan().size,
+        }
+    }
 }
 
 impl SegmentReport {
@@ -82,6 +108,7 @@ impl SegmentReport {
             modalities,
             labels,
             measurements,
+            windows: None,
         }
     }
 }

@@ -98,6 +98,15 @@ impl Session {
         &self.plan
     }
 
+    /// How many windows the case is cut into.
+    pub fn window_count(&self) -> usize {
+        let sample = match &self.stage {
+            Stage::Prepared(sample) => sample,
+            Stage::Experts(cache) => &cache.sample,
+        };
+        self.plan.origins(self.plan.padded(sample.grid.dims)).len()
+    }
+
     /// The network.
     pub fn net(&self) -> &CloeNet {
         &self.net

@@ -21,19 +21,33 @@ fn wt(v: &cloe::volume::Volume) -> Vec<bool> {
 
 /// `cloe segment CASE` with the shipped model on the CPU into `dir`; the label map and the report.
 fn segment(case: &Path, dir: &Path) -> (cloe::volume::Volume, serde_json::Value) {
-    let (labels, report) = (dir.join("seg.nii.gz"), dir.join("report.json"));
-    let (code, out, err) = cloe(&[
+    segment_with(case, dir, &[], &[])
+}
+
+/// `cloe segment` of `case` into `dir` on the CPU with `extra` arguments and `env`: the labels and the
+/// report.
+fn segment_with(
+    case: &Path,
+    dir: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (cloe::volume::Volume, serde_json::Value) {
+    let (labels, report, model) = (dir.join("seg.nii.gz"), dir.join("report.json"), model());
+    let mut args = vec![
         "segment",
         case.to_str().unwrap(),
         "--model",
-        model().to_str().unwrap(),
+        model.to_str().unwrap(),
         "--out",
         labels.to_str().unwrap(),
         "--report",
         report.to_str().unwrap(),
         "--device",
         "cpu",
-    ]);
+        "--force",
+    ];
+    args.extend_from_slice(extra);
+    let (code, out, err) = common::cloe_env(&args, env);
     assert_eq!(code, 0, "{out}{err}");
     let report = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     (read(&labels), report)
@@ -221,4 +235,40 @@ fn whole_case_inference_is_one_window_and_keeps_the_whole_tumour() {
         let wt = cloe::metrics::region_dice(profile, pred, truth)[0];
         assert!(wt > 0.78, "{name} windows: WT Dice {wt:.3}");
     }
+}
+
+/// `--windows whole` on a machine with little memory free (`CLOE_MEMORY_LIMIT_MB` plays it): the case
+/// is cut into the fewest large windows that fit, fewer and larger than the patch windows, and the
+/// report says so; with memory to spare it is one window.
+#[test]
+fn whole_case_windows_split_when_the_memory_is_short() {
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/TCGA-DU-7294");
+    let tmp = tempfile::tempdir().unwrap();
+    let windows = |limit: &str| {
+        let env = [("CLOE_MEMORY_LIMIT_MB", limit)];
+        let (labels, report) = segment_with(&case, tmp.path(), &["--windows", "whole"], &env);
+        let tumour = labels.data.iter().filter(|&&v| v > 0.0).count();
+        assert!(tumour > 1000, "{tumour} tumour voxels with {limit} MB");
+        let w = &report["windows"];
+        assert_eq!(w["mode"], "whole", "{report}");
+        let size: Vec<u64> = w["size"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        (w["count"].as_u64().unwrap(), size.iter().product::<u64>())
+    };
+    // Measured on this case (72x88x72 at 2 mm): 1 window with 100 GB, 2 of 72x56x72 with 500 MB.
+    let (one, whole) = windows("100000");
+    assert_eq!(one, 1);
+    let (split, part) = windows("500");
+    assert!(
+        split >= 2 && part < whole,
+        "{split} windows of {part} voxels"
+    );
+    assert!(part > 48 * 48 * 48, "larger than a patch: {part}");
+    let (_, report) = segment(&case, tmp.path());
+    assert_eq!(report["windows"]["mode"], "patch");
+    assert!(report["windows"]["count"].as_u64().unwrap() > split);
 }
