@@ -41,6 +41,10 @@ pub struct RefineArgs {
     /// through the centre of the largest error region, labelled with its true class).
     #[arg(long, value_name = "N")]
     pub simulate: Option<usize>,
+    /// With --simulate: the user corrects only this region's errors (e.g. TC or ET: voxels in it
+    /// labelled outside it or the other way round), as when reading one region.
+    #[arg(long, value_name = "REGION", requires = "simulate")]
+    pub focus: Option<String>,
     /// The refined label map (.nii.gz), on the case's grid and label convention.
     #[arg(long)]
     pub out: PathBuf,
@@ -96,6 +100,7 @@ pub fn run_refine(a: RefineArgs) -> Result<()> {
     for target in [Some(&a.out), a.report.as_ref()].into_iter().flatten() {
         check_target(target, &opts)?;
     }
+    let focus = focus_classes(profile, a.focus.as_deref())?;
     let strokes = match &a.strokes {
         Some(path) => Some(read_strokes(path, profile, case.grid.dims)?),
         None => None,
@@ -144,7 +149,7 @@ pub fn run_refine(a: RefineArgs) -> Result<()> {
         }
         (None, Some(truth)) => {
             let n = a.simulate.unwrap_or(0);
-            let s = simulate::run(&input, &start, &truth, (n, None), &ropts);
+            let s = simulate::run(&input, &start, &truth, (n, focus), &ropts);
             print_session(&report.regions, &s)?;
             (report.strokes, report.dice) = (s.seconds.len() + s.refused.len(), s.dice);
             (report.seconds, report.refused) = (s.seconds, s.refused);
@@ -158,6 +163,26 @@ pub fn run_refine(a: RefineArgs) -> Result<()> {
         write_json(path, &report, &opts)?;
     }
     Ok(())
+}
+
+/// The classes of the region `name` of `profile` (any case), or why there is no such region.
+fn focus_classes(profile: Profile, name: Option<&str>) -> Result<Option<&'static [u8]>> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let regions = profile.regions();
+    match regions.iter().find(|r| r.name.eq_ignore_ascii_case(name)) {
+        Some(r) => Ok(Some(r.classes)),
+        None => Err(CloeError::Refused(format!(
+            "--focus {name:?} is not a region of {} cases; the regions are {}",
+            profile.name(),
+            regions
+                .iter()
+                .map(|r| r.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
 }
 
 fn print_session(regions: &[&str], s: &simulate::Session) -> Result<()> {

@@ -86,6 +86,40 @@ fn cloe_refine_takes_strokes_from_a_file_and_refuses_a_class_it_lacks_first() {
     assert!(std::path::Path::new(&out).is_file());
 }
 
+/// `cloe refine --simulate N --focus TC`: the simulated user corrects the tumour core only, and the
+/// report's TC Dice rises (measured on this case: 0.571 → 0.839 after 3 strokes); a region the
+/// profile lacks is refused before the work.
+#[test]
+fn cloe_refine_simulates_a_user_correcting_one_region() {
+    let Some(dir) = crate::common::data("brats2018/Brats18_TCIA10_628_1") else {
+        return;
+    };
+    let model = cloe::app::bundled_model().display().to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("refined.nii.gz").display().to_string();
+    let report = tmp.path().join("report.json").display().to_string();
+    let case = dir.display().to_string();
+    let args = |focus: &'static str| {
+        let base = ["refine", &case, "--model", &model, "--simulate", "3"];
+        let rest = [
+            "--focus", focus, "--out", &out, "--report", &report, "--device", "cpu",
+        ];
+        cloe(&[&base[..], &rest[..]].concat())
+    };
+    let (code, _, err) = args("PZ");
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("not a region of") && err.contains("WT, TC, ET"),
+        "{err}"
+    );
+    let (code, _, err) = args("tc");
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let tc = |k: usize| r["dice"][k][1].as_f64().unwrap();
+    assert!(tc(3) > tc(0) + 0.15, "TC {} -> {}", tc(0), tc(3));
+}
+
 fn experts_done(a: &ViewerApp) -> bool {
     a.models
         .model
