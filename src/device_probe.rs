@@ -41,11 +41,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_probe_times_a_forward_and_stops_after_a_hopeless_warm_up() {
+    fn the_probe_times_one_forward_after_a_warm_up() {
         let device = Device::flex();
+        let t = std::time::Instant::now();
         let s = probe_seconds(&device, f64::INFINITY);
-        assert!(s > 0.0 && s < 60.0, "{s}");
-        // With no time to spare, the warm-up is the figure (one run instead of three).
+        // The figure is one timed run, not the warm-up and the two runs together.
+        assert!(s > 0.0 && s < t.elapsed().as_secs_f64(), "{s}");
+        // With no time to spare, the warm-up is the figure.
         assert!(probe_seconds(&device, 0.0) > 0.0);
     }
 }

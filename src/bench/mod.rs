@@ -327,7 +327,6 @@ fn refuse_bench(runs: usize, net: &CloeNet, inputs: &[Option<Tensor<5>>]) -> f64
     })
 }
 
-/// A training batch: the corner `[d, h, w]` of every input, repeated `batch` times, on `ad`.
 /// One training step of a fresh model on `batch` copies of the `[d, h, w]` corner of `inputs`, all
 /// losses, Adam; each call runs one step and reads the loss back.
 pub(crate) fn training_step(
@@ -358,6 +357,7 @@ pub(crate) fn training_step(
     }
 }
 
+/// A training batch: the corner `[d, h, w]` of every input, repeated `batch` times, on `ad`.
 fn training_patch(
     inputs: &[Option<Tensor<5>>],
     [pd, ph, pw]: [usize; 3],

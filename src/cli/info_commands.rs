@@ -137,6 +137,13 @@ pub fn run_devices(a: DevicesArgs) -> Result<()> {
 pub fn run_bench(a: BenchArgs) -> Result<()> {
     let compute = device::select(a.device)?;
     if a.dispatches {
+        if !compute.is_gpu {
+            return Err(crate::error::CloeError::Refused(
+                "--dispatches counts what a GPU is asked to run; the CPU runs no dispatches: add \
+                 --device gpu"
+                    .into(),
+            ));
+        }
         let counts = crate::bench::dispatch_counts(&compute.device);
         return outln!("dispatches on {}\n{counts}", compute.label);
     }
@@ -146,6 +153,12 @@ pub fn run_bench(a: BenchArgs) -> Result<()> {
         spacing_mm: a.spacing,
         ..CloeConfig::for_profile(Profile::Brats)
     };
+    cfg.validate().map_err(|why| {
+        crate::error::CloeError::setting(
+            crate::error::Setting::Training,
+            format!("cloe bench: {why}"),
+        )
+    })?;
     let opts = crate::bench::BenchOptions {
         runs: a.runs,
         batch: a.batch,

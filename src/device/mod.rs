@@ -82,7 +82,7 @@ pub fn check_gpus_lost() -> bool {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
-    /// A hardware GPU if there is one, else the CPU.
+    /// The device that ran a small forward fastest on this machine (measured once, kept).
     #[default]
     Auto,
     /// The CPU (Burn `flex`, multi-threaded).
@@ -275,14 +275,23 @@ fn auto(all: &[AdapterSummary], measure: Measure) -> Result<(ComputeDevice, bool
         ));
     };
     let key = machine_key(all);
-    let record = match (speed::cached(&key), measure) {
+    // A record lists the CPU and then every adapter its key names; one measured in the background
+    // (while the app worked) serves the app, and the command line measures again.
+    let kept = speed::cached(&key).filter(|r| {
+        r.measured.len() == all.len() + 1 && (measure == Measure::InBackground || !r.provisional)
+    });
+    let record = match (kept, measure) {
         (Some(record), Measure::Now | Measure::InBackground) => record,
         (_, Measure::InBackground) => {
             static MEASURING: AtomicBool = AtomicBool::new(false);
             if !MEASURING.swap(true, Ordering::SeqCst) {
                 let all = all.to_vec();
                 std::thread::spawn(move || {
-                    speed::keep(&measure_all(&all, key, probe));
+                    let record = SpeedRecord {
+                        provisional: true,
+                        ..measure_all(&all, key, probe)
+                    };
+                    speed::keep(&record);
                     MEASURING.store(false, Ordering::SeqCst);
                 });
             }
@@ -296,9 +305,10 @@ fn auto(all: &[AdapterSummary], measure: Measure) -> Result<(ComputeDevice, bool
             record
         }
     };
-    let device = match record.fastest() {
-        0 => cpu(),
-        i => gpu(&all[i - 1], all)?,
+    // A kept record lists the CPU, then the adapters its key names; one edited by hand may not.
+    let device = match record.fastest().checked_sub(1).and_then(|i| all.get(i)) {
+        None => cpu(),
+        Some(adapter) => gpu(adapter, all)?,
     };
     Ok((device.because(record.why()), true))
 }
@@ -321,7 +331,20 @@ fn cpu() -> ComputeDevice {
     }
 }
 
+/// The GPU of `adapter`, opened once per process (wgpu's runtime refuses a second registration of
+/// the same device; the measurement, a forced choice and `auto` may all ask for it).
 fn gpu(adapter: &AdapterSummary, all: &[AdapterSummary]) -> Result<ComputeDevice> {
+    static OPEN: Mutex<Vec<(AdapterSummary, ComputeDevice)>> = Mutex::new(Vec::new());
+    let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, device)) = open.iter().find(|(a, _)| a == adapter) {
+        return Ok(device.clone());
+    }
+    let device = open_gpu(adapter, all)?;
+    open.push((adapter.clone(), device.clone()));
+    Ok(device)
+}
+
+fn open_gpu(adapter: &AdapterSummary, all: &[AdapterSummary]) -> Result<ComputeDevice> {
     let nth = all
         .iter()
         .filter(|a| a.kind == adapter.kind)

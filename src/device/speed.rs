@@ -25,7 +25,8 @@ const HOPELESS: f64 = 10.0;
 pub struct Measured {
     /// `CPU` or the adapter's name.
     pub name: String,
-    /// Median seconds of the probe forward; `None` when the device failed.
+    /// Seconds of the probe forward (the faster of two runs after a warm-up, or the warm-up alone
+    /// when that was already hopeless); `None` when the device failed.
     pub seconds: Option<f64>,
     /// Why the device failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,6 +40,10 @@ pub struct SpeedRecord {
     pub key: String,
     /// The CPU first, then the adapters in the order [`super::adapters`] lists them.
     pub measured: Vec<Measured>,
+    /// Measured in the background while the app worked on the same cores: good enough for the app,
+    /// measured again by the command line.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provisional: bool,
 }
 
 impl SpeedRecord {
@@ -60,9 +65,12 @@ impl SpeedRecord {
                 (None, e) => format!("{} failed ({})", m.name, e.as_deref().unwrap_or("?")),
             })
             .collect();
+        let fastest = self
+            .measured
+            .get(self.fastest())
+            .map_or("CPU", |m| m.name.as_str());
         format!(
-            "auto: {} is the fastest here (a {PROBE_SIDE}³ forward of 4 modalities: {})",
-            self.measured[self.fastest()].name,
+            "auto: {fastest} is the fastest here (a {PROBE_SIDE}³ forward of 4 modalities: {})",
             figures.join(", ")
         )
     }
@@ -137,7 +145,11 @@ pub fn measure(
             },
         });
     }
-    SpeedRecord { key, measured }
+    SpeedRecord {
+        key,
+        measured,
+        provisional: false,
+    }
 }
 
 #[cfg(test)]
@@ -147,6 +159,7 @@ mod tests {
     fn record(figures: &[(&str, Option<f64>)]) -> SpeedRecord {
         SpeedRecord {
             key: "k".into(),
+            provisional: false,
             measured: figures
                 .iter()
                 .map(|(n, s)| Measured {
@@ -173,6 +186,8 @@ mod tests {
             1
         );
         assert_eq!(record(&[("CPU", None), ("H100", None)]).fastest(), 0);
+        // A record with nothing in it (a file edited by hand) names the CPU, never panics.
+        assert!(record(&[]).why().contains("CPU is the fastest"));
     }
 
     #[test]

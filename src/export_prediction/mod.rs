@@ -52,7 +52,7 @@ pub struct SegmentReport {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WindowsReport {
     pub mode: crate::infer::WindowMode,
-    /// The overlap of patch windows.
+    /// The overlap of patch windows (not used by whole-case windows, whose seams are half a patch).
     pub overlap: f64,
     pub count: usize,
     /// One window's size on the model's grid, voxels (x, y, z).

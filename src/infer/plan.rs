@@ -1,7 +1,8 @@
 //! How a case is cut into windows for the network. `Patch` is nnU-Net's: cubes of the model's patch
-//! overlapping by half, 8 windows' worth of work per voxel. `Whole` runs the cropped case as one window,
-//! or, where one window's forward would not fit in the memory at hand, as the fewest large windows that
-//! do, overlapping by half a patch where they meet. The network is fully convolutional; what changes with
+//! overlapping by `--overlap` (half by default: 8 windows' worth of work per voxel). `Whole` runs the
+//! cropped case as one window, or, where one window's forward would not fit in the memory at hand,
+//! splits the longest side again and again until the windows fit (a few large windows), overlapping
+//! by half a patch where they meet. The network is fully convolutional; what changes with
 //! the window is the context InstanceNorm and the consistency scores see (the whole case instead of a
 //! patch), measured on the validation cases in benches/README.md.
 

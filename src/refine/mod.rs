@@ -210,12 +210,12 @@ pub fn refine_box(b: &BoxInput, opts: &RefineOptions) -> Result<Vec<u8>> {
     let predicted = model.predict(&fit.x, &fit.offsets);
     let reach = class_reach(b, opts.reach_mm);
     let over = drawn_over(b);
-    let depth = region_depth(b.profile);
+    let takes_away = takes_region_away(b.profile);
     let proposed: Vec<u8> = (predicted.iter().zip(&b.marks).enumerate())
         .map(|(j, (&(c, p), &mark))| {
             let (c, was) = (c as usize, b.current[j] as usize);
-            let sure = depth[c] < depth[was]
-                && b.probs.get(was).is_some_and(|q| q[j] >= opts.protect_above);
+            let sure =
+                takes_away[was][c] && b.probs.get(was).is_some_and(|q| q[j] >= opts.protect_above);
             let allowed = p >= opts.min_change_probability
                 && reach[c].is_some_and(|r| r.local_index(j).is_some())
                 && over[c][was]
@@ -232,13 +232,18 @@ pub fn refine_box(b: &BoxInput, opts: &RefineOptions) -> Result<Vec<u8>> {
     ))
 }
 
-/// Per class, how many of the profile's regions hold it (BraTS: background 0, edema 1, NCR/NET 2, ET 3):
-/// a change to a class of lower depth takes a region away.
-fn region_depth(profile: Profile) -> Vec<usize> {
-    (0..profile.classes().len() as u8)
-        .map(|c| {
-            let regions = profile.regions().iter();
-            regions.filter(|r| r.classes.contains(&c)).count()
+/// `[was][to]`: whether changing a voxel from class `was` to `to` takes it out of a region it was in
+/// (BraTS: ET to NCR/NET, the core to edema, tumour to background; prostate: PZ to TZ and back).
+fn takes_region_away(profile: Profile) -> Vec<Vec<bool>> {
+    let k = profile.classes().len() as u8;
+    (0..k)
+        .map(|was| {
+            (0..k)
+                .map(|to| {
+                    let mut regions = profile.regions().iter();
+                    regions.any(|r| r.classes.contains(&was) && !r.classes.contains(&to))
+                })
+                .collect()
         })
         .collect()
 }

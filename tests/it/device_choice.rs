@@ -90,6 +90,15 @@ fn auto_measures_once_takes_the_faster_and_says_why() {
             .contains(&format!("{lavapipe} is the fastest")),
         "{gpu}"
     );
+    // The same measurement taken in the background while the app worked serves the app only: the
+    // command line measures again.
+    record["provisional"] = true.into();
+    std::fs::write(&cache, record.to_string()).unwrap();
+    let remeasured = devices(&cache, &[]);
+    assert!(
+        remeasured["selected"].as_str().unwrap().starts_with("CPU"),
+        "{remeasured}"
+    );
     record["key"] = "cloe 0.0.0; another machine".into();
     std::fs::write(&cache, record.to_string()).unwrap();
     let again = devices(&cache, &[]);
