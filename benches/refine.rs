@@ -53,10 +53,21 @@ fn percentile(v: &mut [f64], q: f64) -> f64 {
     v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
-fn main() {
-    let device = burn::prelude::Device::flex();
-    let model = cloe::model::load_model(&cloe::app::bundled_model(), &device).unwrap();
-    // Knobs for tuning on the validation cases: CLOE_REFINE="margin,reach,min_p,l2".
+/// What the runs gather over the cases.
+#[derive(Default)]
+struct Results {
+    /// Per case, the Dice of each region after 0..=STROKES strokes on the largest error anywhere.
+    curves: Vec<Vec<Vec<f64>>>,
+    /// Per focused region (TC, ET), per case, that region's Dice after 0..=STROKES strokes on its errors.
+    focused: [Vec<Vec<f64>>; 2],
+    latency: Vec<f64>,
+    noc: Vec<Vec<usize>>,
+    brush: Vec<Option<usize>>,
+}
+
+/// The defaults, or the knobs of `CLOE_REFINE="margin,reach,min_p,l2[,protect]"` (tuning on the
+/// validation cases only).
+fn options() -> RefineOptions {
     let mut opts = RefineOptions::default();
     if let Ok(knobs) = std::env::var("CLOE_REFINE") {
         let k: Vec<f64> = knobs.split(',').map(|v| v.parse().unwrap()).collect();
@@ -64,86 +75,92 @@ fn main() {
         (opts.min_change_probability, opts.fit.l2) = (k[2] as f32, k[3] as f32);
         opts.protect_above = k.get(4).map_or(opts.protect_above, |&p| p as f32);
     }
+    opts
+}
+
+fn main() {
+    let device = burn::prelude::Device::flex();
+    let model = cloe::model::load_model(&cloe::app::bundled_model(), &device).unwrap();
+    let opts = options();
     println!("{opts:?}");
-    let (mut curves, mut latency, mut noc, mut brush) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut focused: [Vec<Vec<f64>>; 2] = [Vec::new(), Vec::new()];
+    let mut results = Results::default();
     for dir in cases() {
-        let case = load_case(&find_case(&dir, None).unwrap(), Default::default()).unwrap();
-        let truth = case
-            .label
-            .as_ref()
-            .expect("a labelled case")
-            .classes
-            .clone();
-        let mut session = Session::new(model.clone(), &case, device.clone()).unwrap();
-        let maps = session
-            .segment(&case.available(), &mut |_, _| {}, &AtomicBool::new(false))
-            .unwrap();
-        let input = RefineInput::new(&case, &maps);
-        let s = simulate::run(&input, &maps.classes, &truth, (STROKES, None), &opts);
-        // The same user correcting one region at a time: strokes only on TC's errors, then on ET's.
-        for (r, curve) in focused.iter_mut().enumerate() {
-            let classes = case.profile.regions()[r + 1].classes;
-            let f = simulate::run(
-                &input,
-                &maps.classes,
-                &truth,
-                (STROKES, Some(classes)),
-                &opts,
-            );
-            let dice: Vec<f64> = f.dice.iter().map(|d| d[r + 1]).collect();
-            println!(
-                "  focus on {}: {:.3?}",
-                case.profile.regions()[r + 1].name,
-                dice
-            );
-            latency.extend(f.seconds.iter().copied());
-            curve.push(dice);
-        }
-        let reached: Vec<usize> = (0..3)
-            .map(|r| {
-                (s.dice.iter())
-                    .position(|d| d[r] >= TARGETS[r])
-                    .unwrap_or(STROKES)
-            })
-            .collect();
-        let at5 = &s.dice[5.min(s.dice.len() - 1)];
-        let painted = simulate::brush_voxels_to_reach(
-            case.profile,
-            &case.grid,
-            &maps.classes,
-            &truth,
-            at5,
-            200,
-        );
-        let stroke_voxels_5: usize = s.stroke_voxels * 5 / STROKES.max(1);
-        println!(
-            "{}: Dice WT/TC/ET {:.3?} -> 5 strokes {:.3?} -> 10 {:.3?}; NoC {reached:?}; \
-             update median {:.2} s; brush to the 5-stroke Dice: {painted:?} voxels (strokes: about {stroke_voxels_5}); refused {}",
-            case.id,
-            s.dice[0],
-            at5,
-            s.dice.last().unwrap(),
-            percentile(&mut s.seconds.clone(), 0.5),
-            s.refused.len()
-        );
-        for (k, c) in s.classes.iter().enumerate() {
-            println!("  stroke {} class {c}: Dice {:.3?}", k + 1, s.dice[k + 1]);
-        }
-        latency.extend(s.seconds.iter().copied());
-        noc.push(reached);
-        brush.push(painted);
-        curves.push(s.dice);
+        run_case(&dir, &model, &device, &opts, &mut results);
     }
-    let n = curves.len() as f64;
+    print_summary(&results);
+}
+
+/// The model on the case in `dir`, then the simulated user: anywhere, then on TC's and ET's errors.
+fn run_case(
+    dir: &Path,
+    model: &cloe::model::CloeNet,
+    device: &burn::prelude::Device,
+    opts: &RefineOptions,
+    results: &mut Results,
+) {
+    let case = load_case(&find_case(dir, None).unwrap(), Default::default()).unwrap();
+    let truth = (case.label.as_ref().expect("a labelled case").classes).clone();
+    let mut session = Session::new(model.clone(), &case, device.clone()).unwrap();
+    let maps = session
+        .segment(&case.available(), &mut |_, _| {}, &AtomicBool::new(false))
+        .unwrap();
+    let input = RefineInput::new(&case, &maps);
+    let s = simulate::run(&input, &maps.classes, &truth, (STROKES, None), opts);
+    // The same user correcting one region at a time: strokes only on TC's errors, then on ET's.
+    for (r, curve) in results.focused.iter_mut().enumerate() {
+        let region = &case.profile.regions()[r + 1];
+        let focus = (STROKES, Some(region.classes));
+        let f = simulate::run(&input, &maps.classes, &truth, focus, opts);
+        let dice: Vec<f64> = f.dice.iter().map(|d| d[r + 1]).collect();
+        println!("  focus on {}: {:.3?}", region.name, dice);
+        curve.push(dice);
+    }
+    let reached: Vec<usize> = (0..3)
+        .map(|r| {
+            (s.dice.iter())
+                .position(|d| d[r] >= TARGETS[r])
+                .unwrap_or(STROKES)
+        })
+        .collect();
+    let at5 = &s.dice[5.min(s.dice.len() - 1)];
+    let painted =
+        simulate::brush_voxels_to_reach(case.profile, &case.grid, &maps.classes, &truth, at5, 200);
+    let stroke_voxels_5: usize = s.stroke_voxels * 5 / STROKES.max(1);
+    println!(
+        "{}: Dice WT/TC/ET {:.3?} -> 5 strokes {:.3?} -> 10 {:.3?}; NoC {reached:?}; \
+         update median {:.2} s; brush to the 5-stroke Dice: {painted:?} voxels (strokes: about {stroke_voxels_5}); refused {}",
+        case.id,
+        s.dice[0],
+        at5,
+        s.dice.last().unwrap(),
+        percentile(&mut s.seconds.clone(), 0.5),
+        s.refused.len()
+    );
+    for (k, c) in s.classes.iter().enumerate() {
+        println!("  stroke {} class {c}: Dice {:.3?}", k + 1, s.dice[k + 1]);
+    }
+    results.latency.extend(s.seconds.iter().copied());
+    results.noc.push(reached);
+    results.brush.push(painted);
+    results.curves.push(s.dice);
+}
+
+/// The means over the cases: Dice after each stroke, NoC, latency, the brush.
+fn print_summary(r: &Results) {
+    let n = r.curves.len() as f64;
     println!(
         "\nstrokes  WT     TC     ET   (mean over {} cases)",
-        curves.len()
+        r.curves.len()
     );
     for k in 0..=STROKES {
         let mean: Vec<f64> = (0..3)
-            .map(|r| curves.iter().map(|c| c[k.min(c.len() - 1)][r]).sum::<f64>() / n)
+            .map(|g| {
+                r.curves
+                    .iter()
+                    .map(|c| c[k.min(c.len() - 1)][g])
+                    .sum::<f64>()
+                    / n
+            })
             .collect();
         println!("{k:>7}  {:.3}  {:.3}  {:.3}", mean[0], mean[1], mean[2]);
     }
@@ -152,30 +169,31 @@ fn main() {
         let at = |c: &Vec<Vec<f64>>| c.iter().map(|d| d[k.min(d.len() - 1)]).sum::<f64>() / n;
         println!(
             "{k:>7}  TC {:.3}  ET {:.3}",
-            at(&focused[0]),
-            at(&focused[1])
+            at(&r.focused[0]),
+            at(&r.focused[1])
         );
     }
     let focused_noc: Vec<f64> = (0..2)
-        .map(|r| {
+        .map(|g| {
             let reach = |c: &Vec<f64>| {
                 c.iter()
-                    .position(|&d| d >= TARGETS[r + 1])
+                    .position(|&d| d >= TARGETS[g + 1])
                     .unwrap_or(STROKES)
             };
-            focused[r].iter().map(|c| reach(c) as f64).sum::<f64>() / n
+            r.focused[g].iter().map(|c| reach(c) as f64).sum::<f64>() / n
         })
         .collect();
     println!("NoC on one region's errors to 75 % TC / 70 % ET: {focused_noc:.1?}");
     let mean_noc: Vec<f64> = (0..3)
-        .map(|r| noc.iter().map(|c| c[r] as f64).sum::<f64>() / n)
+        .map(|g| r.noc.iter().map(|c| c[g] as f64).sum::<f64>() / n)
         .collect();
     println!("NoC to 85/75/70 % (mean, 10 when not reached): {mean_noc:.1?}");
+    let mut latency = r.latency.clone();
     println!(
-        "update latency: median {:.3} s, p95 {:.3} s over {} updates",
+        "update latency (the anywhere runs): median {:.3} s, p95 {:.3} s over {} updates",
         percentile(&mut latency, 0.5),
         percentile(&mut latency, 0.95),
         latency.len()
     );
-    println!("brush voxels to the 5-stroke Dice per case: {brush:?}");
+    println!("brush voxels to the 5-stroke Dice per case: {:?}", r.brush);
 }
