@@ -74,10 +74,7 @@ pub fn run_devices(a: DevicesArgs) -> Result<()> {
         device::Measure::Now
     };
     let chosen = device::select_with(a.device, measure)?;
-    let measured = device::cache_path()
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .and_then(|t| serde_json::from_str::<device::SpeedRecord>(&t).ok())
-        .filter(|r| r.key == device::machine_key(&adapters));
+    let measured = device::kept_measurement(&adapters);
     if a.json {
         let value = serde_json::json!({
             "adapters": adapters,

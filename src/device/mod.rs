@@ -277,9 +277,7 @@ fn auto(all: &[AdapterSummary], measure: Measure) -> Result<(ComputeDevice, bool
     let key = machine_key(all);
     // A record lists the CPU and then every adapter its key names; one measured in the background
     // (while the app worked) serves the app, and the command line measures again.
-    let kept = speed::cached(&key).filter(|r| {
-        r.measured.len() == all.len() + 1 && (measure == Measure::InBackground || !r.provisional)
-    });
+    let kept = kept_measurement(all).filter(|r| measure == Measure::InBackground || !r.provisional);
     let record = match (kept, measure) {
         (Some(record), Measure::Now | Measure::InBackground) => record,
         (_, Measure::InBackground) => {
@@ -311,6 +309,12 @@ fn auto(all: &[AdapterSummary], measure: Measure) -> Result<(ComputeDevice, bool
         Some(adapter) => gpu(adapter, all)?,
     };
     Ok((device.because(record.why()), true))
+}
+
+/// The measurement kept for this machine and version (`adapters` are its adapters): the CPU and
+/// then every adapter, as `measure_all` lists them; None when there is none or it does not fit.
+pub fn kept_measurement(adapters: &[AdapterSummary]) -> Option<SpeedRecord> {
+    speed::cached(&machine_key(adapters)).filter(|r| r.measured.len() == adapters.len() + 1)
 }
 
 /// The probe on the CPU and on every adapter.

@@ -12,7 +12,7 @@
 //! - the maps on the case grid: classes, K probabilities, region, disagreement, M expert labels, and
 //!   one `f32` copy while a map is written: (1 + 4K + 4 + 4 + M + 4)·n.
 
-use super::plan::{GPU_TENSOR_LIMIT, WindowBudget, forward_bytes_per_voxel};
+use super::plan::{GPU_TENSOR_LIMIT, WindowBudget, feature_floats, forward_bytes_per_voxel};
 use super::windows::WindowPlan;
 use crate::error::{CloeError, Result};
 use crate::model::CloeConfig;
@@ -52,9 +52,7 @@ pub fn estimate(
     let padded = plan.padded(sample_dims);
     let windows = plan.origins(padded).len();
     let block = plan.voxels() as f64;
-    let features: f64 = (0..4)
-        .map(|l| cfg.level_channels(l) as f64 / 8f64.powi(l as i32))
-        .sum();
+    let features = feature_floats(cfg);
     let (k, m) = (cfg.classes as f64, present as f64);
     let per_window = m * block * (features + 2.0 * k) * 4.0;
     let n = padded.iter().product::<usize>() as f64;

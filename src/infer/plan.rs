@@ -41,15 +41,21 @@ impl fmt::Display for WindowMode {
     }
 }
 
+/// Floats per voxel of one modality's four encoder feature levels (C·2^l channels at 1/2^l
+/// resolution): what an expert keeps for the fusion, and what the fusion blends.
+pub(super) fn feature_floats(cfg: &CloeConfig) -> f64 {
+    (0..4)
+        .map(|l| cfg.level_channels(l) as f64 / 8f64.powi(l as i32))
+        .sum()
+}
+
 /// Bytes one window's forward holds at its peak, per voxel of the window, with `present` modalities:
 /// every expert's four feature levels and its logits and probabilities (kept until the fusion), the
 /// fused features, and the full-resolution activations of one decoder level (upsampled, concatenated
-/// skip, convolution output, residual): measured against peak resident memory in benches/README.md.
+/// skip, convolution output, residual). An upper bound: on the bundled case as one window it says
+/// 258 MB, and the process peaked 126 MB above the patch windows' run (benches/README.md).
 pub fn forward_bytes_per_voxel(cfg: &CloeConfig, present: usize) -> u64 {
-    let features: f64 = (0..4)
-        .map(|l| cfg.level_channels(l) as f64 / 8f64.powi(l as i32))
-        .sum();
-    let k = cfg.classes as f64;
+    let (features, k) = (feature_floats(cfg), cfg.classes as f64);
     let experts = present as f64 * (features + 2.0 * k);
     let fusion = features + 6.0 * cfg.channels as f64 + 2.0 * k;
     ((experts + fusion) * 4.0).ceil() as u64
