@@ -198,9 +198,7 @@ pub fn network_bench(
     let (conv_seconds, burn_conv_seconds) = conv_bench(runs, &device);
     let (dims, inputs) = case_inputs(case_dir, cfg, &device)?;
     let net = CloeNet::new(cfg, &device);
-    let forward_seconds = time(runs, || {
-        let _ = to_vec(net.forward(&inputs).fusion.w);
-    });
+    let forward_seconds = forward_seconds(&net, &inputs, runs);
     let voxels: usize = dims.iter().product();
     let forward_gflop = cfg.forward_flops(voxels, 4) / 1e9;
     let segment = segment_modes()
@@ -216,9 +214,7 @@ pub fn network_bench(
     // The same forward and step with Burn's own operations in place of the CPU kernels.
     let burn_ops = (opts.compare_burn && crate::ops::use_cpu_kernels(&device)).then(|| {
         crate::ops::set_cpu_kernels(false);
-        let forward = time(runs, || {
-            let _ = to_vec(net.forward(&inputs).fusion.w);
-        });
+        let forward = self::forward_seconds(&net, &inputs, runs);
         let step = time(runs, &mut step);
         crate::ops::set_cpu_kernels(true);
         BurnOps {
@@ -290,8 +286,17 @@ fn conv_bench(runs: usize, device: &Device) -> (f64, f64) {
     (conv_seconds, burn_conv_seconds)
 }
 
-/// Loads and prepares the case in `case_dir`: its padded dimensions and one input tensor per modality.
-fn case_inputs(
+/// The median time of one forward of `net` over the whole prepared case `inputs`, read back: the unit
+/// the time of `cloe segment` and of the app's overlays is measured in.
+pub fn forward_seconds(net: &CloeNet, inputs: &[Option<Tensor<5>>], runs: usize) -> f64 {
+    time(runs, || {
+        let _ = to_vec(net.forward(inputs).fusion.w);
+    })
+}
+
+/// Loads and prepares the case in `case_dir` at `cfg`'s spacing: its dimensions padded to a multiple
+/// of 8 and one input tensor per modality (`None` for a missing one).
+pub fn case_inputs(
     case_dir: &Path,
     cfg: &CloeConfig,
     device: &Device,

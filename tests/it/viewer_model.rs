@@ -102,7 +102,13 @@ fn toggles_refuse_from_cached_experts_and_overlays_switch() {
         "{w:?}"
     );
 
-    // Switch T1c off: only the fusion runs again.
+    // Switch T1c off: only the fusion runs again, on the cached experts. (How much faster that is
+    // is measured by `cloe bench`, not asserted here: timings on a shared CI machine vary.)
+    let before = h.state().models.model.as_ref().unwrap();
+    let (first, t1_expert) = (
+        before.first_seconds,
+        before.maps.as_ref().unwrap().experts[0].clone(),
+    );
     let w = switch_off(&mut h, 1);
     let m = h.state().models.model.as_ref().unwrap();
     assert_eq!(w[1], 0.0);
@@ -111,9 +117,10 @@ fn toggles_refuse_from_cached_experts_and_overlays_switch() {
         m.maps.as_ref().unwrap().experts[1].is_none(),
         "no expert map for a switched-off modality"
     );
+    assert_eq!(m.first_seconds, first, "the experts did not run again");
     assert!(
-        m.fusion_seconds.unwrap() < m.first_seconds.unwrap(),
-        "a toggle is faster than the first inference"
+        m.maps.as_ref().unwrap().experts[0] == t1_expert,
+        "T1's expert map is the cached one"
     );
 
     // Overlays.

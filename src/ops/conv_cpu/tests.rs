@@ -85,6 +85,10 @@ fn shapes() -> Vec<ConvShape> {
         s(1, 2, 3, [41, 31, 21], 3, 2),
         // Many tiles per batch element.
         s(1, 16, 4, [3, 40, 30], 3, 1),
+        // More output channels than one block of the weight gradient's dot products holds.
+        s(1, 2, 260, [3, 4, 5], 1, 1),
+        // A shifted weight gradient of more than one block of dot products (17 · 20 > 256).
+        s(1, 20, 17, [4, 5, 6], 3, 1),
     ]
 }
 
@@ -102,14 +106,48 @@ fn forward_matches_direct_summation() {
         let x = values(s.batch * s.c_in * s.in_voxels(), 1);
         let w = values(s.c_out * s.k_len(), 2);
         let bias = values(s.c_out, 3);
+        let want = reference_forward(&s, &x, &w, &bias);
         let mut out = vec![f32::NAN; s.batch * s.c_out * s.out_voxels()];
         forward(&s, &x, &w, Some(&bias), &mut out);
-        close(
-            &out,
-            &reference_forward(&s, &x, &w, &bias),
-            &format!("{s:?}"),
-        );
+        close(&out, &want, &format!("{s:?}"));
+        // Both paths, whichever the shape takes.
+        out.fill(f32::NAN);
+        im2col_forward(&s, &x, &w, Some(&bias), &mut out);
+        close(&out, &want, &format!("im2col {s:?}"));
+        if shifted::applies(&s) {
+            out.fill(f32::NAN);
+            shifted::forward(&s, &x, &w, Some(&bias), &mut out);
+            close(&out, &want, &format!("shifted {s:?}"));
+        }
     }
+}
+
+#[test]
+fn the_shifted_path_takes_stride_one_same_convolutions_only() {
+    let shapes = shapes();
+    let taken: Vec<bool> = shapes.iter().map(shifted::applies).collect();
+    assert_eq!(
+        taken,
+        [
+            true, false, false, false, true, true, false, true, false, true
+        ],
+        "{shapes:?}"
+    );
+    // Of those, the shapes where it is the faster one: deep enough GEMMs per tap.
+    let wide = |c_in, c_out, side| ConvShape {
+        batch: 1,
+        c_in,
+        c_out,
+        input: [side; 3],
+        kernel: [3; 3],
+        stride: [1; 3],
+        pad: [1; 3],
+    };
+    assert!(shifted::faster_forward(&wide(16, 8, 64)));
+    assert!(!shifted::faster_forward(&wide(8, 16, 64)));
+    assert!(!shifted::faster_forward(&wide(64, 64, 8)));
+    assert!(shifted::faster_weight_grad(&wide(8, 16, 64)));
+    assert!(!shifted::faster_weight_grad(&wide(1, 8, 64)));
 }
 
 /// The gradients against the adjoint identity: for the linear map y = conv(x, w),
@@ -132,15 +170,29 @@ fn gradients_match_direct_summation() {
         let (mut dx, mut dw, mut db) = (vec![0.0; nx], vec![0.0; nw], vec![0.0; s.c_out]);
         data_grad(&s, &w, &g, &mut dx);
         weight_grad(&s, &x, &g, &mut dw, Some(&mut db));
-        // d⟨g, conv(x, w)⟩ / dw[i] = ⟨g, conv(x, e_i)⟩.
-        let want_dw: Vec<f32> = (0..nw.min(60))
-            .map(|i| {
+        let (mut dw_im2col, mut dw_shifted) = (vec![0.0; nw], dw.clone());
+        im2col_weight_grad(&s, &x, &g, &mut dw_im2col);
+        if shifted::applies(&s) {
+            shifted::weight_grad(&s, &x, &g, &mut dw_shifted);
+        }
+        // d⟨g, conv(x, w)⟩ / dw[i] = ⟨g, conv(x, e_i)⟩, for 60 weights spread over all of them.
+        let w_picks: Vec<usize> = (0..nw).step_by((nw / 60).max(1)).collect();
+        let want_dw: Vec<f32> = w_picks
+            .iter()
+            .map(|&i| {
                 let mut e = vec![0.0f32; nw];
                 e[i] = 1.0;
                 dot(&g, &reference_forward(&s, &x, &e, &zero)) as f32
             })
             .collect();
-        close(&dw[..want_dw.len()], &want_dw, &format!("dw {s:?}"));
+        for (got, path) in [
+            (&dw, "dw"),
+            (&dw_im2col, "dw im2col"),
+            (&dw_shifted, "dw shifted"),
+        ] {
+            let got: Vec<f32> = w_picks.iter().map(|&i| got[i]).collect();
+            close(&got, &want_dw, &format!("{path} {s:?}"));
+        }
         let step = (nx / 40).max(1);
         let picks: Vec<usize> = (0..nx).step_by(step).collect();
         let want_dx: Vec<f32> = picks
