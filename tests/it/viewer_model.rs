@@ -104,11 +104,8 @@ fn toggles_refuse_from_cached_experts_and_overlays_switch() {
 
     // Switch T1c off: only the fusion runs again, on the cached experts. (How much faster that is
     // is measured by `cloe bench`, not asserted here: timings on a shared CI machine vary.)
-    let before = h.state().models.model.as_ref().unwrap();
-    let (first, t1_expert) = (
-        before.first_seconds,
-        before.maps.as_ref().unwrap().experts[0].clone(),
-    );
+    // A toggle that went through the experts' job again would set a new first-inference time.
+    let first = h.state().models.model.as_ref().unwrap().first_seconds;
     let w = switch_off(&mut h, 1);
     let m = h.state().models.model.as_ref().unwrap();
     assert_eq!(w[1], 0.0);
@@ -118,10 +115,6 @@ fn toggles_refuse_from_cached_experts_and_overlays_switch() {
         "no expert map for a switched-off modality"
     );
     assert_eq!(m.first_seconds, first, "the experts did not run again");
-    assert!(
-        m.maps.as_ref().unwrap().experts[0] == t1_expert,
-        "T1's expert map is the cached one"
-    );
 
     // Overlays.
     let state = h.state_mut();

@@ -324,7 +324,7 @@ fn dot_blocks(k_len: usize, c_out: usize) -> impl Iterator<Item = (usize, usize)
     let rows = if c_out > DOT_ELEMENTS {
         k_len
     } else {
-        (DOT_ELEMENTS / c_out).min(k_len)
+        (DOT_ELEMENTS / c_out.max(1)).min(k_len)
     };
     (0..k_len)
         .step_by(rows.max(1))

@@ -18,6 +18,7 @@ const TILE_FLOATS: usize = 64 * 1024;
 /// positions of the padded volume).
 pub fn applies(shape: &ConvShape) -> bool {
     shape.stride == [1; 3]
+        && shape.in_voxels() > 0
         && shape.kernel != [1; 3]
         && (0..3).all(|a| shape.kernel[a] % 2 == 1 && shape.pad[a] == shape.kernel[a] / 2)
 }

@@ -89,6 +89,14 @@ fn shapes() -> Vec<ConvShape> {
         s(1, 2, 260, [3, 4, 5], 1, 1),
         // A shifted weight gradient of more than one block of dot products (17 · 20 > 256).
         s(1, 20, 17, [4, 5, 6], 3, 1),
+        // Large and deep enough for `forward` to take the shifted path itself.
+        s(1, 16, 4, [16, 16, 16], 3, 1),
+        // A kernel flat along one axis.
+        ConvShape {
+            kernel: [1, 3, 3],
+            pad: [0, 1, 1],
+            ..s(2, 3, 2, [4, 6, 5], 3, 1)
+        },
     ]
 }
 
@@ -118,6 +126,12 @@ fn forward_matches_direct_summation() {
             out.fill(f32::NAN);
             shifted::forward(&s, &x, &w, Some(&bias), &mut out);
             close(&out, &want, &format!("shifted {s:?}"));
+            // Without a bias, as the input gradient runs it.
+            let no_bias = vec![0.0f32; s.c_out];
+            out.fill(f32::NAN);
+            shifted::forward(&s, &x, &w, None, &mut out);
+            let want = reference_forward(&s, &x, &w, &no_bias);
+            close(&out, &want, &format!("shifted, no bias {s:?}"));
         }
     }
 }
@@ -129,7 +143,7 @@ fn the_shifted_path_takes_stride_one_same_convolutions_only() {
     assert_eq!(
         taken,
         [
-            true, false, false, false, true, true, false, true, false, true
+            true, false, false, false, true, true, false, true, false, true, true, true
         ],
         "{shapes:?}"
     );
@@ -170,7 +184,11 @@ fn gradients_match_direct_summation() {
         let (mut dx, mut dw, mut db) = (vec![0.0; nx], vec![0.0; nw], vec![0.0; s.c_out]);
         data_grad(&s, &w, &g, &mut dx);
         weight_grad(&s, &x, &g, &mut dw, Some(&mut db));
+        // Where the shifted path does not apply, its slot repeats the dispatched result.
         let (mut dw_im2col, mut dw_shifted) = (vec![0.0; nw], dw.clone());
+        if shifted::applies(&s) {
+            dw_shifted.fill(f32::NAN);
+        }
         im2col_weight_grad(&s, &x, &g, &mut dw_im2col);
         if shifted::applies(&s) {
             shifted::weight_grad(&s, &x, &g, &mut dw_shifted);
