@@ -17,7 +17,10 @@ use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 use std::sync::OnceLock;
 
+mod direct;
+mod direct_grad;
 mod shifted;
+mod simd;
 
 /// The geometry of one convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,15 +49,15 @@ impl ConvShape {
     }
 
     /// Rows of the column matrix: C_in · kd · kh · kw (the weight's row length).
-    fn k_len(&self) -> usize {
+    pub fn k_len(&self) -> usize {
         self.c_in * self.kernel_volume()
     }
 
-    fn in_voxels(&self) -> usize {
+    pub fn in_voxels(&self) -> usize {
         self.input.iter().product()
     }
 
-    fn out_voxels(&self) -> usize {
+    pub fn out_voxels(&self) -> usize {
         self.output().iter().product()
     }
 
@@ -215,22 +218,85 @@ fn matmul(
     }
 }
 
-/// True unless `CLOE_CONV=im2col`: stride-1 "same" convolutions where it is faster then run without
-/// a column matrix ([`shifted`]); the variable keeps the im2col path for every shape, to compare.
-fn shifted_on() -> bool {
-    static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| !std::env::var("CLOE_CONV").is_ok_and(|v| v.eq_ignore_ascii_case("im2col")))
+/// The ways a convolution is computed, in the order they were added: through a column matrix, a GEMM
+/// per kernel tap ([`shifted`]), or the direct kernel ([`direct`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ConvPath {
+    Im2col,
+    Shifted,
+    Direct,
+}
+
+impl ConvPath {
+    pub const ALL: [ConvPath; 3] = [ConvPath::Im2col, ConvPath::Shifted, ConvPath::Direct];
+
+    /// True when this path computes the forward (and so the stride-1 input gradient) of `shape`.
+    pub fn takes_forward(self, shape: &ConvShape) -> bool {
+        match self {
+            ConvPath::Im2col => true,
+            ConvPath::Shifted => shifted::applies(shape),
+            ConvPath::Direct => direct::applies(shape),
+        }
+    }
+
+    /// True when this path computes the weight gradient of `shape`.
+    pub fn takes_weight_grad(self, shape: &ConvShape) -> bool {
+        match self {
+            ConvPath::Im2col => true,
+            ConvPath::Shifted => shifted::applies(shape),
+            ConvPath::Direct => direct::applies(shape),
+        }
+    }
+
+    /// The newest path allowed, from `CLOE_CONV` (`im2col`, `shifted`; to compare them): unset, each
+    /// shape takes the path measured fastest for it.
+    fn allowed() -> ConvPath {
+        static PATH: OnceLock<ConvPath> = OnceLock::new();
+        *PATH.get_or_init(|| match std::env::var("CLOE_CONV") {
+            Ok(v) if v.eq_ignore_ascii_case("im2col") => ConvPath::Im2col,
+            Ok(v) if v.eq_ignore_ascii_case("shifted") => ConvPath::Shifted,
+            _ => ConvPath::Direct,
+        })
+    }
 }
 
 /// The forward convolution: `out` (`[B, C_out, D', H', W']`) = conv(`x`, `w`) + `bias`.
 pub fn forward(shape: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+    forward_via(forward_path(shape), shape, x, w, bias, out);
+}
+
+/// The path [`forward`] takes for `shape`: the fastest measured of those `CLOE_CONV` allows.
+pub fn forward_path(shape: &ConvShape) -> ConvPath {
+    let allowed = ConvPath::allowed();
+    if allowed >= ConvPath::Direct && direct::faster_forward(shape) {
+        ConvPath::Direct
+    } else if allowed >= ConvPath::Shifted && shifted::faster_forward(shape) {
+        ConvPath::Shifted
+    } else {
+        ConvPath::Im2col
+    }
+}
+
+/// [`forward`] on a given path, one that [`ConvPath::takes_forward`] the shape (to compare them).
+pub fn forward_via(
+    path: ConvPath,
+    shape: &ConvShape,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+) {
     assert_eq!(x.len(), shape.batch * shape.c_in * shape.in_voxels());
     assert_eq!(w.len(), shape.c_out * shape.k_len());
     assert_eq!(out.len(), shape.batch * shape.c_out * shape.out_voxels());
-    if shifted::faster_forward(shape) && shifted_on() {
-        shifted::forward(shape, x, w, bias, out);
-    } else {
-        im2col_forward(shape, x, w, bias, out);
+    assert!(
+        path.takes_forward(shape),
+        "{path:?} does not take {shape:?}"
+    );
+    match path {
+        ConvPath::Im2col => im2col_forward(shape, x, w, bias, out),
+        ConvPath::Shifted => shifted::forward(shape, x, w, bias, out),
+        ConvPath::Direct => direct::forward(shape, x, w, bias, out),
     }
 }
 
@@ -270,17 +336,38 @@ pub fn weight_grad(
     dw: &mut [f32],
     db: Option<&mut [f32]>,
 ) {
-    let (kl, p, co) = (shape.k_len(), shape.out_voxels(), shape.c_out);
-    assert_eq!(x.len(), shape.batch * shape.c_in * shape.in_voxels());
-    assert_eq!(g.len(), shape.batch * co * p);
-    assert_eq!(dw.len(), co * kl);
     if let Some(db) = db {
+        assert_eq!(g.len(), shape.batch * shape.c_out * shape.out_voxels());
         bias_grad(shape, g, db);
     }
-    if shifted::faster_weight_grad(shape) && shifted_on() {
-        shifted::weight_grad(shape, x, g, dw);
+    weight_grad_via(weight_grad_path(shape), shape, x, g, dw);
+}
+
+/// The path [`weight_grad`] takes for `shape`: the fastest measured of those `CLOE_CONV` allows.
+pub fn weight_grad_path(shape: &ConvShape) -> ConvPath {
+    let allowed = ConvPath::allowed();
+    if allowed >= ConvPath::Direct && direct_grad::faster(shape) {
+        ConvPath::Direct
+    } else if allowed >= ConvPath::Shifted && shifted::faster_weight_grad(shape) {
+        ConvPath::Shifted
     } else {
-        im2col_weight_grad(shape, x, g, dw);
+        ConvPath::Im2col
+    }
+}
+
+/// [`weight_grad`]'s `dw` on a given path, one that [`ConvPath::takes_weight_grad`] the shape.
+pub fn weight_grad_via(path: ConvPath, shape: &ConvShape, x: &[f32], g: &[f32], dw: &mut [f32]) {
+    assert_eq!(x.len(), shape.batch * shape.c_in * shape.in_voxels());
+    assert_eq!(g.len(), shape.batch * shape.c_out * shape.out_voxels());
+    assert_eq!(dw.len(), shape.c_out * shape.k_len());
+    assert!(
+        path.takes_weight_grad(shape),
+        "{path:?} does not take {shape:?}"
+    );
+    match path {
+        ConvPath::Im2col => im2col_weight_grad(shape, x, g, dw),
+        ConvPath::Shifted => shifted::weight_grad(shape, x, g, dw),
+        ConvPath::Direct => direct_grad::weight_grad(shape, x, g, dw),
     }
 }
 

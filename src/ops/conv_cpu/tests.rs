@@ -89,7 +89,8 @@ fn shapes() -> Vec<ConvShape> {
         s(1, 2, 260, [3, 4, 5], 1, 1),
         // A shifted weight gradient of more than one block of dot products (17 · 20 > 256).
         s(1, 20, 17, [4, 5, 6], 3, 1),
-        // Large and deep enough for `forward` to take the shifted path itself.
+        // Large and deep enough for `forward` to take the shifted path itself (where the direct
+        // kernel does not: without AVX2).
         s(1, 16, 4, [16, 16, 16], 3, 1),
         // A kernel flat along one axis.
         ConvShape {
@@ -136,6 +137,48 @@ fn forward_matches_direct_summation() {
     }
 }
 
+/// The direct kernel, on every instruction set this CPU runs, with and without a bias, including
+/// rows that are not a whole number of vectors and channel counts that are not whole register blocks.
+#[test]
+fn direct_forward_matches_direct_summation() {
+    let mut shapes: Vec<ConvShape> = shapes().into_iter().filter(direct::applies).collect();
+    let s = |c_in, c_out, input| ConvShape {
+        batch: 2,
+        c_in,
+        c_out,
+        input,
+        kernel: [3; 3],
+        stride: [1; 3],
+        pad: [1; 3],
+    };
+    // Rows of 2, 3 and 5 vectors (the AVX-512 block is 2), 17 lanes, a lone lane; 9 channels.
+    shapes.extend([
+        s(8, 8, [5, 4, 32]),
+        s(3, 9, [4, 3, 47]),
+        s(9, 5, [3, 5, 80]),
+    ]);
+    shapes.extend([s(2, 17, [3, 2, 17]), s(4, 3, [2, 3, 1])]);
+    assert!(shapes.len() > 9);
+    for s in shapes {
+        let x = values(s.batch * s.c_in * s.in_voxels(), 7);
+        let w = values(s.c_out * s.k_len(), 8);
+        let bias = values(s.c_out, 9);
+        let zero = vec![0.0f32; s.c_out];
+        for isa in direct::Isa::available() {
+            for bias in [Some(&bias[..]), None] {
+                let want = reference_forward(&s, &x, &w, bias.unwrap_or(&zero));
+                let mut out = vec![f32::NAN; s.batch * s.c_out * s.out_voxels()];
+                direct::forward_with(isa, &s, &x, &w, bias, &mut out);
+                close(
+                    &out,
+                    &want,
+                    &format!("direct {isa:?} {s:?}, bias {}", bias.is_some()),
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn the_shifted_path_takes_stride_one_same_convolutions_only() {
     let shapes = shapes();
@@ -162,6 +205,45 @@ fn the_shifted_path_takes_stride_one_same_convolutions_only() {
     assert!(!shifted::faster_forward(&wide(64, 64, 8)));
     assert!(shifted::faster_weight_grad(&wide(8, 16, 64)));
     assert!(!shifted::faster_weight_grad(&wide(1, 8, 64)));
+}
+
+#[test]
+fn the_direct_kernel_takes_the_shapes_measured_faster() {
+    let same = |c_in, c_out, side| ConvShape {
+        batch: 2,
+        c_in,
+        c_out,
+        input: [side; 3],
+        kernel: [3; 3],
+        stride: [1; 3],
+        pad: [1; 3],
+    };
+    let vector_isa = direct::Isa::detected() != direct::Isa::Plain;
+    let direct_if = |on: bool| {
+        if on && vector_isa {
+            ConvPath::Direct
+        } else {
+            ConvPath::Shifted
+        }
+    };
+    // Forward: every stride-1 same convolution with rows of a vector or more.
+    assert_eq!(forward_path(&same(8, 8, 64)), direct_if(true));
+    assert_eq!(
+        forward_path(&same(1, 8, 64)) == ConvPath::Direct,
+        vector_isa
+    );
+    assert_ne!(forward_path(&same(64, 64, 8)), ConvPath::Direct);
+    // Weight gradient: not from 16 input channels at 64³.
+    assert_eq!(weight_grad_path(&same(8, 8, 64)), direct_if(true));
+    assert_eq!(weight_grad_path(&same(32, 16, 32)), direct_if(true));
+    assert_eq!(weight_grad_path(&same(16, 8, 64)), ConvPath::Shifted);
+    // Never a strided convolution.
+    let strided = ConvShape {
+        stride: [2; 3],
+        ..same(8, 16, 64)
+    };
+    assert_eq!(forward_path(&strided), ConvPath::Im2col);
+    assert!(!ConvPath::Direct.takes_weight_grad(&strided));
 }
 
 /// The gradients against the adjoint identity: for the linear map y = conv(x, w),
@@ -203,11 +285,20 @@ fn gradients_match_direct_summation() {
                 dot(&g, &reference_forward(&s, &x, &e, &zero)) as f32
             })
             .collect();
-        for (got, path) in [
-            (&dw, "dw"),
-            (&dw_im2col, "dw im2col"),
-            (&dw_shifted, "dw shifted"),
-        ] {
+        let mut paths = vec![
+            (dw, "dw".to_string()),
+            (dw_im2col, "dw im2col".to_string()),
+            (dw_shifted, "dw shifted".to_string()),
+        ];
+        for isa in direct::Isa::available()
+            .into_iter()
+            .filter(|_| direct::applies(&s))
+        {
+            let mut dw = vec![f32::NAN; nw];
+            direct_grad::weight_grad_with(isa, &s, &x, &g, &mut dw);
+            paths.push((dw, format!("dw direct {isa:?}")));
+        }
+        for (got, path) in &paths {
             let got: Vec<f32> = w_picks.iter().map(|&i| got[i]).collect();
             close(&got, &want_dw, &format!("{path} {s:?}"));
         }
