@@ -1,5 +1,5 @@
 //! The CPU convolution kernels one by one, on the shapes of a training step of the BraTS network at
-//! 64³ (C = 8, batch 2): each path that computes a shape (`ConvPath`), forward and weight gradient,
+//! 64³ and of a whole-case forward (C = 8, batch 2): each path that computes a shape (`ConvPath`), forward and weight gradient,
 //! the fastest of 9 timed runs after a warm-up (all of a shape's runs taking turns), and (*) the path the dispatcher takes.
 //! `cargo bench --bench conv_kernels`; no data needed.
 
@@ -8,19 +8,22 @@ use cloe::ops::conv_cpu::{
 };
 use std::time::Instant;
 
-/// `(C_in, C_out, side, kernel, stride)` of the network's 3-D convolutions at 64³.
-const SHAPES: [(usize, usize, usize, usize, usize); 11] = [
-    (1, 8, 64, 3, 1),
-    (8, 8, 64, 3, 1),
-    (16, 8, 64, 3, 1),
-    (8, 16, 64, 3, 2),
-    (16, 16, 32, 3, 1),
-    (32, 16, 32, 3, 1),
-    (16, 32, 32, 3, 2),
-    (32, 32, 16, 3, 1),
-    (64, 32, 16, 3, 1),
-    (32, 64, 16, 3, 2),
-    (64, 64, 8, 3, 1),
+/// `(C_in, C_out, input, kernel, stride)` of the network's 3-D convolutions in a training step at
+/// 64³, and the two largest of a whole-case forward at 1.5 mm (104x120x104).
+const SHAPES: [(usize, usize, [usize; 3], usize, usize); 13] = [
+    (1, 8, [64; 3], 3, 1),
+    (8, 8, [64; 3], 3, 1),
+    (16, 8, [64; 3], 3, 1),
+    (8, 16, [64; 3], 3, 2),
+    (16, 16, [32; 3], 3, 1),
+    (32, 16, [32; 3], 3, 1),
+    (16, 32, [32; 3], 3, 2),
+    (32, 32, [16; 3], 3, 1),
+    (64, 32, [16; 3], 3, 1),
+    (32, 64, [16; 3], 3, 2),
+    (64, 64, [8; 3], 3, 1),
+    (8, 8, [104, 120, 104], 3, 1),
+    (16, 8, [104, 120, 104], 3, 1),
 ];
 
 /// The fastest of `RUNS` timed runs of each job after a warm-up, the jobs taking turns so that a slow
@@ -51,12 +54,12 @@ fn main() {
         "{:<28} {:<10} {:>22} {:>22}",
         "shape", "path", "forward", "weight grad"
     );
-    for (c_in, c_out, side, k, stride) in SHAPES {
+    for (c_in, c_out, input, k, stride) in SHAPES {
         let shape = ConvShape {
             batch: 2,
             c_in,
             c_out,
-            input: [side; 3],
+            input,
             kernel: [k; 3],
             stride: [stride; 3],
             pad: [k / 2; 3],
@@ -65,7 +68,10 @@ fn main() {
         let w = values(c_out * shape.k_len());
         let g = values(shape.batch * c_out * shape.out_voxels());
         let gflop = 2.0 * (shape.batch * c_out * shape.out_voxels() * shape.k_len()) as f64 / 1e9;
-        let name = format!("{c_in:>2}->{c_out:<2} {side}^3 k{k} s{stride}");
+        let name = format!(
+            "{c_in:>2}->{c_out:<2} {}x{}x{} k{k} s{stride}",
+            input[0], input[1], input[2]
+        );
         // One job per (path, forward or weight gradient) that the path computes, in this order.
         let kinds: Vec<(ConvPath, bool)> = ConvPath::ALL
             .into_iter()
