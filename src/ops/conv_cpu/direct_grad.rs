@@ -21,14 +21,13 @@ use std::borrow::Cow;
 const TILE_FLOATS: usize = 1024;
 
 /// True when the weight gradient of `shape` is faster here than on the other paths (measured with
-/// `cargo bench --bench conv_kernels`): with AVX2 or AVX-512 and rows of at least one vector, but not
-/// from 16 input channels at 64³ or more, where the input rows a tile reads outgrow L2 and a GEMM per
-/// tap ([`super::shifted`]) is faster.
+/// `cargo bench --bench conv_kernels`): with AVX2 or AVX-512, rows of at least one vector and volumes
+/// up to the training patches' 64³ (on a whole case at 1.5 mm the column matrix is faster).
 pub fn faster(shape: &ConvShape) -> bool {
     super::direct::applies(shape)
         && shape.input[2] >= 16
+        && shape.in_voxels() <= 64 * 64 * 64
         && Isa::detected() != Isa::Plain
-        && (shape.c_in < 16 || shape.in_voxels() < 64 * 64 * 64)
 }
 
 /// The weight gradient `dw` (`[C_out, C_in, taps]`) of a shape for which `direct::applies` holds.
@@ -40,54 +39,49 @@ pub fn weight_grad(shape: &ConvShape, x: &[f32], g: &[f32], dw: &mut [f32]) {
 pub fn weight_grad_with(isa: Isa, shape: &ConvShape, x: &[f32], g: &[f32], dw: &mut [f32]) {
     let (ci_n, co_n, vin) = (shape.c_in, shape.c_out, shape.in_voxels());
     let co = isa.co_block_grad();
-    if shape.batch == 0 {
-        dw.fill(0.0);
-        return;
-    }
-    let padded: Vec<(Padded, GradPlanes)> = (0..shape.batch)
-        .map(|b| {
-            let xp = Padded::new(shape, &x[b * ci_n * vin..][..ci_n * vin]);
-            let gp = grad_planes(shape, &xp, &g[b * co_n * vin..][..co_n * vin], co);
-            (xp, gp)
-        })
-        .collect();
-    let first = &padded[0].0;
-    let pairs: Vec<usize> = (0..ci_n)
-        .flat_map(|i| first.offsets.iter().map(move |&o| i * first.plane + o))
-        .collect();
-    // Jobs: (batch element, block of output channels, run of z-slices of about 16 Ki positions).
+    // Jobs: (run of z-slices of about 16 Ki positions, block of output channels), the blocks of a
+    // run next to each other so that both threads read the same input rows; one batch element at a
+    // time, so that its padded input stays in L3.
     let [d, h, w] = shape.input;
     let per_job = (16 * 1024 / (h * w.next_multiple_of(16))).clamp(1, d);
     let (blocks, runs) = (co_n.div_ceil(co), d.div_ceil(per_job));
-    let total = (0..shape.batch * blocks * runs)
-        .into_par_iter()
-        .fold(
-            || vec![0.0f32; dw.len()],
-            |mut acc, j| {
-                let (xp, gp) = &padded[j / (blocks * runs)];
-                let z0 = j % runs * per_job;
-                let job = Job {
-                    shape,
-                    xp,
-                    gp,
-                    pairs: &pairs,
-                    o0: j / runs % blocks * co,
-                    z: z0..(z0 + per_job).min(d),
-                };
-                // SAFETY: `isa` is one the CPU runs.
-                unsafe {
-                    match isa {
-                        #[cfg(target_arch = "x86_64")]
-                        Isa::Avx512 => slice_avx512(&job, &mut acc),
-                        #[cfg(target_arch = "x86_64")]
-                        Isa::Avx2 => slice_avx2(&job, &mut acc),
-                        _ => job.compute::<Portable, 4, 2>(&mut acc),
+    let mut total = vec![0.0f32; dw.len()];
+    for b in 0..shape.batch {
+        let xp = Padded::new(shape, &x[b * ci_n * vin..][..ci_n * vin]);
+        let gp = grad_planes(shape, &xp, &g[b * co_n * vin..][..co_n * vin], co);
+        let pairs: Vec<usize> = (0..ci_n)
+            .flat_map(|i| xp.offsets.iter().map(move |&o| i * xp.plane + o))
+            .collect();
+        let part = (0..blocks * runs)
+            .into_par_iter()
+            .fold(
+                || vec![0.0f32; dw.len()],
+                |mut acc, j| {
+                    let z0 = j / blocks * per_job;
+                    let job = Job {
+                        shape,
+                        xp: &xp,
+                        gp: &gp,
+                        pairs: &pairs,
+                        o0: j % blocks * co,
+                        z: z0..(z0 + per_job).min(d),
+                    };
+                    // SAFETY: `isa` is one the CPU runs.
+                    unsafe {
+                        match isa {
+                            #[cfg(target_arch = "x86_64")]
+                            Isa::Avx512 => slice_avx512(&job, &mut acc),
+                            #[cfg(target_arch = "x86_64")]
+                            Isa::Avx2 => slice_avx2(&job, &mut acc),
+                            _ => job.compute::<Portable, 4, 2>(&mut acc),
+                        }
                     }
-                }
-                acc
-            },
-        )
-        .reduce(|| vec![0.0f32; dw.len()], summed);
+                    acc
+                },
+            )
+            .reduce(|| vec![0.0f32; dw.len()], summed);
+        total = summed(total, part);
+    }
     dw.copy_from_slice(&total);
 }
 

@@ -233,10 +233,11 @@ fn the_direct_kernel_takes_the_shapes_measured_faster() {
         vector_isa
     );
     assert_ne!(forward_path(&same(64, 64, 8)), ConvPath::Direct);
-    // Weight gradient: not from 16 input channels at 64³.
+    // Weight gradient: up to 64³.
     assert_eq!(weight_grad_path(&same(8, 8, 64)), direct_if(true));
+    assert_eq!(weight_grad_path(&same(16, 8, 64)), direct_if(true));
     assert_eq!(weight_grad_path(&same(32, 16, 32)), direct_if(true));
-    assert_eq!(weight_grad_path(&same(16, 8, 64)), ConvPath::Shifted);
+    assert_eq!(weight_grad_path(&same(16, 8, 104)), ConvPath::Shifted);
     // Never a strided convolution.
     let strided = ConvShape {
         stride: [2; 3],
