@@ -55,15 +55,7 @@ fn main() {
         "shape", "path", "forward", "weight grad"
     );
     for (c_in, c_out, input, k, stride) in SHAPES {
-        let shape = ConvShape {
-            batch: 2,
-            c_in,
-            c_out,
-            input,
-            kernel: [k; 3],
-            stride: [stride; 3],
-            pad: [k / 2; 3],
-        };
+        let shape = ConvShape::cubic(2, [c_in, c_out], input, k, stride);
         let x = values(shape.batch * c_in * shape.in_voxels());
         let w = values(c_out * shape.k_len());
         let g = values(shape.batch * c_out * shape.out_voxels());

@@ -37,6 +37,26 @@ pub struct ConvShape {
 }
 
 impl ConvShape {
+    /// A convolution with a cubic kernel of side `k`, the same stride on every axis and the padding
+    /// `k / 2` (size-keeping at stride 1).
+    pub fn cubic(
+        batch: usize,
+        [c_in, c_out]: [usize; 2],
+        input: [usize; 3],
+        k: usize,
+        stride: usize,
+    ) -> Self {
+        Self {
+            batch,
+            c_in,
+            c_out,
+            input,
+            kernel: [k; 3],
+            stride: [stride; 3],
+            pad: [k / 2; 3],
+        }
+    }
+
     /// Output `[D, H, W]`.
     pub fn output(&self) -> [usize; 3] {
         std::array::from_fn(|a| {

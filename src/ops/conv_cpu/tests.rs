@@ -65,14 +65,8 @@ fn values(n: usize, seed: u32) -> Vec<f32> {
 }
 
 fn shapes() -> Vec<ConvShape> {
-    let s = |batch, c_in, c_out, input, k: usize, stride: usize| ConvShape {
-        batch,
-        c_in,
-        c_out,
-        input,
-        kernel: [k; 3],
-        stride: [stride; 3],
-        pad: [k / 2; 3],
+    let s = |batch, c_in, c_out, input, k, stride| {
+        ConvShape::cubic(batch, [c_in, c_out], input, k, stride)
     };
     vec![
         s(1, 3, 5, [6, 7, 9], 3, 1),
@@ -142,15 +136,7 @@ fn forward_matches_direct_summation() {
 #[test]
 fn direct_forward_matches_direct_summation() {
     let mut shapes: Vec<ConvShape> = shapes().into_iter().filter(direct::applies).collect();
-    let s = |c_in, c_out, input| ConvShape {
-        batch: 2,
-        c_in,
-        c_out,
-        input,
-        kernel: [3; 3],
-        stride: [1; 3],
-        pad: [1; 3],
-    };
+    let s = |c_in, c_out, input| ConvShape::cubic(2, [c_in, c_out], input, 3, 1);
     // Rows of 2, 3 and 5 vectors (the AVX-512 block is 2), 17 lanes, a lone lane; 9 channels.
     shapes.extend([
         s(8, 8, [5, 4, 32]),
@@ -191,15 +177,7 @@ fn the_shifted_path_takes_stride_one_same_convolutions_only() {
         "{shapes:?}"
     );
     // Of those, the shapes where it is the faster one: deep enough GEMMs per tap.
-    let wide = |c_in, c_out, side| ConvShape {
-        batch: 1,
-        c_in,
-        c_out,
-        input: [side; 3],
-        kernel: [3; 3],
-        stride: [1; 3],
-        pad: [1; 3],
-    };
+    let wide = |c_in, c_out, side| ConvShape::cubic(1, [c_in, c_out], [side; 3], 3, 1);
     assert!(shifted::faster_forward(&wide(16, 8, 64)));
     assert!(!shifted::faster_forward(&wide(8, 16, 64)));
     assert!(!shifted::faster_forward(&wide(64, 64, 8)));
@@ -209,15 +187,7 @@ fn the_shifted_path_takes_stride_one_same_convolutions_only() {
 
 #[test]
 fn the_direct_kernel_takes_the_shapes_measured_faster() {
-    let same = |c_in, c_out, side| ConvShape {
-        batch: 2,
-        c_in,
-        c_out,
-        input: [side; 3],
-        kernel: [3; 3],
-        stride: [1; 3],
-        pad: [1; 3],
-    };
+    let same = |c_in, c_out, side| ConvShape::cubic(2, [c_in, c_out], [side; 3], 3, 1);
     let vector_isa = direct::Isa::detected() != direct::Isa::Plain;
     let direct_if = |on: bool| {
         if on && vector_isa {
