@@ -35,10 +35,11 @@ impl Isa {
         *ISA.get_or_init(|| {
             #[cfg(target_arch = "x86_64")]
             {
-                if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
+                let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+                if avx2 && is_x86_feature_detected!("avx512f") {
                     return Isa::Avx512;
                 }
-                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                if avx2 {
                     return Isa::Avx2;
                 }
             }
@@ -46,12 +47,21 @@ impl Isa {
         })
     }
 
+    /// True when this CPU runs code compiled for `self` (every set below the detected one).
+    pub fn runs_here(self) -> bool {
+        match Isa::detected() {
+            Isa::Avx512 => true,
+            Isa::Avx2 => self != Isa::Avx512,
+            Isa::Plain => self == Isa::Plain,
+        }
+    }
+
     /// Every instruction set this CPU runs (the tests check each).
     #[cfg(test)]
     pub fn available() -> Vec<Isa> {
         [Isa::Avx512, Isa::Avx2, Isa::Plain]
             .into_iter()
-            .filter(|isa| *isa as u8 >= Isa::detected() as u8)
+            .filter(|isa| isa.runs_here())
             .collect()
     }
 
@@ -158,6 +168,11 @@ pub fn forward_with(
     out: &mut [f32],
 ) {
     let (ci_n, co_n, vin) = (shape.c_in, shape.c_out, shape.in_voxels());
+    check(isa, shape);
+    assert_eq!(x.len(), shape.batch * ci_n * vin);
+    assert_eq!(w.len(), co_n * ci_n * shape.kernel_volume());
+    assert_eq!(out.len(), shape.batch * co_n * vin);
+    assert!(bias.is_none_or(|b| b.len() == co_n));
     let co = isa.co_block();
     let wp = packed_weights(shape, w, co);
     let out_ptr = SharedMut(out.as_mut_ptr());
@@ -186,10 +201,19 @@ pub fn forward_with(
                     Isa::Avx512 => slice_avx512(&slice),
                     #[cfg(target_arch = "x86_64")]
                     Isa::Avx2 => slice_avx2(&slice),
-                    _ => slice.compute::<Portable, 4, 2>(),
+                    Isa::Plain => slice.compute::<Portable, 4, 2>(),
+                    #[cfg(not(target_arch = "x86_64"))]
+                    _ => unreachable!("checked: {isa:?} runs here"),
                 }
             }
         });
+}
+
+/// Panics unless `shape` is one the direct kernels compute and `isa` one this CPU runs (the kernels
+/// read and write through raw pointers sized by both).
+pub(super) fn check(isa: Isa, shape: &ConvShape) {
+    assert!(applies(shape), "the direct kernels do not take {shape:?}");
+    assert!(isa.runs_here(), "this CPU does not run {isa:?}");
 }
 
 /// One job: a z-slice of the output for one block of output channels.

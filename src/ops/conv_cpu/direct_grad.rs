@@ -38,6 +38,10 @@ pub fn weight_grad(shape: &ConvShape, x: &[f32], g: &[f32], dw: &mut [f32]) {
 /// [`weight_grad`] with a given instruction set (one the CPU has: see [`Isa::available`]).
 pub fn weight_grad_with(isa: Isa, shape: &ConvShape, x: &[f32], g: &[f32], dw: &mut [f32]) {
     let (ci_n, co_n, vin) = (shape.c_in, shape.c_out, shape.in_voxels());
+    super::direct::check(isa, shape);
+    assert_eq!(x.len(), shape.batch * ci_n * vin);
+    assert_eq!(g.len(), shape.batch * co_n * vin);
+    assert_eq!(dw.len(), co_n * ci_n * shape.kernel_volume());
     let co = isa.co_block_grad();
     // Jobs: (run of z-slices of about 16 Ki positions, block of output channels), the blocks of a
     // run next to each other so that both threads read the same input rows; one batch element at a
@@ -73,7 +77,9 @@ pub fn weight_grad_with(isa: Isa, shape: &ConvShape, x: &[f32], g: &[f32], dw: &
                             Isa::Avx512 => slice_avx512(&job, &mut acc),
                             #[cfg(target_arch = "x86_64")]
                             Isa::Avx2 => slice_avx2(&job, &mut acc),
-                            _ => job.compute::<Portable, 4, 2>(&mut acc),
+                            Isa::Plain => job.compute::<Portable, 4, 2>(&mut acc),
+                            #[cfg(not(target_arch = "x86_64"))]
+                            _ => unreachable!("checked: {isa:?} runs here"),
                         }
                     }
                     acc

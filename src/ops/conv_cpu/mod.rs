@@ -268,13 +268,19 @@ impl ConvPath {
         }
     }
 
-    /// The newest path allowed, from `CLOE_CONV` (`im2col`, `shifted`; to compare them): unset, each
-    /// shape takes the path measured fastest for it.
+    /// The newest path allowed, from `CLOE_CONV` (`im2col`, `shifted`, `direct`; to compare them):
+    /// unset, each shape takes the path measured fastest for it.
     fn allowed() -> ConvPath {
         static PATH: OnceLock<ConvPath> = OnceLock::new();
         *PATH.get_or_init(|| match std::env::var("CLOE_CONV") {
             Ok(v) if v.eq_ignore_ascii_case("im2col") => ConvPath::Im2col,
             Ok(v) if v.eq_ignore_ascii_case("shifted") => ConvPath::Shifted,
+            Ok(v) if !v.eq_ignore_ascii_case("direct") => {
+                eprintln!(
+                    "CLOE_CONV={v:?} is not im2col, shifted or direct: every path is allowed"
+                );
+                ConvPath::Direct
+            }
             _ => ConvPath::Direct,
         })
     }
@@ -309,6 +315,7 @@ pub fn forward_via(
     assert_eq!(x.len(), shape.batch * shape.c_in * shape.in_voxels());
     assert_eq!(w.len(), shape.c_out * shape.k_len());
     assert_eq!(out.len(), shape.batch * shape.c_out * shape.out_voxels());
+    assert!(bias.is_none_or(|b| b.len() == shape.c_out));
     assert!(
         path.takes_forward(shape),
         "{path:?} does not take {shape:?}"

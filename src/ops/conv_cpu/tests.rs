@@ -131,20 +131,59 @@ fn forward_matches_direct_summation() {
     }
 }
 
+/// Shapes for the direct kernels beyond [`shapes`]: rows of 2, 3 and 5 vectors (the AVX-512 block is
+/// 2), 17 lanes and a lone lane; channel counts that are not whole blocks; rows that are whole
+/// vectors (the weight gradient then reads the output gradient in place) with and without whole
+/// blocks of channels; kernels 5³, flat along x and along y.
+fn direct_shapes() -> Vec<ConvShape> {
+    let s = |c_in, c_out, input| ConvShape::cubic(2, [c_in, c_out], input, 3, 1);
+    vec![
+        s(8, 8, [5, 4, 32]),
+        s(3, 9, [4, 3, 47]),
+        s(9, 5, [3, 5, 80]),
+        s(2, 17, [3, 2, 17]),
+        s(4, 3, [2, 3, 1]),
+        s(3, 3, [3, 2, 16]),
+        ConvShape::cubic(1, [2, 4], [6, 5, 16], 5, 1),
+        ConvShape {
+            kernel: [3, 3, 1],
+            pad: [1, 1, 0],
+            ..s(3, 4, [3, 4, 16])
+        },
+        ConvShape {
+            kernel: [3, 1, 3],
+            pad: [1, 0, 1],
+            ..s(2, 5, [2, 3, 20])
+        },
+    ]
+}
+
+/// The direct weight gradient, whole, against the column matrix's (itself checked against direct
+/// summation below), on every instruction set this CPU runs.
+#[test]
+fn direct_weight_grad_matches_the_column_matrix() {
+    let mut shapes: Vec<ConvShape> = shapes().into_iter().filter(direct::applies).collect();
+    shapes.extend(direct_shapes());
+    for s in shapes {
+        let x = values(s.batch * s.c_in * s.in_voxels(), 10);
+        let g = values(s.batch * s.c_out * s.out_voxels(), 11);
+        let mut want = vec![0.0f32; s.c_out * s.k_len()];
+        im2col_weight_grad(&s, &x, &g, &mut want);
+        for isa in direct::Isa::available() {
+            let mut dw = vec![f32::NAN; want.len()];
+            direct_grad::weight_grad_with(isa, &s, &x, &g, &mut dw);
+            close(&dw, &want, &format!("dw direct {isa:?} {s:?}"));
+        }
+    }
+}
+
 /// The direct kernel, on every instruction set this CPU runs, with and without a bias, including
 /// rows that are not a whole number of vectors and channel counts that are not whole register blocks.
 #[test]
 fn direct_forward_matches_direct_summation() {
     let mut shapes: Vec<ConvShape> = shapes().into_iter().filter(direct::applies).collect();
-    let s = |c_in, c_out, input| ConvShape::cubic(2, [c_in, c_out], input, 3, 1);
-    // Rows of 2, 3 and 5 vectors (the AVX-512 block is 2), 17 lanes, a lone lane; 9 channels.
-    shapes.extend([
-        s(8, 8, [5, 4, 32]),
-        s(3, 9, [4, 3, 47]),
-        s(9, 5, [3, 5, 80]),
-    ]);
-    shapes.extend([s(2, 17, [3, 2, 17]), s(4, 3, [2, 3, 1])]);
-    assert!(shapes.len() > 9);
+    shapes.extend(direct_shapes());
+    assert!(shapes.len() > 12);
     for s in shapes {
         let x = values(s.batch * s.c_in * s.in_voxels(), 7);
         let w = values(s.c_out * s.k_len(), 8);
@@ -187,27 +226,23 @@ fn the_shifted_path_takes_stride_one_same_convolutions_only() {
 
 #[test]
 fn the_direct_kernel_takes_the_shapes_measured_faster() {
+    if std::env::var_os("CLOE_CONV").is_some() {
+        return; // the variable limits the paths on purpose
+    }
     let same = |c_in, c_out, side| ConvShape::cubic(2, [c_in, c_out], [side; 3], 3, 1);
     let vector_isa = direct::Isa::detected() != direct::Isa::Plain;
-    let direct_if = |on: bool| {
-        if on && vector_isa {
-            ConvPath::Direct
-        } else {
-            ConvPath::Shifted
-        }
-    };
+    let or = |other| if vector_isa { ConvPath::Direct } else { other };
     // Forward: every stride-1 same convolution with rows of a vector or more.
-    assert_eq!(forward_path(&same(8, 8, 64)), direct_if(true));
-    assert_eq!(
-        forward_path(&same(1, 8, 64)) == ConvPath::Direct,
-        vector_isa
-    );
+    assert_eq!(forward_path(&same(8, 8, 64)), or(ConvPath::Im2col));
+    assert_eq!(forward_path(&same(16, 8, 64)), or(ConvPath::Shifted));
+    assert_eq!(forward_path(&same(1, 8, 64)), or(ConvPath::Im2col));
     assert_ne!(forward_path(&same(64, 64, 8)), ConvPath::Direct);
     // Weight gradient: up to 64³.
-    assert_eq!(weight_grad_path(&same(8, 8, 64)), direct_if(true));
-    assert_eq!(weight_grad_path(&same(16, 8, 64)), direct_if(true));
-    assert_eq!(weight_grad_path(&same(32, 16, 32)), direct_if(true));
-    assert_eq!(weight_grad_path(&same(16, 8, 104)), ConvPath::Shifted);
+    assert_eq!(weight_grad_path(&same(8, 8, 64)), or(ConvPath::Shifted));
+    assert_eq!(weight_grad_path(&same(16, 8, 64)), or(ConvPath::Shifted));
+    assert_eq!(weight_grad_path(&same(32, 16, 32)), or(ConvPath::Shifted));
+    assert_eq!(weight_grad_path(&same(16, 8, 65)), ConvPath::Shifted);
+    assert_eq!(weight_grad_path(&same(1, 8, 65)), ConvPath::Im2col);
     // Never a strided convolution.
     let strided = ConvShape {
         stride: [2; 3],
