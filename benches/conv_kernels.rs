@@ -68,13 +68,7 @@ fn main() {
         let kinds: Vec<(ConvPath, bool)> = ConvPath::ALL
             .into_iter()
             .flat_map(|p| [(p, true), (p, false)])
-            .filter(|&(p, fwd)| {
-                if fwd {
-                    p.takes_forward(&shape)
-                } else {
-                    p.takes_weight_grad(&shape)
-                }
-            })
+            .filter(|&(p, _)| p.takes(&shape))
             .collect();
         let mut bufs: Vec<Vec<f32>> = kinds
             .iter()

@@ -115,15 +115,8 @@ impl Padded {
         let slice = (h + 2 * ph) * row;
         let plane = (d + 2 * pd) * slice;
         let mut data = vec![0.0f32; shape.c_in * plane];
-        data.par_chunks_mut(plane).enumerate().for_each(|(c, dst)| {
-            let src = &x[c * d * h * w..][..d * h * w];
-            for z in 0..d {
-                for y in 0..h {
-                    let at = (z + pd) * slice + (y + ph) * row + pw;
-                    dst[at..at + w].copy_from_slice(&src[(z * h + y) * w..][..w]);
-                }
-            }
-        });
+        let first = pd * slice + ph * row + pw;
+        copy_rows(shape, x, &mut data, (plane, slice, row), first);
         let [kd, kh, kw] = shape.kernel;
         let offsets = (0..kd * kh * kw)
             .map(|t| (t / (kh * kw)) * slice + (t / kw % kh) * row + t % kw)
@@ -136,6 +129,31 @@ impl Padded {
             offsets,
         }
     }
+}
+
+/// Copies `src` (`[C, D, H, W]` of `shape.input`, as many channels as it holds) row by row into
+/// `dst`, where channel `c`, voxel `(z, y, x)` goes to `c · plane + first + z · slice + y · row + x`.
+pub(super) fn copy_rows(
+    shape: &ConvShape,
+    src: &[f32],
+    dst: &mut [f32],
+    (plane, slice, row): (usize, usize, usize),
+    first: usize,
+) {
+    let [d, h, w] = shape.input;
+    let channels = src.len() / (d * h * w);
+    dst.par_chunks_mut(plane)
+        .take(channels)
+        .enumerate()
+        .for_each(|(c, dst)| {
+            let src = &src[c * d * h * w..][..d * h * w];
+            for z in 0..d {
+                for y in 0..h {
+                    let at = first + z * slice + y * row;
+                    dst[at..at + w].copy_from_slice(&src[(z * h + y) * w..][..w]);
+                }
+            }
+        });
 }
 
 /// `w` (`[C_out, C_in, taps]`) → `[C_out / co, C_in, taps, co]`, zeros past the last channel.

@@ -9,7 +9,7 @@
 //! lanes are summed once per job. Jobs are (batch element, block of output channels, run of
 //! z-slices), in parallel, each adding into its thread's partial gradient.
 
-use super::direct::{Isa, Padded, ROW_QUANTUM};
+use super::direct::{Isa, Padded, ROW_QUANTUM, copy_rows};
 #[cfg(target_arch = "x86_64")]
 use super::simd::x86;
 use super::simd::{Portable, Simd};
@@ -106,18 +106,7 @@ fn grad_planes<'a>(shape: &ConvShape, xp: &Padded, g: &'a [f32], co: usize) -> G
     }
     let plane = d * xp.slice;
     let mut data = vec![0.0f32; shape.c_out.next_multiple_of(co) * plane];
-    data.par_chunks_mut(plane)
-        .take(shape.c_out)
-        .enumerate()
-        .for_each(|(c, dst)| {
-            let src = &g[c * d * h * w..][..d * h * w];
-            for z in 0..d {
-                for y in 0..h {
-                    let at = z * xp.slice + y * xp.row;
-                    dst[at..at + w].copy_from_slice(&src[(z * h + y) * w..][..w]);
-                }
-            }
-        });
+    copy_rows(shape, g, &mut data, (plane, xp.slice, xp.row), 0);
     GradPlanes {
         data: Cow::Owned(data),
         plane,

@@ -250,17 +250,9 @@ pub enum ConvPath {
 impl ConvPath {
     pub const ALL: [ConvPath; 3] = [ConvPath::Im2col, ConvPath::Shifted, ConvPath::Direct];
 
-    /// True when this path computes the forward (and so the stride-1 input gradient) of `shape`.
-    pub fn takes_forward(self, shape: &ConvShape) -> bool {
-        match self {
-            ConvPath::Im2col => true,
-            ConvPath::Shifted => shifted::applies(shape),
-            ConvPath::Direct => direct::applies(shape),
-        }
-    }
-
-    /// True when this path computes the weight gradient of `shape`.
-    pub fn takes_weight_grad(self, shape: &ConvShape) -> bool {
+    /// True when this path computes `shape`: its forward (and so the stride-1 input gradient) and its
+    /// weight gradient.
+    pub fn takes(self, shape: &ConvShape) -> bool {
         match self {
             ConvPath::Im2col => true,
             ConvPath::Shifted => shifted::applies(shape),
@@ -303,7 +295,7 @@ pub fn forward_path(shape: &ConvShape) -> ConvPath {
     }
 }
 
-/// [`forward`] on a given path, one that [`ConvPath::takes_forward`] the shape (to compare them).
+/// [`forward`] on a given path, one that [`ConvPath::takes`] the shape (to compare them).
 pub fn forward_via(
     path: ConvPath,
     shape: &ConvShape,
@@ -316,10 +308,7 @@ pub fn forward_via(
     assert_eq!(w.len(), shape.c_out * shape.k_len());
     assert_eq!(out.len(), shape.batch * shape.c_out * shape.out_voxels());
     assert!(bias.is_none_or(|b| b.len() == shape.c_out));
-    assert!(
-        path.takes_forward(shape),
-        "{path:?} does not take {shape:?}"
-    );
+    assert!(path.takes(shape), "{path:?} does not take {shape:?}");
     match path {
         ConvPath::Im2col => im2col_forward(shape, x, w, bias, out),
         ConvPath::Shifted => shifted::forward(shape, x, w, bias, out),
@@ -382,15 +371,12 @@ pub fn weight_grad_path(shape: &ConvShape) -> ConvPath {
     }
 }
 
-/// [`weight_grad`]'s `dw` on a given path, one that [`ConvPath::takes_weight_grad`] the shape.
+/// [`weight_grad`]'s `dw` on a given path, one that [`ConvPath::takes`] the shape.
 pub fn weight_grad_via(path: ConvPath, shape: &ConvShape, x: &[f32], g: &[f32], dw: &mut [f32]) {
     assert_eq!(x.len(), shape.batch * shape.c_in * shape.in_voxels());
     assert_eq!(g.len(), shape.batch * shape.c_out * shape.out_voxels());
     assert_eq!(dw.len(), shape.c_out * shape.k_len());
-    assert!(
-        path.takes_weight_grad(shape),
-        "{path:?} does not take {shape:?}"
-    );
+    assert!(path.takes(shape), "{path:?} does not take {shape:?}");
     match path {
         ConvPath::Im2col => im2col_weight_grad(shape, x, g, dw),
         ConvPath::Shifted => shifted::weight_grad(shape, x, g, dw),

@@ -249,7 +249,7 @@ fn the_direct_kernel_takes_the_shapes_measured_faster() {
         ..same(8, 16, 64)
     };
     assert_eq!(forward_path(&strided), ConvPath::Im2col);
-    assert!(!ConvPath::Direct.takes_weight_grad(&strided));
+    assert!(!ConvPath::Direct.takes(&strided));
 }
 
 /// The gradients against the adjoint identity: for the linear map y = conv(x, w),
