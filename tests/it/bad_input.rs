@@ -67,8 +67,9 @@ fn a_model_spacing_that_makes_the_resampled_grid_enormous() {
     std::fs::create_dir_all(&model).unwrap();
     std::fs::copy(root.join("models/brats/model.bpk"), model.join("model.bpk")).unwrap();
     let config = std::fs::read_to_string(root.join("models/brats/config.json")).unwrap();
-    let config = config.replace("\"spacing_mm\": 2.0", "\"spacing_mm\": 0.01");
-    std::fs::write(model.join("config.json"), config).unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(&config).unwrap();
+    config["spacing_mm"] = serde_json::json!(0.01);
+    std::fs::write(model.join("config.json"), config.to_string()).unwrap();
     let out = dir.path().join("out.nii.gz");
     refused(
         &[

@@ -101,8 +101,8 @@ fn segment_a_held_out_case_above_the_dice_floor() {
     let truth = read(&case.join("Brats18_2013_11_1_seg.nii.gz"));
     assert!(seg.grid.same_as(&truth.grid));
     let d = cloe::metrics::dice(&wt(&seg), &wt(&truth));
-    // models/brats/eval.md: 0.82 on this case.
-    assert!(d >= 0.72, "whole-tumour Dice {d:.3} below the floor 0.72");
+    // models/brats/eval.md: 0.86 on this case (stage 8 before it: 0.82).
+    assert!(d >= 0.76, "whole-tumour Dice {d:.3} below the floor 0.76");
 }
 
 #[test]
@@ -140,11 +140,12 @@ fn evaluate_a_held_out_case_above_the_dice_floor() {
             .map(|r| r[3].parse().unwrap())
             .unwrap()
     };
-    // models/brats/eval.md: 0.88 with all four modalities, 0.77 with FLAIR alone on this case.
-    assert!(dice("Full", "WT") >= 0.82, "Full WT {}", dice("Full", "WT"));
-    assert!(dice("F", "WT") >= 0.66, "FLAIR-only WT {}", dice("F", "WT"));
-    // The REC region map is higher inside the tumour than outside it (eval.md: 2.2x over the four
-    // held-out cases; the model before it had 0.8x).
+    // models/brats/eval.md: 0.90 with all four modalities, 0.57 with FLAIR alone on this case (stage 8
+    // before it: 0.88 and 0.77; stage 10 is better with more modalities, worse with FLAIR alone).
+    assert!(dice("Full", "WT") >= 0.84, "Full WT {}", dice("Full", "WT"));
+    assert!(dice("F", "WT") >= 0.48, "FLAIR-only WT {}", dice("F", "WT"));
+    // The REC region map is far higher inside the tumour than outside it (11.6x on this case, 12.1x
+    // over the 7 validation cases; stage 8 had 2.2x, stage 6 0.8x).
     let ratio: f64 = out
         .split("REC region map r:")
         .nth(1)
@@ -153,7 +154,7 @@ fn evaluate_a_held_out_case_above_the_dice_floor() {
         .and_then(|t| t.trim().parse().ok())
         .unwrap_or_else(|| panic!("no REC ratio in {out}"));
     assert!(
-        ratio >= 1.5,
+        ratio >= 6.0,
         "REC map inside / outside the tumour {ratio}: {out}"
     );
 }
@@ -192,10 +193,11 @@ fn fusing_window_by_window_gives_what_the_cached_experts_give() {
 }
 
 /// The whole cropped case as one window against the model's patch windows (issue 25), on a shared
-/// case with all four modalities. Measured with the shipped model (benches/README.md): the whole-case
-/// WT agrees with the windowed WT at Dice 0.92 and both reach 0.82–0.84 against the truth, but TC and
-/// ET differ (0.64 and 0.42 between them): the network normalises per instance and learned on 48³
-/// patches, so patch windows stay the default and `--windows whole` is an option.
+/// case with all four modalities. Measured with the shipped model (benches/README.md): with all four
+/// modalities both reach WT 0.86–0.87 against the truth on this case, but TC falls from 0.59 to 0.45
+/// as one window, and over the 15 subsets of the validation cases WT falls by 7 points: the network
+/// normalises per instance and learned on 64³ patches, so patch windows stay the default and
+/// `--windows whole` is an option.
 #[test]
 fn whole_case_inference_is_one_window_and_keeps_the_whole_tumour() {
     use cloe::infer::{InferOptions, Session, WindowMode};
