@@ -195,7 +195,7 @@ fn fusing_window_by_window_gives_what_the_cached_experts_give() {
 /// The whole cropped case as one window against the model's patch windows (issue 25), on a shared
 /// case with all four modalities. Measured with the shipped model (benches/README.md): with all four
 /// modalities both reach WT 0.86–0.87 against the truth on this case, but TC falls from 0.59 to 0.45
-/// as one window, and over the 15 subsets of the validation cases WT falls by 7 points: the network
+/// as one window, and over the 15 subsets of the validation cases WT falls by 6.5 points: the network
 /// normalises per instance and learned on 64³ patches, so patch windows stay the default and
 /// `--windows whole` is an option.
 #[test]
