@@ -8,7 +8,7 @@ use crate::case::Subset;
 use crate::error::{CloeError, Result, Setting};
 use crate::model::{CloeNet, Expert, to_vec};
 use crate::preprocess::{BBox, Sample, crop_data};
-use crate::resample::Interp;
+use crate::resample::resample_linear_many;
 
 /// Maps on the padded sample grid for one availability mask.
 #[derive(Debug, Clone)]
@@ -25,25 +25,30 @@ pub struct SampleMaps {
     pub w: Vec<f64>,
 }
 
-/// The fusion path for the modalities of `subset` the case has, over every cached window, blended.
-pub(super) fn fuse(
-    net: &CloeNet,
-    cache: &ExpertCache,
-    subset: &Subset,
-    keep_experts: bool,
-) -> Result<SampleMaps> {
-    let mut blend = Blend::new(
-        net,
-        cache.dims,
-        cache.plan,
-        &cache.present(),
-        subset,
-        keep_experts,
-    )?;
+/// The fusion path for the modalities of `subset` the case has, over every cached window, blended
+/// (without the experts' own maps: [`blend_experts`] gives those).
+pub(super) fn fuse(net: &CloeNet, cache: &ExpertCache, subset: &Subset) -> Result<SampleMaps> {
+    let present = cache.present();
+    let mut blend = Blend::new(net, cache.dims, cache.plan, &present, subset, false)?;
     for (origin, row) in cache.windows.iter().zip(&cache.experts) {
         blend.add(net, *origin, row);
     }
     Ok(blend.finish())
+}
+
+/// Every present expert's own probabilities blended over the cached windows, per modality (`None`
+/// where missing): they do not depend on the subset fused, so a session blends them once.
+pub(super) fn blend_experts(
+    net: &CloeNet,
+    cache: &ExpertCache,
+) -> Result<Vec<Option<Vec<Vec<f32>>>>> {
+    let present = cache.present();
+    let mut blend = Blend::new(net, cache.dims, cache.plan, &present, &present, true)?;
+    for (origin, row) in cache.windows.iter().zip(&cache.experts) {
+        let refs: Vec<Option<&Expert>> = row.iter().map(Option::as_ref).collect();
+        blend.add_experts(*origin, &refs);
+    }
+    Ok(blend.finish().experts)
 }
 
 /// The fusion of one subset blended over windows as they come (from the cache, or straight from the
@@ -129,14 +134,7 @@ impl Blend {
             &to_vec(fusion.region),
             &self.g,
         );
-        accumulate(&mut self.norm, dims, origin, size, &self.ones, &self.g);
-        let mut experts = std::mem::take(&mut self.experts);
-        for (slot, e) in experts.iter_mut().zip(&refs) {
-            if let (Some(acc), Some(e)) = (slot.as_mut(), e) {
-                self.add_classes(acc, origin, &to_vec(e.probs.clone()));
-            }
-        }
-        self.experts = experts;
+        self.add_experts(origin, &refs);
         // Case-level scores: windows weighted by how much foreground they predict.
         let block = self.g.len();
         let weight = fp[block..].iter().map(|&x| x as f64).sum::<f64>() + 1e-3 * block as f64;
@@ -146,6 +144,20 @@ impl Blend {
             }
         }
         self.total += weight;
+    }
+
+    /// Adds the window at `origin` to the blending weights, and the probabilities of each expert
+    /// in `refs` whose maps are kept.
+    fn add_experts(&mut self, origin: [usize; 3], refs: &[Option<&Expert>]) {
+        let (dims, size) = (self.dims, self.size);
+        accumulate(&mut self.norm, dims, origin, size, &self.ones, &self.g);
+        let mut experts = std::mem::take(&mut self.experts);
+        for (slot, e) in experts.iter_mut().zip(refs) {
+            if let (Some(acc), Some(e)) = (slot.as_mut(), e) {
+                self.add_classes(acc, origin, &to_vec(e.probs.clone()));
+            }
+        }
+        self.experts = experts;
     }
 
     /// The blended maps, normalised by the summed window weights.
@@ -237,45 +249,62 @@ pub fn disagreement(experts: &[&Vec<Vec<f32>>]) -> Vec<f32> {
 /// Brings sample-grid maps back onto the case grid (outside the crop: background).
 /// `dims` is the padded sample grid the maps are on.
 pub fn to_case_grid(sample: &Sample, dims: [usize; 3], maps: &SampleMaps) -> CaseMaps {
-    let unpad = |buf: &[f32]| crop_data(buf, dims, &BBox::full(sample.grid.dims));
-    let back = |buf: &[f32], fill: f32| sample.to_case_grid(&unpad(buf), Interp::Linear, fill);
-    let probs: Vec<Vec<f32>> = maps
-        .probs
-        .iter()
-        .enumerate()
-        .map(|(c, b)| back(b, if c == 0 { 1.0 } else { 0.0 }))
-        .collect();
-    let experts = maps
-        .experts
-        .iter()
-        .map(|e| {
-            e.as_ref().map(|e| {
-                argmax(
-                    &e.iter()
-                        .enumerate()
-                        .map(|(c, b)| back(b, if c == 0 { 1.0 } else { 0.0 }))
-                        .collect::<Vec<_>>(),
-                )
-            })
-        })
+    let probs = classes_to_case_grid(sample, dims, &maps.probs);
+    let experts = (maps.experts.iter())
+        .map(|e| e.as_ref().map(|e| expert_labels(sample, dims, e)))
         .collect();
     let kept: Vec<&Vec<Vec<f32>>> = maps.experts.iter().flatten().collect();
-    let spread = disagreement(&kept);
-    let disagreement = if spread.is_empty() {
-        vec![0.0; sample.case_grid.len()]
-    } else {
-        back(&spread, 0.0)
-    };
     CaseMaps {
         classes: argmax(&probs),
-        region: back(&maps.region, 0.0),
-        disagreement,
+        region: back_to_case_grid(sample, dims, &[&maps.region], &[0.0]).remove(0),
+        disagreement: disagreement_on_case_grid(sample, dims, &kept),
         probs,
         experts,
         u: maps.u.clone(),
         v: maps.v.clone(),
         w: maps.w.clone(),
     }
+}
+
+/// Maps of the padded sample grid `dims` on the case grid in one pass, `fills[c]` outside the crop.
+fn back_to_case_grid(
+    sample: &Sample,
+    dims: [usize; 3],
+    maps: &[&[f32]],
+    fills: &[f32],
+) -> Vec<Vec<f32>> {
+    let unpadded: Vec<Vec<f32>> = (maps.iter())
+        .map(|m| crop_data(m, dims, &BBox::full(sample.grid.dims)))
+        .collect();
+    let refs: Vec<&[f32]> = unpadded.iter().map(Vec::as_slice).collect();
+    resample_linear_many(&refs, &sample.grid, &sample.case_grid, fills)
+}
+
+/// Per-class probabilities on the case grid: outside the crop, background.
+fn classes_to_case_grid(sample: &Sample, dims: [usize; 3], probs: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    let refs: Vec<&[f32]> = probs.iter().map(Vec::as_slice).collect();
+    let fills: Vec<f32> = (0..probs.len())
+        .map(|c| if c == 0 { 1.0 } else { 0.0 })
+        .collect();
+    back_to_case_grid(sample, dims, &refs, &fills)
+}
+
+/// One expert's labels on the case grid, from its per-class probabilities on the sample grid.
+pub(super) fn expert_labels(sample: &Sample, dims: [usize; 3], probs: &[Vec<f32>]) -> Vec<u8> {
+    argmax(&classes_to_case_grid(sample, dims, probs))
+}
+
+/// The disagreement of `experts` (their probabilities on the sample grid) on the case grid: 0 with
+/// fewer than two.
+pub(super) fn disagreement_on_case_grid(
+    sample: &Sample,
+    dims: [usize; 3],
+    experts: &[&Vec<Vec<f32>>],
+) -> Vec<f32> {
+    if experts.len() < 2 {
+        return vec![0.0; sample.case_grid.len()];
+    }
+    back_to_case_grid(sample, dims, &[&disagreement(experts)], &[0.0]).remove(0)
 }
 
 /// Per voxel, the class of the largest probability (the first on a tie), from one buffer per class.

@@ -4,7 +4,10 @@
 //! has, back on the case's grid.
 
 use super::experts::{ExpertCache, compute_experts, for_each_window};
-use super::fusion::{Blend, CaseMaps, SampleMaps, fuse, to_case_grid};
+use super::fusion::{
+    Blend, CaseMaps, SampleMaps, blend_experts, disagreement_on_case_grid, expert_labels, fuse,
+    to_case_grid,
+};
 use super::windows::WindowPlan;
 use super::{InferOptions, memory, plan, prepare_for};
 use crate::case::{Case, Subset};
@@ -12,6 +15,7 @@ use crate::error::{CloeError, Result};
 use crate::model::CloeNet;
 use crate::preprocess::Sample;
 use burn::prelude::*;
+use std::sync::OnceLock;
 use std::sync::atomic::AtomicBool;
 
 /// What a session has done so far.
@@ -19,6 +23,16 @@ use std::sync::atomic::AtomicBool;
 enum Stage {
     Prepared(Sample),
     Experts(ExpertCache),
+}
+
+/// Each present expert's own maps, which no modality switch changes: blended once, at the first
+/// fusion that shows them.
+#[derive(Debug, Clone)]
+struct ExpertMaps {
+    /// Per modality, its probabilities per class on the padded sample grid.
+    probs: Vec<Option<Vec<Vec<f32>>>>,
+    /// Per modality, its labels on the case grid.
+    labels: Vec<Option<Vec<u8>>>,
 }
 
 /// A model on a case.
@@ -29,6 +43,7 @@ pub struct Session {
     present: Subset,
     plan: WindowPlan,
     stage: Stage,
+    experts: OnceLock<ExpertMaps>,
 }
 
 impl Session {
@@ -90,6 +105,7 @@ impl Session {
             present: case.available(),
             plan,
             stage: Stage::Prepared(sample),
+            experts: OnceLock::new(),
         })
     }
 
@@ -154,19 +170,41 @@ impl Session {
         }
     }
 
-    /// The fusion for the modalities of `subset` the case has, on the model's grid; `keep_experts`
-    /// also blends each used expert's own probabilities.
-    pub fn fuse_sample(&self, subset: &Subset, keep_experts: bool) -> Result<SampleMaps> {
-        fuse(&self.net, self.cache()?, subset, keep_experts)
-    }
-
     /// The fusion for `subset` on the case's grid: classes (post-processed as the model's config says),
     /// probabilities, each used expert's labels (with `keep_experts`) and their disagreement, the REC
     /// map, u v w.
     pub fn fuse(&self, subset: &Subset, keep_experts: bool) -> Result<CaseMaps> {
         let cache = self.cache()?;
-        let maps = self.fuse_sample(subset, keep_experts)?;
-        Ok(self.on_case_grid(&cache.sample, cache.dims, &maps))
+        let maps = fuse(&self.net, cache, subset)?;
+        let mut out = self.on_case_grid(&cache.sample, cache.dims, &maps);
+        if keep_experts {
+            let experts = self.expert_maps(cache)?;
+            let used = subset.intersection(&self.present);
+            let on = |i: usize| used.contains(i);
+            out.experts = (experts.labels.iter().enumerate())
+                .map(|(i, labels)| labels.clone().filter(|_| on(i)))
+                .collect();
+            let kept: Vec<&Vec<Vec<f32>>> = (experts.probs.iter().enumerate())
+                .filter_map(|(i, probs)| probs.as_ref().filter(|_| on(i)))
+                .collect();
+            out.disagreement = disagreement_on_case_grid(&cache.sample, cache.dims, &kept);
+        }
+        Ok(out)
+    }
+
+    /// The experts' own maps, blended and brought to the case grid at the first call.
+    fn expert_maps(&self, cache: &ExpertCache) -> Result<&ExpertMaps> {
+        if let Some(maps) = self.experts.get() {
+            return Ok(maps);
+        }
+        let probs = blend_experts(&self.net, cache)?;
+        let labels = (probs.iter())
+            .map(|p| {
+                p.as_ref()
+                    .map(|p| expert_labels(&cache.sample, cache.dims, p))
+            })
+            .collect();
+        Ok(self.experts.get_or_init(|| ExpertMaps { probs, labels }))
     }
 
     /// Sample maps back on the case grid, post-processed as the model's config says.

@@ -171,25 +171,41 @@ fn fusing_window_by_window_gives_what_the_cached_experts_give() {
     let net = || cloe::model::load_model(&model(), &device.device).unwrap();
     let all = case.available();
     let never = std::sync::atomic::AtomicBool::new(false);
-    let cached = Session::new(net(), &case, device.device.clone())
-        .unwrap()
-        .segment(&all, &mut |_, _| {}, &never)
-        .unwrap();
-    let once = Session::for_one_subset(net(), &case, device.device.clone())
-        .unwrap()
-        .segment_once(&all, true, &mut |_, _| {}, &never)
-        .unwrap();
-    assert_eq!(once.classes, cached.classes);
-    assert_eq!(once.experts, cached.experts);
-    for (a, b) in once.w.iter().zip(&cached.w) {
-        assert!((a - b).abs() < 1e-9, "{a} {b}");
+    let mut session = Session::new(net(), &case, device.device.clone()).unwrap();
+    let cached = session.segment(&all, &mut |_, _| {}, &never).unwrap();
+    let once = |subset: &cloe::case::Subset| {
+        Session::for_one_subset(net(), &case, device.device.clone())
+            .unwrap()
+            .segment_once(subset, true, &mut |_, _| {}, &never)
+            .unwrap()
+    };
+    same_maps(&once(&all), &cached);
+    // A toggle: the experts' maps the session blended once, shown for the subset switched on.
+    let without_t1c = all.with(1, false);
+    let toggled = session.fuse(&without_t1c, true).unwrap();
+    assert!(toggled.experts[1].is_none() && toggled.experts[0].is_some());
+    same_maps(&once(&without_t1c), &toggled);
+}
+
+/// Two segmentations of the same case and subset agree: classes and expert labels exactly, the
+/// fused probabilities, the disagreement and the gating within float error.
+fn same_maps(a: &cloe::infer::CaseMaps, b: &cloe::infer::CaseMaps) {
+    assert_eq!(a.classes, b.classes);
+    assert_eq!(a.experts, b.experts);
+    for (x, y) in a.w.iter().zip(&b.w) {
+        assert!((x - y).abs() < 1e-9, "{x} {y}");
     }
-    let worst = once.probs[1]
-        .iter()
-        .zip(&cached.probs[1])
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
-    assert!(worst < 1e-5, "{worst}");
+    let worst = |x: &[f32], y: &[f32]| {
+        (x.iter().zip(y))
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0f32, f32::max)
+    };
+    assert!(worst(&a.probs[1], &b.probs[1]) < 1e-5);
+    assert!(worst(&a.disagreement, &b.disagreement) < 1e-5);
+    assert!(
+        a.disagreement.iter().any(|&d| d > 0.01),
+        "the experts disagree somewhere"
+    );
 }
 
 /// The whole cropped case as one window against the model's patch windows (issue 25), on a shared
