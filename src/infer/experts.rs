@@ -8,6 +8,7 @@ use crate::error::{CloeError, Result};
 use crate::model::{CloeNet, Expert, pad, volume_tensor};
 use crate::preprocess::Sample;
 use burn::prelude::*;
+use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A case's experts, window by window, on the model's grid.
@@ -19,6 +20,8 @@ pub struct ExpertCache {
     pub dims: [usize; 3],
     pub plan: WindowPlan,
     pub windows: Vec<[usize; 3]>,
+    /// How many windows run at once (their element-wise work on both cores of a 2-core machine).
+    pub parallel: usize,
     /// `experts[window][modality]`, `None` where the modality is missing from the case.
     pub experts: Vec<Vec<Option<Expert>>>,
 }
@@ -30,6 +33,7 @@ pub(super) fn compute_experts(
     sample: Sample,
     device: &Device,
     plan: WindowPlan,
+    parallel: usize,
     progress: &mut dyn FnMut(usize, usize),
     cancel: &AtomicBool,
 ) -> Result<ExpertCache> {
@@ -38,10 +42,10 @@ pub(super) fn compute_experts(
         net,
         &sample,
         device,
-        plan,
-        progress,
-        cancel,
-        &mut |_, row| experts.push(row),
+        (plan, parallel),
+        (progress, cancel),
+        |row| row,
+        |_, row| experts.push(row),
     )?;
     Ok(ExpertCache {
         profile: net.config().profile,
@@ -49,21 +53,23 @@ pub(super) fn compute_experts(
         dims,
         plan,
         windows,
+        parallel,
         experts,
     })
 }
 
-/// Runs the experts of every window in turn and hands each window's row (one expert per modality,
-/// `None` where missing) to `each`, without keeping them; returns the padded grid and the window
-/// origins. Progress and cancel as for [`compute_experts`].
-pub(super) fn for_each_window(
+/// Runs the experts of every window and `work` on each window's row (one expert per modality, `None`
+/// where missing), `parallel` windows at once, and hands what `work` gives to `each` in the windows'
+/// order; returns the padded grid and the window origins. Progress and cancel as for
+/// [`compute_experts`].
+pub(super) fn for_each_window<T: Send>(
     net: &CloeNet,
     sample: &Sample,
     device: &Device,
-    plan: WindowPlan,
-    progress: &mut dyn FnMut(usize, usize),
-    cancel: &AtomicBool,
-    each: &mut dyn FnMut([usize; 3], Vec<Option<Expert>>),
+    (plan, parallel): (WindowPlan, usize),
+    (progress, cancel): (&mut dyn FnMut(usize, usize), &AtomicBool),
+    work: impl Fn(Vec<Option<Expert>>) -> T + Sync,
+    mut each: impl FnMut([usize; 3], T),
 ) -> Result<([usize; 3], Vec<[usize; 3]>)> {
     let dims = plan.padded(sample.grid.dims);
     let padded: Vec<Option<Vec<f32>>> = sample
@@ -77,20 +83,28 @@ pub(super) fn for_each_window(
         ));
     }
     let windows = plan.origins(dims);
-    for (i, origin) in windows.iter().enumerate() {
+    let mut done = 0;
+    for group in windows.chunks(parallel.max(1)) {
         if cancel.load(Ordering::Relaxed) {
             return Err(CloeError::Cancelled);
         }
-        let inputs: Vec<Option<Tensor<5>>> = padded
-            .iter()
-            .map(|c| {
-                c.as_ref().map(|c| {
-                    volume_tensor(&extract(c, dims, *origin, plan.size), plan.size, device)
-                })
+        let done_here: Vec<T> = (group.par_iter())
+            .map(|origin| {
+                let inputs: Vec<Option<Tensor<5>>> = (padded.iter())
+                    .map(|c| {
+                        let window = c.as_ref()?;
+                        let voxels = extract(window, dims, *origin, plan.size);
+                        Some(volume_tensor(&voxels, plan.size, device))
+                    })
+                    .collect();
+                work(net.experts(&inputs))
             })
             .collect();
-        each(*origin, net.experts(&inputs));
-        progress(i + 1, windows.len());
+        for (origin, result) in group.iter().zip(done_here) {
+            each(*origin, result);
+            done += 1;
+            progress(done, windows.len());
+        }
     }
     Ok((dims, windows))
 }

@@ -9,6 +9,7 @@ use crate::error::{CloeError, Result, Setting};
 use crate::model::{CloeNet, Expert, to_vec};
 use crate::preprocess::{BBox, Sample, crop_data};
 use crate::resample::resample_linear_many;
+use rayon::prelude::*;
 
 /// Maps on the padded sample grid for one availability mask.
 #[derive(Debug, Clone)]
@@ -30,8 +31,14 @@ pub struct SampleMaps {
 pub(super) fn fuse(net: &CloeNet, cache: &ExpertCache, subset: &Subset) -> Result<SampleMaps> {
     let present = cache.present();
     let mut blend = Blend::new(net, cache.dims, cache.plan, &present, subset, false)?;
-    for (origin, row) in cache.windows.iter().zip(&cache.experts) {
-        blend.add(net, *origin, row);
+    let windows: Vec<_> = cache.windows.iter().zip(&cache.experts).collect();
+    for group in windows.chunks(cache.parallel.max(1)) {
+        let fused: Vec<WindowFusion> = (group.par_iter())
+            .map(|(_, row)| WindowFusion::of(net, blend.used(), row))
+            .collect();
+        for ((origin, row), window) in group.iter().zip(fused) {
+            blend.add_fused(**origin, row, window);
+        }
     }
     Ok(blend.finish())
 }
@@ -49,6 +56,32 @@ pub(super) fn blend_experts(
         blend.add_experts(*origin, &refs);
     }
     Ok(blend.finish().experts)
+}
+
+/// One window's fusion read back: probabilities `[K, window]`, the region map, u v w per modality.
+pub(super) struct WindowFusion {
+    probs: Vec<f32>,
+    region: Vec<f32>,
+    scores: [Vec<f32>; 3],
+}
+
+impl WindowFusion {
+    /// The fusion of one window's experts (of the modalities `used`), read back.
+    pub(super) fn of(net: &CloeNet, used: &Subset, row: &[Option<Expert>]) -> Self {
+        let fusion = net.fuse(&used_experts(used, row));
+        Self {
+            probs: to_vec(fusion.probs),
+            region: to_vec(fusion.region),
+            scores: [fusion.u, fusion.v, fusion.w].map(to_vec),
+        }
+    }
+}
+
+/// The experts of `row` whose modality is in `used`.
+fn used_experts<'a>(used: &Subset, row: &'a [Option<Expert>]) -> Vec<Option<&'a Expert>> {
+    (row.iter().enumerate())
+        .map(|(i, e)| e.as_ref().filter(|_| used.contains(i)))
+        .collect()
 }
 
 /// The fusion of one subset blended over windows as they come (from the cache, or straight from the
@@ -115,31 +148,29 @@ impl Blend {
         }
     }
 
-    /// Fuses the experts of the window at `origin` and adds the result.
-    pub(super) fn add(&mut self, net: &CloeNet, origin: [usize; 3], row: &[Option<Expert>]) {
-        let refs: Vec<Option<&Expert>> = (row.iter().enumerate())
-            .map(|(i, e)| e.as_ref().filter(|_| self.used.contains(i)))
-            .collect();
-        let fusion = net.fuse(&refs);
-        let fp = to_vec(fusion.probs);
+    /// The modalities fused.
+    pub(super) fn used(&self) -> &Subset {
+        &self.used
+    }
+
+    /// Adds the fusion of the window at `origin` (and, where kept, the used experts of `row`).
+    pub(super) fn add_fused(
+        &mut self,
+        origin: [usize; 3],
+        row: &[Option<Expert>],
+        w: WindowFusion,
+    ) {
         let mut probs = std::mem::take(&mut self.probs);
-        self.add_classes(&mut probs, origin, &fp);
+        self.add_classes(&mut probs, origin, &w.probs);
         self.probs = probs;
         let (dims, size) = (self.dims, self.size);
-        accumulate(
-            &mut self.region,
-            dims,
-            origin,
-            size,
-            &to_vec(fusion.region),
-            &self.g,
-        );
-        self.add_experts(origin, &refs);
+        accumulate(&mut self.region, dims, origin, size, &w.region, &self.g);
+        self.add_experts(origin, &used_experts(&self.used, row));
         // Case-level scores: windows weighted by how much foreground they predict.
         let block = self.g.len();
-        let weight = fp[block..].iter().map(|&x| x as f64).sum::<f64>() + 1e-3 * block as f64;
-        for (acc, t) in self.scores.iter_mut().zip([fusion.u, fusion.v, fusion.w]) {
-            for (a, x) in acc.iter_mut().zip(to_vec(t)) {
+        let weight = w.probs[block..].iter().map(|&x| x as f64).sum::<f64>() + 1e-3 * block as f64;
+        for (acc, t) in self.scores.iter_mut().zip(w.scores) {
+            for (a, x) in acc.iter_mut().zip(t) {
                 *a += weight * x as f64;
             }
         }

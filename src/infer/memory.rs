@@ -6,7 +6,8 @@
 //! the sample grid padded to the windows, n the case grid):
 //! - the expert cache: every window keeps, per present modality, its four encoder feature levels
 //!   (C·2^l channels at 1/2^l resolution) and K logits and K probabilities, as `f32`;
-//! - one window's forward at its peak ([`forward_bytes_per_voxel`] · w);
+//! - one window's forward at its peak ([`forward_bytes_per_voxel`] · w), two where two windows run
+//!   at once ([`parallel_windows`]);
 //! - the fusion on the sample grid: K probabilities, the region map and the blending norm, and each
 //!   expert's K probabilities for the disagreement map: (K + 2 + M·K)·4·N;
 //! - the maps on the case grid: classes, K probabilities, region, disagreement, M expert labels, and
@@ -112,6 +113,18 @@ pub fn window_budget(
     }
 }
 
+/// How many windows a session runs at once: on the CPU two, where the memory also holds a second
+/// window's forward (the network's element-wise work runs on one core, so two windows keep a 2-core
+/// machine's cores busy: `cloe segment` 0.70x the time, benches/README.md), else one; on a GPU one.
+pub fn parallel_windows(e: &MemoryEstimate, cpu: bool, available: Option<u64>) -> usize {
+    let second = e.total() + e.forward;
+    if cpu && e.windows > 1 && available.is_none_or(|free| second <= free) {
+        2
+    } else {
+        1
+    }
+}
+
 /// Refuses `estimate` when it exceeds `available`, with the figures and what to do.
 pub fn check(case: &str, e: &MemoryEstimate, available: Option<u64>) -> Result<()> {
     let Some(free) = available else {
@@ -170,6 +183,14 @@ mod tests {
         assert_eq!(e.sample_maps, (22 * 4 * 110_592) as u64);
         assert_eq!(e.case_maps, (33 * 1000) as u64);
         assert!(check("c", &e, None).is_ok());
+        // One window runs alone; of several, two at once where a second forward fits.
+        assert_eq!(parallel_windows(&e, true, None), 1);
+        let several = MemoryEstimate { windows: 8, ..e };
+        let second = several.total() + several.forward;
+        assert_eq!(parallel_windows(&several, true, None), 2);
+        assert_eq!(parallel_windows(&several, true, Some(second)), 2);
+        assert_eq!(parallel_windows(&several, true, Some(second - 1)), 1);
+        assert_eq!(parallel_windows(&several, false, None), 1);
         assert!(check("c", &e, Some(e.total())).is_ok());
         let msg = check("c", &e, Some(1 << 20)).unwrap_err().to_string();
         assert!(

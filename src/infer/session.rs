@@ -5,8 +5,8 @@
 
 use super::experts::{ExpertCache, compute_experts, for_each_window};
 use super::fusion::{
-    Blend, CaseMaps, SampleMaps, blend_experts, disagreement_on_case_grid, expert_labels, fuse,
-    to_case_grid,
+    Blend, CaseMaps, SampleMaps, WindowFusion, blend_experts, disagreement_on_case_grid,
+    expert_labels, fuse, to_case_grid,
 };
 use super::windows::WindowPlan;
 use super::{InferOptions, memory, plan, prepare_for};
@@ -42,6 +42,8 @@ pub struct Session {
     device: Device,
     present: Subset,
     plan: WindowPlan,
+    /// How many windows run at once.
+    parallel: usize,
     stage: Stage,
     experts: OnceLock<ExpertMaps>,
 }
@@ -95,6 +97,8 @@ impl Session {
         if !cache || !cpu {
             need.expert_cache = 0;
         }
+        let parallel = memory::parallel_windows(&need, cpu, free);
+        need.forward *= parallel as u64;
         if !cpu {
             need.forward = 0;
         }
@@ -104,6 +108,7 @@ impl Session {
             device,
             present: case.available(),
             plan,
+            parallel,
             stage: Stage::Prepared(sample),
             experts: OnceLock::new(),
         })
@@ -154,6 +159,7 @@ impl Session {
             sample.clone(),
             &self.device,
             self.plan,
+            self.parallel,
             progress,
             cancel,
         )?;
@@ -239,14 +245,18 @@ impl Session {
             subset,
             keep_experts,
         )?;
+        let (net, used) = (&self.net, blend.used().clone());
         for_each_window(
-            &self.net,
+            net,
             sample,
             &self.device,
-            self.plan,
-            progress,
-            cancel,
-            &mut |origin, row| blend.add(&self.net, origin, &row),
+            (self.plan, self.parallel),
+            (progress, cancel),
+            |row| {
+                let fused = WindowFusion::of(net, &used, &row);
+                (row, fused)
+            },
+            |origin, (row, fused)| blend.add_fused(origin, &row, fused),
         )?;
         Ok(self.on_case_grid(sample, dims, &blend.finish()))
     }
