@@ -293,11 +293,7 @@ impl CloeNet {
         };
         let input = match &self.region_context {
             None => mean(0),
-            Some(block) => {
-                let f2 = crate::ops::upsample2x(mean(1));
-                let f3 = crate::ops::upsample2x(crate::ops::upsample2x(mean(2)));
-                block.forward(Tensor::cat(vec![mean(0), f2, f3], 1))
-            }
+            Some(block) => block.forward_pyramid(mean(0), mean(1), mean(2)),
         };
         sigmoid(crate::ops::conv3d_module(&self.region_head, input))
     }

@@ -27,6 +27,9 @@ fn cpu_and_wgpu_forward_agree_within_1e4() {
         content_channels: 4,
         style_dim: 4,
         patch: 16,
+        // As the shipped model: π with the context of three levels, deep supervision.
+        region_context: true,
+        deep_supervision: true,
         ..CloeConfig::for_profile(Profile::Brats)
     };
     let net = CloeNet::new(&cfg, &cpu);
@@ -55,4 +58,6 @@ fn cpu_and_wgpu_forward_agree_within_1e4() {
     assert!(d < 1e-4, "fused probabilities differ by {d}");
     let d = max_abs_diff(&to_vec(on_cpu.fusion.w), &to_vec(on_gpu.fusion.w));
     assert!(d < 1e-4, "fusion weights differ by {d}");
+    let d = max_abs_diff(&to_vec(on_cpu.fusion.region), &to_vec(on_gpu.fusion.region));
+    assert!(d < 1e-4, "region maps differ by {d}");
 }
