@@ -1,7 +1,8 @@
 //! The viewer: UI frame time while scrolling through slices with the label overlay on a 240x240x155
 //! case (egui_kittest steps without a window: UI logic plus the CPU slice rendering and texture upload
 //! requests, not the GPU's painting), and the time from a modality toggle to the new fused overlay
-//! compared with the first inference (experts + fusion), on the bundled case with the shipped model.
+//! (to a subset not fused yet, and back to one fused before) compared with the first inference
+//! (experts + fusion), on the bundled case with the shipped model.
 //!
 //! Then the same scrolling with egui_kittest's wgpu renderer painting every frame (lavapipe here, the
 //! machine's GPU where there is one): the WGSL slice shader against the CPU slice path.
@@ -82,6 +83,7 @@ fn main() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let first = model.first_seconds.unwrap();
+    // Toggles to subsets not fused yet, then back to all four (a fusion the session keeps).
     let mut toggles = Vec::new();
     for off in [1usize, 2, 0] {
         model.subset = cloe::case::Subset::all(cloe::case::Profile::Brats).with(off, false);
@@ -93,6 +95,13 @@ fn main() {
         toggles.push(model.fusion_seconds.unwrap());
     }
     let toggle = median(toggles);
+    model.subset = cloe::case::Subset::all(cloe::case::Profile::Brats);
+    model.refuse();
+    while model.busy() {
+        model.poll().unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let back = model.fusion_seconds.unwrap();
     // The unit of issue 25's targets: one forward of the whole prepared case, same model and device.
     let (dims, inputs) =
         cloe::bench::case_inputs(&bundled_dir, model.net().config(), &model.device.device).unwrap();
@@ -111,6 +120,11 @@ fn main() {
         toggle,
         toggle / forward,
         100.0 * toggle / first
+    );
+    println!(
+        "  toggle back to a subset fused before  {:.2} s  ({:.2}x the forward)",
+        back,
+        back / forward
     );
 }
 

@@ -9,7 +9,9 @@
 //! - one window's forward at its peak ([`forward_bytes_per_voxel`] · w), two where two windows run
 //!   at once ([`parallel_windows`]);
 //! - the fusion on the sample grid: K probabilities, the region map and the blending norm, and each
-//!   expert's K probabilities for the disagreement map: (K + 2 + M·K)·4·N;
+//!   expert's K probabilities for the disagreement map, and the last fusions a session keeps for
+//!   switching back (`KEPT_FUSIONS` of K probabilities and the region map):
+//!   (K + 2 + M·K + KEPT_FUSIONS·(K + 1))·4·N;
 //! - the maps on the case grid: classes, K probabilities, region, disagreement, M expert labels, and
 //!   one `f32` copy while a map is written: (1 + 4K + 4 + 4 + M + 4)·n.
 
@@ -55,6 +57,7 @@ pub fn estimate(
     let block = plan.voxels() as f64;
     let features = feature_floats(cfg);
     let (k, m) = (cfg.classes as f64, present as f64);
+    let kept = super::session::KEPT_FUSIONS as f64;
     let per_window = m * block * (features + 2.0 * k) * 4.0;
     let n = padded.iter().product::<usize>() as f64;
     let case = case_grid.len() as f64;
@@ -63,7 +66,7 @@ pub fn estimate(
         window: plan.size,
         expert_cache: (windows as f64 * per_window) as u64,
         forward: forward_bytes_per_voxel(cfg, present) * plan.voxels() as u64,
-        sample_maps: ((k + 2.0 + m * k) * 4.0 * n) as u64,
+        sample_maps: ((k + 2.0 + m * k + kept * (k + 1.0)) * 4.0 * n) as u64,
         case_maps: ((1.0 + 4.0 * k + 4.0 + 4.0 + m + 4.0) * case) as u64,
     }
 }
@@ -180,7 +183,8 @@ mod tests {
         // Its forward: the four experts' cache plus the fusion's features (10.625), 6C and 2K floats.
         let forward: f64 = (4.0 * 18.625 + 10.625 + 48.0 + 8.0) * 4.0;
         assert_eq!(e.forward, (forward.ceil() as u64) * 110_592);
-        assert_eq!(e.sample_maps, (22 * 4 * 110_592) as u64);
+        // K + 2 + M·K = 22, and four kept fusions of K + 1 maps.
+        assert_eq!(e.sample_maps, ((22 + 4 * 5) * 4 * 110_592) as u64);
         assert_eq!(e.case_maps, (33 * 1000) as u64);
         assert!(check("c", &e, None).is_ok());
         // One window runs alone; of several, two at once where a second forward fits.

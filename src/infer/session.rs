@@ -15,8 +15,8 @@ use crate::error::{CloeError, Result};
 use crate::model::CloeNet;
 use crate::preprocess::Sample;
 use burn::prelude::*;
-use std::sync::OnceLock;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 /// What a session has done so far.
 #[derive(Debug, Clone)]
@@ -46,7 +46,12 @@ pub struct Session {
     parallel: usize,
     stage: Stage,
     experts: OnceLock<ExpertMaps>,
+    /// The last fusions on the sample grid, the newest last: switching back to a subset is at once.
+    recent: Arc<Mutex<Vec<(Subset, Arc<SampleMaps>)>>>,
 }
+
+/// How many fusions a session keeps for switching back ([`memory`] counts them).
+pub const KEPT_FUSIONS: usize = 4;
 
 impl Session {
     /// An error when `net` is for another profile than `case` (what [`Session::new`] checks first).
@@ -111,6 +116,7 @@ impl Session {
             parallel,
             stage: Stage::Prepared(sample),
             experts: OnceLock::new(),
+            recent: Arc::default(),
         })
     }
 
@@ -181,7 +187,7 @@ impl Session {
     /// map, u v w.
     pub fn fuse(&self, subset: &Subset, keep_experts: bool) -> Result<CaseMaps> {
         let cache = self.cache()?;
-        let maps = fuse(&self.net, cache, subset)?;
+        let maps = self.fusion(cache, subset)?;
         let mut out = self.on_case_grid(&cache.sample, cache.dims, &maps);
         if keep_experts {
             let experts = self.expert_maps(cache)?;
@@ -196,6 +202,30 @@ impl Session {
             out.disagreement = disagreement_on_case_grid(&cache.sample, cache.dims, &kept);
         }
         Ok(out)
+    }
+
+    /// The fusion of the modalities of `subset` the case has, on the sample grid: kept from a recent
+    /// call, or run over the cached windows.
+    fn fusion(&self, cache: &ExpertCache, subset: &Subset) -> Result<Arc<SampleMaps>> {
+        let used = subset.intersection(&self.present);
+        // A panic elsewhere cannot leave the list half-changed: take it as it is.
+        let recent = || self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        {
+            let mut list = recent();
+            if let Some(at) = list.iter().position(|(s, _)| *s == used) {
+                let entry = list.remove(at);
+                let maps = entry.1.clone();
+                list.push(entry);
+                return Ok(maps);
+            }
+        }
+        let maps = Arc::new(fuse(&self.net, cache, &used)?);
+        let mut list = recent();
+        list.push((used, maps.clone()));
+        if list.len() > KEPT_FUSIONS {
+            list.remove(0);
+        }
+        Ok(maps)
     }
 
     /// The experts' own maps, blended and brought to the case grid at the first call.

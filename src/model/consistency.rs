@@ -44,8 +44,7 @@ pub fn consistency(experts: &[Tensor<5>], region: &Tensor<5>, eps: f64) -> Consi
             rec: zero,
         };
     }
-    let regional: Vec<Tensor<5>> = experts.iter().map(|p| p.clone() * region.clone()).collect();
-    let (sg, sr) = (cosines(experts, eps), cosines(&regional, eps));
+    let (sg, sr) = cosines(experts, region, eps);
     // 1 off the diagonal, 0 on it: the pairs of distinct experts.
     let off: Tensor<3> = Tensor::<2>::ones([a, a], &device)
         .sub(Tensor::eye(a, &device))
@@ -76,19 +75,33 @@ pub fn consistency(experts: &[Tensor<5>], region: &Tensor<5>, eps: f64) -> Consi
     }
 }
 
-/// Cosine similarity of every pair of `maps` (eq. 2), per batch element: `[B, A, A]`, from one Gram
-/// matrix of the flattened maps (one matrix product instead of a reduction per pair).
-fn cosines(maps: &[Tensor<5>], eps: f64) -> Tensor<3> {
-    let batch = maps[0].dims()[0] as i64;
+/// Cosine similarity of every pair of `maps` (eq. 2), per batch element, `[B, A, A]`: of the maps
+/// themselves, and of the maps times `region` (the regional similarity of eq. 4). Each from one Gram
+/// matrix of the flattened maps (one matrix product instead of a reduction per pair), the regional one
+/// as `Σ p_i p_j r²` without forming the products; the norms are the Gram matrices' diagonals.
+fn cosines(maps: &[Tensor<5>], region: &Tensor<5>, eps: f64) -> (Tensor<3>, Tensor<3>) {
+    let [batch, k, d, h, w] = maps[0].dims();
+    let a = maps.len();
+    let n = d * h * w;
     let flat: Tensor<3> = Tensor::stack(
         maps.iter()
-            .map(|m| m.clone().reshape([batch, -1]))
+            .map(|m| m.clone().reshape([batch, k * n]))
             .collect::<Vec<Tensor<2>>>(),
         1,
     );
-    let gram = flat.clone().matmul(flat.clone().swap_dims(1, 2));
-    let norms: Tensor<3> = flat.powi_scalar(2).sum_dim(2).sqrt();
-    gram / (norms.clone().matmul(norms.swap_dims(1, 2))).add_scalar(eps)
+    let r2: Tensor<4> = region.clone().powi_scalar(2).reshape([batch, 1, 1, n]);
+    let weighted: Tensor<3> =
+        (flat.clone().reshape([batch, a, k, n]) * r2).reshape([batch, a, k * n]);
+    let transposed = flat.clone().swap_dims(1, 2);
+    let cosine = |gram: Tensor<3>| {
+        let eye: Tensor<3> = Tensor::<2>::eye(a, &gram.device()).unsqueeze();
+        let norms: Tensor<3> = (gram.clone() * eye).sum_dim(2).sqrt();
+        gram / (norms.clone().matmul(norms.swap_dims(1, 2))).add_scalar(eps)
+    };
+    (
+        cosine(flat.matmul(transposed.clone())),
+        cosine(weighted.matmul(transposed)),
+    )
 }
 
 #[cfg(test)]

@@ -185,6 +185,8 @@ fn fusing_window_by_window_gives_what_the_cached_experts_give() {
     let toggled = session.fuse(&without_t1c, true).unwrap();
     assert!(toggled.experts[1].is_none() && toggled.experts[0].is_some());
     same_maps(&once(&without_t1c), &toggled);
+    // Back to all four: the fusion the session kept.
+    same_maps(&cached, &session.fuse(&all, true).unwrap());
 }
 
 /// Two segmentations of the same case and subset agree: classes and expert labels exactly, the
