@@ -47,8 +47,11 @@ pub struct Session {
     stage: Stage,
     experts: OnceLock<ExpertMaps>,
     /// The last fusions on the sample grid, the newest last: switching back to a subset is at once.
-    recent: Arc<Mutex<Vec<(Subset, Arc<SampleMaps>)>>>,
+    recent: Arc<Mutex<RecentFusions>>,
 }
+
+/// Fusions by subset, the most recently used last.
+type RecentFusions = Vec<(Subset, Arc<SampleMaps>)>;
 
 /// How many fusions a session keeps for switching back ([`memory`] counts them).
 pub const KEPT_FUSIONS: usize = 4;
