@@ -4,6 +4,7 @@
 //! label map) ──[`preprocess`]──▶ [`preprocess::Sample`] (cropped, z-scored, model spacing) ──▶ network.
 //! The CLI ([`cli`]) and the app call the same functions.
 
+pub mod allocator;
 pub mod app;
 pub mod backend_check;
 pub mod bench;

@@ -131,6 +131,7 @@ impl ModelState {
             let mut session = Session::new(net, &case, device)?;
             let mut report = |done, total| worker.report(done, total);
             let maps = session.segment(&subset, &mut report, worker.cancel_flag())?;
+            crate::allocator::hand_back();
             Ok((session, maps, t.elapsed().as_secs_f64()))
         });
         self.work = Some(Work::Experts(Box::new(job)));

@@ -82,6 +82,7 @@ pub fn prefetch(source: CaseSource, model: Option<PrefetchModel>) -> Job<Opened>
         let mut session = Session::new(m.net, &case, m.device)?;
         let mut report = |done, total| worker.report(done, total);
         let maps = session.segment(&subset, &mut report, worker.cancel_flag())?;
+        crate::allocator::hand_back();
         let run = FirstRun {
             dir: m.dir,
             session,

@@ -29,12 +29,13 @@ pub struct PhaseProfile {
 }
 
 impl PhaseProfile {
-    /// Runs `f` once, counting.
+    /// Runs `f` once, counting, with the modalities one at a time (the kernels' seconds then add up
+    /// to the phase's).
     pub fn measure(f: impl FnOnce()) -> Self {
         counters::reset();
         counters::record_shapes();
         let t = Instant::now();
-        f();
+        crate::model::one_modality_at_a_time(f);
         let seconds = t.elapsed().as_secs_f64();
         Self {
             seconds,
@@ -166,7 +167,10 @@ fn time_layer(key: ConvKey, device: &Device, runs: usize) -> [f64; 3] {
 impl std::fmt::Display for NetworkProfile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (est_fwd, est_step) = self.layer_estimates();
-        writeln!(f, "profile (one run of each phase)")?;
+        writeln!(
+            f,
+            "profile (one run of each phase; the modalities one at a time)"
+        )?;
         for (name, p, est) in [
             ("forward      ", &self.forward, est_fwd),
             ("training step", &self.step, est_step),

@@ -19,7 +19,7 @@ pub use contrast_head::{Codes, ContrastHead, block_mean};
 pub use flops::conv_flops;
 pub use gating::Gate;
 pub use input::{pad, round_up, volume_tensor};
-pub use network::{CloeNet, Expert, Fusion, Prediction};
+pub use network::{CloeNet, Expert, Fusion, Prediction, one_modality_at_a_time};
 pub use persist::{
     CONFIG_FILE, WEIGHTS_FILE, load_config, load_model, model_name, save_config, save_model,
 };

@@ -12,19 +12,17 @@ use std::time::{Duration, Instant};
 /// heap memory it keeps free back to the system: what the process holds, not what its allocator
 /// caches (which swings by hundreds of MB from one opening to the next with the 1.5 mm model).
 pub fn resident_mb() -> f64 {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free memory of glibc's heaps; no pointer is touched.
-    unsafe {
-        libc::malloc_trim(0);
-    }
+    cloe::allocator::hand_back();
     let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
     let pages: f64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
     pages * 4096.0 / 1e6
 }
 
 /// Opens the bundled case `n` times in one app with the shipped model; returns the resident memory
-/// after each opening's segmentation has shown. Saves go to `out`.
+/// after each opening's segmentation has shown. Saves go to `out`. The allocator is set as the `cloe`
+/// binary sets it (the caller runs this in a process of its own).
 pub fn soak(n: usize, out: &Path) -> Vec<f64> {
+    cloe::allocator::keep_buffers();
     let mut app = ViewerApp::new(None);
     app.models.shipped = Some(cloe::app::bundled_model());
     app.autosave.dir = Some(out.join("autosave"));
