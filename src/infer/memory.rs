@@ -9,9 +9,9 @@
 //! - one window's forward at its peak ([`forward_bytes_per_voxel`] · w), two where two windows run
 //!   at once ([`parallel_windows`]);
 //! - the fusion on the sample grid: K probabilities, the region map and the blending norm, and each
-//!   expert's K probabilities for the disagreement map, and the last fusions a session keeps for
-//!   switching back (`KEPT_FUSIONS` of K probabilities and the region map):
-//!   (K + 2 + M·K + KEPT_FUSIONS·(K + 1))·4·N;
+//!   expert's K probabilities for the disagreement map: (K + 2 + M·K)·4·N;
+//! - with the experts kept, the last fusions kept for switching back (`KEPT_FUSIONS` of K
+//!   probabilities and the region map): KEPT_FUSIONS·(K + 1)·4·N;
 //! - the maps on the case grid: classes, K probabilities, region, disagreement, M expert labels, and
 //!   one `f32` copy while a map is written: (1 + 4K + 4 + 4 + M + 4)·n.
 
@@ -33,13 +33,15 @@ pub struct MemoryEstimate {
     /// One window's forward at its peak.
     pub forward: u64,
     pub sample_maps: u64,
+    /// The fusions a session with its experts kept also keeps.
+    pub kept_fusions: u64,
     pub case_maps: u64,
 }
 
 impl MemoryEstimate {
     /// The whole estimate, bytes.
     pub fn total(&self) -> u64 {
-        self.expert_cache + self.forward + self.sample_maps + self.case_maps
+        self.expert_cache + self.forward + self.sample_maps + self.kept_fusions + self.case_maps
     }
 }
 
@@ -66,7 +68,8 @@ pub fn estimate(
         window: plan.size,
         expert_cache: (windows as f64 * per_window) as u64,
         forward: forward_bytes_per_voxel(cfg, present) * plan.voxels() as u64,
-        sample_maps: ((k + 2.0 + m * k + kept * (k + 1.0)) * 4.0 * n) as u64,
+        sample_maps: ((k + 2.0 + m * k) * 4.0 * n) as u64,
+        kept_fusions: (kept * (k + 1.0) * 4.0 * n) as u64,
         case_maps: ((1.0 + 4.0 * k + 4.0 + 4.0 + m + 4.0) * case) as u64,
     }
 }
@@ -109,7 +112,8 @@ pub fn window_budget(
         step: sample_dims,
     };
     let rest = estimate(cfg, sample_dims, case_grid, present, &whole);
-    let kept = rest.sample_maps + rest.case_maps + if cache { rest.expert_cache } else { 0 };
+    let experts = rest.expert_cache + rest.kept_fusions;
+    let kept = rest.sample_maps + rest.case_maps + if cache { experts } else { 0 };
     WindowBudget {
         forward: available.unwrap_or(4 << 30).saturating_sub(kept) / 2,
         tensor: None,
@@ -137,7 +141,7 @@ pub fn check(case: &str, e: &MemoryEstimate, available: Option<u64>) -> Result<(
         return Ok(());
     }
     let maps = (e.sample_maps + e.case_maps) as f64 / GIB;
-    let without = (e.total() - e.expert_cache) as f64 / GIB;
+    let without = (e.total() - e.expert_cache - e.kept_fusions) as f64 / GIB;
     let (detail, way_out) = if e.expert_cache > 0 {
         (
             format!(
@@ -183,8 +187,9 @@ mod tests {
         // Its forward: the four experts' cache plus the fusion's features (10.625), 6C and 2K floats.
         let forward: f64 = (4.0 * 18.625 + 10.625 + 48.0 + 8.0) * 4.0;
         assert_eq!(e.forward, (forward.ceil() as u64) * 110_592);
-        // K + 2 + M·K = 22, and four kept fusions of K + 1 maps.
-        assert_eq!(e.sample_maps, ((22 + 4 * 5) * 4 * 110_592) as u64);
+        // K + 2 + M·K = 22; four kept fusions of K + 1 maps.
+        assert_eq!(e.sample_maps, (22 * 4 * 110_592) as u64);
+        assert_eq!(e.kept_fusions, (4 * 5 * 4 * 110_592) as u64);
         assert_eq!(e.case_maps, (33 * 1000) as u64);
         assert!(check("c", &e, None).is_ok());
         // One window runs alone; of several, two at once where a second forward fits.
@@ -204,6 +209,7 @@ mod tests {
         assert!(msg.contains("`cloe segment` keeps no experts"), "{msg}");
         let maps_only = MemoryEstimate {
             expert_cache: 0,
+            kept_fusions: 0,
             forward: 0,
             ..e
         };

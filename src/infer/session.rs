@@ -102,6 +102,9 @@ impl Session {
         // Refused now, with the figure, rather than killed by the system halfway: on a GPU the expert
         // cache and the forward live in the GPU's memory, the rest in the machine's.
         let mut need = memory::estimate(cfg, dims, &case.grid, present, &plan);
+        if !cache {
+            need.kept_fusions = 0;
+        }
         if !cache || !cpu {
             need.expert_cache = 0;
         }
