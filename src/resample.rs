@@ -125,9 +125,9 @@ fn for_each_point(
 /// The value at continuous index `p`, or `None` outside the voxels' extent.
 #[inline]
 fn sample(data: &[f32], dims: [usize; 3], p: [f64; 3], interp: Interp) -> Option<f32> {
-    let c = clamped(dims, p)?;
     match interp {
         Interp::Nearest => {
+            let c = clamped(dims, p)?;
             let i: [usize; 3] = std::array::from_fn(|a| c[a].round() as usize);
             Some(data[i[0] + dims[0] * (i[1] + dims[1] * i[2])])
         }

@@ -20,8 +20,6 @@ pub struct ExpertCache {
     pub dims: [usize; 3],
     pub plan: WindowPlan,
     pub windows: Vec<[usize; 3]>,
-    /// How many windows run at once (their element-wise work on both cores of a 2-core machine).
-    pub parallel: usize,
     /// `experts[window][modality]`, `None` where the modality is missing from the case.
     pub experts: Vec<Vec<Option<Expert>>>,
 }
@@ -53,7 +51,6 @@ pub(super) fn compute_experts(
         dims,
         plan,
         windows,
-        parallel,
         experts,
     })
 }

@@ -27,12 +27,18 @@ pub struct SampleMaps {
 }
 
 /// The fusion path for the modalities of `subset` the case has, over every cached window, blended
-/// (without the experts' own maps: [`blend_experts`] gives those).
-pub(super) fn fuse(net: &CloeNet, cache: &ExpertCache, subset: &Subset) -> Result<SampleMaps> {
+/// (without the experts' own maps: [`blend_experts`] gives those); `parallel` windows at once (their
+/// single-threaded element-wise work on both cores of a 2-core machine).
+pub(super) fn fuse(
+    net: &CloeNet,
+    cache: &ExpertCache,
+    subset: &Subset,
+    parallel: usize,
+) -> Result<SampleMaps> {
     let present = cache.present();
     let mut blend = Blend::new(net, cache.dims, cache.plan, &present, subset, false)?;
     let windows: Vec<_> = cache.windows.iter().zip(&cache.experts).collect();
-    for group in windows.chunks(cache.parallel.max(1)) {
+    for group in windows.chunks(parallel.max(1)) {
         let fused: Vec<WindowFusion> = (group.par_iter())
             .map(|(_, row)| WindowFusion::of(net, blend.used(), row))
             .collect();

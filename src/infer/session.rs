@@ -225,7 +225,7 @@ impl Session {
                 return Ok(maps);
             }
         }
-        let maps = Arc::new(fuse(&self.net, cache, &used)?);
+        let maps = Arc::new(fuse(&self.net, cache, &used, self.parallel)?);
         let mut list = recent();
         list.push((used, maps.clone()));
         if list.len() > KEPT_FUSIONS {
