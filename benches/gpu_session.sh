@@ -31,6 +31,11 @@ for bin in cloe cloe-tuned; do
     ".gpu/$bin" bench "$case_dir" --device gpu --patch 48 --runs 3 --batch 8
   } 2>&1 | tee "$out/$bin.txt"
 done
+# The project's GPU kernels (norm + activation, upsampling) against Burn's operations for the same.
+if [ -x .gpu/cloe ]; then
+  CLOE_GPU_KERNELS=off .gpu/cloe bench "$case_dir" --device gpu --patch 48 --runs 3 --batch 1 --profile \
+    2>&1 | tee "$out/cloe-burn-ops.txt"
+fi
 # The viewer's frame times on the GPU (issue 13): three views with shader slicing and CPU slicing, and
 # with the 3-D view open (egui_kittest's offscreen wgpu renderer on the machine's adapter; no display).
 if [ -x .gpu/viewer-bench ]; then

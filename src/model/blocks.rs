@@ -46,6 +46,16 @@ impl ConvBlock {
         )
     }
 
+    /// `skip + self.forward(x)` (a residual connection), the sum in the norm's pass.
+    pub fn forward_add(&self, x: Tensor<5>, skip: Tensor<5>) -> Tensor<5> {
+        crate::ops::instance_norm_leaky_relu_add(
+            crate::ops::conv3d_module(&self.conv, x),
+            skip,
+            &self.norm,
+            self.slope,
+        )
+    }
+
     /// A 1×1×1 block (`k = 1`, stride 1) on `x` beside `y` upsampled twice and `z` four times, as if
     /// on their concatenation along channels: each part is convolved at its own resolution with its
     /// slice of the weights and the results are upsampled and summed. That is the same (a 1×1×1
@@ -88,7 +98,7 @@ impl EncoderLevel {
 
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
         let x = self.entry.forward(x);
-        x.clone() + self.res_b.forward(self.res_a.forward(x))
+        self.res_b.forward_add(self.res_a.forward(x.clone()), x)
     }
 }
 

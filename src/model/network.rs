@@ -93,10 +93,11 @@ pub struct Prediction {
 }
 
 impl CloeNet {
-    /// A freshly initialised network on `device`.
+    /// A freshly initialised network on `device` (its convolution weights stored as the device's
+    /// convolutions read them: [`crate::ops::weights_for_device`]).
     pub fn new(config: &CloeConfig, device: &Device) -> Self {
         let (c, slope) = (config.channels, config.leaky_slope);
-        Self {
+        let net = Self {
             encoders: (0..config.modalities)
                 .map(|_| Encoder::new(c, slope, device))
                 .collect(),
@@ -121,7 +122,8 @@ impl CloeNet {
                 device,
             ),
             config: config.clone(),
-        }
+        };
+        crate::ops::weights_for_device(net, device)
     }
 
     /// The configuration the network was built from.
@@ -258,15 +260,13 @@ impl CloeNet {
         let probs: Vec<Tensor<5>> = available.iter().map(|(_, e)| e.probs.clone()).collect();
         let Consistency { u, v, mec, rec } = consistency(&probs, &region, self.config.cosine_eps);
         let w = self.gate_weights(u.clone(), v.clone());
+        // Each expert's weight `[B, 1, 1, 1, 1]`, taken out of w once for the four levels.
+        let weights: Vec<Tensor<5>> = (0..available.len())
+            .map(|j| w.clone().narrow(1, j, 1).reshape([w.dims()[0], 1, 1, 1, 1]))
+            .collect();
         let fused: Features = std::array::from_fn(|l| {
-            available
-                .iter()
-                .enumerate()
-                .map(|(j, (_, e))| {
-                    let wj: Tensor<5> =
-                        w.clone().narrow(1, j, 1).reshape([w.dims()[0], 1, 1, 1, 1]);
-                    e.features[l].clone() * wj
-                })
+            (available.iter().zip(&weights))
+                .map(|((_, e), wj)| e.features[l].clone() * wj.clone())
                 .reduce(|x, y| x + y)
                 .expect("non-empty")
         });
@@ -310,7 +310,7 @@ impl CloeNet {
             None => mean(0),
             Some(block) => block.forward_pyramid(mean(0), mean(1), mean(2)),
         };
-        sigmoid(crate::ops::conv3d_module(&self.region_head, input))
+        sigmoid(one_channel_head(&self.region_head, input))
     }
 
     /// The full forward: experts for the available inputs, then the fusion. `inputs[m]` is `None` for a
@@ -336,8 +336,28 @@ impl CloeNet {
     }
 }
 
+/// A 1×1×1 convolution to one channel (π's head). On a GPU as a weighted sum over the channels:
+/// Burn's GPU convolution gives a one-channel output stored channels-last (its channel and x strides
+/// both 1), which Burn's fused element-wise kernels can read wrongly (seen on lavapipe: the sigmoid
+/// of it differed from the CPU's in all but the first 4 voxels, depending on how the stream fused).
+fn one_channel_head(head: &Conv3d, x: Tensor<5>) -> Tensor<5> {
+    if crate::device::is_cpu(&x.device()) {
+        return crate::ops::conv3d_module(head, x);
+    }
+    let c = x.dims()[1];
+    let logits = (x * head.weight.val().reshape([1, c, 1, 1, 1])).sum_dim(1);
+    match &head.bias {
+        Some(b) => logits + b.val().reshape([1, 1, 1, 1, 1]),
+        None => logits,
+    }
+}
+
 /// Puts the columns of `t` `[B, A]` at positions `index` of a `[B, M]` tensor, zeros elsewhere.
 fn scatter_columns(t: Tensor<2>, index: &[usize], m: usize) -> Tensor<2> {
+    if index.iter().copied().eq(0..m) {
+        // Every modality present, in order: nothing to move.
+        return t;
+    }
     let b = t.dims()[0];
     let device = t.device();
     let cols: Vec<Tensor<2>> = (0..m)

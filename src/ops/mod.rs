@@ -6,12 +6,15 @@
 mod conv;
 pub mod conv_cpu;
 pub mod counters;
+mod cube_kernels;
 mod norm_act;
 mod upsample;
+mod weight_layout;
 
 pub use conv::{ConvOps, conv3d};
-pub use norm_act::{NormActOps, instance_norm_leaky_relu};
+pub use norm_act::{NormActOps, instance_norm_leaky_relu, instance_norm_leaky_relu_add};
 pub use upsample::{UpsampleOps, upsample2x};
+pub use weight_layout::weights_for_device;
 
 use burn::nn::PaddingConfig3d;
 use burn::nn::conv::Conv3d;
@@ -29,6 +32,12 @@ pub fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 
 thread_local! {
     static CPU_KERNELS_OFF: Cell<bool> = const { Cell::new(false) };
+    static GPU_KERNELS_OFF: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether environment variable `name` says `off`, read once per name.
+fn env_off(name: &'static str, cell: &'static OnceLock<bool>) -> bool {
+    *cell.get_or_init(|| std::env::var(name).is_ok_and(|v| v.eq_ignore_ascii_case("off")))
 }
 
 /// Switches the CPU kernels on or off for operations called from this thread (off: Burn's own
@@ -42,10 +51,26 @@ pub fn set_cpu_kernels(on: bool) {
 /// autodiff), kernels switched on.
 pub fn use_cpu_kernels(device: &Device) -> bool {
     static ENV_OFF: OnceLock<bool> = OnceLock::new();
-    let env_off = *ENV_OFF.get_or_init(|| {
-        std::env::var("CLOE_CPU_KERNELS").is_ok_and(|v| v.eq_ignore_ascii_case("off"))
-    });
-    !env_off && !CPU_KERNELS_OFF.with(Cell::get) && crate::device::is_cpu(device)
+    !env_off("CLOE_CPU_KERNELS", &ENV_OFF)
+        && !CPU_KERNELS_OFF.with(Cell::get)
+        && crate::device::is_cpu(device)
+}
+
+/// Switches the GPU kernels ([`cube_kernels`]) on or off for operations called from this thread
+/// (off: Burn's own operations). They are on unless `CLOE_GPU_KERNELS=off`; the parity tests switch
+/// them off to compare against Burn.
+pub fn set_gpu_kernels(on: bool) {
+    GPU_KERNELS_OFF.with(|c| c.set(!on));
+}
+
+/// True when this module's own kernels run on `device`: the CPU kernels on the CPU, the CubeCL
+/// kernels on a GPU, each unless switched off. (Only the convolution has no GPU kernel of its own.)
+pub fn use_own_kernels(device: &Device) -> bool {
+    static ENV_OFF: OnceLock<bool> = OnceLock::new();
+    if crate::device::is_cpu(device) {
+        return use_cpu_kernels(device);
+    }
+    !env_off("CLOE_GPU_KERNELS", &ENV_OFF) && !GPU_KERNELS_OFF.with(Cell::get)
 }
 
 /// `conv.forward(x)` through [`conv3d`] (CPU kernels on the CPU); Burn's module forward for the cases

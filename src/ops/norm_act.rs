@@ -1,9 +1,12 @@
 //! `instance_norm_leaky_relu`: InstanceNorm without affine (biased variance, ε inside the root) followed
 //! by LeakyReLU, the pair after every convolution of the network. On the CPU it is one kernel: a pass for
 //! each channel's mean and variance and a pass that normalises and activates, and a backward of three
-//! passes from the saved input, instead of Burn's eight element-wise passes each way. Elsewhere it is
-//! Burn's `InstanceNorm` and `leaky_relu`, unchanged.
+//! passes from the saved input, instead of Burn's eight element-wise passes each way. On a GPU it is
+//! the CubeCL kernels of [`super::cube_kernels`] (two dispatches forward, three backward, instead of
+//! Burn's seven and about twenty). With the kernels switched off, Burn's `InstanceNorm` and
+//! `leaky_relu`.
 
+use burn::backend::AutodiffBackend;
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -13,12 +16,32 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, DType, Flex, TensorMetadata, backend_extension};
 use burn::prelude::*;
 use burn::tensor::activation::leaky_relu;
+use burn_cubecl::CubeBackend;
 use rayon::prelude::*;
 
-/// The fused normalisation and activation, on the CPU backend.
-#[backend_extension(Flex, Autodiff)]
+/// The fused normalisation and activation, on the CPU and GPU backends.
+#[backend_extension(Flex, Cube, Fusion, Autodiff)]
 pub trait NormActOps: Backend {
+    #[fusion(dtype = x, shape = x)]
     fn cloe_norm_leaky(x: FloatTensor<Self>, epsilon: f64, slope: f64) -> FloatTensor<Self>;
+
+    /// `cloe_norm_leaky(x) + skip` (a residual connection): the sum in the same pass.
+    #[fusion(dtype = x, shape = x)]
+    fn cloe_norm_leaky_add(
+        x: FloatTensor<Self>,
+        skip: FloatTensor<Self>,
+        epsilon: f64,
+        slope: f64,
+    ) -> FloatTensor<Self>;
+
+    /// The input gradient at `x` given the output gradient `dy` (that of `skip` is `dy`).
+    #[fusion(dtype = x, shape = x)]
+    fn cloe_norm_leaky_grad(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        epsilon: f64,
+        slope: f64,
+    ) -> FloatTensor<Self>;
 }
 
 /// Per-channel mean and 1/σ of `x` (`channels` rows of `n` values), in f64.
@@ -92,13 +115,65 @@ impl NormActOps for Flex {
         let y = forward_cpu(x.storage::<f32>(), per_channel(&shape), epsilon, slope);
         FloatTensor::<Flex>::from_data(TensorData::new(y, shape))
     }
+
+    fn cloe_norm_leaky_add(
+        x: FloatTensor<Self>,
+        skip: FloatTensor<Self>,
+        epsilon: f64,
+        slope: f64,
+    ) -> FloatTensor<Self> {
+        let shape = x.shape();
+        let (x, skip) = (x.to_contiguous(), skip.to_contiguous());
+        let mut y = forward_cpu(x.storage::<f32>(), per_channel(&shape), epsilon, slope);
+        (y.par_chunks_mut(1 << 16))
+            .zip(skip.storage::<f32>().par_chunks(1 << 16))
+            .for_each(|(y, s)| y.iter_mut().zip(s).for_each(|(y, s)| *y += s));
+        FloatTensor::<Flex>::from_data(TensorData::new(y, shape))
+    }
+
+    fn cloe_norm_leaky_grad(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        epsilon: f64,
+        slope: f64,
+    ) -> FloatTensor<Self> {
+        let shape = x.shape();
+        let (x, dy) = (x.to_contiguous(), dy.to_contiguous());
+        let n = per_channel(&shape);
+        let dx = backward_cpu(x.storage::<f32>(), dy.storage::<f32>(), n, epsilon, slope);
+        FloatTensor::<Flex>::from_data(TensorData::new(dx, shape))
+    }
+}
+
+impl NormActOps for CubeBackend {
+    fn cloe_norm_leaky(x: FloatTensor<Self>, epsilon: f64, slope: f64) -> FloatTensor<Self> {
+        super::cube_kernels::norm_leaky_relu(x, None, epsilon, slope)
+    }
+
+    fn cloe_norm_leaky_add(
+        x: FloatTensor<Self>,
+        skip: FloatTensor<Self>,
+        epsilon: f64,
+        slope: f64,
+    ) -> FloatTensor<Self> {
+        super::cube_kernels::norm_leaky_relu(x, Some(skip), epsilon, slope)
+    }
+
+    fn cloe_norm_leaky_grad(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        epsilon: f64,
+        slope: f64,
+    ) -> FloatTensor<Self> {
+        super::cube_kernels::norm_leaky_relu_grad(x, dy, epsilon, slope)
+    }
 }
 
 /// The backward step: the input gradient from the saved input.
 #[derive(Debug)]
 struct NormActBackward;
 
-impl Backward<Flex, 1> for NormActBackward {
+impl<B: NormActOps> Backward<B, 1> for NormActBackward {
     type State = (NodeId, f64, f64);
 
     fn backward(
@@ -110,30 +185,44 @@ impl Backward<Flex, 1> for NormActBackward {
         let [Some(node)] = ops.parents else {
             return;
         };
-        let dy = grads.consume::<Flex>(&ops.node).to_contiguous();
+        let dy = grads.consume::<B>(&ops.node);
         let (x_state, epsilon, slope) = ops.state;
-        let x = checkpointer
-            .retrieve_node_output::<FloatTensor<Flex>>(x_state)
-            .to_contiguous();
-        let shape = x.shape();
-        let dx = backward_cpu(
-            x.storage::<f32>(),
-            dy.storage::<f32>(),
-            per_channel(&shape),
-            epsilon,
-            slope,
-        );
-        grads.register::<Flex>(
-            node.id,
-            FloatTensor::<Flex>::from_data(TensorData::new(dx, shape)),
-        );
+        let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
+        grads.register::<B>(node.id, B::cloe_norm_leaky_grad(x, dy, epsilon, slope));
     }
 }
 
-impl<C: CheckpointStrategy> NormActOps for Autodiff<Flex, C> {
+/// The backward step of the norm with a residual: the input gradient from the saved input, the
+/// residual's gradient the output's.
+#[derive(Debug)]
+struct NormActAddBackward;
+
+impl<B: NormActOps> Backward<B, 2> for NormActAddBackward {
+    type State = (NodeId, f64, f64);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let dy = grads.consume::<B>(&ops.node);
+        let (x_state, epsilon, slope) = ops.state;
+        let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
+        let [x_node, skip_node] = ops.parents;
+        if let Some(node) = skip_node {
+            grads.register::<B>(node.id, dy.clone());
+        }
+        if let Some(node) = x_node {
+            grads.register::<B>(node.id, B::cloe_norm_leaky_grad(x, dy, epsilon, slope));
+        }
+    }
+}
+
+impl<B: NormActOps, C: CheckpointStrategy> NormActOps for Autodiff<B, C> {
     fn cloe_norm_leaky(x: FloatTensor<Self>, epsilon: f64, slope: f64) -> FloatTensor<Self> {
         let forward =
-            |x: &FloatTensor<Self>| Flex::cloe_norm_leaky(x.primitive().clone(), epsilon, slope);
+            |x: &FloatTensor<Self>| B::cloe_norm_leaky(x.primitive().clone(), epsilon, slope);
         match NormActBackward
             .prepare::<C>([x.node()])
             .compute_bound()
@@ -147,20 +236,75 @@ impl<C: CheckpointStrategy> NormActOps for Autodiff<Flex, C> {
             OpsKind::UnTracked(prep) => prep.finish(forward(&x)),
         }
     }
+
+    fn cloe_norm_leaky_add(
+        x: FloatTensor<Self>,
+        skip: FloatTensor<Self>,
+        epsilon: f64,
+        slope: f64,
+    ) -> FloatTensor<Self> {
+        let forward = |x: &FloatTensor<Self>, skip: &FloatTensor<Self>| {
+            let (x, skip) = (x.primitive().clone(), skip.primitive().clone());
+            B::cloe_norm_leaky_add(x, skip, epsilon, slope)
+        };
+        match NormActAddBackward
+            .prepare::<C>([x.node(), skip.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let y = forward(&x, &skip);
+                prep.finish((x_state, epsilon, slope), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(forward(&x, &skip)),
+        }
+    }
+
+    /// The gradient as a constant (its own gradient is not tracked; training needs first
+    /// derivatives only).
+    fn cloe_norm_leaky_grad(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        epsilon: f64,
+        slope: f64,
+    ) -> FloatTensor<Self> {
+        let (x, dy) = (x.primitive().clone(), dy.primitive().clone());
+        Self::from_inner(B::cloe_norm_leaky_grad(x, dy, epsilon, slope))
+    }
 }
 
 /// InstanceNorm (no affine, `epsilon`) then LeakyReLU (`slope`) of `x` `[B, C, D, H, W]`: the fused
-/// kernel on the CPU for f32, `norm` and Burn's `leaky_relu` elsewhere.
+/// kernels on the CPU and the GPU for f32, `norm` and Burn's `leaky_relu` where they are off.
 pub fn instance_norm_leaky_relu(
     x: Tensor<5>,
     norm: &burn::nn::InstanceNorm,
     slope: f64,
 ) -> Tensor<5> {
-    if !super::use_cpu_kernels(&x.device()) || x.dtype() != DType::F32 || norm.gamma.is_some() {
+    if !super::use_own_kernels(&x.device()) || x.dtype() != DType::F32 || norm.gamma.is_some() {
         return leaky_relu(norm.forward(x), slope);
     }
     Tensor::from_dispatch(burn::backend::Dispatch::cloe_norm_leaky(
         x.into_dispatch(),
+        norm.epsilon,
+        slope,
+    ))
+}
+
+/// `instance_norm_leaky_relu(x, norm, slope) + skip` (a residual connection), the sum in the same
+/// pass where the kernels run.
+pub fn instance_norm_leaky_relu_add(
+    x: Tensor<5>,
+    skip: Tensor<5>,
+    norm: &burn::nn::InstanceNorm,
+    slope: f64,
+) -> Tensor<5> {
+    if !super::use_own_kernels(&x.device()) || x.dtype() != DType::F32 || norm.gamma.is_some() {
+        return skip + leaky_relu(norm.forward(x), slope);
+    }
+    Tensor::from_dispatch(burn::backend::Dispatch::cloe_norm_leaky_add(
+        x.into_dispatch(),
+        skip.into_dispatch(),
         norm.epsilon,
         slope,
     ))

@@ -3,24 +3,43 @@
 //! Chosen over a transposed convolution: it has no weights, no checkerboard artefacts, and it is what
 //! RFNet's decoders do. Half-pixel centres (PyTorch's `align_corners=False`): along each axis output
 //! `2i` is `0.75·x[i] + 0.25·x[i−1]` and `2i+1` is `0.75·x[i] + 0.25·x[i+1]`, with the edge voxel
-//! repeated. On the CPU: one separable kernel per axis and its adjoint as the backward step. Elsewhere:
-//! per axis, two `select` gathers with clamped indices and a weighted sum, so autodiff's backward is
-//! two scatter-adds.
+//! repeated. On the CPU: one separable kernel per axis and its adjoint as the backward step. On a GPU:
+//! one CubeCL kernel each way ([`super::cube_kernels`]). With the kernels switched off: per axis, two
+//! `select` gathers with clamped indices and a weighted sum, so autodiff's backward is two
+//! scatter-adds.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, DType, Flex, TensorMetadata, backend_extension};
+use burn::backend::{
+    Autodiff, AutodiffBackend, Backend, DType, Flex, TensorMetadata, backend_extension,
+};
 use burn::prelude::*;
 use burn::tensor::{Int, Shape};
+use burn_cubecl::CubeBackend;
 use rayon::prelude::*;
 
-/// Upsampling on the CPU backend.
-#[backend_extension(Flex, Autodiff)]
+/// Upsampling on the CPU and GPU backends.
+#[backend_extension(Flex, Cube, Fusion, Autodiff)]
 pub trait UpsampleOps: Backend {
+    #[fusion(dtype = x, shape = doubled(x))]
     fn cloe_upsample2x(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// The adjoint: the input gradient given the output gradient `dy`.
+    #[fusion(dtype = dy, shape = halved(dy))]
+    fn cloe_upsample2x_grad(dy: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+/// `[B, C, D, H, W]` with the spatial sides doubled.
+fn doubled(s: &Shape) -> Shape {
+    Shape::new([s[0], s[1], 2 * s[2], 2 * s[3], 2 * s[4]])
+}
+
+/// `[B, C, D, H, W]` with the spatial sides halved.
+fn halved(s: &Shape) -> Shape {
+    Shape::new([s[0], s[1], s[2] / 2, s[3] / 2, s[4] / 2])
 }
 
 /// Doubles the middle axis of `x` viewed as `[outer, n, inner]`.
@@ -89,50 +108,61 @@ fn dims4(s: &Shape) -> [usize; 4] {
 impl UpsampleOps for Flex {
     fn cloe_upsample2x(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let s = x.shape();
-        let x = x.to_contiguous();
-        let y = forward_cpu(x.storage::<f32>(), dims4(&s));
-        let out = Shape::new([s[0], s[1], 2 * s[2], 2 * s[3], 2 * s[4]]);
-        FloatTensor::<Flex>::from_data(TensorData::new(y, out))
+        let y = forward_cpu(x.to_contiguous().storage::<f32>(), dims4(&s));
+        FloatTensor::<Flex>::from_data(TensorData::new(y, doubled(&s)))
+    }
+
+    fn cloe_upsample2x_grad(dy: FloatTensor<Self>) -> FloatTensor<Self> {
+        let s = halved(&dy.shape());
+        let dx = backward_cpu(dy.to_contiguous().storage::<f32>(), dims4(&s));
+        FloatTensor::<Flex>::from_data(TensorData::new(dx, s))
+    }
+}
+
+impl UpsampleOps for CubeBackend {
+    fn cloe_upsample2x(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        super::cube_kernels::upsample2x(x)
+    }
+
+    fn cloe_upsample2x_grad(dy: FloatTensor<Self>) -> FloatTensor<Self> {
+        super::cube_kernels::upsample2x_grad(dy)
     }
 }
 
 #[derive(Debug)]
 struct UpsampleBackward;
 
-impl Backward<Flex, 1> for UpsampleBackward {
-    /// The input shape.
-    type State = Shape;
+impl<B: UpsampleOps> Backward<B, 1> for UpsampleBackward {
+    type State = ();
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [Some(node)] = ops.parents else {
             return;
         };
-        let dy = grads.consume::<Flex>(&ops.node).to_contiguous();
-        let dx = backward_cpu(dy.storage::<f32>(), dims4(&ops.state));
-        grads.register::<Flex>(
-            node.id,
-            FloatTensor::<Flex>::from_data(TensorData::new(dx, ops.state)),
-        );
+        let dy = grads.consume::<B>(&ops.node);
+        grads.register::<B>(node.id, B::cloe_upsample2x_grad(dy));
     }
 }
 
-impl<C: CheckpointStrategy> UpsampleOps for Autodiff<Flex, C> {
+impl<B: UpsampleOps, C: CheckpointStrategy> UpsampleOps for Autodiff<B, C> {
     fn cloe_upsample2x(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        let y = Flex::cloe_upsample2x(x.primitive().clone());
-        match UpsampleBackward
+        let y = B::cloe_upsample2x(x.primitive().clone());
+        UpsampleBackward
             .prepare::<C>([x.node()])
             .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish(x.shape(), y),
-            OpsKind::UnTracked(prep) => prep.finish(y),
-        }
+            .stateless(y)
+    }
+
+    /// The adjoint as a constant (its own gradient is not tracked; training needs first
+    /// derivatives only).
+    fn cloe_upsample2x_grad(dy: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::from_inner(B::cloe_upsample2x_grad(dy.primitive().clone()))
     }
 }
 
 /// Doubles the three spatial dimensions of `x` with trilinear interpolation.
 pub fn upsample2x(x: Tensor<5>) -> Tensor<5> {
-    if super::use_cpu_kernels(&x.device()) && x.dtype() == DType::F32 {
+    if super::use_own_kernels(&x.device()) && x.dtype() == DType::F32 {
         return Tensor::from_dispatch(burn::backend::Dispatch::cloe_upsample2x(x.into_dispatch()));
     }
     let x = upsample_axis(x, 4);

@@ -89,6 +89,9 @@ impl<'a> Run<'a> {
         if opts.resume {
             run.resume()?;
         }
+        // After loading: weights read from a file are stored as the CPU reads them.
+        let model = run.model.take().expect("the network");
+        run.model = Some(crate::ops::weights_for_device(model, &ad));
         if run.log.is_empty() {
             let names = LossValues::NAMES.join(",");
             let _ = writeln!(run.log, "step,lr,seconds,subset,{names},val_score");

@@ -16,6 +16,7 @@ mod dicom_real;
 mod dicom_seg;
 mod full_disk;
 mod fuzz_regressions;
+mod gpu_kernels;
 mod inspect_cli;
 mod io_real_data;
 mod large_volume;
