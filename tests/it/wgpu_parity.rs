@@ -1,5 +1,5 @@
 //! The network on wgpu (lavapipe, software Vulkan, in CI) against the CPU (`flex`): forward parity within
-//! 1e-4 on a small input, and per-operation gradient parity, so that training never runs on a backend
+//! 1e-4 on a small input (with the project's GPU kernels and with Burn's operations), and per-operation gradient parity, so that training never runs on a backend
 //! whose gradients are wrong.
 
 use crate::common;
@@ -50,14 +50,26 @@ fn cpu_and_wgpu_forward_agree_within_1e4() {
     );
     let net_gpu = net.to_device(&gpu);
     let xg: Vec<Tensor<5>> = x.iter().map(|t| t.clone().to_device(&gpu)).collect();
-    let on_gpu = net_gpu.forward_masked(
-        &xg,
-        &cloe::case::Subset::from_mask(net_gpu.config().profile, &mask),
-    );
-    let d = max_abs_diff(&to_vec(on_cpu.fusion.probs), &to_vec(on_gpu.fusion.probs));
-    assert!(d < 1e-4, "fused probabilities differ by {d}");
-    let d = max_abs_diff(&to_vec(on_cpu.fusion.w), &to_vec(on_gpu.fusion.w));
-    assert!(d < 1e-4, "fusion weights differ by {d}");
-    let d = max_abs_diff(&to_vec(on_cpu.fusion.region), &to_vec(on_gpu.fusion.region));
-    assert!(d < 1e-4, "region maps differ by {d}");
+    // With the project's GPU kernels and with Burn's operations (`CLOE_GPU_KERNELS=off`).
+    for kernels in [true, false] {
+        cloe::ops::set_gpu_kernels(kernels);
+        let on_gpu = net_gpu.forward_masked(
+            &xg,
+            &cloe::case::Subset::from_mask(net_gpu.config().profile, &mask),
+        );
+        cloe::ops::set_gpu_kernels(true);
+        let cpu = &on_cpu.fusion;
+        for (what, a, b) in [
+            ("fused probabilities", &cpu.probs, on_gpu.fusion.probs),
+            ("region maps", &cpu.region, on_gpu.fusion.region),
+        ] {
+            let d = max_abs_diff(&to_vec(a.clone()), &to_vec(b));
+            assert!(d < 1e-4, "{what} differ by {d} (GPU kernels {kernels})");
+        }
+        let d = max_abs_diff(&to_vec(cpu.w.clone()), &to_vec(on_gpu.fusion.w));
+        assert!(
+            d < 1e-4,
+            "fusion weights differ by {d} (GPU kernels {kernels})"
+        );
+    }
 }

@@ -190,6 +190,41 @@ struct NormStrides {
     y: Strides,
 }
 
+/// μ and 1/σ of row `row`, summed by this one workgroup (this unit from value `start` on, every
+/// `units`-th).
+#[cube]
+fn stats_in_one(
+    x: &[f32],
+    row: usize,
+    start: usize,
+    n: usize,
+    channels: usize,
+    xs: &Strides,
+    eps: f32,
+    #[comptime] units: usize,
+) -> (f32, f32) {
+    let shift = x[at(row, 0, channels, xs)];
+    let (s, s2) = unit_moments(x, row, start, units, n, channels, xs, shift);
+    let (s, s2) = workgroup_sums(s, s2, units);
+    stats_of(shift, s, s2, n, eps)
+}
+
+/// μ and 1/σ of row `row` from the partial sums [`row_moments`] wrote.
+#[cube]
+fn stats_from_partials(
+    x: &[f32],
+    partial: &[f32],
+    row: usize,
+    n: usize,
+    channels: usize,
+    xs: &Strides,
+    eps: f32,
+) -> (f32, f32) {
+    let shift = x[at(row, 0, channels, xs)];
+    let (s, s2) = partial_totals(partial, row, CUBE_COUNT_X as usize);
+    stats_of(shift, s, s2, n, eps)
+}
+
 /// The first and step of this unit's values in a row shared by `CUBE_COUNT_X` workgroups.
 #[cube]
 fn unit_share(#[comptime] units: usize) -> (usize, usize) {
@@ -237,9 +272,7 @@ fn norm_from_partials(
 ) {
     let row = CUBE_POS_Y as usize;
     let (start, step) = unit_share(units);
-    let shift = x[at(row, 0, channels, &strides.x)];
-    let (s, s2) = partial_totals(partial, row, CUBE_COUNT_X as usize);
-    let (mean, rstd) = stats_of(shift, s, s2, n, eps);
+    let (mean, rstd) = stats_from_partials(x, partial, row, n, channels, &strides.x, eps);
     apply_norm(
         x, skip, y, row, start, step, n, channels, &strides, mean, rstd, slope, with_skip,
     );
@@ -261,10 +294,7 @@ fn norm_in_one(
 ) {
     let row = CUBE_POS_Y as usize;
     let start = UNIT_POS as usize;
-    let shift = x[at(row, 0, channels, &strides.x)];
-    let (s, s2) = unit_moments(x, row, start, units, n, channels, &strides.x, shift);
-    let (s, s2) = workgroup_sums(s, s2, units);
-    let (mean, rstd) = stats_of(shift, s, s2, n, eps);
+    let (mean, rstd) = stats_in_one(x, row, start, n, channels, &strides.x, eps, units);
     apply_norm(
         x, skip, y, row, start, units, n, channels, &strides, mean, rstd, slope, with_skip,
     );
@@ -286,9 +316,7 @@ fn grad_moments(
 ) {
     let row = CUBE_POS_Y as usize;
     let (start, step) = unit_share(units);
-    let shift = x[at(row, 0, channels, &strides.x)];
-    let (s, s2) = partial_totals(partial, row, CUBE_COUNT_X as usize);
-    let (mean, rstd) = stats_of(shift, s, s2, n, eps);
+    let (mean, rstd) = stats_from_partials(x, partial, row, n, channels, &strides.x, eps);
     let (xs, gs) = (&strides.x, &strides.skip);
     let (s1, s2) = unit_grad_sums(
         x, dy, row, start, step, n, channels, xs, gs, mean, rstd, slope,
@@ -319,9 +347,7 @@ fn grad_from_partials(
     let row = CUBE_POS_Y as usize;
     let (start, step) = unit_share(units);
     let groups = CUBE_COUNT_X as usize;
-    let shift = x[at(row, 0, channels, &strides.x)];
-    let (s, s2) = partial_totals(partial, row, groups);
-    let (mean, rstd) = stats_of(shift, s, s2, n, eps);
+    let (mean, rstd) = stats_from_partials(x, partial, row, n, channels, &strides.x, eps);
     let (g1, g2) = partial_totals(grad_partial, row, groups);
     let nf = f32::cast_from(n);
     apply_grad(
@@ -357,10 +383,7 @@ fn grad_in_one(
 ) {
     let row = CUBE_POS_Y as usize;
     let start = UNIT_POS as usize;
-    let shift = x[at(row, 0, channels, &strides.x)];
-    let (s, s2) = unit_moments(x, row, start, units, n, channels, &strides.x, shift);
-    let (s, s2) = workgroup_sums(s, s2, units);
-    let (mean, rstd) = stats_of(shift, s, s2, n, eps);
+    let (mean, rstd) = stats_in_one(x, row, start, n, channels, &strides.x, eps, units);
     let (xs, gs) = (&strides.x, &strides.skip);
     let (g1, g2) = unit_grad_sums(
         x, dy, row, start, units, n, channels, xs, gs, mean, rstd, slope,
