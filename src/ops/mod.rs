@@ -1,7 +1,9 @@
-//! The network's heavy operations with kernels of the project's own where Burn's CPU backend is slow:
-//! 3-D convolution (forward, weight and input gradients), InstanceNorm + LeakyReLU and trilinear ×2
-//! upsampling on the CPU. Every function here gives the same
-//! result as Burn's operation (tests) and runs Burn's operation on devices the kernels do not cover.
+//! The network's heavy operations with kernels of the project's own: on the CPU, where Burn's backend
+//! is slow, 3-D convolution (forward, weight and input gradients), InstanceNorm + LeakyReLU and
+//! trilinear ×2 upsampling; on a GPU, where Burn launches many small kernels, the norm and the
+//! upsampling as CubeCL kernels (`cube_kernels`) and the convolution weights stored as Burn's GPU
+//! convolution reads them (`weight_layout`). Every function here gives the same result as Burn's
+//! operation (tests) and runs Burn's operation where its kernels are switched off.
 
 mod conv;
 pub mod conv_cpu;

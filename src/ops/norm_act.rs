@@ -2,8 +2,8 @@
 //! by LeakyReLU, the pair after every convolution of the network. On the CPU it is one kernel: a pass for
 //! each channel's mean and variance and a pass that normalises and activates, and a backward of three
 //! passes from the saved input, instead of Burn's eight element-wise passes each way. On a GPU it is
-//! the CubeCL kernels of [`super::cube_kernels`] (two dispatches forward, three backward, instead of
-//! Burn's seven and about twenty). With the kernels switched off, Burn's `InstanceNorm` and
+//! the CubeCL kernels of [`super::cube_kernels`] (one or two dispatches forward, one or three backward,
+//! instead of Burn's seven and about twenty). With the kernels switched off, Burn's `InstanceNorm` and
 //! `leaky_relu`.
 
 use burn::backend::AutodiffBackend;

@@ -2,8 +2,9 @@
 //! elsewhere): InstanceNorm + LeakyReLU forward and backward, and trilinear ×2 upsampling with its
 //! adjoint. Burn runs each of these as a chain of reductions, copies and element-wise kernels (a conv
 //! block's norm and activation: a copy to make the convolution's channels-last output contiguous,
-//! two reductions, two element-wise passes; an upsampling's backward: 22 dispatches); here a forward
-//! norm is two dispatches, its backward three, an upsampling one each way.
+//! two reductions, two element-wise passes; an upsampling's backward: 22 dispatches); here a norm is
+//! one dispatch each way, or two forward and three backward for rows of over 4,096 values
+//! (`norm`), an upsampling one each way (`upsample`).
 //!
 //! Every kernel reads and writes through strides, so the channels-last tensors Burn's convolutions
 //! give are read in place and the outputs keep their layout (the next convolution then needs no copy).
