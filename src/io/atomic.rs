@@ -162,9 +162,11 @@ pub fn check_folder(dir: &Path) -> std::result::Result<(), String> {
 }
 
 /// Creates and removes an empty file in `dir`: what the permission bits do not tell (a read-only
-/// mount or share, an administrator's account, an access list) shows here, before any work.
+/// mount or share, an administrator's account, an access list) shows here, before any work. Named
+/// as the temporaries of atomic writes, so that one left by a process killed in between is hidden
+/// like them and removed by [`remove_stale_temporaries`].
 fn probe(dir: &Path) -> std::io::Result<()> {
-    let file = dir.join(format!(".cloe-probe-{}", std::process::id()));
+    let file = dir.join(format!(".tmp-{}-probe", std::process::id()));
     std::fs::OpenOptions::new()
         .write(true)
         .create(true)

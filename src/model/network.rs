@@ -96,8 +96,14 @@ impl CloeNet {
     /// A freshly initialised network on `device` (its convolution weights stored as the device's
     /// convolutions read them: [`crate::ops::weights_for_device`]).
     pub fn new(config: &CloeConfig, device: &Device) -> Self {
+        crate::ops::weights_for_device(Self::to_load(config, device), device)
+    }
+
+    /// A network whose weights are to be read from a file next: initialised, not yet stored for the
+    /// device (the caller does that after loading, [`crate::ops::weights_for_device`]).
+    pub(crate) fn to_load(config: &CloeConfig, device: &Device) -> Self {
         let (c, slope) = (config.channels, config.leaky_slope);
-        let net = Self {
+        Self {
             encoders: (0..config.modalities)
                 .map(|_| Encoder::new(c, slope, device))
                 .collect(),
@@ -122,8 +128,7 @@ impl CloeNet {
                 device,
             ),
             config: config.clone(),
-        };
-        crate::ops::weights_for_device(net, device)
+        }
     }
 
     /// The configuration the network was built from.

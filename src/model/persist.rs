@@ -72,7 +72,7 @@ pub fn load_model(dir: &Path, device: &Device) -> Result<CloeNet> {
             "missing: the model folder has no weights",
         ));
     }
-    let net = CloeNet::new(&config, device)
+    let net = CloeNet::to_load(&config, device)
         .try_load_file(weights.clone())
         .map_err(|e| {
             let why = e.to_string();

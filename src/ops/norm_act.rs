@@ -59,18 +59,30 @@ fn stats(x: &[f32], n: usize, epsilon: f64) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// y = LeakyReLU((x − μ_c) / σ_c) over rows of `n` values per (batch, channel).
-pub fn forward_cpu(x: &[f32], n: usize, epsilon: f64, slope: f64) -> Vec<f32> {
+/// y = LeakyReLU((x − μ_c) / σ_c) over rows of `n` values per (batch, channel), plus `skip` (as long
+/// as `x`) where given, in the same pass.
+pub fn forward_cpu(
+    x: &[f32],
+    skip: Option<&[f32]>,
+    n: usize,
+    epsilon: f64,
+    slope: f64,
+) -> Vec<f32> {
     let st = stats(x, n, epsilon);
     let mut y = vec![0.0f32; x.len()];
     y.par_chunks_mut(n)
         .zip(x.par_chunks(n))
         .zip(st)
-        .for_each(|((y, x), (mean, rstd))| {
+        .enumerate()
+        .for_each(|(row, ((y, x), (mean, rstd)))| {
             let (m, r, s) = (mean as f32, rstd as f32, slope as f32);
-            for (o, &v) in y.iter_mut().zip(x) {
+            let act = |v: f32| {
                 let h = (v - m) * r;
-                *o = if h < 0.0 { h * s } else { h };
+                if h < 0.0 { h * s } else { h }
+            };
+            match skip.map(|k| &k[row * n..(row + 1) * n]) {
+                None => y.iter_mut().zip(x).for_each(|(o, &v)| *o = act(v)),
+                Some(k) => (y.iter_mut().zip(x).zip(k)).for_each(|((o, &v), &k)| *o = act(v) + k),
             }
         });
     y
@@ -112,7 +124,13 @@ impl NormActOps for Flex {
     fn cloe_norm_leaky(x: FloatTensor<Self>, epsilon: f64, slope: f64) -> FloatTensor<Self> {
         let shape = x.shape();
         let x = x.to_contiguous();
-        let y = forward_cpu(x.storage::<f32>(), per_channel(&shape), epsilon, slope);
+        let y = forward_cpu(
+            x.storage::<f32>(),
+            None,
+            per_channel(&shape),
+            epsilon,
+            slope,
+        );
         FloatTensor::<Flex>::from_data(TensorData::new(y, shape))
     }
 
@@ -124,10 +142,8 @@ impl NormActOps for Flex {
     ) -> FloatTensor<Self> {
         let shape = x.shape();
         let (x, skip) = (x.to_contiguous(), skip.to_contiguous());
-        let mut y = forward_cpu(x.storage::<f32>(), per_channel(&shape), epsilon, slope);
-        (y.par_chunks_mut(1 << 16))
-            .zip(skip.storage::<f32>().par_chunks(1 << 16))
-            .for_each(|(y, s)| y.iter_mut().zip(s).for_each(|(y, s)| *y += s));
+        let (x, skip) = (x.storage::<f32>(), Some(skip.storage::<f32>()));
+        let y = forward_cpu(x, skip, per_channel(&shape), epsilon, slope);
         FloatTensor::<Flex>::from_data(TensorData::new(y, shape))
     }
 

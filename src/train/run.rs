@@ -55,7 +55,8 @@ impl<'a> Run<'a> {
     ) -> Result<Self> {
         let ad = device.clone().autodiff();
         ad.seed(opts.seed);
-        let mut model = CloeNet::new(&opts.config, &ad);
+        // Stored for the device below, once the weights to start from are loaded.
+        let mut model = CloeNet::to_load(&opts.config, &ad);
         if let Some(dir) = opts.init.as_ref().filter(|_| !opts.resume) {
             model = init::initial_weights(model, dir, &ad)?;
         }
@@ -89,7 +90,7 @@ impl<'a> Run<'a> {
         if opts.resume {
             run.resume()?;
         }
-        // After loading: weights read from a file are stored as the CPU reads them.
+        // Weights read from a file come stored as the CPU reads them.
         let model = run.model.take().expect("the network");
         run.model = Some(crate::ops::weights_for_device(model, &ad));
         if run.log.is_empty() {

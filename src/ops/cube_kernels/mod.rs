@@ -23,12 +23,12 @@ pub use norm::{norm_leaky_relu, norm_leaky_relu_grad};
 pub use upsample::{upsample2x, upsample2x_grad};
 
 /// Units (threads) of every workgroup here; a power of two for the tree reductions.
-pub(super) const UNITS: usize = 256;
+const UNITS: usize = 256;
 
 /// Where a `[B, C, D, H, W]` tensor's values are: batch and channel strides, and the stride of
 /// the flattened spatial index (the three spatial axes packed, as in NCDHW and in NDHWC).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Layout {
+struct Layout {
     batch: usize,
     channel: usize,
     spatial: usize,
@@ -67,6 +67,15 @@ impl Layout {
         }
     }
 
+    /// The (batch, channel, spatial) strides as a kernel argument.
+    fn arg(self) -> StridesLaunch {
+        StridesLaunch {
+            batch: self.batch,
+            channel: self.channel,
+            spatial: self.spatial,
+        }
+    }
+
     fn strides(self, shape: &Shape) -> Vec<usize> {
         let (h, w) = (shape[3], shape[4]);
         vec![
@@ -80,7 +89,7 @@ impl Layout {
 }
 
 /// `t` with packed spatial axes (a copy only if they are not), and its layout.
-pub(super) fn packed(t: CubeTensor) -> (CubeTensor, Layout) {
+fn packed(t: CubeTensor) -> (CubeTensor, Layout) {
     match Layout::of(&t) {
         Some(layout) => (t, layout),
         None => {
@@ -91,18 +100,20 @@ pub(super) fn packed(t: CubeTensor) -> (CubeTensor, Layout) {
     }
 }
 
-/// A new tensor of `like`'s shape, dense channels-last if `like` is (`layout`), else NCDHW.
-pub(super) fn output_like(like: &CubeTensor, layout: Layout) -> (CubeTensor, Layout) {
+/// A new tensor of `like`'s shape, dense channels-last if `like` is (`layout`), else NCDHW; and its
+/// layout.
+fn output_like(like: &CubeTensor, layout: Layout) -> (CubeTensor, Layout) {
     let shape = like.meta.shape().clone();
-    let channels_last = layout == Layout::channels_last(&shape);
-    let out = new_dense(like, shape.clone(), channels_last);
-    let layout = Layout::of(&out).expect("a dense tensor has packed spatial axes");
-    (out, layout)
+    new_dense(
+        like,
+        shape,
+        layout == Layout::channels_last(like.meta.shape()),
+    )
 }
 
 /// A kernel's view of a [`Layout`].
 #[derive(CubeType, CubeLaunch, Clone, Copy)]
-pub(super) struct Strides {
+struct Strides {
     batch: usize,
     channel: usize,
     spatial: usize,
@@ -111,23 +122,13 @@ pub(super) struct Strides {
 /// Offset of element `i` of row `row` (= batch · channels + channel) in a tensor whose batch,
 /// channel and spatial strides are `strides`.
 #[cube]
-pub(super) fn at(row: usize, i: usize, channels: usize, strides: &Strides) -> usize {
+fn at(row: usize, i: usize, channels: usize, strides: &Strides) -> usize {
     (row / channels) * strides.batch + (row % channels) * strides.channel + i * strides.spatial
 }
 
-impl Layout {
-    /// The (batch, channel, spatial) strides as a kernel argument.
-    pub(super) fn arg(self) -> StridesLaunch {
-        StridesLaunch {
-            batch: self.batch,
-            channel: self.channel,
-            spatial: self.spatial,
-        }
-    }
-}
-
-/// A new tensor of `shape` like `like`, dense in the layout kind `channels_last` says.
-pub(super) fn new_dense(like: &CubeTensor, shape: Shape, channels_last: bool) -> CubeTensor {
+/// A new tensor of `shape` on `like`'s device, dense channels-last if `channels_last`, else NCDHW;
+/// and its layout.
+fn new_dense(like: &CubeTensor, shape: Shape, channels_last: bool) -> (CubeTensor, Layout) {
     let layout = if channels_last {
         Layout::channels_last(&shape)
     } else {
@@ -136,17 +137,18 @@ pub(super) fn new_dense(like: &CubeTensor, shape: Shape, channels_last: bool) ->
     let handle = like.client.empty(shape.num_elements() * like.dtype.size());
     let strides = layout.strides(&shape);
     let meta = Metadata::new(shape, strides);
-    CubeTensor::new(
+    let out = CubeTensor::new(
         like.client.clone(),
         handle,
         meta,
         like.device.clone(),
         like.dtype,
-    )
+    );
+    (out, layout)
 }
 
 /// Launches one unit per value of `out` (1-D workgroups of [`UNITS`]).
-pub(super) fn per_value(out: &CubeTensor) -> (CubeCount, CubeDim, usize) {
+fn per_value(out: &CubeTensor) -> (CubeCount, CubeDim, usize) {
     let total = out.meta.shape().num_elements();
     let cubes = total.div_ceil(UNITS);
     // Workgroup counts are capped at 65,535 per axis: spread them over two.

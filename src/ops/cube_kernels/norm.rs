@@ -432,6 +432,28 @@ impl Rows {
         CubeCount::Static(self.groups as u32, self.rows as u32, 1)
     }
 
+    /// Launches [`row_moments`] over `x` (`layout`): its partial sums, a pair per workgroup.
+    fn moments(&self, x: &CubeTensor, layout: Layout) -> (Handle, usize) {
+        let partial = self.partials(x);
+        // SAFETY (every launch here): each kernel indexes its tensors through `at` with the strides
+        // of their packed layouts and `n`, `channels` of `x`'s shape, and its partial sums by row
+        // and workgroup, all within the buffers made for them.
+        unsafe {
+            row_moments::launch_unchecked(
+                &x.client,
+                self.count(),
+                workgroup(),
+                x.clone().into_buffer_arg(),
+                raw(&partial),
+                self.n,
+                self.channels,
+                layout.arg(),
+                UNITS,
+            );
+        }
+        partial
+    }
+
     /// A buffer for a pair of partial sums per workgroup.
     fn partials(&self, x: &CubeTensor) -> (Handle, usize) {
         let len = self.rows * self.groups * 2;
@@ -439,8 +461,19 @@ impl Rows {
     }
 }
 
+fn workgroup() -> CubeDim {
+    CubeDim::new_1d(UNITS as u32)
+}
+
+/// A raw buffer of `len` f32 as a kernel argument.
 fn raw((handle, len): &(Handle, usize)) -> BufferArg {
+    // SAFETY: `len` is the buffer's length in f32 (`Rows::partials`).
     unsafe { BufferArg::from_raw_parts(handle.clone(), *len) }
+}
+
+/// A tensor's buffer as a kernel argument.
+fn arg(t: &CubeTensor) -> BufferArg {
+    t.clone().into_buffer_arg()
 }
 
 fn strides_arg(x: Layout, skip: Layout, y: Layout) -> NormStridesLaunch {
@@ -465,20 +498,19 @@ pub fn norm_leaky_relu(
     let r = Rows::of(&x);
     let (y, yl) = output_like(&x, xl);
     let strides = strides_arg(xl, kl, yl);
-    let dim = CubeDim::new_1d(UNITS as u32);
-    let (client, eps, slope) = (x.client.clone(), eps as f32, slope as f32);
-    let [xa, ka, ya] = [&x, &skip, &y].map(|t| t.clone().into_buffer_arg());
+    let (client, eps, slope) = (&x.client, eps as f32, slope as f32);
+    let (n, channels) = (r.n, r.channels);
     unsafe {
         if r.groups == 1 {
             norm_in_one::launch_unchecked(
-                &client,
+                client,
                 r.count(),
-                dim,
-                xa,
-                ka,
-                ya,
-                r.n,
-                r.channels,
+                workgroup(),
+                arg(&x),
+                arg(&skip),
+                arg(&y),
+                n,
+                channels,
                 strides,
                 eps,
                 slope,
@@ -486,28 +518,17 @@ pub fn norm_leaky_relu(
                 with_skip,
             );
         } else {
-            let partial = r.partials(&x);
-            row_moments::launch_unchecked(
-                &client,
-                r.count(),
-                dim,
-                x.clone().into_buffer_arg(),
-                raw(&partial),
-                r.n,
-                r.channels,
-                xl.arg(),
-                UNITS,
-            );
+            let partial = r.moments(&x, xl);
             norm_from_partials::launch_unchecked(
-                &client,
+                client,
                 r.count(),
-                dim,
-                xa,
-                ka,
+                workgroup(),
+                arg(&x),
+                arg(&skip),
                 raw(&partial),
-                ya,
-                r.n,
-                r.channels,
+                arg(&y),
+                n,
+                channels,
                 strides,
                 eps,
                 slope,
@@ -527,20 +548,19 @@ pub fn norm_leaky_relu_grad(x: CubeTensor, dy: CubeTensor, eps: f64, slope: f64)
     let r = Rows::of(&x);
     let (dx, dl) = output_like(&x, xl);
     let strides = || strides_arg(xl, gl, dl);
-    let dim = CubeDim::new_1d(UNITS as u32);
-    let (client, eps, slope) = (x.client.clone(), eps as f32, slope as f32);
-    let arg = |t: &CubeTensor| t.clone().into_buffer_arg();
+    let (client, eps, slope) = (&x.client, eps as f32, slope as f32);
+    let (n, channels) = (r.n, r.channels);
     unsafe {
         if r.groups == 1 {
             grad_in_one::launch_unchecked(
-                &client,
+                client,
                 r.count(),
-                dim,
+                workgroup(),
                 arg(&x),
                 arg(&dy),
                 arg(&dx),
-                r.n,
-                r.channels,
+                n,
+                channels,
                 strides(),
                 eps,
                 slope,
@@ -548,44 +568,34 @@ pub fn norm_leaky_relu_grad(x: CubeTensor, dy: CubeTensor, eps: f64, slope: f64)
             );
             return dx;
         }
-        let (partial, grad_partial) = (r.partials(&x), r.partials(&x));
-        row_moments::launch_unchecked(
-            &client,
-            r.count(),
-            dim,
-            arg(&x),
-            raw(&partial),
-            r.n,
-            r.channels,
-            xl.arg(),
-            UNITS,
-        );
+        let partial = r.moments(&x, xl);
+        let grad_partial = r.partials(&x);
         grad_moments::launch_unchecked(
-            &client,
+            client,
             r.count(),
-            dim,
+            workgroup(),
             arg(&x),
             arg(&dy),
             raw(&partial),
             raw(&grad_partial),
-            r.n,
-            r.channels,
+            n,
+            channels,
             strides(),
             eps,
             slope,
             UNITS,
         );
         grad_from_partials::launch_unchecked(
-            &client,
+            client,
             r.count(),
-            dim,
+            workgroup(),
             arg(&x),
             arg(&dy),
             raw(&partial),
             raw(&grad_partial),
             arg(&dx),
-            r.n,
-            r.channels,
+            n,
+            channels,
             strides(),
             eps,
             slope,

@@ -155,7 +155,7 @@ pub fn upsample2x(x: CubeTensor) -> CubeTensor {
     let s = x.meta.shape().clone();
     let channels_last = xl == Layout::channels_last(&s);
     let out_shape = Shape::new([s[0], s[1], 2 * s[2], 2 * s[3], 2 * s[4]]);
-    let y = new_dense(&x, out_shape, channels_last);
+    let (y, _) = new_dense(&x, out_shape, channels_last);
     let (count, dim, total) = per_value(&y);
     unsafe {
         upsample2x_kernel::launch_unchecked(
@@ -182,7 +182,7 @@ pub fn upsample2x_grad(dy: CubeTensor) -> CubeTensor {
     let s = dy.meta.shape().clone();
     let channels_last = gl == Layout::channels_last(&s);
     let in_shape = Shape::new([s[0], s[1], s[2] / 2, s[3] / 2, s[4] / 2]);
-    let dx = new_dense(&dy, in_shape.clone(), channels_last);
+    let (dx, _) = new_dense(&dy, in_shape.clone(), channels_last);
     let (count, dim, total) = per_value(&dx);
     unsafe {
         upsample2x_adjoint::launch_unchecked(
