@@ -8,6 +8,7 @@ pub mod case_view;
 mod editing;
 mod experts_view;
 mod export;
+mod fusion_ahead;
 mod gating_chart;
 pub mod gpu_slices;
 mod job;

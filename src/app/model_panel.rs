@@ -5,6 +5,7 @@
 //! the REC region map.
 
 use super::case_view::{CaseView, HeatMap};
+use super::fusion_ahead::FusionAhead;
 use super::gating_chart::gating_chart;
 use super::job::Job;
 use crate::case::{Case, Subset};
@@ -14,7 +15,7 @@ use crate::infer::{CaseMaps, Session};
 use crate::model::{CloeNet, load_model};
 use eframe::egui;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What the overlay shows.
@@ -53,8 +54,12 @@ pub struct ModelState {
     pub device: ComputeDevice,
     net: CloeNet,
     /// The model on the open case, once its experts have run.
-    session: Option<Arc<Mutex<Session>>>,
+    /// (Shared without a lock: fusions take it by reference, so a toggle never waits for the
+    /// fusions ahead, which stop at their next window.)
+    session: Option<Arc<Session>>,
     work: Option<Work>,
+    /// The subsets one switch away from the one shown, fused while the reader looks.
+    ahead: FusionAhead,
     /// The modalities switched on.
     pub subset: Subset,
     pub maps: Option<CaseMaps>,
@@ -88,6 +93,7 @@ impl ModelState {
             net,
             session: None,
             work: None,
+            ahead: FusionAhead::default(),
             maps: None,
             source: OverlaySource::Labels,
             first_done: false,
@@ -120,6 +126,7 @@ impl ModelState {
         let case = case.clone();
         self.subset = case.available();
         self.maps = None;
+        self.ahead.cancel();
         self.session = None;
         let (net, device, subset) = (
             self.net.clone(),
@@ -162,12 +169,11 @@ impl ModelState {
         let Some(session) = self.session.clone() else {
             return;
         };
+        // The reader's toggle first: what was fused ahead stops at its next window.
+        self.ahead.cancel();
         let subset = self.subset.clone();
         let job = Job::spawn("cloe-fuse", move |_| {
             let t = Instant::now();
-            let session = session
-                .lock()
-                .map_err(|_| CloeError::Internal("the model is unusable after a crash".into()))?;
             let maps = session.fuse(&subset, true)?;
             Ok((maps, t.elapsed().as_secs_f64()))
         });
@@ -179,6 +185,7 @@ impl ModelState {
         if std::mem::take(&mut self.adopted) {
             return Ok(true);
         }
+        self.ahead.collect();
         let arrived = match self.work.take() {
             Some(Work::Experts(job)) => {
                 let mut slot = Some(*job);
@@ -203,7 +210,7 @@ impl ModelState {
     }
 
     fn experts_done(&mut self, session: Session, maps: CaseMaps, secs: f64) {
-        self.session = Some(Arc::new(Mutex::new(session)));
+        self.session = Some(Arc::new(session));
         self.first_seconds = Some(secs);
         self.first_done = true;
         self.maps_arrived(maps);
@@ -216,6 +223,14 @@ impl ModelState {
     fn maps_arrived(&mut self, maps: CaseMaps) {
         self.maps = Some(maps);
         self.maps_version += 1;
+        if let Some(session) = &self.session {
+            self.ahead.start(session, &self.subset);
+        }
+    }
+
+    /// True while the subsets one switch away from the one shown are being fused ahead of a toggle.
+    pub fn fusing_ahead(&self) -> bool {
+        self.ahead.running()
     }
 
     /// Steps done and in all of the experts' windows, while they run.
@@ -417,6 +432,13 @@ impl ModelPanel {
             ui.small(format!(
                 "first inference {first:.1} s, last toggle {f:.2} s"
             ));
+        }
+        if model.fusing_ahead() {
+            ui.small("preparing the next toggles…").on_hover_text(
+                "the subsets one switch away are fused now, so that a toggle is at once",
+            );
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(250));
         }
         ui.separator();
         ui.checkbox(&mut self.side_by_side, "Experts side by side")

@@ -127,6 +127,19 @@ impl Subset {
         s
     }
 
+    /// The sets one switch away within `present`: each modality of `self` switched off (while another
+    /// stays on), then each modality of `present` not in `self` switched on. The toggles a reader is
+    /// likeliest to make next.
+    pub fn one_switch_away(&self, present: &Subset) -> Vec<Subset> {
+        let off = (self.indices())
+            .filter(|_| self.len() > 1)
+            .map(|m| self.with(m, false));
+        let on = (present.indices())
+            .filter(|&m| !self.contains(m))
+            .map(|m| self.with(m, true));
+        off.chain(on).collect()
+    }
+
     pub fn len(&self) -> usize {
         self.on.iter().filter(|&&x| x).count()
     }
@@ -176,6 +189,26 @@ impl Subset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_switch_away_switches_each_modality_once() {
+        let all = Subset::all(Profile::Brats);
+        let labels = |s: &Subset, present: &Subset| -> Vec<String> {
+            s.one_switch_away(present)
+                .iter()
+                .map(Subset::label)
+                .collect()
+        };
+        // Each of the four off, never all of them.
+        assert_eq!(labels(&all, &all), ["~F", "~T1c", "~T1", "~T2"]);
+        // From one modality: none off (nothing would be left), each other present one on.
+        let t2 = Subset::parse(Profile::Brats, "t2").unwrap();
+        assert_eq!(labels(&t2, &all), ["F T2", "T1c T2", "T1 T2"]);
+        // Only modalities the case has are switched on.
+        let present = Subset::parse(Profile::Brats, "t2, flair").unwrap();
+        assert_eq!(labels(&t2, &present), ["F T2"]);
+        assert_eq!(labels(&present, &present), ["T2", "F"]);
+    }
 
     #[test]
     fn the_paper_order_labels_and_set_operations() {

@@ -10,6 +10,7 @@ use crate::model::{CloeNet, Expert, to_vec};
 use crate::preprocess::{BBox, Sample, crop_data};
 use crate::resample::resample_linear_many;
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Maps on the padded sample grid for one availability mask.
 #[derive(Debug, Clone)]
@@ -28,17 +29,22 @@ pub struct SampleMaps {
 
 /// The fusion path for the modalities of `subset` the case has, over every cached window, blended
 /// (without the experts' own maps: [`blend_experts`] gives those); `parallel` windows at once (their
-/// single-threaded element-wise work on both cores of a 2-core machine).
+/// single-threaded element-wise work on both cores of a 2-core machine). Setting `cancel` stops it
+/// between windows with [`CloeError::Cancelled`].
 pub(super) fn fuse(
     net: &CloeNet,
     cache: &ExpertCache,
     subset: &Subset,
     parallel: usize,
+    cancel: &AtomicBool,
 ) -> Result<SampleMaps> {
     let present = cache.present();
     let mut blend = Blend::new(net, cache.dims, cache.plan, &present, subset, false)?;
     let windows: Vec<_> = cache.windows.iter().zip(&cache.experts).collect();
     for group in windows.chunks(parallel.max(1)) {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(CloeError::Cancelled);
+        }
         let fused: Vec<WindowFusion> = (group.par_iter())
             .map(|(_, row)| WindowFusion::of(net, blend.used(), row))
             .collect();

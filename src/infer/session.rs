@@ -53,8 +53,9 @@ pub struct Session {
 /// Fusions by subset, the most recently used last.
 type RecentFusions = Vec<(Subset, Arc<SampleMaps>)>;
 
-/// How many fusions a session keeps for switching back ([`memory`] counts them).
-pub const KEPT_FUSIONS: usize = 4;
+/// How many fusions a session keeps for switching back and ahead ([`memory`] counts them): the one
+/// shown, the sets one switch away from it (four for BraTS, see [`Session::prefetch`]) and one more.
+pub const KEPT_FUSIONS: usize = 6;
 
 impl Session {
     /// An error when `net` is for another profile than `case` (what [`Session::new`] checks first).
@@ -214,10 +215,8 @@ impl Session {
     /// call, or run over the cached windows.
     fn fusion(&self, cache: &ExpertCache, subset: &Subset) -> Result<Arc<SampleMaps>> {
         let used = subset.intersection(&self.present);
-        // A panic elsewhere cannot leave the list half-changed: take it as it is.
-        let recent = || self.recent.lock().unwrap_or_else(PoisonError::into_inner);
         {
-            let mut list = recent();
+            let mut list = self.recent();
             if let Some(at) = list.iter().position(|(s, _)| *s == used) {
                 let entry = list.remove(at);
                 let maps = entry.1.clone();
@@ -225,13 +224,45 @@ impl Session {
                 return Ok(maps);
             }
         }
-        let maps = Arc::new(fuse(&self.net, cache, &used, self.parallel)?);
-        let mut list = recent();
+        let never = AtomicBool::new(false);
+        let maps = Arc::new(fuse(&self.net, cache, &used, self.parallel, &never)?);
+        let mut list = self.recent();
         list.push((used, maps.clone()));
         if list.len() > KEPT_FUSIONS {
             list.remove(0);
         }
         Ok(maps)
+    }
+
+    /// The list of recent fusions (a panic elsewhere cannot leave it half-changed: taken as it is).
+    fn recent(&self) -> std::sync::MutexGuard<'_, RecentFusions> {
+        self.recent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Fuses ahead of time the sets one modality switch away from `shown` (see
+    /// [`Subset::one_switch_away`]) that are not kept yet, so that the reader's next toggle finds its
+    /// fusion ready; they are kept behind the fusion shown, which stays the newest. Meant for a worker
+    /// thread while the reader looks at `shown`: `cancel` (set when they toggle) stops it between
+    /// windows with [`CloeError::Cancelled`]. Returns how many sets it fused.
+    pub fn prefetch(&self, shown: &Subset, cancel: &AtomicBool) -> Result<usize> {
+        let cache = self.cache()?;
+        let shown = shown.intersection(&self.present);
+        let mut fused = 0;
+        for next in shown.one_switch_away(&self.present) {
+            if self.recent().iter().any(|(s, _)| *s == next) {
+                continue;
+            }
+            let maps = Arc::new(fuse(&self.net, cache, &next, self.parallel, cancel)?);
+            let mut list = self.recent();
+            // Behind the newest (the one shown), ahead of older ones, which go first.
+            let at = list.len().saturating_sub(1);
+            list.insert(at, (next, maps));
+            if list.len() > KEPT_FUSIONS {
+                list.remove(0);
+            }
+            fused += 1;
+        }
+        Ok(fused)
     }
 
     /// The experts' own maps, blended and brought to the case grid at the first call.

@@ -180,11 +180,23 @@ fn fusing_window_by_window_gives_what_the_cached_experts_give() {
             .unwrap()
     };
     same_maps(&once(&all), &cached);
-    // A toggle: the experts' maps the session blended once, shown for the subset switched on.
+    // The sets one switch away fused ahead of a toggle: a cancelled run stops with `Cancelled`, then
+    // all four are fused and kept (a second run has nothing left to do).
+    let cancelled = std::sync::atomic::AtomicBool::new(true);
+    assert!(matches!(
+        session.prefetch(&all, &cancelled),
+        Err(cloe::error::CloeError::Cancelled)
+    ));
+    assert_eq!(session.prefetch(&all, &never).unwrap(), 4);
+    assert_eq!(session.prefetch(&all, &never).unwrap(), 0);
+    // A toggle, served from what was fused ahead: the experts' maps the session blended once, shown
+    // for the subset switched on.
     let without_t1c = all.with(1, false);
     let toggled = session.fuse(&without_t1c, true).unwrap();
     assert!(toggled.experts[1].is_none() && toggled.experts[0].is_some());
     same_maps(&once(&without_t1c), &toggled);
+    // Ahead of the next toggle: the three pairs (all four is kept).
+    assert_eq!(session.prefetch(&without_t1c, &never).unwrap(), 3);
     // Back to all four: the fusion the session kept.
     same_maps(&cached, &session.fuse(&all, true).unwrap());
 }

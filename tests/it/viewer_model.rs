@@ -116,6 +116,23 @@ fn toggles_refuse_from_cached_experts_and_overlays_switch() {
     );
     assert_eq!(m.first_seconds, first, "the experts did not run again");
 
+    // While the reader looks, the sets one switch away are fused ahead (the toggle above cancelled
+    // those of all four); the next toggles find theirs kept, with the same weights rules.
+    let fusing = |a: &ViewerApp| a.models.model.as_ref().is_some_and(|m| m.fusing_ahead());
+    wait(&mut h, |a| !fusing(a));
+    let w = switch_off(&mut h, 0);
+    assert!(w[0] == 0.0 && w[1] == 0.0, "{w:?}");
+    assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-4, "{w:?}");
+    wait(&mut h, |a| !fusing(a));
+    {
+        let model = h.state_mut().models.model.as_mut().unwrap();
+        model.subset = model.subset.with(0, true);
+        model.refuse();
+    }
+    wait(&mut h, refused);
+    let w = weights(&h);
+    assert!(w[1] == 0.0 && w[0] > 0.0, "{w:?}");
+
     // Overlays.
     let state = h.state_mut();
     let (model, view) = (
