@@ -1,7 +1,8 @@
 //! Fusions computed ahead of the reader: while they look at one modality subset, a worker thread fuses
 //! the subsets one switch away (`Session::prefetch`), so that their next toggle finds its fusion kept
 //! and shows it at once. A toggle, a new case or another model cancels it first; it only ever uses the
-//! experts already computed, and what it fuses is kept in the session, never shown by itself.
+//! experts already computed, and what it fuses is kept in the session, never shown by itself. It runs
+//! at a lower priority than the UI ([`Job::spawn_background`]).
 
 use super::job::Job;
 use crate::case::Subset;
@@ -20,7 +21,7 @@ impl FusionAhead {
     pub fn start(&mut self, session: &Arc<Session>, shown: &Subset) {
         self.cancel();
         let (session, shown) = (session.clone(), shown.clone());
-        self.job = Some(Job::spawn("cloe-fuse-ahead", move |worker| {
+        self.job = Some(Job::spawn_background("cloe-fuse-ahead", move |worker| {
             session.prefetch(&shown, worker.cancel_flag())
         }));
     }

@@ -7,8 +7,8 @@
 
 use crate::error::Result;
 use poll_promise::Promise;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// What the work sees of its job: where to report progress, and whether it was asked to stop.
 #[derive(Clone, Default)]
@@ -46,6 +46,20 @@ impl<T: Send + 'static> Job<T> {
             promise: crate::guard::spawn(name, move || work(&theirs)),
             worker,
         }
+    }
+
+    /// Starts `work` as [`Job::spawn`] does, for work the reader did not ask for (a case fetched
+    /// ahead, fusions ahead of a toggle): its parallel parts run on [`background_pool`], whose
+    /// threads the system schedules after the UI's, so that frames and the reader's own requests
+    /// keep their pace on a machine with few cores.
+    pub fn spawn_background(
+        name: &str,
+        work: impl FnOnce(&Worker) -> Result<T> + Send + 'static,
+    ) -> Self {
+        Self::spawn(name, move |worker| match background_pool() {
+            Some(pool) => pool.install(|| work(worker)),
+            None => work(worker),
+        })
     }
 
     /// The job in `slot`, taken out once its work has ended: its result (None while it runs, and when
@@ -87,6 +101,34 @@ impl<T: Send + 'static> Job<T> {
         self.worker.cancel.store(true, Ordering::Relaxed);
     }
 }
+
+/// A pool as large as rayon's global one whose threads run at a lower priority (nice 10 on Linux,
+/// where a thread's priority is its own; elsewhere the same as the others). `None` if the system
+/// refused the threads: the work then runs on the global pool.
+fn background_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(rayon::current_num_threads())
+            .thread_name(|i| format!("cloe-background-{i}"))
+            .start_handler(|_| lower_this_threads_priority())
+            .build()
+            .ok()
+    })
+    .as_ref()
+}
+
+#[cfg(target_os = "linux")]
+fn lower_this_threads_priority() {
+    // SAFETY: plain system calls on this thread's own id; a refusal leaves the priority as it was.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_this_threads_priority() {}
 
 #[cfg(test)]
 mod tests {

@@ -69,7 +69,7 @@ pub struct PrefetchModel {
 
 /// Reads `source` and runs `model` on every modality it has, on a worker.
 pub fn prefetch(source: CaseSource, model: Option<PrefetchModel>) -> Job<Opened> {
-    Job::spawn("prefetch-case", move |worker| {
+    Job::spawn_background("prefetch-case", move |worker| {
         let case = match open_source(&source)? {
             Opened::Case(case, _) => case,
             other => return Ok(other),

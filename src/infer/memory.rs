@@ -187,9 +187,9 @@ mod tests {
         // Its forward: the four experts' cache plus the fusion's features (10.625), 6C and 2K floats.
         let forward: f64 = (4.0 * 18.625 + 10.625 + 48.0 + 8.0) * 4.0;
         assert_eq!(e.forward, (forward.ceil() as u64) * 110_592);
-        // K + 2 + M·K = 22; four kept fusions of K + 1 maps.
+        // K + 2 + M·K = 22; six kept fusions of K + 1 maps.
         assert_eq!(e.sample_maps, (22 * 4 * 110_592) as u64);
-        assert_eq!(e.kept_fusions, (4 * 5 * 4 * 110_592) as u64);
+        assert_eq!(e.kept_fusions, (6 * 5 * 4 * 110_592) as u64);
         assert_eq!(e.case_maps, (33 * 1000) as u64);
         assert!(check("c", &e, None).is_ok());
         // One window runs alone; of several, two at once where a second forward fits.
