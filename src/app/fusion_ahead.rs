@@ -26,7 +26,7 @@ impl FusionAhead {
         }));
     }
 
-    /// Asks the work to stop (at its next window); its session lock is free soon after.
+    /// Asks the work to stop (at its next window; a toggle does not wait for it).
     pub fn cancel(&mut self) {
         if let Some(job) = self.job.take() {
             job.cancel();

@@ -189,11 +189,13 @@ fn the_experts_side_by_side_match_their_snapshot() {
     let mut app = ViewerApp::new(Some(cloe::app::bundled_case()));
     app.models.shipped = Some(cloe::app::bundled_model());
     let mut h = wgpu_harness(app);
+    // The segmentation, and the fusions ahead of a toggle that follow it (the panel says so while
+    // they run): the snapshot is of the settled panel.
     wait(&mut h, "the shipped model's segmentation", |a| {
         a.models
             .model
             .as_ref()
-            .is_some_and(|m| m.maps.is_some() && !m.busy())
+            .is_some_and(|m| m.maps.is_some() && !m.busy() && !m.fusing_ahead())
     });
     assert_eq!(
         h.state().models.model.as_ref().unwrap().source,
