@@ -53,6 +53,15 @@ pub struct Session {
 /// Fusions by subset, the most recently used last.
 type RecentFusions = Vec<(Subset, Arc<SampleMaps>)>;
 
+/// Puts `entry` at position `at` of the recent fusions (the last is the newest) and lets the oldest
+/// go past [`KEPT_FUSIONS`].
+fn keep(list: &mut RecentFusions, at: usize, entry: (Subset, Arc<SampleMaps>)) {
+    list.insert(at, entry);
+    if list.len() > KEPT_FUSIONS {
+        list.remove(0);
+    }
+}
+
 /// How many fusions a session keeps for switching back and ahead ([`memory`] counts them): the one
 /// shown, the sets one switch away from it (four for BraTS, see [`Session::prefetch`]) and one more.
 pub const KEPT_FUSIONS: usize = 6;
@@ -227,10 +236,8 @@ impl Session {
         let never = AtomicBool::new(false);
         let maps = Arc::new(fuse(&self.net, cache, &used, self.parallel, &never)?);
         let mut list = self.recent();
-        list.push((used, maps.clone()));
-        if list.len() > KEPT_FUSIONS {
-            list.remove(0);
-        }
+        let newest = list.len();
+        keep(&mut list, newest, (used, maps.clone()));
         Ok(maps)
     }
 
@@ -255,11 +262,8 @@ impl Session {
             let maps = Arc::new(fuse(&self.net, cache, &next, self.parallel, cancel)?);
             let mut list = self.recent();
             // Behind the newest (the one shown), ahead of older ones, which go first.
-            let at = list.len().saturating_sub(1);
-            list.insert(at, (next, maps));
-            if list.len() > KEPT_FUSIONS {
-                list.remove(0);
-            }
+            let behind_newest = list.len().saturating_sub(1);
+            keep(&mut list, behind_newest, (next, maps));
             fused += 1;
         }
         Ok(fused)

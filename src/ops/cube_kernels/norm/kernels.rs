@@ -1,26 +1,13 @@
-//! InstanceNorm (no affine) + LeakyReLU, with an optional residual added after, on the GPU, and its
-//! input gradient. A row (one channel of one sample) is summed by several workgroups when it is long
-//! (a pass for the partial sums, then a pass that reads them and normalises: two dispatches forward,
-//! three backward), or by one workgroup that does every pass itself when one has enough to do (a
-//! row of at most 4,096 values: one dispatch each way).
-//!
-//! The sums are of `x − shift`, `shift` being the row's first value, so that the variance from
-//! Σv² − (Σv)²/n does not cancel away when the mean is large against σ.
+//! The GPU side of InstanceNorm + LeakyReLU (see the parent module): the row sums shared by the
+//! forward and the gradient (a unit's share, a workgroup's tree in shared memory, the partial sums of
+//! several workgroups) and the six kernels the host launches.
 
 // Kernels take their tensors, sizes and strides one by one.
 #![allow(clippy::too_many_arguments)]
 
-use super::{Layout, Strides, UNITS, at, output_like, packed};
-use burn::backend::wgpu::CubeTensor;
+use super::super::{Strides, at};
 use burn::cubecl;
 use burn::cubecl::prelude::*;
-use burn::cubecl::server::Handle;
-
-/// Workgroups per row of `n` values: about 16 values per unit, at most 64 workgroups (a unit reads
-/// every group's partial sums).
-fn groups_for(n: usize) -> usize {
-    n.div_ceil(UNITS * 16).clamp(1, 64)
-}
 
 /// `a` and `b` summed over the workgroup (shared memory, a tree), for every unit.
 #[cube]
@@ -184,10 +171,10 @@ fn apply_grad(
 /// The strides of a norm's three tensors: its input, the other input (the residual forward, the
 /// output gradient backward) and its output.
 #[derive(CubeType, CubeLaunch, Clone, Copy)]
-struct NormStrides {
-    x: Strides,
-    skip: Strides,
-    y: Strides,
+pub(super) struct NormStrides {
+    pub(super) x: Strides,
+    pub(super) skip: Strides,
+    pub(super) y: Strides,
 }
 
 /// μ and 1/σ of row `row`, summed by this one workgroup (this unit from value `start` on, every
@@ -235,7 +222,7 @@ fn unit_share(#[comptime] units: usize) -> (usize, usize) {
 /// Partial sums of `x − shift` and its square, a pair per workgroup (group `CUBE_POS_X` of row
 /// `CUBE_POS_Y`).
 #[cube(launch_unchecked)]
-fn row_moments(
+pub(super) fn row_moments(
     x: &[f32],
     partial: &mut [f32],
     n: usize,
@@ -257,7 +244,7 @@ fn row_moments(
 
 /// The normalisation from the partial sums of [`row_moments`].
 #[cube(launch_unchecked)]
-fn norm_from_partials(
+pub(super) fn norm_from_partials(
     x: &[f32],
     skip: &[f32],
     partial: &[f32],
@@ -280,7 +267,7 @@ fn norm_from_partials(
 
 /// The whole normalisation of a row by one workgroup.
 #[cube(launch_unchecked)]
-fn norm_in_one(
+pub(super) fn norm_in_one(
     x: &[f32],
     skip: &[f32],
     y: &mut [f32],
@@ -302,7 +289,7 @@ fn norm_in_one(
 
 /// Backward: partial sums of g and g · ĥ per workgroup, μ and σ from [`row_moments`]'s.
 #[cube(launch_unchecked)]
-fn grad_moments(
+pub(super) fn grad_moments(
     x: &[f32],
     dy: &[f32],
     partial: &[f32],
@@ -331,7 +318,7 @@ fn grad_moments(
 
 /// Backward: dx from both sets of partial sums.
 #[cube(launch_unchecked)]
-fn grad_from_partials(
+pub(super) fn grad_from_partials(
     x: &[f32],
     dy: &[f32],
     partial: &[f32],
@@ -370,7 +357,7 @@ fn grad_from_partials(
 
 /// Backward of a row by one workgroup: μ and σ, the sums of g and g · ĥ, then dx.
 #[cube(launch_unchecked)]
-fn grad_in_one(
+pub(super) fn grad_in_one(
     x: &[f32],
     dy: &[f32],
     dx: &mut [f32],
@@ -406,201 +393,4 @@ fn grad_in_one(
         g2 / nf,
         slope,
     );
-}
-
-/// The sizes of a launch over `x` `[B, C, D, H, W]`: rows, values per row, workgroups per row.
-struct Rows {
-    rows: usize,
-    n: usize,
-    channels: usize,
-    groups: usize,
-}
-
-impl Rows {
-    fn of(x: &CubeTensor) -> Self {
-        let s = x.meta.shape();
-        let n = s[2] * s[3] * s[4];
-        Self {
-            rows: s[0] * s[1],
-            n,
-            channels: s[1],
-            groups: groups_for(n),
-        }
-    }
-
-    fn count(&self) -> CubeCount {
-        CubeCount::Static(self.groups as u32, self.rows as u32, 1)
-    }
-
-    /// Launches [`row_moments`] over `x` (`layout`): its partial sums, a pair per workgroup.
-    fn moments(&self, x: &CubeTensor, layout: Layout) -> (Handle, usize) {
-        let partial = self.partials(x);
-        // SAFETY (every launch here): each kernel indexes its tensors through `at` with the strides
-        // of their packed layouts and `n`, `channels` of `x`'s shape, and its partial sums by row
-        // and workgroup, all within the buffers made for them.
-        unsafe {
-            row_moments::launch_unchecked(
-                &x.client,
-                self.count(),
-                workgroup(),
-                x.clone().into_buffer_arg(),
-                raw(&partial),
-                self.n,
-                self.channels,
-                layout.arg(),
-                UNITS,
-            );
-        }
-        partial
-    }
-
-    /// A buffer for a pair of partial sums per workgroup.
-    fn partials(&self, x: &CubeTensor) -> (Handle, usize) {
-        let len = self.rows * self.groups * 2;
-        (x.client.empty(len * size_of::<f32>()), len)
-    }
-}
-
-fn workgroup() -> CubeDim {
-    CubeDim::new_1d(UNITS as u32)
-}
-
-/// A raw buffer of `len` f32 as a kernel argument.
-fn raw((handle, len): &(Handle, usize)) -> BufferArg {
-    // SAFETY: `len` is the buffer's length in f32 (`Rows::partials`).
-    unsafe { BufferArg::from_raw_parts(handle.clone(), *len) }
-}
-
-/// A tensor's buffer as a kernel argument.
-fn arg(t: &CubeTensor) -> BufferArg {
-    t.clone().into_buffer_arg()
-}
-
-fn strides_arg(x: Layout, skip: Layout, y: Layout) -> NormStridesLaunch {
-    NormStridesLaunch {
-        x: x.arg(),
-        skip: skip.arg(),
-        y: y.arg(),
-    }
-}
-
-/// InstanceNorm (no affine, `eps`) + LeakyReLU (`slope`) of an f32 tensor, plus `skip` (same
-/// shape) if given: one dispatch for rows of up to 4,096 values, two above.
-pub fn norm_leaky_relu(
-    x: CubeTensor,
-    skip: Option<CubeTensor>,
-    eps: f64,
-    slope: f64,
-) -> CubeTensor {
-    let (x, xl) = packed(x);
-    let with_skip = skip.is_some();
-    let (skip, kl) = skip.map_or((x.clone(), xl), packed);
-    let r = Rows::of(&x);
-    let (y, yl) = output_like(&x, xl);
-    let strides = strides_arg(xl, kl, yl);
-    let (client, eps, slope) = (&x.client, eps as f32, slope as f32);
-    let (n, channels) = (r.n, r.channels);
-    unsafe {
-        if r.groups == 1 {
-            norm_in_one::launch_unchecked(
-                client,
-                r.count(),
-                workgroup(),
-                arg(&x),
-                arg(&skip),
-                arg(&y),
-                n,
-                channels,
-                strides,
-                eps,
-                slope,
-                UNITS,
-                with_skip,
-            );
-        } else {
-            let partial = r.moments(&x, xl);
-            norm_from_partials::launch_unchecked(
-                client,
-                r.count(),
-                workgroup(),
-                arg(&x),
-                arg(&skip),
-                raw(&partial),
-                arg(&y),
-                n,
-                channels,
-                strides,
-                eps,
-                slope,
-                UNITS,
-                with_skip,
-            );
-        }
-    }
-    y
-}
-
-/// The input gradient of [`norm_leaky_relu`] at `x` given the output gradient `dy` (the residual's
-/// gradient is `dy` itself): one dispatch for rows of up to 4,096 values, three above.
-pub fn norm_leaky_relu_grad(x: CubeTensor, dy: CubeTensor, eps: f64, slope: f64) -> CubeTensor {
-    let (x, xl) = packed(x);
-    let (dy, gl) = packed(dy);
-    let r = Rows::of(&x);
-    let (dx, dl) = output_like(&x, xl);
-    let strides = || strides_arg(xl, gl, dl);
-    let (client, eps, slope) = (&x.client, eps as f32, slope as f32);
-    let (n, channels) = (r.n, r.channels);
-    unsafe {
-        if r.groups == 1 {
-            grad_in_one::launch_unchecked(
-                client,
-                r.count(),
-                workgroup(),
-                arg(&x),
-                arg(&dy),
-                arg(&dx),
-                n,
-                channels,
-                strides(),
-                eps,
-                slope,
-                UNITS,
-            );
-            return dx;
-        }
-        let partial = r.moments(&x, xl);
-        let grad_partial = r.partials(&x);
-        grad_moments::launch_unchecked(
-            client,
-            r.count(),
-            workgroup(),
-            arg(&x),
-            arg(&dy),
-            raw(&partial),
-            raw(&grad_partial),
-            n,
-            channels,
-            strides(),
-            eps,
-            slope,
-            UNITS,
-        );
-        grad_from_partials::launch_unchecked(
-            client,
-            r.count(),
-            workgroup(),
-            arg(&x),
-            arg(&dy),
-            raw(&partial),
-            raw(&grad_partial),
-            arg(&dx),
-            n,
-            channels,
-            strides(),
-            eps,
-            slope,
-            UNITS,
-        );
-    }
-    dx
 }
