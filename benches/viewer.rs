@@ -90,6 +90,7 @@ fn main() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let first = model.first_seconds.unwrap();
+    let first_look = model.preview_seconds;
     let all = cloe::case::Subset::all(cloe::case::Profile::Brats);
     // A toggle right after the first overlay (the fusions ahead of it cancelled), then back to all four
     // (a fusion the session keeps).
@@ -119,6 +120,14 @@ fn main() {
         first,
         first / forward
     );
+    match first_look {
+        Some(look) => println!(
+            "  first look (the windows that cover the case once, fused, on the case grid)  {:.2} s ({:.2}x the forward)",
+            look,
+            look / forward
+        ),
+        None => println!("  no first look: one set of windows covers the case"),
+    }
     println!(
         "  modality toggle right after the first overlay  {:.2} s  ({:.2}x the forward, {:.0} % of the first inference)",
         right_away,

@@ -12,6 +12,7 @@ mod fusion_ahead;
 mod gating_chart;
 pub mod gpu_slices;
 mod job;
+mod model_controls;
 mod model_panel;
 mod opening;
 mod panels;

@@ -1,13 +1,14 @@
 //! The model in the viewer: a model folder is loaded, its experts run over the case on a worker thread
-//! (with progress and cancel), and each modality toggle re-runs only the fusion path on the cached
-//! experts, also off the UI thread. The panel shows the device, the toggles, the gating weights as a bar
-//! chart with u and v, and chooses the overlay: fused CLoE labels, one expert, the disagreement map or
-//! the REC region map.
+//! (with progress and cancel; a first look at the case is shown once the windows that cover it once
+//! are in), and each modality toggle re-runs only the fusion path on the cached experts, also off the
+//! UI thread. The panel shows the device, the toggles, the gating weights as a bar chart with u and v,
+//! and chooses the overlay: fused CLoE labels, one expert, the disagreement map or the REC region map.
 
 use super::case_view::{CaseView, HeatMap};
 use super::fusion_ahead::FusionAhead;
 use super::gating_chart::gating_chart;
 use super::job::Job;
+use super::model_controls::{modality_toggles, overlay_choice, run_row};
 use crate::case::{Case, Subset};
 use crate::device::{ComputeDevice, DeviceChoice, Measure, select_with};
 use crate::error::{CloeError, Result};
@@ -15,7 +16,7 @@ use crate::infer::{CaseMaps, Session};
 use crate::model::{CloeNet, load_model};
 use eframe::egui;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 /// What the overlay shows.
@@ -44,9 +45,13 @@ pub struct FirstRun {
 
 /// The model's work on the open case: its experts (and the first fusion), or a re-fusion.
 enum Work {
-    Experts(Box<Job<(Session, CaseMaps, f64)>>),
+    Experts(Box<Job<(Session, CaseMaps, f64)>>, FirstLook),
     Fuse(Box<Job<(CaseMaps, f64)>>),
 }
+
+/// Where the first inference's worker puts its first look at the case (the fusion of the windows
+/// that cover it once) and the seconds it took, for the UI thread to take.
+type FirstLook = Arc<Mutex<Option<(CaseMaps, f64)>>>;
 
 /// A loaded model and what it computed for the open case.
 pub struct ModelState {
@@ -63,6 +68,9 @@ pub struct ModelState {
     /// The modalities switched on.
     pub subset: Subset,
     pub maps: Option<CaseMaps>,
+    /// The first inference's first look, shown while its remaining windows run (`maps` stays empty
+    /// until they end: only the overlay shows it).
+    pub preview: Option<CaseMaps>,
     pub source: OverlaySource,
     /// Set when a first inference has finished and not yet been shown.
     first_done: bool,
@@ -70,8 +78,10 @@ pub struct ModelState {
     adopted: bool,
     /// Counts the maps received (a change of the experts' and the fused labels).
     pub maps_version: u64,
-    /// Seconds of the first inference (experts + fusion) and of the last re-fusion.
+    /// Seconds of the first inference (experts + fusion), of its first look, and of the last
+    /// re-fusion.
     pub first_seconds: Option<f64>,
+    pub preview_seconds: Option<f64>,
     pub fusion_seconds: Option<f64>,
 }
 
@@ -95,11 +105,13 @@ impl ModelState {
             work: None,
             ahead: FusionAhead::default(),
             maps: None,
+            preview: None,
             source: OverlaySource::Labels,
             first_done: false,
             adopted: false,
             maps_version: 0,
             first_seconds: None,
+            preview_seconds: None,
             fusion_seconds: None,
         })
     }
@@ -125,7 +137,7 @@ impl ModelState {
         Session::fits(&self.net, case)?;
         let case = case.clone();
         self.subset = case.available();
-        self.maps = None;
+        (self.maps, self.preview, self.preview_seconds) = (None, None, None);
         self.ahead.cancel();
         self.session = None;
         let (net, device, subset) = (
@@ -133,23 +145,31 @@ impl ModelState {
             self.device.device.clone(),
             self.subset.clone(),
         );
+        let look = FirstLook::default();
+        let theirs = look.clone();
         let job = Job::spawn("cloe-experts", move |worker| {
             let t = Instant::now();
             let mut session = Session::new(net, &case, device)?;
             let mut report = |done, total| worker.report(done, total);
-            let maps = session.segment(&subset, &mut report, worker.cancel_flag())?;
+            let mut preview = |maps| {
+                let mut slot = theirs.lock().unwrap_or_else(PoisonError::into_inner);
+                *slot = Some((maps, t.elapsed().as_secs_f64()));
+            };
+            let cancel = worker.cancel_flag();
+            let maps = session.segment_previewed(&subset, &mut report, cancel, &mut preview)?;
             crate::allocator::hand_back();
             Ok((session, maps, t.elapsed().as_secs_f64()))
         });
-        self.work = Some(Work::Experts(Box::new(job)));
+        self.work = Some(Work::Experts(Box::new(job), look));
         Ok(())
     }
 
     /// Takes a first run made ahead of time on `case` (by this model: the caller checks the folder).
     pub fn adopt(&mut self, case: &Case, run: FirstRun) {
-        if let Some(Work::Experts(job)) = self.work.take() {
+        if let Some(Work::Experts(job, _)) = self.work.take() {
             job.cancel();
         }
+        self.preview = None;
         self.subset = case.available();
         self.experts_done(run.session, run.maps, run.seconds);
         self.adopted = true;
@@ -187,11 +207,23 @@ impl ModelState {
         }
         self.ahead.collect();
         let arrived = match self.work.take() {
-            Some(Work::Experts(job)) => {
+            Some(Work::Experts(job, look)) => {
                 let mut slot = Some(*job);
                 let done = Job::poll(&mut slot);
-                self.work = slot.map(|j| Work::Experts(Box::new(j)));
-                done.map(|r| r.map(|(session, maps, secs)| self.experts_done(session, maps, secs)))
+                let first_look = look.lock().unwrap_or_else(PoisonError::into_inner).take();
+                self.work = slot.map(|j| Work::Experts(Box::new(j), look));
+                let looked = first_look.map(|(maps, secs)| self.first_look(maps, secs));
+                match done {
+                    None => looked.map(Ok),
+                    // Cancelled or failed: its first look goes too.
+                    Some(Err(e)) => {
+                        self.preview = None;
+                        Some(Err(e))
+                    }
+                    done => done.map(|r| {
+                        r.map(|(session, maps, secs)| self.experts_done(session, maps, secs))
+                    }),
+                }
             }
             Some(Work::Fuse(job)) => {
                 let mut slot = Some(*job);
@@ -212,9 +244,24 @@ impl ModelState {
     fn experts_done(&mut self, session: Session, maps: CaseMaps, secs: f64) {
         self.session = Some(Arc::new(session));
         self.first_seconds = Some(secs);
-        self.first_done = true;
+        // Without a first look (or with one not yet shown), the crosshair goes to the lesion now.
+        if self.preview.take().is_none() {
+            self.first_done = true;
+        }
         self.maps_arrived(maps);
-        // The user ran CLoE: show its segmentation (they can switch back to the labels).
+        self.show_fused();
+    }
+
+    /// The first inference's first look arrived (its remaining windows still run).
+    fn first_look(&mut self, maps: CaseMaps, secs: f64) {
+        self.preview = Some(maps);
+        self.preview_seconds = Some(secs);
+        self.first_done = true;
+        self.show_fused();
+    }
+
+    /// The user ran CLoE: show its segmentation (they can switch back to the labels).
+    fn show_fused(&mut self) {
         if matches!(self.source, OverlaySource::Labels) {
             self.source = OverlaySource::Fused;
         }
@@ -234,16 +281,16 @@ impl ModelState {
     }
 
     /// Steps done and in all of the experts' windows, while they run.
-    fn progress(&self) -> (usize, usize) {
+    pub(super) fn progress(&self) -> (usize, usize) {
         match &self.work {
-            Some(Work::Experts(job)) => job.progress(),
+            Some(Work::Experts(job, _)) => job.progress(),
             _ => (0, 0),
         }
     }
 
-    fn cancel(&self) {
+    pub(super) fn cancel(&self) {
         match &self.work {
-            Some(Work::Experts(job)) => job.cancel(),
+            Some(Work::Experts(job, _)) => job.cancel(),
             Some(Work::Fuse(job)) => job.cancel(),
             None => {}
         }
@@ -251,7 +298,9 @@ impl ModelState {
 
     /// Puts the chosen overlay into the view.
     pub fn apply_overlay(&self, view: &mut CaseView) {
-        let Some(maps) = &self.maps else { return };
+        let Some(maps) = self.maps.as_ref().or(self.preview.as_ref()) else {
+            return;
+        };
         if view.edit.unsaved {
             // The user's edits stay on screen until they are saved or discarded.
             return;
@@ -261,7 +310,12 @@ impl ModelState {
         match self.source {
             OverlaySource::Labels => overlay.show_truth(&view.case),
             OverlaySource::Fused => {
-                overlay.show_labels(Some(maps.classes.clone()), "CLoE");
+                if self.maps.is_some() {
+                    overlay.show_labels(Some(maps.classes.clone()), "CLoE");
+                } else {
+                    overlay.show_labels(Some(maps.classes.clone()), "CLoE (first look)");
+                    overlay.provisional = true;
+                }
                 overlay.model = Some(self.name());
             }
             OverlaySource::Expert(m) => {
@@ -387,7 +441,13 @@ impl ModelPanel {
                     Err(e) => e.to_string(),
                 });
             }
-            Err(e) => *error = Some(e.to_string()),
+            Err(e) => {
+                // A first look whose run ended without its result is not left on screen.
+                if view.overlay.awaiting_model() {
+                    view.overlay.show_truth(&view.case);
+                }
+                *error = Some(e.to_string());
+            }
         }
     }
 
@@ -461,89 +521,5 @@ impl ModelPanel {
                 }
             }
         });
-    }
-}
-
-/// The progress of the model's work with Cancel, or Run CLoE when it has not run on the case.
-fn run_row(ui: &mut egui::Ui, model: &mut ModelState, view: &CaseView, error: &mut Option<String>) {
-    if model.busy() {
-        let (done, total) = model.progress();
-        ui.horizontal(|ui| {
-            ui.spinner();
-            ui.label(if model.maps.is_none() {
-                format!("experts: window {done}/{total}")
-            } else {
-                "re-fusing…".into()
-            });
-            if ui.button("Cancel").clicked() {
-                model.cancel();
-            }
-        });
-        ui.ctx()
-            .request_repaint_after(std::time::Duration::from_millis(100));
-    } else if model.maps.is_none()
-        && ui.button("Run CLoE").clicked()
-        && let Err(e) = model.start(&view.case)
-    {
-        *error = Some(e.to_string());
-    }
-}
-
-/// One check box per modality (missing ones greyed out); a toggle re-fuses on the cached experts.
-fn modality_toggles(
-    ui: &mut egui::Ui,
-    model: &mut ModelState,
-    view: &CaseView,
-    error: &mut Option<String>,
-) {
-    ui.label("Modalities used");
-    let mut toggled = false;
-    for (i, name) in view.case.profile.modality_display().iter().enumerate() {
-        let present = view.case.modalities[i].is_some();
-        ui.add_enabled_ui(present && !model.busy(), |ui| {
-            let label = if present {
-                name.to_string()
-            } else {
-                format!("{name} (missing)")
-            };
-            let mut on = model.subset.contains(i);
-            if ui.checkbox(&mut on, label).changed() {
-                model.subset = model.subset.with(i, on);
-                toggled = true;
-            }
-        });
-    }
-    if toggled {
-        if !model.subset.is_empty() {
-            model.refuse();
-        } else {
-            *error = Some("switch on at least one modality".into());
-        }
-    }
-}
-
-/// The overlay's source: the labels, the fused result, each expert, the disagreement, the REC map.
-fn overlay_choice(ui: &mut egui::Ui, model: &mut ModelState, view: &mut CaseView) {
-    ui.label("Overlay");
-    if view.edit.unsaved {
-        ui.label("Your unsaved edits are shown: save or discard them (left panel) to switch.");
-        return;
-    }
-    let Some(maps) = model.maps.as_ref() else {
-        return;
-    };
-    let before = model.source;
-    let source = &mut model.source;
-    ui.radio_value(source, OverlaySource::Labels, "ground truth / file");
-    ui.radio_value(source, OverlaySource::Fused, "CLoE (fused)");
-    for (i, name) in view.case.profile.modality_display().iter().enumerate() {
-        if maps.experts[i].is_some() {
-            ui.radio_value(source, OverlaySource::Expert(i), format!("expert {name}"));
-        }
-    }
-    ui.radio_value(source, OverlaySource::Disagreement, "disagreement");
-    ui.radio_value(source, OverlaySource::Region, "REC region map");
-    if model.source != before {
-        model.apply_overlay(view);
     }
 }

@@ -214,8 +214,13 @@ fn save_buttons(
     error: &mut Option<String>,
 ) -> Option<SaveKind> {
     let mut asked = None;
+    // A model's first look is saved once its remaining windows have refined it.
+    let ready = !view.overlay.awaiting_model();
+    let refining = "the model is still refining this first look at the case: it can be saved in a \
+                    moment, or edited";
     ui.horizontal(|ui| {
-        if ui.button("Save labels").clicked() {
+        let labels = ui.add_enabled(ready, egui::Button::new("Save labels"));
+        if labels.on_disabled_hover_text(refining).clicked() {
             asked = Some(SaveKind::Labels);
         }
         if ui.button("Save view PNG").clicked() {
@@ -224,8 +229,12 @@ fn save_buttons(
     });
     let dicom = !view.case.source.dicom.is_empty();
     ui.horizontal(|ui| {
-        let seg = ui.add_enabled(dicom, egui::Button::new("Save as DICOM SEG"));
-        let why = "a DICOM SEG needs the case's DICOM study; this case was opened from NIfTI files";
+        let seg = ui.add_enabled(dicom && ready, egui::Button::new("Save as DICOM SEG"));
+        let why = if dicom {
+            refining
+        } else {
+            "a DICOM SEG needs the case's DICOM study; this case was opened from NIfTI files"
+        };
         if seg.on_disabled_hover_text(why).clicked() {
             asked = Some(SaveKind::Seg(form.segments));
         }

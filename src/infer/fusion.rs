@@ -206,31 +206,51 @@ impl Blend {
     /// The blended maps, normalised by the summed window weights.
     pub(super) fn finish(self) -> SampleMaps {
         let Self {
-            mut probs,
-            mut region,
+            probs,
+            region,
             norm,
-            mut experts,
+            experts,
             scores,
             total,
             ..
         } = self;
-        let normalise = |buf: &mut Vec<f32>| {
-            buf.iter_mut()
-                .zip(&norm)
-                .for_each(|(x, n)| *x /= n.max(1e-12))
-        };
-        probs.iter_mut().for_each(normalise);
-        normalise(&mut region);
-        experts.iter_mut().flatten().flatten().for_each(normalise);
-        let [u, v, w] = scores.map(|s| s.into_iter().map(|x| x / total).collect::<Vec<f64>>());
-        SampleMaps {
-            probs,
-            region,
-            experts,
-            u,
-            v,
-            w,
-        }
+        normalised(probs, region, experts, scores, total, &norm)
+    }
+
+    /// The maps blended so far, normalised as [`finish`](Self::finish) does (a voxel no window has
+    /// reached yet is 0): once the covering windows are in, a whole first result.
+    pub(super) fn snapshot(&self) -> SampleMaps {
+        let (probs, region) = (self.probs.clone(), self.region.clone());
+        let (experts, scores) = (self.experts.clone(), self.scores.clone());
+        normalised(probs, region, experts, scores, self.total, &self.norm)
+    }
+}
+
+/// Blended sums divided by the summed window weights `norm`, and the case-level scores by `total`.
+fn normalised(
+    mut probs: Vec<Vec<f32>>,
+    mut region: Vec<f32>,
+    mut experts: Vec<Option<Vec<Vec<f32>>>>,
+    scores: [Vec<f64>; 3],
+    total: f64,
+    norm: &[f32],
+) -> SampleMaps {
+    let normalise = |buf: &mut Vec<f32>| {
+        buf.iter_mut()
+            .zip(norm)
+            .for_each(|(x, n)| *x /= n.max(1e-12))
+    };
+    probs.iter_mut().for_each(normalise);
+    normalise(&mut region);
+    experts.iter_mut().flatten().flatten().for_each(normalise);
+    let [u, v, w] = scores.map(|s| s.into_iter().map(|x| x / total).collect::<Vec<f64>>());
+    SampleMaps {
+        probs,
+        region,
+        experts,
+        u,
+        v,
+        w,
     }
 }
 

@@ -332,15 +332,66 @@ impl Session {
         Ok(self.on_case_grid(sample, dims, &blend.finish()))
     }
 
-    /// The experts, then the fusion for `subset` with every expert's map: what `cloe segment` and the
-    /// viewer's first inference do.
+    /// The experts, then the fusion for `subset` with every expert's map: the viewer's first
+    /// inference (as [`Session::segment_previewed`], without a first look).
     pub fn segment(
         &mut self,
         subset: &Subset,
         progress: &mut dyn FnMut(usize, usize),
         cancel: &AtomicBool,
     ) -> Result<CaseMaps> {
-        self.run_experts(progress, cancel)?;
+        self.segment_previewed(subset, progress, cancel, &mut |_| {})
+    }
+
+    /// As [`Session::segment`], fusing each window as soon as its experts have run: once the windows
+    /// that cover the case once are in (the plan puts them first), `preview` gets the fusion so far on
+    /// the case grid (without the experts' own maps), a whole first result that the remaining
+    /// windows only refine. Not called when those windows are all of them.
+    pub fn segment_previewed(
+        &mut self,
+        subset: &Subset,
+        progress: &mut dyn FnMut(usize, usize),
+        cancel: &AtomicBool,
+        preview: &mut dyn FnMut(CaseMaps),
+    ) -> Result<CaseMaps> {
+        if let Stage::Prepared(sample) = &self.stage {
+            let dims = self.plan.padded(sample.grid.dims);
+            let mut blend = Blend::new(&self.net, dims, self.plan, &self.present, subset, false)?;
+            let (cover, total) = (self.plan.covering(dims), self.window_count());
+            let (net, used) = (&self.net, blend.used().clone());
+            let mut experts = Vec::with_capacity(total);
+            let (_, windows) = for_each_window(
+                net,
+                sample,
+                &self.device,
+                (self.plan, self.parallel),
+                (progress, cancel),
+                |row| {
+                    let fused = WindowFusion::of(net, &used, &row);
+                    (row, fused)
+                },
+                |origin, (row, fused)| {
+                    blend.add_fused(origin, &row, fused);
+                    experts.push(row);
+                    if experts.len() == cover && cover < total {
+                        preview(self.on_case_grid(sample, dims, &blend.snapshot()));
+                    }
+                },
+            )?;
+            let cache = ExpertCache {
+                profile: net.config().profile,
+                sample: sample.clone(),
+                dims,
+                plan: self.plan,
+                windows,
+                experts,
+            };
+            let fused = Arc::new(blend.finish());
+            self.stage = Stage::Experts(cache);
+            let mut list = self.recent();
+            let newest = list.len();
+            keep(&mut list, newest, (used, fused));
+        }
         self.fuse(subset, true)
     }
 }

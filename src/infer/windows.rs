@@ -1,5 +1,6 @@
 //! Sliding windows over a volume: a [`WindowPlan`] (window size and step per axis; the last window flush
-//! with the far edge), and nnU-Net's Gaussian importance map (σ = 1/8 of each side) for blending.
+//! with the far edge; the windows that cover the volume once come first), and nnU-Net's Gaussian
+//! importance map (σ = 1/8 of each side) for blending.
 
 /// Window origins along an axis of `n` voxels for windows of `w` advancing by `step` (the last window
 /// flush with the far edge); `n ≥ w`.
@@ -10,6 +11,21 @@ pub fn starts(n: usize, w: usize, step: usize) -> Vec<usize> {
     s.push(n - w);
     s.dedup();
     s
+}
+
+/// The fewest of `starts` (sorted, the last flush with the far edge) whose windows of `w` leave no gap:
+/// from the first, each next one the farthest that still meets the windows before it.
+fn covering(starts: &[usize], w: usize) -> Vec<usize> {
+    let mut out = vec![starts[0]];
+    let last = *starts.last().unwrap_or(&0);
+    while let Some(&at) = out.last().filter(|&&at| at < last) {
+        let next = (starts.iter().copied())
+            .filter(|&s| s > at && s <= at + w)
+            .max()
+            .unwrap_or(last);
+        out.push(next);
+    }
+    out
 }
 
 /// How a volume is cut into windows: their size and how far each advances, per axis `[x, y, z]`.
@@ -39,19 +55,44 @@ impl WindowPlan {
         [0, 1, 2].map(|a| dims[a].max(self.size[a]))
     }
 
-    /// Every window origin `[x, y, z]` over `dims` (already [`padded`](Self::padded)), x fastest.
+    /// Every window origin `[x, y, z]` over `dims` (already [`padded`](Self::padded)): first the
+    /// [`covering`](Self::covering) windows, which cover the volume once, then the others (each group
+    /// z slowest, x fastest). Blended in this order, the maps are whole after the covering windows
+    /// and only refined by the rest.
     pub fn origins(&self, dims: [usize; 3]) -> Vec<[usize; 3]> {
-        let [sx, sy, sz] = [0, 1, 2].map(|a| starts(dims[a], self.size[a], self.step[a]));
-        let mut out = Vec::with_capacity(sx.len() * sy.len() * sz.len());
-        for &z in &sz {
-            for &y in &sy {
-                for &x in &sx {
-                    out.push([x, y, z]);
-                }
+        let all = self.axis_starts(dims);
+        let cover: [Vec<usize>; 3] = [0, 1, 2].map(|a| covering(&all[a], self.size[a]));
+        let first = grid(&cover);
+        let rest = (grid(&all).into_iter()).filter(|o| !first.contains(o));
+        first.iter().copied().chain(rest).collect()
+    }
+
+    /// How many windows come first in [`origins`](Self::origins) and cover the volume once.
+    pub fn covering(&self, dims: [usize; 3]) -> usize {
+        let all = self.axis_starts(dims);
+        [0, 1, 2]
+            .map(|a| covering(&all[a], self.size[a]).len())
+            .iter()
+            .product()
+    }
+
+    /// The window starts along each axis.
+    fn axis_starts(&self, dims: [usize; 3]) -> [Vec<usize>; 3] {
+        [0, 1, 2].map(|a| starts(dims[a], self.size[a], self.step[a]))
+    }
+}
+
+/// Every origin `[x, y, z]` of the starts per axis, z slowest, x fastest.
+fn grid([sx, sy, sz]: &[Vec<usize>; 3]) -> Vec<[usize; 3]> {
+    let mut out = Vec::with_capacity(sx.len() * sy.len() * sz.len());
+    for &z in sz {
+        for &y in sy {
+            for &x in sx {
+                out.push([x, y, z]);
             }
         }
-        out
     }
+    out
 }
 
 /// The Gaussian importance map of a window of `size` (x fastest), σ = 1/8 of each side, peak 1,
@@ -129,6 +170,38 @@ mod tests {
         assert_eq!(plan.step, [32; 3]);
         assert_eq!(plan.origins([80, 64, 64]), vec![[0, 0, 0], [16, 0, 0]]);
         assert_eq!(plan.padded([40, 70, 64]), [64, 70, 64]);
+    }
+
+    #[test]
+    fn the_covering_windows_come_first_and_cover_the_volume() {
+        // 104 voxels in windows of 64 by 32: starts 0, 32, 40; 0 and 40 cover it.
+        assert_eq!(covering(&[0, 32, 40], 64), vec![0, 40]);
+        assert_eq!(covering(&[0], 64), vec![0]);
+        // Windows of 4 by 1 over 12 voxels: 0, 4, 8 (each meets the one before).
+        assert_eq!(covering(&starts(12, 4, 1), 4), vec![0, 4, 8]);
+        let plan = WindowPlan::cubes(64, 0.5);
+        let dims = [104, 120, 104];
+        let origins = plan.origins(dims);
+        assert_eq!(origins.len(), 27);
+        assert_eq!(plan.covering(dims), 8);
+        let mut sorted = origins.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 27, "every window once");
+        // The first 8 leave no voxel uncovered.
+        let mut hit = vec![0u8; dims.iter().product()];
+        for o in &origins[..8] {
+            let ones = vec![1.0; plan.voxels()];
+            let mut acc = vec![0.0f32; hit.len()];
+            accumulate(&mut acc, dims, *o, plan.size, &ones, &ones);
+            hit.iter_mut()
+                .zip(&acc)
+                .for_each(|(h, a)| *h |= (*a > 0.0) as u8);
+        }
+        assert!(hit.iter().all(|&h| h == 1));
+        // The bundled case's grid: 8 of 12.
+        assert_eq!(plan.covering([96, 112, 96]), 8);
+        assert_eq!(plan.origins([96, 112, 96]).len(), 12);
     }
 
     #[test]

@@ -360,3 +360,27 @@ fn the_viewer_offers_no_seg_for_a_case_from_nifti_files() {
     h.run_steps(2);
     assert!(!out.exists(), "the button is disabled");
 }
+
+/// The model's first look at a case (shown while its remaining windows run) is not saved as the
+/// model's result: its save buttons wait for the refined result, or for the reader's edits.
+#[test]
+fn a_first_look_is_saved_only_once_edited() {
+    let tmp = tempfile::tempdir().unwrap();
+    let case = cloe::app::bundled_case();
+    let mut h = crate::viewer_editing::harness(&case, &tmp.path().join("autosave"));
+    let out = tmp.path().join("look.nii.gz");
+    h.state_mut().export.field = out.display().to_string();
+    let view = h.state_mut().view.as_mut().unwrap();
+    let labels = vec![1u8; view.case.grid.len()];
+    view.overlay.show_labels(Some(labels), "CLoE (first look)");
+    view.overlay.provisional = true;
+    h.run_steps(2);
+    h.get_by_label("Save labels").click();
+    h.run_steps(2);
+    assert!(!out.exists(), "the button is disabled");
+    h.state_mut().view.as_mut().unwrap().overlay.edited();
+    h.run_steps(2);
+    h.get_by_label("Save labels").click();
+    h.run_steps(2);
+    assert!(out.exists(), "{:?}", h.state().error);
+}

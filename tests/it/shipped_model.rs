@@ -172,7 +172,10 @@ fn fusing_window_by_window_gives_what_the_cached_experts_give() {
     let all = case.available();
     let never = std::sync::atomic::AtomicBool::new(false);
     let mut session = Session::new(net(), &case, device.device.clone()).unwrap();
-    let cached = session.segment(&all, &mut |_, _| {}, &never).unwrap();
+    let mut looks = Vec::new();
+    let mut look = |maps| looks.push(maps);
+    let cached = (session.segment_previewed(&all, &mut |_, _| {}, &never, &mut look)).unwrap();
+    first_look_close_to_the_result(&looks, &cached);
     let once = |subset: &cloe::case::Subset| {
         Session::for_one_subset(net(), &case, device.device.clone())
             .unwrap()
@@ -199,6 +202,26 @@ fn fusing_window_by_window_gives_what_the_cached_experts_give() {
     assert_eq!(session.prefetch(&without_t1c, &never).unwrap(), 3);
     // Back to all four: the fusion the session kept.
     same_maps(&cached, &session.fuse(&all, true).unwrap());
+}
+
+/// The first look of the viewer's first inference (the fusion of the 8 windows that cover the bundled
+/// case once, of 12): given once, on the case grid, without the experts' maps, and close to the
+/// result that the remaining 4 windows refine.
+fn first_look_close_to_the_result(looks: &[cloe::infer::CaseMaps], result: &cloe::infer::CaseMaps) {
+    assert_eq!(looks.len(), 1, "one first look");
+    let look = &looks[0];
+    assert_eq!(look.classes.len(), result.classes.len());
+    assert!(look.experts.iter().all(Option::is_none));
+    let profile = cloe::case::Profile::Brats;
+    let agree = cloe::metrics::region_dice(profile, &look.classes, &result.classes);
+    assert!(
+        agree[0] > 0.9,
+        "WT of the first look against the result: {agree:?}"
+    );
+    assert_ne!(
+        look.classes, result.classes,
+        "the remaining windows refine it"
+    );
 }
 
 /// Two segmentations of the same case and subset agree: classes and expert labels exactly, the

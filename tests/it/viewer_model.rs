@@ -96,6 +96,13 @@ fn toggles_refuse_from_cached_experts_and_overlays_switch() {
     h.get_by_label("Run CLoE").click();
     h.step();
     wait(&mut h, experts_done);
+    // The windows that cover the case once were fused first: the overlay showed that first look
+    // before the remaining windows refined it into the result shown now.
+    let m = h.state().models.model.as_ref().unwrap();
+    let (look, first) = (m.preview_seconds.unwrap(), m.first_seconds.unwrap());
+    assert!(look < first, "first look at {look} s, result at {first} s");
+    let overlay = &h.state().view.as_ref().unwrap().overlay;
+    assert!(overlay.name == "CLoE" && !overlay.provisional);
     let w = weights(&h);
     assert!(
         (w.iter().sum::<f64>() - 1.0).abs() < 1e-4 && w.iter().all(|&x| x > 0.0),

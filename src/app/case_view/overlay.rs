@@ -25,6 +25,9 @@ pub struct Overlay {
     pub model: Option<String>,
     /// The labels were edited since they were shown.
     pub edited: bool,
+    /// The labels are the model's first look at the case, which its remaining windows are refining:
+    /// not saved as the model's result until they arrive (or the reader edits them).
+    pub provisional: bool,
 }
 
 impl Overlay {
@@ -42,7 +45,7 @@ impl Overlay {
         self.heat = None;
         self.name = name.into();
         self.version += 1;
-        (self.model, self.edited) = (None, false);
+        (self.model, self.edited, self.provisional) = (None, false, false);
     }
 
     /// Shows the case's ground truth (nothing when it has none).
@@ -66,6 +69,11 @@ impl Overlay {
         if !self.name.ends_with("(edited)") {
             self.name = format!("{} (edited)", self.name);
         }
+    }
+
+    /// True while the labels are a model's first look not yet edited: saving waits for its result.
+    pub fn awaiting_model(&self) -> bool {
+        self.provisional && !self.edited
     }
 
     /// Who made the labels, as a DICOM SEG records it.
