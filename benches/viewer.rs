@@ -94,16 +94,16 @@ fn main() {
     let all = cloe::case::Subset::all(cloe::case::Profile::Brats);
     // A toggle right after the first overlay (the fusions ahead of it cancelled), then back to all four
     // (a fusion the session keeps).
-    let right_away = toggle_seconds(&mut model, all.with(1, false));
-    let back = toggle_seconds(&mut model, all.clone());
+    let (right_away, right_away_look) = toggle_seconds(&mut model, all.with(1, false));
+    let (back, _) = toggle_seconds(&mut model, all.clone());
     // As a reader works: they look at the overlay (the sets one switch away are fused meanwhile),
     // switch one modality off, look, switch it on again.
     let (mut ahead, mut ready) = (Vec::new(), Vec::new());
     for off in [2usize, 0, 3] {
         ready.push(wait_for_fusions_ahead(&model));
-        ahead.push(toggle_seconds(&mut model, all.with(off, false)));
+        ahead.push(toggle_seconds(&mut model, all.with(off, false)).0);
         ready.push(wait_for_fusions_ahead(&model));
-        ahead.push(toggle_seconds(&mut model, all.clone()));
+        ahead.push(toggle_seconds(&mut model, all.clone()).0);
     }
     let (ahead, ready) = (median(ahead), median(ready));
     wait_for_fusions_ahead(&model);
@@ -134,6 +134,13 @@ fn main() {
         right_away / forward,
         100.0 * right_away / first
     );
+    if let Some(look) = right_away_look {
+        println!(
+            "  its first look (the covering windows fused)  {:.2} s  ({:.2}x the forward)",
+            look,
+            look / forward
+        );
+    }
     println!(
         "  toggle back to a subset fused before  {:.2} s  ({:.2}x the forward)",
         back,
@@ -147,15 +154,16 @@ fn main() {
     );
 }
 
-/// Switches the model to `subset` and waits for its overlay: the seconds the fusion took.
-fn toggle_seconds(model: &mut ModelState, subset: cloe::case::Subset) -> f64 {
+/// Switches the model to `subset` and waits for its overlay: the seconds the fusion took, and those
+/// to its first look when it showed one.
+fn toggle_seconds(model: &mut ModelState, subset: cloe::case::Subset) -> (f64, Option<f64>) {
     model.subset = subset;
     model.refuse();
     while model.busy() {
         model.poll().unwrap();
         std::thread::sleep(Duration::from_millis(5));
     }
-    model.fusion_seconds.unwrap()
+    (model.fusion_seconds.unwrap(), model.preview_seconds)
 }
 
 /// Waits until the subsets one switch away from the one shown are fused: the seconds it waited.

@@ -46,12 +46,38 @@ pub struct FirstRun {
 /// The model's work on the open case: its experts (and the first fusion), or a re-fusion.
 enum Work {
     Experts(Box<Job<(Session, CaseMaps, f64)>>, FirstLook),
-    Fuse(Box<Job<(CaseMaps, f64)>>),
+    Fuse(Box<Job<(CaseMaps, f64)>>, FirstLook),
 }
 
-/// Where the first inference's worker puts its first look at the case (the fusion of the windows
-/// that cover it once) and the seconds it took, for the UI thread to take.
+/// Where the worker puts its first look at the case (the fusion of the windows that cover it once)
+/// and the seconds it took, for the UI thread to take.
 type FirstLook = Arc<Mutex<Option<(CaseMaps, f64)>>>;
+
+/// What the worker calls with its first look and the instant its work started.
+fn first_look_slot(look: &FirstLook) -> impl FnMut(CaseMaps, &Instant) + Send + 'static {
+    let slot = look.clone();
+    move |maps, start| {
+        let seconds = start.elapsed().as_secs_f64();
+        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some((maps, seconds));
+    }
+}
+
+/// Polls `job`: the job while it runs, its result once it ended, and the first look its worker left
+/// since the last poll.
+#[allow(clippy::type_complexity)]
+fn poll_with_look<T: Send + 'static>(
+    job: Job<T>,
+    look: &FirstLook,
+) -> (
+    Option<Box<Job<T>>>,
+    Option<Result<T>>,
+    Option<(CaseMaps, f64)>,
+) {
+    let mut slot = Some(job);
+    let done = Job::poll(&mut slot);
+    let first = look.lock().unwrap_or_else(PoisonError::into_inner).take();
+    (slot.map(Box::new), done, first)
+}
 
 /// A loaded model and what it computed for the open case.
 pub struct ModelState {
@@ -68,8 +94,9 @@ pub struct ModelState {
     /// The modalities switched on.
     pub subset: Subset,
     pub maps: Option<CaseMaps>,
-    /// The first inference's first look, shown while its remaining windows run (`maps` stays empty
-    /// until they end: only the overlay shows it).
+    /// The first look of the work running (the first inference, or a toggle's fusion): the fusion of
+    /// the windows that cover the case once, shown while the remaining windows run. Only the fused
+    /// overlay and the REC map show it; `maps` holds results only (none yet at the first inference).
     pub preview: Option<CaseMaps>,
     pub source: OverlaySource,
     /// Set when a first inference has finished and not yet been shown.
@@ -78,8 +105,8 @@ pub struct ModelState {
     adopted: bool,
     /// Counts the maps received (a change of the experts' and the fused labels).
     pub maps_version: u64,
-    /// Seconds of the first inference (experts + fusion), of its first look, and of the last
-    /// re-fusion.
+    /// Seconds of the first inference (experts + fusion), of the last first look (the first
+    /// inference's, or the last toggle's), and of the last re-fusion.
     pub first_seconds: Option<f64>,
     pub preview_seconds: Option<f64>,
     pub fusion_seconds: Option<f64>,
@@ -146,15 +173,12 @@ impl ModelState {
             self.subset.clone(),
         );
         let look = FirstLook::default();
-        let theirs = look.clone();
+        let mut put = first_look_slot(&look);
         let job = Job::spawn("cloe-experts", move |worker| {
             let t = Instant::now();
             let mut session = Session::new(net, &case, device)?;
             let mut report = |done, total| worker.report(done, total);
-            let mut preview = |maps| {
-                let mut slot = theirs.lock().unwrap_or_else(PoisonError::into_inner);
-                *slot = Some((maps, t.elapsed().as_secs_f64()));
-            };
+            let mut preview = |maps| put(maps, &t);
             let cancel = worker.cancel_flag();
             let maps = session.segment_previewed(&subset, &mut report, cancel, &mut preview)?;
             crate::allocator::hand_back();
@@ -191,54 +215,55 @@ impl ModelState {
         };
         // The reader's toggle first: what was fused ahead stops at its next window.
         self.ahead.cancel();
+        self.preview_seconds = None;
         let subset = self.subset.clone();
+        let look = FirstLook::default();
+        let mut preview = first_look_slot(&look);
         let job = Job::spawn("cloe-fuse", move |_| {
             let t = Instant::now();
-            let maps = session.fuse(&subset, true)?;
+            let maps = session.fuse_previewed(&subset, true, &mut |maps| preview(maps, &t))?;
             Ok((maps, t.elapsed().as_secs_f64()))
         });
-        self.work = Some(Work::Fuse(Box::new(job)));
+        self.work = Some(Work::Fuse(Box::new(job), look));
     }
 
-    /// Collects finished work; returns true when new maps arrived (or were adopted).
+    /// Collects finished work; returns true when new maps arrived (a first look included, or maps
+    /// adopted).
     pub fn poll(&mut self) -> Result<bool> {
         if std::mem::take(&mut self.adopted) {
             return Ok(true);
         }
         self.ahead.collect();
-        let arrived = match self.work.take() {
+        let (done, looked) = match self.work.take() {
             Some(Work::Experts(job, look)) => {
-                let mut slot = Some(*job);
-                let done = Job::poll(&mut slot);
-                let first_look = look.lock().unwrap_or_else(PoisonError::into_inner).take();
-                self.work = slot.map(|j| Work::Experts(Box::new(j), look));
-                let looked = first_look.map(|(maps, secs)| self.first_look(maps, secs));
-                match done {
-                    None => looked.map(Ok),
-                    // Cancelled or failed: its first look goes too.
-                    Some(Err(e)) => {
-                        self.preview = None;
-                        Some(Err(e))
-                    }
-                    done => done.map(|r| {
-                        r.map(|(session, maps, secs)| self.experts_done(session, maps, secs))
-                    }),
-                }
+                let (job, done, first) = poll_with_look(*job, &look);
+                self.work = job.map(|j| Work::Experts(j, look));
+                let looked = first.map(|(maps, secs)| {
+                    self.first_done = true;
+                    self.show_fused();
+                    self.first_look(maps, secs);
+                });
+                let done = done.map(|r| r.map(|(s, maps, secs)| self.experts_done(s, maps, secs)));
+                (done, looked.is_some())
             }
-            Some(Work::Fuse(job)) => {
-                let mut slot = Some(*job);
-                let done = Job::poll(&mut slot);
-                self.work = slot.map(|j| Work::Fuse(Box::new(j)));
-                done.map(|r| {
-                    r.map(|(maps, secs)| {
-                        self.fusion_seconds = Some(secs);
-                        self.maps_arrived(maps);
-                    })
-                })
+            Some(Work::Fuse(job, look)) => {
+                let (job, done, first) = poll_with_look(*job, &look);
+                self.work = job.map(|j| Work::Fuse(j, look));
+                let looked = first.map(|(maps, secs)| self.first_look(maps, secs));
+                let done = done.map(|r| r.map(|(maps, secs)| self.fused(maps, secs)));
+                (done, looked.is_some())
             }
-            None => None,
+            None => (None, false),
         };
-        arrived.transpose().map(|a| a.is_some())
+        match done {
+            // Cancelled or failed: its first look goes too.
+            Some(Err(e)) => {
+                self.preview = None;
+                Err(e)
+            }
+            Some(Ok(())) => Ok(true),
+            None => Ok(looked),
+        }
     }
 
     fn experts_done(&mut self, session: Session, maps: CaseMaps, secs: f64) {
@@ -252,12 +277,17 @@ impl ModelState {
         self.show_fused();
     }
 
-    /// The first inference's first look arrived (its remaining windows still run).
+    /// A toggle's fusion arrived.
+    fn fused(&mut self, maps: CaseMaps, secs: f64) {
+        self.preview = None;
+        self.fusion_seconds = Some(secs);
+        self.maps_arrived(maps);
+    }
+
+    /// A first look arrived (the remaining windows of its work still run).
     fn first_look(&mut self, maps: CaseMaps, secs: f64) {
         self.preview = Some(maps);
         self.preview_seconds = Some(secs);
-        self.first_done = true;
-        self.show_fused();
     }
 
     /// The user ran CLoE: show its segmentation (they can switch back to the labels).
@@ -291,14 +321,18 @@ impl ModelState {
     pub(super) fn cancel(&self) {
         match &self.work {
             Some(Work::Experts(job, _)) => job.cancel(),
-            Some(Work::Fuse(job)) => job.cancel(),
+            Some(Work::Fuse(job, _)) => job.cancel(),
             None => {}
         }
     }
 
     /// Puts the chosen overlay into the view.
     pub fn apply_overlay(&self, view: &mut CaseView) {
-        let Some(maps) = self.maps.as_ref().or(self.preview.as_ref()) else {
+        // A first look has the fused labels and the REC map; the experts' maps come with the result
+        // (or stay those of the result shown before a toggle).
+        let fused = matches!(self.source, OverlaySource::Fused | OverlaySource::Region);
+        let look = self.preview.as_ref().filter(|_| fused);
+        let Some(maps) = look.or(self.maps.as_ref()).or(self.preview.as_ref()) else {
             return;
         };
         if view.edit.unsaved {
@@ -310,7 +344,7 @@ impl ModelState {
         match self.source {
             OverlaySource::Labels => overlay.show_truth(&view.case),
             OverlaySource::Fused => {
-                if self.maps.is_some() {
+                if look.is_none() {
                     overlay.show_labels(Some(maps.classes.clone()), "CLoE");
                 } else {
                     overlay.show_labels(Some(maps.classes.clone()), "CLoE (first look)");

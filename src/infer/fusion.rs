@@ -29,18 +29,20 @@ pub struct SampleMaps {
 
 /// The fusion path for the modalities of `subset` the case has, over every cached window, blended
 /// (without the experts' own maps: [`blend_experts`] gives those); `parallel` windows at once (their
-/// single-threaded element-wise work on both cores of a 2-core machine). Setting `cancel` stops it
-/// between windows with [`CloeError::Cancelled`].
+/// single-threaded element-wise work on both cores of a 2-core machine). Once the windows that cover
+/// the case once are in (the plan's first), `preview` gets the blend so far, unless they are all of
+/// them. Setting `cancel` stops it between windows with [`CloeError::Cancelled`].
 pub(super) fn fuse(
     net: &CloeNet,
     cache: &ExpertCache,
     subset: &Subset,
-    parallel: usize,
-    cancel: &AtomicBool,
+    (parallel, cancel): (usize, &AtomicBool),
+    preview: &mut dyn FnMut(SampleMaps),
 ) -> Result<SampleMaps> {
     let present = cache.present();
     let mut blend = Blend::new(net, cache.dims, cache.plan, &present, subset, false)?;
     let windows: Vec<_> = cache.windows.iter().zip(&cache.experts).collect();
+    let (cover, mut done) = (cache.plan.covering(cache.dims), 0);
     for group in windows.chunks(parallel.max(1)) {
         if cancel.load(Ordering::Relaxed) {
             return Err(CloeError::Cancelled);
@@ -50,6 +52,11 @@ pub(super) fn fuse(
             .collect();
         for ((origin, row), window) in group.iter().zip(fused) {
             blend.add_fused(**origin, row, window);
+        }
+        let before = done;
+        done += group.len();
+        if before < cover && done >= cover && done < windows.len() {
+            preview(blend.snapshot());
         }
     }
     Ok(blend.finish())

@@ -202,8 +202,21 @@ impl Session {
     /// probabilities, each used expert's labels (with `keep_experts`) and their disagreement, the REC
     /// map, u v w.
     pub fn fuse(&self, subset: &Subset, keep_experts: bool) -> Result<CaseMaps> {
+        self.fuse_previewed(subset, keep_experts, &mut |_| {})
+    }
+
+    /// As [`Session::fuse`]; when the fusion runs (it was not kept), `preview` gets a first look at it
+    /// as [`Session::segment_previewed`] does, once the windows that cover the case once are in.
+    pub fn fuse_previewed(
+        &self,
+        subset: &Subset,
+        keep_experts: bool,
+        preview: &mut dyn FnMut(CaseMaps),
+    ) -> Result<CaseMaps> {
         let cache = self.cache()?;
-        let maps = self.fusion(cache, subset)?;
+        let mut look =
+            |maps: SampleMaps| preview(self.on_case_grid(&cache.sample, cache.dims, &maps));
+        let maps = self.fusion(cache, subset, &mut look)?;
         let mut out = self.on_case_grid(&cache.sample, cache.dims, &maps);
         if keep_experts {
             let experts = self.expert_maps(cache)?;
@@ -221,8 +234,13 @@ impl Session {
     }
 
     /// The fusion of the modalities of `subset` the case has, on the sample grid: kept from a recent
-    /// call, or run over the cached windows.
-    fn fusion(&self, cache: &ExpertCache, subset: &Subset) -> Result<Arc<SampleMaps>> {
+    /// call, or run over the cached windows (with a first look for `preview`).
+    fn fusion(
+        &self,
+        cache: &ExpertCache,
+        subset: &Subset,
+        preview: &mut dyn FnMut(SampleMaps),
+    ) -> Result<Arc<SampleMaps>> {
         let used = subset.intersection(&self.present);
         {
             let mut list = self.recent();
@@ -234,7 +252,8 @@ impl Session {
             }
         }
         let never = AtomicBool::new(false);
-        let maps = Arc::new(fuse(&self.net, cache, &used, self.parallel, &never)?);
+        let work = (self.parallel, &never);
+        let maps = Arc::new(fuse(&self.net, cache, &used, work, preview)?);
         let mut list = self.recent();
         let newest = list.len();
         keep(&mut list, newest, (used, maps.clone()));
@@ -259,7 +278,8 @@ impl Session {
             if self.recent().iter().any(|(s, _)| *s == next) {
                 continue;
             }
-            let maps = Arc::new(fuse(&self.net, cache, &next, self.parallel, cancel)?);
+            let work = (self.parallel, cancel);
+            let maps = Arc::new(fuse(&self.net, cache, &next, work, &mut |_| {})?);
             let mut list = self.recent();
             // Behind the newest (the one shown), ahead of older ones, which go first.
             let behind_newest = list.len().saturating_sub(1);

@@ -202,11 +202,21 @@ fn fusing_window_by_window_gives_what_the_cached_experts_give() {
     assert_eq!(session.prefetch(&without_t1c, &never).unwrap(), 3);
     // Back to all four: the fusion the session kept.
     same_maps(&cached, &session.fuse(&all, true).unwrap());
+    // A toggle to a subset not fused yet gives a first look too; one kept gives none.
+    let pair = all.with(0, false).with(2, false);
+    let mut looks = Vec::new();
+    let fused = session.fuse_previewed(&pair, false, &mut |m| looks.push(m));
+    first_look_close_to_the_result(&looks, &fused.unwrap());
+    looks.clear();
+    session
+        .fuse_previewed(&pair, false, &mut |m| looks.push(m))
+        .unwrap();
+    assert!(looks.is_empty());
 }
 
-/// The first look of the viewer's first inference (the fusion of the 8 windows that cover the bundled
-/// case once, of 12): given once, on the case grid, without the experts' maps, and close to the
-/// result that the remaining 4 windows refine.
+/// The first look of the viewer's first inference or of a toggle (the fusion of the 8 windows that
+/// cover the bundled case once, of 12): given once, on the case grid, without the experts' maps, and
+/// close to the result that the remaining 4 windows refine.
 fn first_look_close_to_the_result(looks: &[cloe::infer::CaseMaps], result: &cloe::infer::CaseMaps) {
     assert_eq!(looks.len(), 1, "one first look");
     let look = &looks[0];

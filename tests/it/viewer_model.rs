@@ -58,6 +58,10 @@ fn switch_off(h: &mut Harness<'static, ViewerApp>, m: usize) -> Vec<f64> {
         model.refuse();
     }
     wait(h, refused);
+    // Whether or not a first look showed meanwhile, the result replaced it.
+    let a = h.state();
+    assert!(a.models.model.as_ref().unwrap().preview.is_none());
+    assert!(!a.view.as_ref().unwrap().overlay.provisional);
     weights(h)
 }
 
