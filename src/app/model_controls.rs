@@ -16,13 +16,20 @@ pub(super) fn run_row(
         let (done, total) = model.progress();
         ui.horizontal(|ui| {
             ui.spinner();
-            ui.label(if model.preview.is_some() {
-                format!("first look shown; refining: window {done}/{total}")
-            } else if model.maps.is_none() {
-                format!("experts: window {done}/{total}")
-            } else {
-                "re-fusing…".into()
-            });
+            // As short as the experts' line: a longer one would widen the panel for good.
+            let text = match (model.preview.is_some(), model.maps.is_none()) {
+                (true, true) => format!("refining: window {done}/{total}"),
+                (true, false) => "refining…".into(),
+                (false, true) => format!("experts: window {done}/{total}"),
+                (false, false) => "re-fusing…".into(),
+            };
+            let label = ui.label(text);
+            if model.preview.is_some() {
+                label.on_hover_text(
+                    "a first look is shown (the windows that cover the case once): the \
+                     overlapping windows refine it",
+                );
+            }
             if ui.button("Cancel").clicked() {
                 model.cancel();
             }

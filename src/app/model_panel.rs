@@ -269,7 +269,7 @@ impl ModelState {
     fn experts_done(&mut self, session: Session, maps: CaseMaps, secs: f64) {
         self.session = Some(Arc::new(session));
         self.first_seconds = Some(secs);
-        // Without a first look (or with one not yet shown), the crosshair goes to the lesion now.
+        // Without a first look the crosshair goes to the lesion now (with one, it went then).
         if self.preview.take().is_none() {
             self.first_done = true;
         }
@@ -476,9 +476,13 @@ impl ModelPanel {
                 });
             }
             Err(e) => {
-                // A first look whose run ended without its result is not left on screen.
+                // A first look whose run ended without its result is not left on screen: the result
+                // shown before it comes back (the labels at a first inference).
                 if view.overlay.awaiting_model() {
-                    view.overlay.show_truth(&view.case);
+                    match model.maps {
+                        Some(_) => model.apply_overlay(view),
+                        None => view.overlay.show_truth(&view.case),
+                    }
                 }
                 *error = Some(e.to_string());
             }
