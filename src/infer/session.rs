@@ -12,7 +12,7 @@ use super::windows::WindowPlan;
 use super::{InferOptions, memory, plan, prepare_for};
 use crate::case::{Case, Subset};
 use crate::error::{CloeError, Result};
-use crate::model::CloeNet;
+use crate::model::{CloeNet, Expert};
 use crate::preprocess::Sample;
 use burn::prelude::*;
 use std::sync::atomic::AtomicBool;
@@ -336,8 +336,22 @@ impl Session {
             subset,
             keep_experts,
         )?;
+        self.fuse_each_window(sample, &mut blend, (progress, cancel), |_, _| {})?;
+        Ok(self.on_case_grid(sample, dims, &blend.finish()))
+    }
+
+    /// Runs the experts of every window of `sample`, fuses each window into `blend` at once, and hands
+    /// the window's experts to `each` with the blend so far; returns the window origins. Progress and
+    /// cancel as for [`Session::run_experts`].
+    fn fuse_each_window(
+        &self,
+        sample: &Sample,
+        blend: &mut Blend,
+        (progress, cancel): (&mut dyn FnMut(usize, usize), &AtomicBool),
+        mut each: impl FnMut(&Blend, Vec<Option<Expert>>),
+    ) -> Result<Vec<[usize; 3]>> {
         let (net, used) = (&self.net, blend.used().clone());
-        for_each_window(
+        let (_, windows) = for_each_window(
             net,
             sample,
             &self.device,
@@ -347,9 +361,12 @@ impl Session {
                 let fused = WindowFusion::of(net, &used, &row);
                 (row, fused)
             },
-            |origin, (row, fused)| blend.add_fused(origin, &row, fused),
+            |origin, (row, fused)| {
+                blend.add_fused(origin, &row, fused);
+                each(blend, row);
+            },
         )?;
-        Ok(self.on_case_grid(sample, dims, &blend.finish()))
+        Ok(windows)
     }
 
     /// The experts, then the fusion for `subset` with every expert's map: the viewer's first
@@ -378,28 +395,17 @@ impl Session {
             let dims = self.plan.padded(sample.grid.dims);
             let mut blend = Blend::new(&self.net, dims, self.plan, &self.present, subset, false)?;
             let (cover, total) = (self.plan.covering(dims), self.window_count());
-            let (net, used) = (&self.net, blend.used().clone());
             let mut experts = Vec::with_capacity(total);
-            let (_, windows) = for_each_window(
-                net,
-                sample,
-                &self.device,
-                (self.plan, self.parallel),
-                (progress, cancel),
-                |row| {
-                    let fused = WindowFusion::of(net, &used, &row);
-                    (row, fused)
-                },
-                |origin, (row, fused)| {
-                    blend.add_fused(origin, &row, fused);
-                    experts.push(row);
-                    if experts.len() == cover && cover < total {
-                        preview(self.on_case_grid(sample, dims, &blend.snapshot()));
-                    }
-                },
-            )?;
+            let work = (progress, cancel);
+            let windows = self.fuse_each_window(sample, &mut blend, work, |blend, row| {
+                experts.push(row);
+                if experts.len() == cover && cover < total {
+                    preview(self.on_case_grid(sample, dims, &blend.snapshot()));
+                }
+            })?;
+            let used = blend.used().clone();
             let cache = ExpertCache {
-                profile: net.config().profile,
+                profile: self.net.config().profile,
                 sample: sample.clone(),
                 dims,
                 plan: self.plan,
