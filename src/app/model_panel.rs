@@ -180,7 +180,8 @@ impl ModelState {
             let mut report = |done, total| worker.report(done, total);
             let mut preview = |maps| put(maps, &t);
             let cancel = worker.cancel_flag();
-            let maps = session.segment_previewed(&subset, &mut report, cancel, &mut preview)?;
+            let look = Some(&mut preview as &mut dyn FnMut(CaseMaps));
+            let maps = session.segment_previewed(&subset, &mut report, cancel, look)?;
             crate::allocator::hand_back();
             Ok((session, maps, t.elapsed().as_secs_f64()))
         });
@@ -221,7 +222,8 @@ impl ModelState {
         let mut preview = first_look_slot(&look);
         let job = Job::spawn("cloe-fuse", move |_| {
             let t = Instant::now();
-            let maps = session.fuse_previewed(&subset, true, &mut |maps| preview(maps, &t))?;
+            let mut look = |maps| preview(maps, &t);
+            let maps = session.fuse_previewed(&subset, true, Some(&mut look))?;
             Ok((maps, t.elapsed().as_secs_f64()))
         });
         self.work = Some(Work::Fuse(Box::new(job), look));

@@ -30,14 +30,14 @@ pub struct SampleMaps {
 /// The fusion path for the modalities of `subset` the case has, over every cached window, blended
 /// (without the experts' own maps: [`blend_experts`] gives those); `parallel` windows at once (their
 /// single-threaded element-wise work on both cores of a 2-core machine). Once the windows that cover
-/// the case once are in (the plan's first), `preview` gets the blend so far, unless they are all of
-/// them. Setting `cancel` stops it between windows with [`CloeError::Cancelled`].
+/// the case once are in (the plan's first), `preview` (where given) gets the blend so far, unless
+/// they are all of them. Setting `cancel` stops it between windows with [`CloeError::Cancelled`].
 pub(super) fn fuse(
     net: &CloeNet,
     cache: &ExpertCache,
     subset: &Subset,
     (parallel, cancel): (usize, &AtomicBool),
-    preview: &mut dyn FnMut(SampleMaps),
+    mut preview: Option<&mut dyn FnMut(SampleMaps)>,
 ) -> Result<SampleMaps> {
     let present = cache.present();
     let mut blend = Blend::new(net, cache.dims, cache.plan, &present, subset, false)?;
@@ -55,7 +55,11 @@ pub(super) fn fuse(
         }
         let before = done;
         done += group.len();
-        if before < cover && done >= cover && done < windows.len() {
+        if before < cover
+            && done >= cover
+            && done < windows.len()
+            && let Some(preview) = preview.as_mut()
+        {
             preview(blend.snapshot());
         }
     }

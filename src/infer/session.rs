@@ -202,21 +202,25 @@ impl Session {
     /// probabilities, each used expert's labels (with `keep_experts`) and their disagreement, the REC
     /// map, u v w.
     pub fn fuse(&self, subset: &Subset, keep_experts: bool) -> Result<CaseMaps> {
-        self.fuse_previewed(subset, keep_experts, &mut |_| {})
+        self.fuse_previewed(subset, keep_experts, None)
     }
 
-    /// As [`Session::fuse`]; when the fusion runs (it was not kept), `preview` gets a first look at it
-    /// as [`Session::segment_previewed`] does, once the windows that cover the case once are in.
+    /// As [`Session::fuse`]; when the fusion runs (it was not kept), `preview` (where given) gets a
+    /// first look at it as [`Session::segment_previewed`] does, once the windows that cover the case
+    /// once are in.
     pub fn fuse_previewed(
         &self,
         subset: &Subset,
         keep_experts: bool,
-        preview: &mut dyn FnMut(CaseMaps),
+        preview: Option<&mut dyn FnMut(CaseMaps)>,
     ) -> Result<CaseMaps> {
         let cache = self.cache()?;
-        let mut look =
-            |maps: SampleMaps| preview(self.on_case_grid(&cache.sample, cache.dims, &maps));
-        let maps = self.fusion(cache, subset, &mut look)?;
+        // The first look is brought to the case grid only for a caller who shows it.
+        let mut look = preview.map(|preview| {
+            move |maps: SampleMaps| preview(self.on_case_grid(&cache.sample, cache.dims, &maps))
+        });
+        let look = look.as_mut().map(|f| f as &mut dyn FnMut(SampleMaps));
+        let maps = self.fusion(cache, subset, look)?;
         let mut out = self.on_case_grid(&cache.sample, cache.dims, &maps);
         if keep_experts {
             let experts = self.expert_maps(cache)?;
@@ -239,7 +243,7 @@ impl Session {
         &self,
         cache: &ExpertCache,
         subset: &Subset,
-        preview: &mut dyn FnMut(SampleMaps),
+        preview: Option<&mut dyn FnMut(SampleMaps)>,
     ) -> Result<Arc<SampleMaps>> {
         let used = subset.intersection(&self.present);
         {
@@ -279,7 +283,7 @@ impl Session {
                 continue;
             }
             let work = (self.parallel, cancel);
-            let maps = Arc::new(fuse(&self.net, cache, &next, work, &mut |_| {})?);
+            let maps = Arc::new(fuse(&self.net, cache, &next, work, None)?);
             let mut list = self.recent();
             // Behind the newest (the one shown), ahead of older ones, which go first.
             let behind_newest = list.len().saturating_sub(1);
@@ -377,19 +381,20 @@ impl Session {
         progress: &mut dyn FnMut(usize, usize),
         cancel: &AtomicBool,
     ) -> Result<CaseMaps> {
-        self.segment_previewed(subset, progress, cancel, &mut |_| {})
+        self.segment_previewed(subset, progress, cancel, None)
     }
 
     /// As [`Session::segment`], fusing each window as soon as its experts have run: once the windows
     /// that cover the case once are in (the plan puts them first), `preview` gets the fusion so far on
     /// the case grid (without the experts' own maps), a whole first result that the remaining
-    /// windows only refine. Not called when those windows are all of them.
+    /// windows only refine. Not called when those windows are all of them (nor computed without a
+    /// `preview`).
     pub fn segment_previewed(
         &mut self,
         subset: &Subset,
         progress: &mut dyn FnMut(usize, usize),
         cancel: &AtomicBool,
-        preview: &mut dyn FnMut(CaseMaps),
+        mut preview: Option<&mut dyn FnMut(CaseMaps)>,
     ) -> Result<CaseMaps> {
         if let Stage::Prepared(sample) = &self.stage {
             let dims = self.plan.padded(sample.grid.dims);
@@ -399,7 +404,10 @@ impl Session {
             let work = (progress, cancel);
             let windows = self.fuse_each_window(sample, &mut blend, work, |blend, row| {
                 experts.push(row);
-                if experts.len() == cover && cover < total {
+                if experts.len() == cover
+                    && cover < total
+                    && let Some(preview) = preview.as_mut()
+                {
                     preview(self.on_case_grid(sample, dims, &blend.snapshot()));
                 }
             })?;

@@ -174,7 +174,8 @@ fn fusing_window_by_window_gives_what_the_cached_experts_give() {
     let mut session = Session::new(net(), &case, device.device.clone()).unwrap();
     let mut looks = Vec::new();
     let mut look = |maps| looks.push(maps);
-    let cached = (session.segment_previewed(&all, &mut |_, _| {}, &never, &mut look)).unwrap();
+    let cached =
+        (session.segment_previewed(&all, &mut |_, _| {}, &never, Some(&mut look))).unwrap();
     first_look_close_to_the_result(&looks, &cached);
     let once = |subset: &cloe::case::Subset| {
         Session::for_one_subset(net(), &case, device.device.clone())
@@ -205,11 +206,11 @@ fn fusing_window_by_window_gives_what_the_cached_experts_give() {
     // A toggle to a subset not fused yet gives a first look too; one kept gives none.
     let pair = all.with(0, false).with(2, false);
     let mut looks = Vec::new();
-    let fused = session.fuse_previewed(&pair, false, &mut |m| looks.push(m));
+    let fused = session.fuse_previewed(&pair, false, Some(&mut |m| looks.push(m)));
     first_look_close_to_the_result(&looks, &fused.unwrap());
     looks.clear();
     session
-        .fuse_previewed(&pair, false, &mut |m| looks.push(m))
+        .fuse_previewed(&pair, false, Some(&mut |m| looks.push(m)))
         .unwrap();
     assert!(looks.is_empty());
 }
